@@ -1,0 +1,72 @@
+// The cost model: what each action the simulator performs costs, in host TSC cycles, per named host
+// profile. Time is never a fudge factor added at the end: every charge is made where the action
+// happens, so totals and breakdowns follow from what the simulated kernel actually did.
+// Every constant, its source and the hardware it was measured on are in docs/cost-model.md.
+
+import type { ProfileName } from '../scenario/types';
+
+/** Where charged cycles are accounted (the report's `cycles.by_component`). */
+export const COMPONENTS = [
+  'vm_exit_entry', // hardware VM exit + VM entry, and KVM's fixed exit-handling path
+  'guest_walk', // KVM's software walks of the guest page tables (excluding their memslot lookups)
+  'memslot_search', // gfn -> memslot lookups: a fixed part plus one charge per slot compared
+  'lockless_walk', // the lockless shadow walk that checks for an MMIO SPTE
+  'mmio_cache', // the per-vCPU MMIO info cache checks and fills
+  'mmu_lock', // taking and releasing mmu_lock
+  'spte_write', // writing SPTEs (leaf, non-leaf, MMIO)
+  'shadow_page', // allocating, zapping and freeing shadow pages; remote TLB flushes
+  'host_page_fault', // faulting in a fresh host page behind a memslot (get_user_pages)
+  'emulation', // instruction decode and execution in KVM's x86 emulator
+  'device_kernel', // an in-kernel device (local APIC, ioeventfd)
+  'device_userspace', // exit to the VMM (KVM_EXIT_MMIO), its device model, and re-entry
+  'guest_compute', // work the guest does between accesses
+  'guest_memory', // the guest's own RAM accesses that need no exit
+] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+/** Cycle costs of one host profile. Each field is the cost of one occurrence of the action. */
+export interface CostProfile {
+  name: ProfileName;
+  /** TSC frequency, to convert cycles into microseconds in reports. */
+  ghz: number;
+  /** Hardware VM exit plus VM entry (the transition only). */
+  vmexit_transition: number;
+  /** KVM's fixed software path per exit: vmx_handle_exit, reading the VMCS exit fields, kvm_exit/kvm_entry. */
+  exit_handler: number;
+  /** Setting up one software guest walk (FNAME(walk_addr_generic) entry and exit). */
+  guest_walk_setup: number;
+  /** Reading one guest paging-structure entry in a software walk (copy from guest memory via its hva). */
+  guest_pte_read: number;
+  /** Fixed part of one memslot lookup (gfn_to_memslot call, SRCU dereference). */
+  memslot_lookup: number;
+  /** One slot comparison in the linear memslot search. */
+  memslot_compare: number;
+  /** Beginning and ending one lockless shadow walk (2011: RCU read lock and reader_counter atomics). */
+  lockless_walk_setup: number;
+  /** Reading one SPTE in the lockless walk. */
+  lockless_spte_read: number;
+  /** One vcpu_match_mmio_gva/gpa check or vcpu_cache_mmio_info fill. */
+  mmio_cache_op: number;
+  /** Acquiring and releasing mmu_lock, uncontended. */
+  mmu_lock: number;
+  /** Writing one SPTE (including rmap bookkeeping for a leaf). */
+  spte_write: number;
+  /** Allocating and initialising one shadow page (kvm_mmu_get_page miss). */
+  shadow_page_alloc: number;
+  /** Prepare-zapping and freeing one shadow page. */
+  shadow_page_zap: number;
+  /** kvm_flush_remote_tlbs: requests plus IPIs plus the TLB refill they cause. */
+  remote_tlb_flush: number;
+  /** Decoding one instruction in the emulator (the instruction fetch's walk and lookup are charged apart). */
+  emulate_decode: number;
+  /** Executing one decoded instruction in the emulator, including writeback. */
+  emulate_execute: number;
+  /** Dispatching an MMIO access to an in-kernel device (local APIC, ioeventfd) and its handler. */
+  device_kernel: number;
+  /** KVM_EXIT_MMIO to userspace, the VMM's dispatch and device model, and the next KVM_RUN. */
+  device_userspace: number;
+  /** Faulting in one fresh host page behind a memslot (get_user_pages on an untouched page). */
+  host_page_fault: number;
+  /** One guest access to RAM that completes without an exit (TLB-hit assumption). */
+  guest_ram_access: number;
+}

@@ -1,0 +1,99 @@
+// The result of one run: plain data, JSON-ready (64-bit values as hex strings). The CLI prints it as
+// text (report/text.ts) or as JSON; the extension's panel renders it.
+
+import type { Component } from '../cost/profile';
+import type { Kernel, ProfileName } from '../scenario/types';
+
+/** Per VMX exit reason: count and the handling time of each exit (kvm_exit to kvm_entry), in cycles. */
+export interface ExitStats {
+  reason: string; // VMX exit-reason name, e.g. EPT_MISCONFIG
+  code: number; // VMX exit-reason number, e.g. 49
+  count: number;
+  total_cycles: number;
+  min_cycles: number;
+  max_cycles: number;
+  /** Sample standard deviation of the handling time (Welford), 0 when count < 2. */
+  stddev_cycles: number;
+}
+
+/** One fault class with the return code the era's kernel gives it. */
+export interface FaultClassStats {
+  class: string; // e.g. mmio-fast
+  count: number;
+  /** The function whose return value decides the class, and that value with its meaning, e.g.
+   *  { fn: "handle_mmio_page_fault_common", value: 1, meaning: "emulate" }. */
+  ret: { fn: string; value: number; meaning: string };
+}
+
+export interface LabelStats {
+  count: number; // iterations completed
+  cycles: number; // cycles charged while inside the labelled block (all vCPUs)
+}
+
+export interface ExpectResult {
+  path: string;
+  expected: string; // the source text, e.g. ">= 1"
+  actual: number | null; // null when the path names nothing in the report
+  ok: boolean;
+  line: number;
+  col: number;
+}
+
+export interface AccessRecord {
+  step: number; // global index of the access in the run, from 0
+  vcpu: number;
+  op: 'read' | 'write';
+  gva: string; // hex
+  cpl: number;
+  result: 'ok' | 'guest-fault';
+  error_code: string | null; // hex #PF error code when result is guest-fault
+  value: string | null; // hex value read or written
+  line: number; // source line of the workload step
+}
+
+export interface TraceEventRecord {
+  seq: number; // position in the whole run (events before the buffer's window were dropped)
+  vcpu: number;
+  cycles: number; // the vCPU's clock when the event happened
+  name: string; // KVM tracepoint name, e.g. kvm_exit
+  line: number; // source line of the workload step being executed, 0 when none
+  fields: Record<string, string | number | boolean>;
+}
+
+export interface GuestPageTableRecord {
+  gva: string; // the mapping's first address
+  line: number; // the mapping's source line
+  /** Entries on the path of the mapping's first page, root first. */
+  entries: { level: number; value: string }[];
+}
+
+export interface RunResult {
+  file: string;
+  name: string;
+  kernel: Kernel;
+  tdp: boolean;
+  mmio_caching: boolean;
+  profile: ProfileName;
+  maxphyaddr: number;
+  vcpus: number;
+  /** VMX exit-reason name -> count. */
+  exits: Record<string, number>;
+  exit_stats: ExitStats[];
+  /** Fault class -> count. */
+  faults: Record<string, number>;
+  fault_classes: FaultClassStats[];
+  /** kvm_stat-style counters plus the simulator's own (memslot_lookups, guest_walks, ...). */
+  stats: Record<string, number>;
+  cycles: { total: number; elapsed: number; ghz: number; by_component: Record<Component, number> };
+  labels: Record<string, LabelStats>;
+  expect: ExpectResult[];
+  /** Present with --accesses. */
+  accesses?: AccessRecord[];
+  /** True when the access log hit its bound and later accesses were not recorded. */
+  accesses_truncated?: boolean;
+  guest_page_tables: GuestPageTableRecord[];
+  /** The last events of the run, at most the trace buffer's size. */
+  trace: { total: number; dropped: number; events: TraceEventRecord[] };
+  /** Problems the simulated kernel reported (WARN_ON, KVM_EXIT_UNKNOWN); empty in a healthy run. */
+  warnings: string[];
+}

@@ -1,0 +1,64 @@
+// The CPU's EPT translation of a guest-physical address [SDM "EPT Violations", "EPT
+// Misconfigurations"]: walk the EPT paging structures from the EPTP, in host physical memory; a
+// present entry with a misconfiguration stops the walk with EXIT_REASON_EPT_MISCONFIG (it takes
+// priority over any violation), a not-present entry or a missing permission with
+// EXIT_REASON_EPT_VIOLATION and its exit qualification.
+
+import type { HostMemory } from '../../host/physmem';
+import { eptIsLeaf, eptMisconfigured } from './ept';
+import { EPT_QUAL_GLA_FINAL, EPT_QUAL_GLA_VALID, EXIT_REASON_EPT_MISCONFIG, EXIT_REASON_EPT_VIOLATION } from './vmx';
+import { frameOf } from './u64';
+import { indexOfVpn } from './paging';
+
+/** Access types, as the low bits of the exit qualification: read 1, write 2, fetch 4. */
+export const EPT_ACCESS_READ = 1;
+export const EPT_ACCESS_WRITE = 2;
+export const EPT_ACCESS_FETCH = 4;
+
+export class EptWalk {
+  /** Result: 0 = translated (pfn set), else the exit reason. */
+  exitReason = 0;
+  qualification = 0;
+  pfn = 0;
+  /** The entry that caused a misconfiguration, and its level. */
+  badLo = 0;
+  badHi = 0;
+  badLevel = 0;
+
+  constructor(private readonly host: HostMemory) {}
+
+  /** Translate `gpa` for `access`; `final` is false for reads/writes of guest paging structures. */
+  translate(eptRootPfn: number, gpa: number, access: number, final: boolean): number {
+    const host = this.host;
+    const words = host.words;
+    const gfn = Math.floor(gpa / 4096);
+    let table = eptRootPfn;
+    let rwx = 7;
+    for (let level = 4; level >= 1; level--) {
+      const w = host.entryWord(table, indexOfVpn(gfn, level));
+      const lo = words[w]!;
+      const hi = words[w + 1]!;
+      if ((lo & 7) === 0) return this.violation(access, 0, final);
+      const leaf = eptIsLeaf(lo, level);
+      if (eptMisconfigured(lo, hi, level, leaf, host.maxphyaddr)) {
+        this.badLo = lo;
+        this.badHi = hi;
+        this.badLevel = level;
+        return (this.exitReason = EXIT_REASON_EPT_MISCONFIG);
+      }
+      rwx &= lo;
+      if (leaf) {
+        if ((access & rwx) !== access) return this.violation(access, rwx, final);
+        this.pfn = frameOf(lo, hi) + (gfn % 2 ** (9 * (level - 1)));
+        return (this.exitReason = 0);
+      }
+      table = frameOf(lo, hi);
+    }
+    return this.violation(access, 0, final);
+  }
+
+  private violation(access: number, rwx: number, final: boolean): number {
+    this.qualification = access | (rwx << 3) | EPT_QUAL_GLA_VALID | (final ? EPT_QUAL_GLA_FINAL : 0);
+    return (this.exitReason = EXIT_REASON_EPT_VIOLATION);
+  }
+}

@@ -1,0 +1,89 @@
+// `mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--accesses]`
+// The only simulator module that touches Node: it reads files and prints. Exit status: 0 when every
+// expectation holds, 1 when one fails, 2 for bad input (the worst over all files).
+
+import { readFileSync } from 'node:fs';
+import { parseScenario } from '../scenario/parse';
+import { runScenario, GuestSetupError } from '../run/run';
+import { formatRunText } from '../report/text';
+import type { Diagnostic, ScenarioOverrides } from '../scenario/types';
+import { KERNELS } from '../scenario/types';
+
+const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--accesses]`;
+
+interface Args {
+  files: string[];
+  json: boolean;
+  accesses: boolean;
+  overrides: ScenarioOverrides;
+}
+
+function parseArgs(argv: string[]): Args | string {
+  const [cmd, ...rest] = argv;
+  if (cmd !== 'run') return USAGE;
+  const a: Args = { files: [], json: false, accesses: false, overrides: {} };
+  for (let i = 0; i < rest.length; i++) {
+    const s = rest[i]!;
+    if (s === '--json') a.json = true;
+    else if (s === '--accesses') a.accesses = true;
+    else if (s === '--kernel') {
+      const k = rest[++i];
+      if (!KERNELS.includes(k as never)) return `--kernel takes ${KERNELS.join(' or ')}\n${USAGE}`;
+      a.overrides.kernel = k as ScenarioOverrides['kernel'];
+    } else if (s === '--tdp') {
+      const v = rest[++i];
+      if (v !== 'on' && v !== 'off') return `--tdp takes on or off\n${USAGE}`;
+      a.overrides.tdp = v === 'on';
+    } else if (s.startsWith('-')) return `unknown option ${s}\n${USAGE}`;
+    else a.files.push(s);
+  }
+  if (a.files.length === 0) return USAGE;
+  return a;
+}
+
+function printDiagnostics(ds: Diagnostic[]): void {
+  for (const d of ds) process.stderr.write(`${d.file}:${d.line}:${d.col}: error: ${d.message}\n`);
+}
+
+function main(argv: string[]): number {
+  const args = parseArgs(argv);
+  if (typeof args === 'string') {
+    process.stderr.write(args + '\n');
+    return 2;
+  }
+  if (args.overrides.tdp === false) {
+    process.stderr.write('--tdp off: shadow paging is not supported yet\n');
+    return 2;
+  }
+  let status = 0;
+  for (const file of args.files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      process.stderr.write(`${file}: cannot read: ${(e as Error).message}\n`);
+      status = 2;
+      continue;
+    }
+    const parsed = parseScenario(text, file);
+    if ('diagnostics' in parsed) {
+      printDiagnostics(parsed.diagnostics);
+      status = 2;
+      continue;
+    }
+    try {
+      const r = runScenario(parsed.scenario, { overrides: args.overrides, accesses: args.accesses });
+      if (args.json) process.stdout.write(JSON.stringify(r) + '\n');
+      else process.stdout.write(formatRunText(r, { accesses: args.accesses }) + '\n');
+      if (r.expect.some((e) => !e.ok)) status = Math.max(status, 1);
+    } catch (e) {
+      if (e instanceof GuestSetupError) {
+        printDiagnostics([{ file, line: e.line, col: e.col, endLine: e.line, endCol: e.col, message: e.message }]);
+        status = 2;
+      } else throw e;
+    }
+  }
+  return status;
+}
+
+process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,121 @@
+// Host physical memory: 4K frames allocated on demand from one growable arena, so that guest RAM,
+// guest page tables (which live in guest RAM) and KVM's shadow pages are all real frames that the
+// hardware model reads by host physical address. Frame contents start zeroed; a read of a frame
+// nobody wrote returns 0. Memory grows only with frames actually used, never with run length.
+
+const WORDS_PER_FRAME = 1024;
+/** Host pfns start here so that pfn 0 (and a zero SPTE) never names a real frame. */
+const FIRST_PFN = 0x100;
+
+export class HostMemory {
+  /** The arena as 32-bit words (frame i at words [i*1024, i*1024+1024)) and as bytes. */
+  words: Uint32Array;
+  bytes: Uint8Array;
+  private capacity: number;
+  private used = 0;
+  private freeStack: Int32Array;
+  private freeTop = 0;
+  /** 1 while a frame is allocated; a freed frame is 0 (the lockless-walk invariant checks this). */
+  private live: Uint8Array;
+  allocated = 0;
+  /** Scratch output of read64 (avoids returning an object on the hot path). */
+  lo = 0;
+  hi = 0;
+
+  constructor(
+    readonly maxphyaddr: number,
+    initialFrames = 64,
+  ) {
+    this.capacity = initialFrames;
+    this.words = new Uint32Array(initialFrames * WORDS_PER_FRAME);
+    this.bytes = new Uint8Array(this.words.buffer);
+    this.freeStack = new Int32Array(initialFrames);
+    this.live = new Uint8Array(initialFrames);
+  }
+
+  /** Allocate a zeroed frame; returns its host pfn. */
+  allocFrame(): number {
+    let idx: number;
+    if (this.freeTop > 0) {
+      idx = this.freeStack[--this.freeTop]!;
+      this.words.fill(0, idx * WORDS_PER_FRAME, (idx + 1) * WORDS_PER_FRAME);
+    } else {
+      if (this.used === this.capacity) this.grow();
+      idx = this.used++;
+    }
+    const pfn = idx + FIRST_PFN;
+    if ((pfn + 1) * 4096 > 2 ** this.maxphyaddr) throw new Error(`host memory exhausted below maxphyaddr ${this.maxphyaddr}`);
+    this.live[idx] = 1;
+    this.allocated++;
+    return pfn;
+  }
+
+  freeFrame(pfn: number): void {
+    const idx = pfn - FIRST_PFN;
+    if (this.live[idx] !== 1) throw new Error(`double free of host pfn 0x${pfn.toString(16)}`);
+    this.live[idx] = 0;
+    this.allocated--;
+    this.freeStack[this.freeTop++] = idx;
+  }
+
+  isLive(pfn: number): boolean {
+    return this.live[pfn - FIRST_PFN] === 1;
+  }
+
+  /** Word index of the 64-bit entry `index` (0..511) of frame `pfn`: lo at w, hi at w+1. */
+  entryWord(pfn: number, index: number): number {
+    return (pfn - FIRST_PFN) * WORDS_PER_FRAME + index * 2;
+  }
+
+  /** Byte offset of host physical address pfn:offset in the arena. */
+  byteOffset(pfn: number, offset: number): number {
+    return (pfn - FIRST_PFN) * 4096 + offset;
+  }
+
+  /** Read `size` (1, 2, 4, 8) little-endian bytes at pfn:offset into this.lo / this.hi. */
+  read(pfn: number, offset: number, size: number): void {
+    const b = this.bytes;
+    let at = this.byteOffset(pfn, offset);
+    if (size === 8 && (offset & 7) === 0) {
+      const w = at >>> 2;
+      this.lo = this.words[w]!;
+      this.hi = this.words[w + 1]!;
+      return;
+    }
+    let lo = 0;
+    let hi = 0;
+    for (let i = 0; i < size; i++, at++) {
+      if (i < 4) lo |= b[at]! << (8 * i);
+      else hi |= b[at]! << (8 * (i - 4));
+    }
+    this.lo = lo >>> 0;
+    this.hi = hi >>> 0;
+  }
+
+  write(pfn: number, offset: number, size: number, lo: number, hi: number): void {
+    const b = this.bytes;
+    let at = this.byteOffset(pfn, offset);
+    if (size === 8 && (offset & 7) === 0) {
+      const w = at >>> 2;
+      this.words[w] = lo;
+      this.words[w + 1] = hi;
+      return;
+    }
+    for (let i = 0; i < size; i++, at++) b[at] = i < 4 ? (lo >>> (8 * i)) & 0xff : (hi >>> (8 * (i - 4))) & 0xff;
+  }
+
+  private grow(): void {
+    const cap = this.capacity * 2;
+    const words = new Uint32Array(cap * WORDS_PER_FRAME);
+    words.set(this.words);
+    this.words = words;
+    this.bytes = new Uint8Array(words.buffer);
+    const fs = new Int32Array(cap);
+    fs.set(this.freeStack);
+    this.freeStack = fs;
+    const live = new Uint8Array(cap);
+    live.set(this.live);
+    this.live = live;
+    this.capacity = cap;
+  }
+}

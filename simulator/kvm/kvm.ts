@@ -1,0 +1,142 @@
+// `struct kvm` for the simulator: the VM's memslots, MMU (shadow pages, the SPTE format of the era),
+// devices, counters, cost accounting and trace, plus the small services the fault paths share
+// (memslot lookup, gfn_to_pfn, SPTE stores, remote TLB flush, MMU reload requests).
+
+import type { Kernel } from '../scenario/types';
+import type { CostProfile } from '../cost/profile';
+import { Accounting, C } from '../cost/accounting';
+import { HostMemory } from '../host/physmem';
+import { Memslots, type Memslot } from './memslots';
+import { SpteFormat } from './mmu/spte';
+import { ShadowPages } from './mmu/shadow_pages';
+import { MmioBus } from '../devices/mmio_device';
+import { TraceBuffer } from '../trace/buffer';
+import { E } from '../trace/events';
+import { newStats, S } from '../trace/stats';
+import { Vcpu } from './vcpu';
+import { FAULT_CLASSES } from './fault_class';
+
+/** What the scheduler offers the fault paths: a chance to let another vCPU run at a race point. */
+export interface RaceHooks {
+  point(vcpu: Vcpu, point: number, level: number): void;
+}
+
+export const NO_RACES: RaceHooks = { point() {} };
+
+export interface KvmConfig {
+  kernel: Kernel;
+  tdp: boolean;
+  mmioCaching: boolean;
+  maxphyaddr: number;
+  cost: CostProfile;
+  traceCapacity: number;
+  vcpus: number;
+}
+
+export class Kvm {
+  readonly kernel: Kernel;
+  readonly tdp: boolean;
+  readonly host: HostMemory;
+  readonly memslots = new Memslots();
+  readonly fmt: SpteFormat;
+  readonly sp: ShadowPages;
+  readonly stats = newStats();
+  /** Exits and faults per class (FAULT_CLASSES order). */
+  readonly faultCounts = new Float64Array(FAULT_CLASSES.length);
+  readonly acct: Accounting;
+  readonly cost: CostProfile;
+  readonly trace: TraceBuffer;
+  bus = new MmioBus([]);
+  readonly vcpus: Vcpu[] = [];
+  /** The cover letter's runtime switch for MMIO SPTEs (see docs/decisions.md). */
+  mmioCaching: boolean;
+  /** kvm->arch.reader_counter: lockless walkers inside the shadow tables (2011 RCU scheme). */
+  readerCounter = 0;
+  /** Shadow pages isolated by a zap while a walker was inside, freed after the grace period. */
+  readonly rcuPending: number[] = [];
+  races: RaceHooks = NO_RACES;
+  readonly warnings: string[] = [];
+
+  constructor(cfg: KvmConfig) {
+    this.kernel = cfg.kernel;
+    this.tdp = cfg.tdp;
+    this.mmioCaching = cfg.mmioCaching;
+    this.cost = cfg.cost;
+    this.host = new HostMemory(cfg.maxphyaddr);
+    this.fmt = new SpteFormat(cfg.kernel, cfg.tdp, cfg.maxphyaddr);
+    this.acct = new Accounting(cfg.cost);
+    this.trace = new TraceBuffer(cfg.traceCapacity);
+    for (let i = 0; i < cfg.vcpus; i++) this.vcpus.push(new Vcpu(i));
+    this.sp = new ShadowPages(this);
+  }
+
+  /** Does this era install MMIO SPTEs right now? (v3.1 with the runtime switch on.) */
+  get mmioSptesEnabled(): boolean {
+    return this.fmt.hasMmioSpte && this.mmioCaching;
+  }
+
+  allocHostFrame(): number {
+    this.stats[S.host_pages]!++;
+    return this.host.allocFrame();
+  }
+
+  freeHostFrame(pfn: number): void {
+    this.host.freeFrame(pfn);
+  }
+
+  /** gfn_to_memslot, charging the lookup and each comparison to `vcpu`. */
+  gfnToMemslot(vcpu: Vcpu, gfn: number): Memslot | null {
+    const ms = this.memslots;
+    const before = ms.compares;
+    const slot = ms.lookup(gfn);
+    const compares = ms.compares - before;
+    const st = this.stats;
+    st[S.memslot_lookups]!++;
+    st[S.memslot_compares]! += compares;
+    if (slot === null) st[S.memslot_misses]!++;
+    this.acct.charge(vcpu, C.memslot_search, this.cost.memslot_lookup + compares * this.cost.memslot_compare);
+    return slot;
+  }
+
+  /** The host pfn behind a RAM gfn, faulting the page in on first touch (hva_to_pfn / get_user_pages). */
+  slotPfn(vcpu: Vcpu, slot: Memslot, gfn: number): number {
+    let pfn = slot.pfnOf(gfn);
+    if (pfn === 0) {
+      this.stats[S.host_pages]!++;
+      pfn = slot.faultIn(gfn, this.host);
+      this.acct.charge(vcpu, C.host_page_fault, this.cost.host_page_fault);
+    }
+    return pfn;
+  }
+
+  /** Store an SPTE (__set_spte / mmu_spte_set) at word index `w` of host memory. */
+  setSpte(vcpu: Vcpu, w: number, lo: number, hi: number): void {
+    this.host.words[w] = lo;
+    this.host.words[w + 1] = hi;
+    this.stats[S.sptes_written]!++;
+    this.acct.charge(vcpu, C.spte_write, this.cost.spte_write);
+  }
+
+  /** Clear an SPTE while zapping (cost is part of the zap). */
+  clearSpte(w: number): void {
+    this.host.words[w] = 0;
+    this.host.words[w + 1] = 0;
+    this.stats[S.sptes_written]!++;
+  }
+
+  /** kvm_flush_remote_tlbs: ++remote_tlb_flush and a flush request to every vCPU. */
+  flushRemoteTlbs(vcpu: Vcpu): void {
+    this.stats[S.remote_tlb_flush]!++;
+    this.acct.charge(vcpu, C.shadow_page, this.cost.remote_tlb_flush);
+    this.trace.emit(E.kvm_flush_remote_tlbs, vcpu.id, vcpu.line, vcpu.clock);
+  }
+
+  /** kvm_reload_remote_mmus: every vCPU drops its root before its next guest entry. */
+  reloadRemoteMmus(): void {
+    for (const v of this.vcpus) v.reloadRequested = true;
+  }
+
+  warn(vcpu: Vcpu, message: string): void {
+    if (this.warnings.length < 100) this.warnings.push(`vcpu ${vcpu.id}, line ${vcpu.line}: ${message}`);
+  }
+}

@@ -1,0 +1,77 @@
+// KVM's software walk of the guest page tables, FNAME(walk_addr_generic) as paging64_gva_to_gpa
+// uses it (the emulator's GVA -> GPA translation under EPT): the architecture's rules come from the
+// shared walker; what is KVM's is how it reads guest memory. Each gPTE read goes through
+// kvm_read_guest_page_mmu -> gfn_to_hva, i.e. one memslot lookup per entry, and each A/D update
+// is a cmpxchg on the gPTE followed by mark_page_dirty (another lookup).
+
+import { vaLo, vaHi } from '../../arch/x86/u64';
+import type { Kvm } from '../kvm';
+import type { Vcpu } from '../vcpu';
+import { C } from '../../cost/accounting';
+import { E } from '../../trace/events';
+import { S } from '../../trace/stats';
+import { GuestWalker, WALK_OK, type WalkMemory } from '../../arch/x86/walker';
+import { PT_ACCESSED_MASK } from '../../arch/x86/paging';
+
+class KvmGuestMemory implements WalkMemory {
+  lo = 0;
+  hi = 0;
+  vcpu!: Vcpu;
+  constructor(private readonly kvm: Kvm) {}
+
+  readEntry(gpa: number, level: number): boolean {
+    const kvm = this.kvm;
+    const vcpu = this.vcpu;
+    const gfn = Math.floor(gpa / 4096);
+    const slot = kvm.gfnToMemslot(vcpu, gfn);
+    kvm.stats[S.guest_pte_reads]!++;
+    kvm.acct.charge(vcpu, C.guest_walk, kvm.cost.guest_pte_read);
+    if (slot === null) return false; // kvm_is_error_hva: the walk fails as not present
+    const pfn = kvm.slotPfn(vcpu, slot, gfn);
+    kvm.host.read(pfn, gpa % 4096, 8);
+    this.lo = kvm.host.lo;
+    this.hi = kvm.host.hi;
+    kvm.trace.emit(E.kvm_mmu_paging_element, vcpu.id, vcpu.line, vcpu.clock, this.lo, this.hi, level);
+    return true;
+  }
+
+  setBits(gpa: number, bits: number, lo: number, hi: number): boolean {
+    const kvm = this.kvm;
+    const vcpu = this.vcpu;
+    const gfn = Math.floor(gpa / 4096);
+    const slot = kvm.memslots.slots.find((s) => s !== null && gfn >= s.baseGfn && gfn < s.baseGfn + s.npages) ?? null;
+    if (slot === null) return false;
+    const pfn = slot.pfnOf(gfn); // the hva the read used: no new lookup for the cmpxchg itself
+    kvm.host.read(pfn, gpa % 4096, 8);
+    if (kvm.host.lo !== lo || kvm.host.hi !== hi) return false; // changed under us: retry_walk
+    kvm.host.write(pfn, gpa % 4096, 8, (lo | bits) >>> 0, hi);
+    kvm.trace.emit(bits & PT_ACCESSED_MASK ? E.kvm_mmu_set_accessed_bit : E.kvm_mmu_set_dirty_bit, vcpu.id, vcpu.line, vcpu.clock, gpa);
+    kvm.gfnToMemslot(vcpu, gfn); // mark_page_dirty(kvm, table_gfn)
+    return true;
+  }
+}
+
+export class KvmWalker {
+  readonly walker: GuestWalker;
+  private readonly mem: KvmGuestMemory;
+  constructor(private readonly kvm: Kvm) {
+    this.walker = new GuestWalker(kvm.host.maxphyaddr);
+    this.mem = new KvmGuestMemory(kvm);
+  }
+
+  /** gva_to_gpa: returns true with walker.gfn set, or false with walker.errorCode set (or no slot). */
+  gvaToGpa(vcpu: Vcpu, vpn: number, offset: number, pfec: number): boolean {
+    const kvm = this.kvm;
+    kvm.stats[S.guest_walks]!++;
+    kvm.acct.charge(vcpu, C.guest_walk, kvm.cost.guest_walk_setup);
+    kvm.trace.emit(E.kvm_mmu_pagetable_walk, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, offset), vaHi(vpn), pfec);
+    this.mem.vcpu = vcpu;
+    const r = this.walker.walk(this.mem, vcpu, vpn, pfec, true);
+    if (r !== WALK_OK) {
+      kvm.trace.emit(E.kvm_mmu_walker_error, vcpu.id, vcpu.line, vcpu.clock, this.walker.errorCode);
+      return false;
+    }
+    return true;
+  }
+}
+

@@ -1,0 +1,249 @@
+// Shadow pages (`struct kvm_mmu_page`, v3.2 layout): each owns one host frame of 512 SPTEs (`spt`),
+// is keyed by (gfn, role) in a 1024-bucket hash (`gfn & 1023`), sits on `active_mmu_pages`, and
+// knows its parent SPTE. Under EPT every page is direct (it maps a linear GPA range).
+//
+// Role word (LSB first, v3.2 `union kvm_mmu_page_role`): level 0-3, cr4_pae 4, quadrant 5-6,
+// direct 13, access 14-16, invalid 17, nxe 18, cr0_wp 19.
+//
+// Zapping follows kvm_mmu_prepare_zap_page / kvm_mmu_commit_zap_page of the 2011 series: a zapped
+// page's SPTEs are cleared and its parent SPTE dropped; pages still used as a root stay on the active
+// list marked invalid until their last user drops them; the rest are freed after a remote TLB flush,
+// or, while a lockless walker is inside the tables (reader_counter != 0), isolated and freed only
+// after the RCU grace period (trace `kvm_mmu_delay_free_pages`).
+
+import type { Kvm } from '../kvm';
+import { S } from '../../trace/stats';
+import { E } from '../../trace/events';
+import { C } from '../../cost/accounting';
+import { frameOf } from '../../arch/x86/u64';
+
+export const ROLE_LEVEL_MASK = 0xf;
+export const ROLE_DIRECT = 1 << 13;
+export const ROLE_ACCESS_SHIFT = 14;
+export const ROLE_INVALID = 1 << 17;
+export const ROLE_NXE = 1 << 18;
+export const ROLE_CR0_WP = 1 << 19;
+
+const KVM_MMU_HASH_SHIFT = 10;
+const HASH_MASK = (1 << KVM_MMU_HASH_SHIFT) - 1;
+
+/** Page states: on the active list, or zapped and waiting for a grace period, or free. */
+const SP_FREE = 0;
+const SP_ACTIVE = 1;
+const SP_ISOLATED = 2;
+
+export class ShadowPages {
+  private cap = 0;
+  gfn = new Float64Array(0);
+  role = new Int32Array(0);
+  pfn = new Float64Array(0); // host pfn of spt
+  rootCount = new Int32Array(0);
+  /** Word index (in host memory) of the one parent SPTE pointing here, -1 when none. Direct pages have at most one. */
+  parentWord = new Float64Array(0);
+  state = new Uint8Array(0);
+  private freeIds: number[] = [];
+  private next = 0;
+  private readonly buckets: number[][] = Array.from({ length: 1 << KVM_MMU_HASH_SHIFT }, () => []);
+  /** active_mmu_pages, newest last. */
+  readonly active = new Set<number>();
+  /** host pfn -> page id (page_header(__pa)). */
+  private readonly byPfn = new Map<number, number>();
+  inUse = 0;
+
+  constructor(private readonly kvm: Kvm) {
+    this.grow(64);
+  }
+
+  idOfPfn(pfn: number): number {
+    return this.byPfn.get(pfn) ?? -1;
+  }
+
+  level(id: number): number {
+    return this.role[id]! & ROLE_LEVEL_MASK;
+  }
+
+  isInvalid(id: number): boolean {
+    return (this.role[id]! & ROLE_INVALID) !== 0;
+  }
+
+  isFreed(id: number): boolean {
+    return this.state[id] === SP_FREE;
+  }
+
+  /**
+   * kvm_mmu_get_page: find the page for (gfn, role) in the hash or create it (++mmu_cache_miss).
+   * `parentWord` is the SPTE that will point to it (-1 for a root). Returns the page id.
+   */
+  getPage(vcpuId: number, gfn: number, role: number, parentWord: number): number {
+    const kvm = this.kvm;
+    const vcpu = kvm.vcpus[vcpuId]!;
+    for (const id of this.buckets[gfn & HASH_MASK]!) {
+      if (this.gfn[id] !== gfn || this.role[id] !== role) continue;
+      kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, gfn, role, role & ROLE_LEVEL_MASK, 0);
+      if (parentWord >= 0) this.parentWord[id] = parentWord;
+      return id;
+    }
+    kvm.stats[S.mmu_cache_miss]!++;
+    const id = this.alloc(gfn, role, parentWord);
+    kvm.acct.charge(vcpu, C.shadow_page, kvm.cost.shadow_page_alloc);
+    kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, gfn, role, role & ROLE_LEVEL_MASK, 1);
+    return id;
+  }
+
+  private alloc(gfn: number, role: number, parentWord: number): number {
+    let id = this.freeIds.pop();
+    if (id === undefined) {
+      if (this.next === this.cap) this.grow(this.cap * 2);
+      id = this.next++;
+    }
+    const pfn = this.kvm.allocHostFrame();
+    this.gfn[id] = gfn;
+    this.role[id] = role;
+    this.pfn[id] = pfn;
+    this.rootCount[id] = 0;
+    this.parentWord[id] = parentWord;
+    this.state[id] = SP_ACTIVE;
+    this.buckets[gfn & HASH_MASK]!.push(id);
+    this.active.add(id);
+    this.byPfn.set(pfn, id);
+    this.inUse++;
+    const st = this.kvm.stats;
+    st[S.shadow_pages] = this.inUse;
+    if (this.inUse > st[S.shadow_pages_max]!) st[S.shadow_pages_max] = this.inUse;
+    return id;
+  }
+
+  /**
+   * kvm_mmu_prepare_zap_page: clear every SPTE of the page (a child loses its parent pointer; MMIO
+   * SPTEs are simply cleared), drop the parent SPTE, mark the role invalid. Returns true when the
+   * page goes on the invalid list (root_count 0) rather than staying active as an invalid root.
+   */
+  prepareZap(vcpuId: number, id: number, invalid: number[]): void {
+    const kvm = this.kvm;
+    const vcpu = kvm.vcpus[vcpuId]!;
+    kvm.trace.emit(E.kvm_mmu_prepare_zap_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.level(id));
+    kvm.stats[S.mmu_shadow_zapped]!++;
+    kvm.acct.charge(vcpu, C.shadow_page, kvm.cost.shadow_page_zap);
+    this.unlinkChildren(id);
+    this.unlinkParent(id);
+    if (this.rootCount[id] === 0) {
+      this.active.delete(id);
+      invalid.push(id);
+    } else {
+      // Still some vCPU's root: it stays on the active list, invalid, and every vCPU reloads its MMU.
+      kvm.reloadRemoteMmus();
+    }
+    this.role[id] = this.role[id]! | ROLE_INVALID;
+  }
+
+  /** kvm_mmu_page_unlink_children: mmu_page_zap_pte on all 512 SPTEs. */
+  private unlinkChildren(id: number): void {
+    const kvm = this.kvm;
+    const w = kvm.host.words;
+    const base = kvm.host.entryWord(this.pfn[id]!, 0);
+    const level = this.level(id);
+    for (let i = 0; i < 512; i++) {
+      const lo = w[base + 2 * i]!;
+      const hi = w[base + 2 * i + 1]!;
+      if (lo === 0 && hi === 0) continue;
+      if (kvm.fmt.isShadowPresent(lo, hi) && level > 1) {
+        // A non-leaf SPTE (direct pages map 4K leaves only): drop_parent_pte on the child.
+        const child = this.idOfPfn(frameOf(lo, hi));
+        if (child >= 0 && this.parentWord[child] === base + 2 * i) this.parentWord[child] = -1;
+      }
+      kvm.clearSpte(base + 2 * i);
+    }
+  }
+
+  /** kvm_mmu_unlink_parents: clear the SPTE that points to this page. */
+  private unlinkParent(id: number): void {
+    const pw = this.parentWord[id]!;
+    if (pw >= 0) {
+      this.kvm.clearSpte(pw);
+      this.parentWord[id] = -1;
+    }
+  }
+
+  /**
+   * kvm_mmu_commit_zap_page (2011): flush remote TLBs, then free the pages, unless a lockless walker
+   * is inside the tables: then isolate them (out of the hash) and free them after the grace period.
+   */
+  commitZap(vcpuId: number, invalid: number[]): void {
+    if (invalid.length === 0) return;
+    const kvm = this.kvm;
+    const vcpu = kvm.vcpus[vcpuId]!;
+    kvm.flushRemoteTlbs(vcpu);
+    if (kvm.readerCounter > 0) {
+      for (const id of invalid) {
+        this.isolate(id);
+        this.state[id] = SP_ISOLATED;
+        kvm.rcuPending.push(id);
+      }
+      kvm.stats[S.sp_delayed_free]! += invalid.length;
+      const first = invalid[0]!;
+      kvm.trace.emit(E.kvm_mmu_delay_free_pages, vcpuId, vcpu.line, vcpu.clock, this.gfn[first]!, this.role[first]!, invalid.length);
+      return;
+    }
+    for (const id of invalid) {
+      this.isolate(id);
+      this.free(id);
+    }
+  }
+
+  /** The RCU callback free_pages_rcu: runs once no reader that could see the pages remains. */
+  freeAfterGracePeriod(): void {
+    const pending = this.kvm.rcuPending;
+    for (const id of pending) this.free(id);
+    pending.length = 0;
+  }
+
+  /** Drop a root reference (mmu_free_roots); an invalid root nobody uses any more is zapped and freed. */
+  putRoot(vcpuId: number, id: number): void {
+    this.rootCount[id]!--;
+    if (this.rootCount[id] === 0 && this.isInvalid(id)) {
+      const invalid: number[] = [];
+      this.active.delete(id);
+      invalid.push(id);
+      this.commitZap(vcpuId, invalid);
+    }
+  }
+
+  /** kvm_mmu_isolate_page: out of the hash. */
+  private isolate(id: number): void {
+    const b = this.buckets[this.gfn[id]! & HASH_MASK]!;
+    const at = b.indexOf(id);
+    if (at >= 0) b.splice(at, 1);
+  }
+
+  private free(id: number): void {
+    const pfn = this.pfn[id]!;
+    this.byPfn.delete(pfn);
+    this.kvm.freeHostFrame(pfn);
+    this.state[id] = SP_FREE;
+    this.freeIds.push(id);
+    this.inUse--;
+    this.kvm.stats[S.shadow_pages] = this.inUse;
+  }
+
+  private grow(cap: number): void {
+    const g = new Float64Array(cap);
+    g.set(this.gfn);
+    this.gfn = g;
+    const r = new Int32Array(cap);
+    r.set(this.role);
+    this.role = r;
+    const p = new Float64Array(cap);
+    p.set(this.pfn);
+    this.pfn = p;
+    const rc = new Int32Array(cap);
+    rc.set(this.rootCount);
+    this.rootCount = rc;
+    const pw = new Float64Array(cap);
+    pw.set(this.parentWord);
+    this.parentWord = pw;
+    const s = new Uint8Array(cap);
+    s.set(this.state);
+    this.state = s;
+    this.cap = cap;
+  }
+}

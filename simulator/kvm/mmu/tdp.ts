@@ -1,0 +1,124 @@
+// KVM's TDP (EPT) fault path of the 3.0/3.1 kernels: tdp_page_fault -> __direct_map, and the
+// direct roots (mmu_alloc_direct_roots, mmu_free_roots). Every step names the kernel function it
+// models; memslot lookups happen exactly where the kernel calls gfn_to_memslot (docs/kernel-paths.md).
+
+import type { Kvm } from '../kvm';
+import type { Vcpu } from '../vcpu';
+import { C } from '../../cost/accounting';
+import { E } from '../../trace/events';
+import { S } from '../../trace/stats';
+import { ACC_ALL, PFERR_RSVD_MASK, indexOfVpn } from '../../arch/x86/paging';
+import { frameOf, frameHi } from '../../arch/x86/u64';
+import { ROLE_ACCESS_SHIFT, ROLE_DIRECT } from './shadow_pages';
+import { handleMmioPageFault } from './mmio_fault';
+import { vcpuCacheMmioInfo } from '../x86/mmio_cache';
+import { RACE_MMU_LOCK } from '../races';
+import { noteFault, CLASS_MAP, CLASS_MMIO_SLOW, CLASS_SPURIOUS } from '../fault_class';
+
+/** Role of a direct page at `level` under TDP: level, direct, access ACC_ALL. */
+export function tdpRole(level: number): number {
+  return level | ROLE_DIRECT | (ACC_ALL << ROLE_ACCESS_SHIFT);
+}
+
+/** kvm_mmu_load -> mmu_alloc_direct_roots: the vCPU's root is the level-4 direct page for gfn 0. */
+export function mmuLoad(kvm: Kvm, vcpu: Vcpu): void {
+  if (vcpu.reloadRequested) {
+    vcpu.reloadRequested = false;
+    mmuUnload(kvm, vcpu);
+  }
+  if (vcpu.root >= 0) return;
+  const id = kvm.sp.getPage(vcpu.id, 0, tdpRole(4), -1);
+  kvm.sp.rootCount[id]!++;
+  vcpu.root = id;
+}
+
+/** kvm_mmu_unload -> mmu_free_roots. */
+export function mmuUnload(kvm: Kvm, vcpu: Vcpu): void {
+  if (vcpu.root < 0) return;
+  const id = vcpu.root;
+  vcpu.root = -1;
+  kvm.sp.putRoot(vcpu.id, id);
+}
+
+/**
+ * tdp_page_fault(vcpu, gpa, error_code): 1 = emulate, 0 = resume the guest, -1 = error.
+ * For a gfn no memslot holds: v3.0 returns kvm_handle_bad_page() = 1 without touching the SPTE;
+ * v3.1 caches the MMIO info and installs an MMIO SPTE through __direct_map.
+ */
+export function tdpPageFault(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: number): number {
+  if (kvm.kernel !== 'v3.0' && (errorCode & PFERR_RSVD_MASK) !== 0) return handleMmioPageFault(kvm, vcpu, gpa, errorCode, true);
+  const gfn = Math.floor(gpa / 4096);
+  // mapping_level_dirty_bitmap(): gfn_to_memslot to see whether dirty logging forces 4K.
+  kvm.gfnToMemslot(vcpu, gfn);
+  // mapping_level() -> host_mapping_level() -> kvm_host_page_size() -> gfn_to_hva(): host pages
+  // are 4K here, so it returns PT_PAGE_TABLE_LEVEL without probing large pages.
+  kvm.gfnToMemslot(vcpu, gfn);
+  // try_async_pf() -> gfn_to_pfn_async() -> gfn_to_hva() -> hva_to_pfn().
+  const slot = kvm.gfnToMemslot(vcpu, gfn);
+  if (slot === null) {
+    if (kvm.kernel === 'v3.0' || !kvm.mmioSptesEnabled) {
+      // kvm_handle_bad_page(): the error pfn of a gfn without a slot means "emulate".
+      if (kvm.kernel !== 'v3.0') vcpuCacheMmioInfo(kvm, vcpu, 0, gfn, ACC_ALL);
+      noteFault(kvm, vcpu, CLASS_MMIO_SLOW);
+      return 1;
+    }
+    // handle_abnormal_pfn(): a no-slot pfn caches the MMIO info (gva 0: a direct MMU) and goes on.
+    vcpuCacheMmioInfo(kvm, vcpu, 0, gfn, ACC_ALL);
+  }
+  const pfn = slot === null ? 0 : kvm.slotPfn(vcpu, slot, gfn);
+  kvm.races.point(vcpu, RACE_MMU_LOCK, 0);
+  kvm.acct.charge(vcpu, C.mmu_lock, kvm.cost.mmu_lock); // spin_lock(&kvm->mmu_lock) ... spin_unlock
+  return directMap(kvm, vcpu, gfn, pfn, slot === null);
+}
+
+/**
+ * __direct_map: walk from the root, creating missing direct pages (kvm_mmu_get_page + a non-leaf
+ * SPTE), then mmu_set_spte at level 1. Returns `emulate`: 1 when the leaf became an MMIO SPTE.
+ */
+function directMap(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: boolean): number {
+  const host = kvm.host;
+  const sp = kvm.sp;
+  let table = sp.pfn[vcpu.root]!;
+  for (let level = 4; level >= 2; level--) {
+    const w = host.entryWord(table, indexOfVpn(gfn, level));
+    const lo = host.words[w]!;
+    const hi = host.words[w + 1]!;
+    if (kvm.fmt.isShadowPresent(lo, hi)) {
+      table = frameOf(lo, hi);
+      continue;
+    }
+    const pseudoGfn = gfn - (gfn % 2 ** (9 * (level - 1)));
+    const child = sp.getPage(vcpu.id, pseudoGfn, tdpRole(level - 1), w);
+    const cpfn = sp.pfn[child]!;
+    kvm.setSpte(vcpu, w, kvm.fmt.eptNonLeafLo(cpfn), frameHi(cpfn));
+    table = cpfn;
+  }
+  const index = indexOfVpn(gfn, 1);
+  const w = host.entryWord(table, index);
+  let emulate = 0;
+  if (noslot) {
+    // set_spte() -> set_mmio_spte() -> mark_mmio_spte(): mask | access | gfn << 12.
+    kvm.setSpte(vcpu, w, kvm.fmt.mmioLoOf(gfn, ACC_ALL), kvm.fmt.mmioHiOf(gfn));
+    kvm.stats[S.mmio_sptes_created]!++;
+    kvm.trace.emit(E.mark_mmio_spte, vcpu.id, vcpu.line, vcpu.clock, table * 4096 + index * 8, gfn, ACC_ALL & 6);
+    emulate = 1;
+    noteFault(kvm, vcpu, CLASS_MMIO_SLOW);
+  } else {
+    const lo = kvm.fmt.eptLeafLo(pfn, ACC_ALL);
+    const hi = frameHi(pfn);
+    const old = host.words[w]!;
+    if (old === lo && host.words[w + 1] === hi) {
+      noteFault(kvm, vcpu, CLASS_SPURIOUS); // another vCPU mapped it first
+    } else {
+      // mmu_set_spte(): page_header_update_slot() (memslot_id) and rmap_add() (gfn_to_rmap) each
+      // look the slot up again.
+      kvm.gfnToMemslot(vcpu, gfn);
+      kvm.gfnToMemslot(vcpu, gfn);
+      kvm.setSpte(vcpu, w, lo, hi);
+      kvm.trace.emit(E.kvm_set_spte, vcpu.id, vcpu.line, vcpu.clock, gfn, lo, hi, 1);
+      noteFault(kvm, vcpu, CLASS_MAP);
+    }
+  }
+  kvm.stats[S.pf_fixed]!++; // __direct_map counts every leaf it sets, MMIO SPTEs included (v3.2)
+  return emulate;
+}

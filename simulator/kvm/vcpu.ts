@@ -1,0 +1,66 @@
+// A vCPU: the architectural state the MMU looks at (CR0, CR3, CR4, EFER, CPL, RIP), KVM's per-vCPU
+// MMU state (the root, pending requests, the MMIO info cache of the 2011 series), and its clock.
+
+export const X86_CR0_PE = 1 << 0;
+export const X86_CR0_WP = 1 << 16;
+export const X86_CR0_PG = 1 << 31;
+export const X86_CR4_PAE = 1 << 5;
+export const EFER_LME = 1 << 8;
+export const EFER_LMA = 1 << 10;
+export const EFER_NX = 1 << 11;
+
+/** vcpu->mode values that matter to the lockless walk's freeing side. */
+export const OUTSIDE_GUEST_MODE = 0;
+export const IN_GUEST_MODE = 1;
+
+export class Vcpu {
+  clock = 0;
+  cr0 = X86_CR0_PE | X86_CR0_PG;
+  cr3 = 0; // guest-physical address of the PML4
+  cr4 = X86_CR4_PAE;
+  efer = EFER_LME | EFER_LMA;
+  cpl: 0 | 3 = 0;
+  /** RIP of the instruction being executed, as a virtual page number and offset. */
+  ripVpn = 0;
+  ripOffset = 0;
+
+  /** The registers the guest's MOV instructions use: RDI holds the address, RAX the data. */
+  rdiVpn = 0;
+  rdiOffset = 0;
+  raxLo = 0;
+  raxHi = 0;
+  /** The bytes the last read returned. */
+  readLo = 0;
+  readHi = 0;
+  /** The current instruction ended in a #PF delivered to the guest, and its error code. */
+  guestFault = false;
+  guestFaultCode = 0;
+
+  /** vcpu->arch.mmu.root_hpa as a shadow-page id, -1 for INVALID_PAGE. */
+  root = -1;
+  /** KVM_REQ_MMU_RELOAD pending (kvm_reload_remote_mmus). */
+  reloadRequested = false;
+  mode = OUTSIDE_GUEST_MODE;
+
+  /** The MMIO info cache (struct kvm_vcpu_arch, v3.1): mmio_gva as a page number (0 = empty), mmio_gfn, access. */
+  mmioGvaVpn = 0;
+  mmioGfn = 0;
+  mmioAccess = 0;
+
+  /** Class of the exit being handled (-1: none yet). */
+  exitClass = -1;
+
+  /** Source line of the workload step being executed (for trace events and per-line results). */
+  line = 0;
+  /** The step's source line while it runs, and whether the vCPU has stopped (KVM_EXIT_UNKNOWN). */
+  halted = false;
+
+  constructor(readonly id: number) {}
+
+  get cr0Wp(): boolean {
+    return (this.cr0 & X86_CR0_WP) !== 0;
+  }
+  get nx(): boolean {
+    return (this.efer & EFER_NX) !== 0;
+  }
+}

@@ -1,0 +1,228 @@
+// KVM's instruction emulation for a faulting MMIO access, per era (arch/x86/kvm/x86.c):
+//
+//   x86_emulate_instruction(vcpu, cr2, emulation_type):
+//     decode (unless EMULTYPE_NO_DECODE): fetch the bytes at RIP (kvm_fetch_guest_virt: a guest walk
+//       plus kvm_read_guest, i.e. a memslot lookup), x86_decode_insn, ++insn_emulation, trace
+//       kvm_emulate_insn;
+//     x86_emulate_insn: the memory operand goes through
+//       v3.0  emulator_read_emulated / emulator_write_emulated_onepage:
+//               gpa = kvm_mmu_gva_to_gpa_{read,write}(addr)            (a guest walk)
+//               APIC page -> MMIO
+//               write: emulator_write_phys(gpa) -> kvm_write_guest       (memslot lookup; miss = MMIO)
+//               read:  kvm_read_guest_virt(addr)                         (another walk + lookup; miss = MMIO)
+//       v3.1  emulator_read_write_onepage -> vcpu_mmio_gva_to_gpa:
+//               GVA match in the MMIO cache (and access allowed) -> MMIO, no walk
+//               else gpa = gva_to_gpa(addr) (a walk); APIC page or GPA match -> MMIO
+//               else RAM through read_write_emulate (a lookup), MMIO on failure
+//     MMIO: vcpu_mmio_read/write -> in-kernel device (the local APIC, then KVM_MMIO_BUS), else
+//       KVM_EXIT_MMIO to userspace; a read completes on the next KVM_RUN by emulating again with
+//       EMULTYPE_NO_DECODE.
+// The exact calls and their counts are in docs/kernel-paths.md.
+
+import { vaLo, vaHi } from '../../arch/x86/u64';
+import type { Kvm } from '../kvm';
+import type { Vcpu } from '../vcpu';
+import type { KvmWalker } from '../mmu/paging_tmpl';
+import { C } from '../../cost/accounting';
+import { E, KVM_TRACE_MMIO_READ, KVM_TRACE_MMIO_READ_UNSATISFIED, KVM_TRACE_MMIO_WRITE } from '../../trace/events';
+import { S } from '../../trace/stats';
+import { DecodedInsn, decodeMov } from '../../arch/x86/insn';
+import { PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, ACC_USER_MASK, ACC_WRITE_MASK } from '../../arch/x86/paging';
+import { vcpuMatchMmioGpa, vcpuMatchMmioGva } from './mmio_cache';
+import { noteFault, CLASS_GUEST_PF } from '../fault_class';
+
+export const EMULATE_DONE = 0;
+export const EMULATE_DO_MMIO = 1;
+export const EMULATE_FAIL = 2;
+
+/** APIC_DEFAULT_PHYS_BASE: the emulator sends this page to MMIO without a memslot lookup. */
+const APIC_DEFAULT_PHYS_BASE = 0xfee00000;
+const KVM_EXIT_MMIO = 6;
+const PF_VECTOR = 14;
+
+export class Emulator {
+  private readonly insn = new DecodedInsn();
+  private gpa = 0;
+
+  constructor(
+    private readonly kvm: Kvm,
+    private readonly walker: KvmWalker,
+  ) {}
+
+  /** x86_emulate_instruction for the MOV at the vCPU's RIP. The userspace round trip, if any, is
+   *  completed here (the VMM answers at once), as the next KVM_RUN would. */
+  emulate(vcpu: Vcpu): number {
+    const kvm = this.kvm;
+    if (!this.decode(vcpu)) return EMULATE_FAIL;
+    kvm.acct.charge(vcpu, C.emulation, kvm.cost.emulate_execute);
+    const insn = this.insn;
+    const r = insn.write ? this.writeEmulated(vcpu, insn.size) : this.readEmulated(vcpu, insn.size);
+    if (r === EMULATE_DONE) vcpu.ripOffset += insn.len; // writeback: kvm_rip_write
+    return r;
+  }
+
+  /** Fetch and decode: kvm_fetch_guest_virt over the instruction window, then x86_decode_insn. */
+  private decode(vcpu: Vcpu): boolean {
+    const kvm = this.kvm;
+    kvm.stats[S.emulator_fetches]!++;
+    const pfec = PFERR_FETCH_MASK | (vcpu.cpl === 3 ? PFERR_USER_MASK : 0);
+    let lo = 0;
+    let hi = 0;
+    if (this.walker.gvaToGpa(vcpu, vcpu.ripVpn, vcpu.ripOffset, pfec)) {
+      const gfn = this.walker.walker.gfn;
+      const slot = kvm.gfnToMemslot(vcpu, gfn); // kvm_read_guest -> gfn_to_hva
+      if (slot !== null) {
+        const pfn = kvm.slotPfn(vcpu, slot, gfn);
+        kvm.host.read(pfn, vcpu.ripOffset, 8); // the window never crosses the page: see guest/code.ts
+        lo = kvm.host.lo;
+        hi = kvm.host.hi;
+      }
+    }
+    kvm.acct.charge(vcpu, C.emulation, kvm.cost.emulate_decode);
+    decodeMov(lo, hi, this.insn);
+    kvm.stats[S.insn_emulation]!++;
+    kvm.trace.emit(E.kvm_emulate_insn, vcpu.id, vcpu.line, vcpu.clock, vaLo(vcpu.ripVpn, vcpu.ripOffset), vaHi(vcpu.ripVpn), this.insn.len, lo, hi, this.insn.ok ? 0 : 1);
+    if (!this.insn.ok) {
+      kvm.stats[S.insn_emulation_fail]!++;
+      kvm.warn(vcpu, 'emulation failed: the instruction at RIP could not be fetched or decoded');
+    }
+    return this.insn.ok;
+  }
+
+  private writeEmulated(vcpu: Vcpu, size: number): number {
+    const kvm = this.kvm;
+    const mmio = kvm.kernel === 'v3.0' ? this.gvaToGpaV30(vcpu, true) : this.mmioGvaToGpa(vcpu, true);
+    if (mmio < 0) return this.injectPageFault(vcpu);
+    if (mmio === 0) {
+      // emulator_write_phys / read_write_emulate: kvm_write_guest (a memslot lookup)
+      const slot = kvm.gfnToMemslot(vcpu, Math.floor(this.gpa / 4096));
+      if (slot !== null) {
+        kvm.host.write(kvm.slotPfn(vcpu, slot, Math.floor(this.gpa / 4096)), this.gpa % 4096, size, vcpu.raxLo, vcpu.raxHi);
+        return EMULATE_DONE;
+      }
+    }
+    kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_WRITE, size, this.gpa, vcpu.raxLo, vcpu.raxHi);
+    const dev = kvm.bus.find(this.gpa);
+    if (dev !== null && dev.handler === 'kernel') {
+      kvm.acct.charge(vcpu, C.device_kernel, kvm.cost.device_kernel); // vcpu_mmio_write: handled in kernel
+      dev.write(this.gpa, size, vcpu.raxLo, vcpu.raxHi);
+      kvm.stats[S.mmio_writes]!++;
+      return EMULATE_DONE;
+    }
+    // KVM_EXIT_MMIO: the VMM performs the write (or drops it, if no device claims the address).
+    this.userspaceExit(vcpu);
+    if (dev !== null) {
+      dev.write(this.gpa, size, vcpu.raxLo, vcpu.raxHi);
+      kvm.stats[S.mmio_writes]!++;
+    }
+    vcpu.ripOffset += this.insn.len; // the write was emulated before the exit; RIP was written back
+    return EMULATE_DO_MMIO;
+  }
+
+  private readEmulated(vcpu: Vcpu, size: number): number {
+    const kvm = this.kvm;
+    const mmio = kvm.kernel === 'v3.0' ? this.gvaToGpaV30(vcpu, false) : this.mmioGvaToGpa(vcpu, false);
+    if (mmio < 0) return this.injectPageFault(vcpu);
+    if (mmio === 0) {
+      if (kvm.kernel === 'v3.0') {
+        // kvm_read_guest_virt(addr): a second guest walk, then kvm_read_guest (a lookup).
+        const pfec = vcpu.cpl === 3 ? PFERR_USER_MASK : 0;
+        if (!this.walker.gvaToGpa(vcpu, vcpu.rdiVpn, vcpu.rdiOffset, pfec)) return this.injectPageFault(vcpu);
+      }
+      const gfn = Math.floor(this.gpa / 4096);
+      const slot = kvm.gfnToMemslot(vcpu, gfn);
+      if (slot !== null) {
+        kvm.host.read(kvm.slotPfn(vcpu, slot, gfn), this.gpa % 4096, size);
+        this.setRax(vcpu, kvm.host.lo, kvm.host.hi, size);
+        return EMULATE_DONE;
+      }
+    }
+    const dev = kvm.bus.find(this.gpa);
+    if (dev !== null && dev.handler === 'kernel') {
+      kvm.acct.charge(vcpu, C.device_kernel, kvm.cost.device_kernel); // vcpu_mmio_read: handled in kernel
+      dev.read(this.gpa, size);
+      kvm.stats[S.mmio_reads]!++;
+      kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_READ, size, this.gpa, dev.lo, dev.hi);
+      this.setRax(vcpu, dev.lo, dev.hi, size);
+      return EMULATE_DONE;
+    }
+    kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_READ_UNSATISFIED, size, this.gpa, 0, 0);
+    this.userspaceExit(vcpu);
+    let lo = 0xffffffff; // an unclaimed address reads as all ones from the VMM
+    let hi = 0xffffffff;
+    if (dev !== null) {
+      dev.read(this.gpa, size);
+      kvm.stats[S.mmio_reads]!++;
+      lo = dev.lo;
+      hi = dev.hi;
+    }
+    // Next KVM_RUN: mmio_read_completed = 1; emulate_instruction(vcpu, EMULTYPE_NO_DECODE).
+    kvm.acct.charge(vcpu, C.emulation, kvm.cost.emulate_execute);
+    kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_READ, size, this.gpa, lo, hi);
+    this.setRax(vcpu, lo, hi, size);
+    vcpu.ripOffset += this.insn.len;
+    return EMULATE_DO_MMIO;
+  }
+
+  /** v3.0: kvm_mmu_gva_to_gpa_{read,write} (a walk); the APIC page goes to MMIO. 1 = MMIO, 0 = try RAM, -1 = fault. */
+  private gvaToGpaV30(vcpu: Vcpu, write: boolean): number {
+    const pfec = (vcpu.cpl === 3 ? PFERR_USER_MASK : 0) | (write ? PFERR_WRITE_MASK : 0);
+    if (!this.walker.gvaToGpa(vcpu, vcpu.rdiVpn, vcpu.rdiOffset, pfec)) return -1;
+    this.gpa = this.walker.walker.gfn * 4096 + vcpu.rdiOffset;
+    return Math.floor(this.gpa / 4096) * 4096 === APIC_DEFAULT_PHYS_BASE ? 1 : 0;
+  }
+
+  /** v3.1 vcpu_mmio_gva_to_gpa: 1 = MMIO, 0 = RAM (try memslots), -1 = fault. */
+  private mmioGvaToGpa(vcpu: Vcpu, write: boolean): number {
+    const kvm = this.kvm;
+    const user = vcpu.cpl === 3;
+    if (vcpuMatchMmioGva(kvm, vcpu, vcpu.rdiVpn) && checkWriteUserAccess(vcpu, write, user, vcpu.mmioAccess)) {
+      this.gpa = vcpu.mmioGfn * 4096 + vcpu.rdiOffset;
+      kvm.trace.emit(E.vcpu_match_mmio, vcpu.id, vcpu.line, vcpu.clock, vaLo(vcpu.rdiVpn, vcpu.rdiOffset), vaHi(vcpu.rdiVpn), this.gpa, write ? 1 : 0, 0);
+      return 1;
+    }
+    const pfec = (user ? PFERR_USER_MASK : 0) | (write ? PFERR_WRITE_MASK : 0);
+    if (!this.walker.gvaToGpa(vcpu, vcpu.rdiVpn, vcpu.rdiOffset, pfec)) return -1;
+    this.gpa = this.walker.walker.gfn * 4096 + vcpu.rdiOffset;
+    if (Math.floor(this.gpa / 4096) * 4096 === APIC_DEFAULT_PHYS_BASE) return 1;
+    if (vcpuMatchMmioGpa(kvm, vcpu, this.gpa)) {
+      kvm.trace.emit(E.vcpu_match_mmio, vcpu.id, vcpu.line, vcpu.clock, vaLo(vcpu.rdiVpn, vcpu.rdiOffset), vaHi(vcpu.rdiVpn), this.gpa, write ? 1 : 0, 1);
+      return 1;
+    }
+    return 0;
+  }
+
+  /** KVM_EXIT_MMIO to the VMM and back into KVM_RUN. */
+  private userspaceExit(vcpu: Vcpu): void {
+    const kvm = this.kvm;
+    kvm.stats[S.userspace_exits]!++;
+    kvm.acct.charge(vcpu, C.device_userspace, kvm.cost.device_userspace);
+    kvm.trace.emit(E.kvm_userspace_exit, vcpu.id, vcpu.line, vcpu.clock, KVM_EXIT_MMIO);
+  }
+
+  /** The emulator's walk faulted: inject_emulated_exception -> #PF into the guest (EMULATE_DONE). */
+  private injectPageFault(vcpu: Vcpu): number {
+    const kvm = this.kvm;
+    kvm.stats[S.pf_guest]!++;
+    kvm.stats[S.guest_faults]!++;
+    noteFault(kvm, vcpu, CLASS_GUEST_PF);
+    vcpu.guestFault = true;
+    vcpu.guestFaultCode = this.walker.walker.errorCode;
+    kvm.trace.emit(E.kvm_inj_exception, vcpu.id, vcpu.line, vcpu.clock, PF_VECTOR, this.walker.walker.errorCode, vaLo(vcpu.rdiVpn, vcpu.rdiOffset), vaHi(vcpu.rdiVpn));
+    return EMULATE_DONE;
+  }
+
+  private setRax(vcpu: Vcpu, lo: number, hi: number, size: number): void {
+    // A MOV load of 1 or 2 bytes merges into RAX; 4 zero-extends; 8 replaces. The access record
+    // reports only the bytes read, so keep just those.
+    vcpu.readLo = size >= 4 ? lo : lo & (size === 1 ? 0xff : 0xffff);
+    vcpu.readHi = size === 8 ? hi : 0;
+  }
+}
+
+/** check_write_user_access (v3.2): the cached access must allow this write / user access. */
+function checkWriteUserAccess(vcpu: Vcpu, write: boolean, user: boolean, access: number): boolean {
+  if (write && (access & ACC_WRITE_MASK) === 0 && (user || vcpu.cr0Wp)) return false;
+  if (user && (access & ACC_USER_MASK) === 0) return false;
+  return true;
+}

@@ -1,0 +1,48 @@
+// The per-vCPU MMIO info cache of the 2011 series (arch/x86/kvm/x86.h, v3.2):
+//   vcpu_cache_mmio_info(gva, gfn, access): mmio_gva = gva & PAGE_MASK; access; mmio_gfn = gfn
+//   vcpu_clear_mmio_info(gva): if (gva != ~0 && mmio_gva != (gva & PAGE_MASK)) return; mmio_gva = 0
+//   vcpu_match_mmio_gva(gva): mmio_gva && mmio_gva == (gva & PAGE_MASK)
+//   vcpu_match_mmio_gpa(gpa): mmio_gfn && mmio_gfn == gpa >> PAGE_SHIFT
+// Quirks kept on purpose: page 0 never matches (0 means empty); clearing resets only mmio_gva, so
+// mmio_gfn still matches by GPA; direct MMUs (EPT) cache gva 0, so only GPA matches work for them;
+// there is no generation, so a memslot created over a cached gfn does not invalidate the entry.
+
+import type { Kvm } from '../kvm';
+import type { Vcpu } from '../vcpu';
+import { C } from '../../cost/accounting';
+import { S } from '../../trace/stats';
+
+/** vcpu_cache_mmio_info. `gva` is a full address as a number (0 for a direct MMU). */
+export function vcpuCacheMmioInfo(kvm: Kvm, vcpu: Vcpu, gva: number, gfn: number, access: number): void {
+  vcpu.mmioGvaVpn = Math.floor(gva / 4096);
+  vcpu.mmioGfn = gfn;
+  vcpu.mmioAccess = access;
+  kvm.stats[S.mmio_cache_fills]!++;
+  kvm.acct.charge(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op);
+}
+
+/** vcpu_match_mmio_gpa. */
+export function vcpuMatchMmioGpa(kvm: Kvm, vcpu: Vcpu, gpa: number): boolean {
+  kvm.acct.charge(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op);
+  const hit = vcpu.mmioGfn !== 0 && vcpu.mmioGfn === Math.floor(gpa / 4096);
+  if (hit) kvm.stats[S.mmio_cache_hits]!++;
+  return hit;
+}
+
+/** vcpu_match_mmio_gva, for a virtual page number. */
+export function vcpuMatchMmioGva(kvm: Kvm, vcpu: Vcpu, vpn: number): boolean {
+  kvm.acct.charge(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op);
+  const hit = vcpu.mmioGvaVpn !== 0 && vcpu.mmioGvaVpn === vpn;
+  if (hit) kvm.stats[S.mmio_cache_hits]!++;
+  return hit;
+}
+
+/** quickly_check_mmio_pf: direct MMUs match by GPA, shadow paging by GVA. */
+export function quicklyCheckMmioPf(kvm: Kvm, vcpu: Vcpu, addr: number, direct: boolean): boolean {
+  return direct ? vcpuMatchMmioGpa(kvm, vcpu, addr) : vcpuMatchMmioGva(kvm, vcpu, Math.floor(addr / 4096));
+}
+
+/** vcpu_clear_mmio_info(vcpu, ~0): mmu_sync_roots and CR3 switches. */
+export function vcpuClearMmioInfo(vcpu: Vcpu): void {
+  vcpu.mmioGvaVpn = 0;
+}

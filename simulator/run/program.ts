@@ -1,0 +1,109 @@
+// A vCPU's workload compiled into a flat program of numbered operations with typed-array operands,
+// so that running a million steps allocates nothing. `repeat` becomes LOOP/END pairs with a counter
+// stack per vCPU; each memory access gets its own instruction slot in the guest's code pages (16
+// bytes apart), so the emulator fetches a real instruction and every trace event maps to a line.
+
+import type { Step } from '../scenario/types';
+import { RACE_POINTS } from '../scenario/types';
+
+export const OP_READ = 0;
+export const OP_WRITE = 1;
+export const OP_COMPUTE = 2;
+export const OP_LOOP = 3; // a: count, b: label id (-1 none), c: pc of the matching END
+export const OP_END = 4; // a: pc of the matching LOOP
+export const OP_MEMSLOT_ADD = 5; // a: slot, b: gpa, c: size, d: readonly
+export const OP_MEMSLOT_DELETE = 6; // a: slot
+export const OP_SET_CACHING = 7; // a: 0/1
+export const OP_WAIT_FOR = 8; // a: vcpu, b: race point, c: level (0 = any)
+
+/** Access operands: a: vpn, b: offset, c: size, d: value lo, e: value hi, f: instruction slot. */
+const WIDTH = 6;
+export const INSN_SLOT_BYTES = 16;
+export const SLOTS_PER_PAGE = 4096 / INSN_SLOT_BYTES;
+
+export interface CodeSlot {
+  write: boolean;
+  size: number;
+}
+
+export class Program {
+  readonly ops: Uint8Array;
+  readonly args: Float64Array;
+  readonly lines: Int32Array;
+  readonly length: number;
+
+  constructor(ops: number[], args: number[], lines: number[]) {
+    this.ops = Uint8Array.from(ops);
+    this.args = Float64Array.from(args);
+    this.lines = Int32Array.from(lines);
+    this.length = ops.length;
+  }
+
+  arg(pc: number, k: number): number {
+    return this.args[pc * WIDTH + k]!;
+  }
+}
+
+/** Compiles all vCPUs' workloads; instruction slots are numbered across the whole VM. */
+export class Compiler {
+  readonly labels: string[] = [];
+  readonly codeSlots: CodeSlot[] = [];
+
+  compile(steps: Step[]): Program {
+    const ops: number[] = [];
+    const args: number[] = [];
+    const lines: number[] = [];
+    const emit = (op: number, line: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0): number => {
+      ops.push(op);
+      args.push(a, b, c, d, e, f);
+      lines.push(line);
+      return ops.length - 1;
+    };
+    const walk = (list: Step[]): void => {
+      for (const s of list) {
+        const line = s.pos.line;
+        switch (s.kind) {
+          case 'read':
+            emit(OP_READ, line, s.gva.vpn, s.gva.offset, s.size, 0, 0, this.slot(false, s.size));
+            break;
+          case 'write':
+            emit(OP_WRITE, line, s.gva.vpn, s.gva.offset, s.size, s.lo, s.hi, this.slot(true, s.size));
+            break;
+          case 'compute':
+            emit(OP_COMPUTE, line, s.cycles);
+            break;
+          case 'repeat': {
+            const label = s.label === null ? -1 : this.labels.push(s.label) - 1;
+            const loop = emit(OP_LOOP, line, s.count, label);
+            walk(s.steps);
+            const end = emit(OP_END, line, loop);
+            args[loop * WIDTH + 2] = end;
+            break;
+          }
+          case 'memslot-add':
+            emit(OP_MEMSLOT_ADD, line, s.slot, s.gpa, s.size, s.readonly ? 1 : 0);
+            break;
+          case 'memslot-delete':
+            emit(OP_MEMSLOT_DELETE, line, s.slot);
+            break;
+          case 'set':
+            emit(OP_SET_CACHING, line, s.mmio_caching ? 1 : 0);
+            break;
+          case 'wait-for':
+            emit(OP_WAIT_FOR, line, s.vcpu, RACE_POINTS.indexOf(s.point), s.level ?? 0);
+            break;
+        }
+      }
+    };
+    walk(steps);
+    return new Program(ops, args, lines);
+  }
+
+  private slot(write: boolean, size: number): number {
+    return this.codeSlots.push({ write, size }) - 1;
+  }
+
+  get codePages(): number {
+    return Math.max(1, Math.ceil(this.codeSlots.length / SLOTS_PER_PAGE));
+  }
+}

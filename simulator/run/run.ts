@@ -1,0 +1,112 @@
+// Run a validated scenario and gather its RunResult.
+
+import type { ExpectDecl, Scenario } from '../scenario/types';
+import { Machine, type RunOptions } from './machine';
+import type { ExpectResult, RunResult } from './result';
+import { statsRecord, S } from '../trace/stats';
+import { FAULT_CLASSES, eraReturn } from '../kvm/fault_class';
+import { pathEntries } from '../guest/page_tables';
+import { hex64 } from '../arch/x86/u64';
+import { GuestSetupError } from '../guest/page_tables';
+
+export { GuestSetupError };
+
+export function runScenario(sc: Scenario, opts: RunOptions = {}): RunResult {
+  const m = new Machine(sc, opts);
+  m.run();
+  return collect(m, opts);
+}
+
+function collect(m: Machine, opts: RunOptions): RunResult {
+  const kvm = m.kvm;
+  kvm.stats[S.host_pages] = kvm.host.allocated;
+  const exitStats = m.exitTimes.stats();
+  const exits: Record<string, number> = {};
+  for (const e of exitStats) exits[e.reason] = e.count;
+  const faults: Record<string, number> = {};
+  const faultClasses = FAULT_CLASSES.map((c, i) => {
+    faults[c] = kvm.faultCounts[i]!;
+    return { class: c, count: kvm.faultCounts[i]!, ret: eraReturn(kvm.kernel, i) };
+  });
+  const labels: RunResult['labels'] = {};
+  m.labels.forEach((l, i) => (labels[l] = { count: m.labelCount[i]!, cycles: m.labelCycles[i]! }));
+  const elapsed = Math.max(0, ...kvm.vcpus.map((v) => v.clock));
+  const result: RunResult = {
+    file: m.sc.file,
+    name: m.sc.name,
+    kernel: kvm.kernel,
+    tdp: kvm.tdp,
+    mmio_caching: kvm.mmioCaching,
+    profile: kvm.cost.name,
+    maxphyaddr: kvm.host.maxphyaddr,
+    vcpus: kvm.vcpus.length,
+    exits,
+    exit_stats: exitStats,
+    faults,
+    fault_classes: faultClasses,
+    stats: statsRecord(kvm.stats),
+    cycles: { total: kvm.acct.total, elapsed, ghz: kvm.cost.ghz, by_component: kvm.acct.breakdown() },
+    labels,
+    expect: [],
+    guest_page_tables: m.sc.guest.mappings.map((mp) => ({
+      gva: gvaHex(mp.gva.vpn, mp.gva.offset),
+      line: mp.pos.line,
+      entries: pathEntries(m.guest.ram, m.guest.cr3, mp.gva).map((e) => ({ level: e.level, value: hex64(e.lo, e.hi) })),
+    })),
+    trace: { total: kvm.trace.total, dropped: kvm.trace.dropped, events: kvm.trace.records() },
+    warnings: [...kvm.warnings],
+  };
+  if (opts.accesses && m.accessLog) {
+    result.accesses = m.accessLog.records();
+    result.accesses_truncated = m.accessLog.truncated;
+  }
+  result.expect = m.sc.expect.map((e) => evaluate(e, result));
+  return result;
+}
+
+function gvaHex(vpn: number, offset: number): string {
+  const full = BigInt(vpn) * 4096n + BigInt(offset);
+  return '0x' + (full >= 1n << 47n ? full | 0xffff000000000000n : full).toString(16);
+}
+
+/** Look a dotted path up in the result; counts that never happened are 0. */
+export function lookupPath(r: RunResult, path: string): number | null {
+  const [root, ...rest] = path.split('.');
+  const key = rest.join('.');
+  switch (root) {
+    case 'exits':
+      return r.exits[key] ?? 0;
+    case 'faults':
+      return key in r.faults ? r.faults[key]! : null;
+    case 'stats':
+      return key in r.stats ? r.stats[key]! : null;
+    case 'cycles':
+      if (key === 'total') return r.cycles.total;
+      if (key === 'elapsed') return r.cycles.elapsed;
+      if (rest[0] === 'by_component') return (r.cycles.by_component as Record<string, number>)[rest[1] ?? ''] ?? null;
+      return null;
+    case 'labels': {
+      const l = r.labels[rest[0] ?? ''];
+      if (!l) return null;
+      return rest[1] === 'count' ? l.count : rest[1] === 'cycles' ? l.cycles : null;
+    }
+    default:
+      return null;
+  }
+}
+
+function evaluate(e: ExpectDecl, r: RunResult): ExpectResult {
+  const actual = lookupPath(r, e.path);
+  let ok = false;
+  if (actual !== null) {
+    switch (e.op) {
+      case '==': ok = actual === e.value; break;
+      case '!=': ok = actual !== e.value; break;
+      case '>=': ok = actual >= e.value; break;
+      case '<=': ok = actual <= e.value; break;
+      case '>': ok = actual > e.value; break;
+      case '<': ok = actual < e.value; break;
+    }
+  }
+  return { path: e.path, expected: e.text, actual, ok, line: e.pos.line, col: e.pos.col };
+}

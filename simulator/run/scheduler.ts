@@ -1,0 +1,89 @@
+// The deterministic scheduler. vCPUs take turns one workload step at a time; inside a step, at the
+// points where KVM itself can race (kvm/races.ts), another vCPU may run one whole step of its own
+// while this one stands still there: because a vCPU blocked in `wait_for` asked for exactly that
+// point, or because the seeded pseudo-random preemption chose to. The vCPUs standing at a point form
+// a stack, so a step never resumes out of order and no per-step state needs saving: the
+// interleavings that matter here (a zap while a lockless walker is inside the tables, a memslot
+// change between an exit and its handler) are all of this shape.
+
+import type { RaceHooks } from '../kvm/kvm';
+import type { Vcpu } from '../kvm/vcpu';
+import { E } from '../trace/events';
+
+export interface Steppable {
+  step(i: number): void;
+  readonly waiting: Uint8Array;
+  readonly done: Uint8Array;
+  readonly kvm: { vcpus: Vcpu[]; trace: { emit(id: number, vcpu: number, line: number, cycles: number, a0?: number, a1?: number): void } };
+}
+
+export class Scheduler implements RaceHooks {
+  private readonly stack: Uint8Array;
+  private readonly waitVcpu: Int32Array;
+  private readonly waitPoint: Int32Array;
+  private readonly waitLevel: Int32Array;
+  private state: number;
+
+  constructor(
+    private readonly m: Steppable,
+    seed: number,
+    private readonly preempt: number,
+  ) {
+    const n = m.kvm.vcpus.length;
+    this.stack = new Uint8Array(n);
+    this.waitVcpu = new Int32Array(n).fill(-1);
+    this.waitPoint = new Int32Array(n);
+    this.waitLevel = new Int32Array(n);
+    this.state = seed >>> 0 || 1;
+  }
+
+  enter(i: number): void {
+    this.stack[i] = 1;
+  }
+  leave(i: number): void {
+    this.stack[i] = 0;
+  }
+  onStack(i: number): boolean {
+    return this.stack[i] === 1;
+  }
+
+  waitFor(i: number, vcpu: number, point: number, level: number): void {
+    this.waitVcpu[i] = vcpu;
+    this.waitPoint[i] = point;
+    this.waitLevel[i] = level;
+  }
+
+  point(vcpu: Vcpu, point: number, level: number): void {
+    const n = this.waitVcpu.length;
+    for (let w = 0; w < n; w++) {
+      if (this.waitVcpu[w] !== vcpu.id || this.waitPoint[w] !== point) continue;
+      if (this.waitLevel[w] !== 0 && this.waitLevel[w] !== level) continue;
+      this.waitVcpu[w] = -1;
+      this.m.waiting[w] = 0;
+      this.runOther(vcpu, w, point);
+    }
+    if (this.preempt > 0 && this.random() < this.preempt) {
+      const start = Math.floor(this.random() * n);
+      for (let k = 0; k < n; k++) {
+        const w = (start + k) % n;
+        if (w === vcpu.id || this.stack[w] || this.m.waiting[w] || this.m.done[w]) continue;
+        this.runOther(vcpu, w, point);
+        break;
+      }
+    }
+  }
+
+  private runOther(from: Vcpu, w: number, point: number): void {
+    this.m.kvm.trace.emit(E.vcpu_switch, from.id, from.line, from.clock, w, point);
+    this.m.step(w);
+    this.m.kvm.trace.emit(E.vcpu_switch, w, 0, this.m.kvm.vcpus[w]!.clock, from.id, point);
+  }
+
+  /** mulberry32: small, fast, deterministic for a given seed. */
+  private random(): number {
+    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+}

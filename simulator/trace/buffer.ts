@@ -1,0 +1,87 @@
+// A bounded ring of trace events: the last `capacity` events of the run, whatever its length.
+// Emitting writes numbers into preallocated typed arrays; records are built only when reported.
+
+import { EVENT_LIST, KVM_TRACE_MMIO_READ, KVM_TRACE_MMIO_WRITE, type FieldKind } from './events';
+import { hex64, hexNum } from '../arch/x86/u64';
+import { exitReasonName } from '../arch/x86/vmx';
+import type { TraceEventRecord } from '../run/result';
+
+const ARGS = 6;
+
+export class TraceBuffer {
+  private readonly meta: Int32Array; // per event: id, vcpu, line
+  private readonly nums: Float64Array; // per event: seq, cycles, args[6]
+  total = 0;
+
+  constructor(readonly capacity: number) {
+    this.meta = new Int32Array(Math.max(1, capacity) * 3);
+    this.nums = new Float64Array(Math.max(1, capacity) * (2 + ARGS));
+  }
+
+  emit(id: number, vcpu: number, line: number, cycles: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0): void {
+    if (this.capacity === 0) {
+      this.total++;
+      return;
+    }
+    const slot = this.total % this.capacity;
+    const m = slot * 3;
+    this.meta[m] = id;
+    this.meta[m + 1] = vcpu;
+    this.meta[m + 2] = line;
+    const n = slot * (2 + ARGS);
+    const nums = this.nums;
+    nums[n] = this.total;
+    nums[n + 1] = cycles;
+    nums[n + 2] = a0;
+    nums[n + 3] = a1;
+    nums[n + 4] = a2;
+    nums[n + 5] = a3;
+    nums[n + 6] = a4;
+    nums[n + 7] = a5;
+    this.total++;
+  }
+
+  get dropped(): number {
+    return Math.max(0, this.total - this.capacity);
+  }
+
+  records(): TraceEventRecord[] {
+    const out: TraceEventRecord[] = [];
+    const count = Math.min(this.total, this.capacity);
+    for (let k = 0; k < count; k++) {
+      const slot = (this.total - count + k) % this.capacity;
+      const m = slot * 3;
+      const n = slot * (2 + ARGS);
+      const schema = EVENT_LIST[this.meta[m]!]!;
+      const fields: Record<string, string | number | boolean> = {};
+      let a = n + 2;
+      for (const [fname, kind] of schema.fields) a = decodeField(fields, fname, kind, this.nums, a);
+      out.push({ seq: this.nums[n]!, vcpu: this.meta[m + 1]!, cycles: this.nums[n + 1]!, name: schema.name, line: this.meta[m + 2]!, fields });
+    }
+    return out;
+  }
+}
+
+function decodeField(out: Record<string, string | number | boolean>, name: string, kind: FieldKind, nums: Float64Array, at: number): number {
+  const v = nums[at]!;
+  switch (kind) {
+    case 'num':
+      out[name] = v;
+      return at + 1;
+    case 'hex':
+      out[name] = hexNum(v);
+      return at + 1;
+    case 'hex64':
+      out[name] = hex64(v, nums[at + 1]!);
+      return at + 2;
+    case 'bool':
+      out[name] = v !== 0;
+      return at + 1;
+    case 'exit':
+      out[name] = exitReasonName(v);
+      return at + 1;
+    case 'mmio_type':
+      out[name] = v === KVM_TRACE_MMIO_WRITE ? 'write' : v === KVM_TRACE_MMIO_READ ? 'read' : 'unsatisfied-read';
+      return at + 1;
+  }
+}

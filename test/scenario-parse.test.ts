@@ -1,0 +1,466 @@
+import { describe, it, expect } from 'vitest';
+import { parseScenario } from '../simulator/scenario/parse';
+import { isCanonical48, parseIntText, splitGva, splitU64 } from '../simulator/scenario/numbers';
+import type { Diagnostic, Scenario } from '../simulator/scenario/types';
+
+const EXAMPLE = `name: Doorbell writes to an emulated NIC      # string, default: the file name
+kernel: v3.1
+host: { maxphyaddr: 40, profile: westmere-2011 }
+mmu: { tdp: true, mmio_caching: true }
+scheduler: { seed: 1, preempt: 0 }
+memslots:
+  - { slot: 0, gpa: 0x0, size: 256M }
+devices:
+  - { name: nic, gpa: 0xfebf0000, size: 4K, handler: userspace, registers: { 0x50: 0, 0x58: 0x1234 } }
+guest:
+  paging: 4-level
+  cpu: { cr0_wp: true, efer_nx: true, cpl: 0 }
+  page_tables_top: 0x10000000
+  code: { gva: 0xffffffff81000000, gpa: 0x1000000 }
+  mappings:
+    - { gva: 0xffff880000000000, gpa: 0x0, size: 256M, page: 2M, flags: "p w a d nx" }
+    - { gva: 0xffffc90000000000, gpa: 0xfebf0000, size: 4K, flags: "p w pcd nx" }
+workload:
+  - repeat: 1000
+    label: transaction
+    steps:
+      - { write: 0xffffc90000000050, size: 4, value: 1 }
+      - { read: 0xffff880000100000, size: 8 }
+      - { compute: 20000 }
+  - { memslot: add, slot: 1, gpa: 0xfebf0000, size: 4K }
+  - { memslot: delete, slot: 1 }
+  - { set: { mmio_caching: false } }
+expect:
+  exits.EPT_MISCONFIG: 999
+  faults.mmio-slow: ">= 1"
+`;
+
+/** A small valid scenario that the error cases below each break in one place. */
+const BASE = `memslots:
+  - { slot: 0, gpa: 0x0, size: 256M }
+devices:
+  - { name: nic, gpa: 0xfebf0000, size: 4K, handler: userspace }
+guest:
+  cpu: { efer_nx: true }
+  mappings:
+    - { gva: 0xffff880000000000, gpa: 0x0, size: 256M, page: 2M }
+    - { gva: 0xffffc90000000000, gpa: 0xfebf0000, size: 4K, flags: "p w pcd nx" }
+workload:
+  - repeat: 10
+    label: loop
+    steps:
+      - { write: 0xffffc90000000050, size: 4, value: 1 }
+      - { compute: 100 }
+expect:
+  exits.EPT_MISCONFIG: 9
+`;
+
+function ok(text: string, file = 'scenarios/test.mmio.yaml'): Scenario {
+  const r = parseScenario(text, file);
+  if ('diagnostics' in r) throw new Error(r.diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`).join('\n'));
+  return r.scenario;
+}
+
+function diagnostics(text: string): Diagnostic[] {
+  const r = parseScenario(text, 'bad.mmio.yaml');
+  expect('scenario' in r).toBe(false);
+  return 'diagnostics' in r ? r.diagnostics : [];
+}
+
+/** 1-based line and column of the first occurrence of `needle` in `text`. */
+function loc(text: string, needle: string): { line: number; col: number } {
+  const at = text.indexOf(needle);
+  if (at < 0) throw new Error(`test bug: ${JSON.stringify(needle)} not in text`);
+  const before = text.slice(0, at).split('\n');
+  return { line: before.length, col: before[before.length - 1]!.length + 1 };
+}
+
+function replaced(from: string, to: string, text = BASE): string {
+  if (!text.includes(from)) throw new Error(`test bug: ${JSON.stringify(from)} not in text`);
+  return text.replace(from, to);
+}
+
+/** Asserts exactly one diagnostic, at `needle`, with this message. */
+function expectOne(text: string, needle: string, message: string): void {
+  const diags = diagnostics(text);
+  expect(diags.map((d) => d.message)).toEqual([message]);
+  expect({ line: diags[0]!.line, col: diags[0]!.col }).toEqual(loc(text, needle));
+  expect(diags[0]!.file).toBe('bad.mmio.yaml');
+}
+
+describe('numbers', () => {
+  it('parses sizes, hex and decimal', () => {
+    expect(parseIntText('4K')).toBe(4096n);
+    expect(parseIntText('2M')).toBe(0x200000n);
+    expect(parseIntText('256M')).toBe(0x10000000n);
+    expect(parseIntText('1G')).toBe(0x40000000n);
+    expect(parseIntText('4096')).toBe(4096n);
+    expect(parseIntText('0x1000')).toBe(4096n);
+    expect(parseIntText('0xffff880000000000')).toBe(0xffff880000000000n);
+    expect(parseIntText('1.5')).toBeNull();
+    expect(parseIntText('-1')).toBeNull();
+    expect(parseIntText('4X')).toBeNull();
+  });
+
+  it('splits GVAs and 64-bit values without losing bits', () => {
+    expect(splitGva(0xffffc90000000050n)).toEqual({ vpn: 0xffffc90000000, offset: 0x50 });
+    expect(splitGva(0x7ffffffff123n)).toEqual({ vpn: 0x7ffffffff, offset: 0x123 });
+    expect(splitU64(0xdeadbeefcafef00dn)).toEqual({ lo: 0xcafef00d, hi: 0xdeadbeef });
+    expect(isCanonical48(0xffff800000000000n)).toBe(true);
+    expect(isCanonical48(0x00007fffffffffffn)).toBe(true);
+    expect(isCanonical48(0x0000800000000000n)).toBe(false);
+    expect(isCanonical48(0xffff7fffffffffffn)).toBe(false);
+  });
+});
+
+describe('parseScenario: the full example', () => {
+  const s = ok(EXAMPLE, 'examples/doorbell.mmio.yaml');
+
+  it('reads the top-level settings', () => {
+    expect(s.file).toBe('examples/doorbell.mmio.yaml');
+    expect(s.name).toBe('Doorbell writes to an emulated NIC');
+    expect(s.kernel).toBe('v3.1');
+    expect(s.host).toEqual({ maxphyaddr: 40, profile: 'westmere-2011' });
+    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true });
+    expect(s.scheduler).toEqual({ seed: 1, preempt: 0 });
+  });
+
+  it('reads memslots and devices with their positions', () => {
+    expect(s.memslots).toEqual([{ slot: 0, gpa: 0, size: 0x10000000, readonly: false, pos: { line: 7, col: 5 } }]);
+    expect(s.devices).toEqual([
+      {
+        name: 'nic',
+        gpa: 0xfebf0000,
+        size: 4096,
+        handler: 'userspace',
+        registers: [
+          { offset: 0x50, lo: 0, hi: 0 },
+          { offset: 0x58, lo: 0x1234, hi: 0 },
+        ],
+        pos: { line: 9, col: 5 },
+      },
+    ]);
+  });
+
+  it('reads the guest, splitting GVAs into vpn and offset', () => {
+    const g = s.guest;
+    expect(g.paging).toBe('4-level');
+    expect(g.cpu).toEqual({ cr0_wp: true, efer_nx: true, cpl: 0 });
+    expect(g.page_tables_top).toBe(0x10000000);
+    expect(g.code).toEqual({ gva: { vpn: 0xffffffff81000, offset: 0 }, gpa: 0x1000000 });
+    expect(g.mappings).toEqual([
+      {
+        gva: { vpn: 0xffff880000000, offset: 0 },
+        gpa: 0,
+        size: 0x10000000,
+        page: '2M',
+        flags: ['p', 'w', 'a', 'd', 'nx'],
+        pos: { line: 16, col: 7 },
+      },
+      {
+        gva: { vpn: 0xffffc90000000, offset: 0 },
+        gpa: 0xfebf0000,
+        size: 4096,
+        page: '4K',
+        flags: ['p', 'w', 'pcd', 'nx'],
+        pos: { line: 17, col: 7 },
+      },
+    ]);
+  });
+
+  it('turns the top-level workload into vCPU 0, keeping each step position', () => {
+    expect(s.vcpus).toHaveLength(1);
+    const [vcpu] = s.vcpus;
+    expect(vcpu!.id).toBe(0);
+    expect(vcpu!.pos).toEqual({ line: 19, col: 3 });
+    const [repeat, add, del, set] = vcpu!.workload;
+    expect(repeat).toMatchObject({ kind: 'repeat', count: 1000, label: 'transaction', pos: { line: 19, col: 5 } });
+    if (repeat?.kind !== 'repeat') throw new Error('expected a repeat step');
+    expect(repeat.steps).toEqual([
+      { kind: 'write', gva: { vpn: 0xffffc90000000, offset: 0x50 }, size: 4, lo: 1, hi: 0, pos: { line: 22, col: 9 } },
+      { kind: 'read', gva: { vpn: 0xffff880000100, offset: 0 }, size: 8, pos: { line: 23, col: 9 } },
+      { kind: 'compute', cycles: 20000, pos: { line: 24, col: 9 } },
+    ]);
+    expect(add).toEqual({
+      kind: 'memslot-add',
+      slot: 1,
+      gpa: 0xfebf0000,
+      size: 4096,
+      readonly: false,
+      pos: { line: 25, col: 5 },
+    });
+    expect(del).toEqual({ kind: 'memslot-delete', slot: 1, pos: { line: 26, col: 5 } });
+    expect(set).toEqual({ kind: 'set', mmio_caching: false, pos: { line: 27, col: 5 } });
+  });
+
+  it('reads expectations', () => {
+    expect(s.expect).toEqual([
+      { path: 'exits.EPT_MISCONFIG', op: '==', value: 999, text: '== 999', pos: { line: 29, col: 3 } },
+      { path: 'faults.mmio-slow', op: '>=', value: 1, text: '>= 1', pos: { line: 30, col: 3 } },
+    ]);
+  });
+});
+
+describe('parseScenario: defaults and other forms', () => {
+  const minimal = `memslots:
+  - { slot: 0, gpa: 0, size: 16M }
+guest:
+  mappings:
+    - { gva: 0x400000, gpa: 0x100000, size: 8K }
+workload:
+  - { read: 0x400000 }
+  - { write: 0x401ff8 }
+  - { memslot: add, slot: 5, gpa: 0x2000000, size: 2M }
+`;
+
+  it('applies defaults for everything optional', () => {
+    const s = ok(minimal, 'dir/sub/minimal.mmio.yaml');
+    expect(s.name).toBe('minimal');
+    expect(s.kernel).toBe('v3.1');
+    expect(s.host).toEqual({ maxphyaddr: 40, profile: 'westmere-2011' });
+    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true });
+    expect(s.scheduler).toEqual({ seed: 1, preempt: 0 });
+    expect(s.devices).toEqual([]);
+    expect(s.expect).toEqual([]);
+    expect(s.guest.paging).toBe('4-level');
+    expect(s.guest.cpu).toEqual({ cr0_wp: true, efer_nx: true, cpl: 0 });
+    expect(s.guest.page_tables_top).toBeNull();
+    expect(s.guest.code).toBeNull();
+    expect(s.guest.mappings[0]).toMatchObject({ page: '4K', flags: ['p', 'w', 'a', 'd'], size: 8192 });
+    const steps = s.vcpus[0]!.workload;
+    expect(steps[0]).toMatchObject({ kind: 'read', size: 8 });
+    expect(steps[1]).toMatchObject({ kind: 'write', size: 8, lo: 0, hi: 0, gva: { vpn: 0x401, offset: 0xff8 } });
+    expect(steps[2]).toMatchObject({ kind: 'memslot-add', readonly: false });
+  });
+
+  it('reads vcpus, wait_for, nested repeats, string values and condition forms', () => {
+    const s = ok(`kernel: v3.0
+host: { maxphyaddr: 52, profile: modern }
+scheduler: { seed: 7, preempt: 0.25 }
+memslots:
+  - { slot: 31, gpa: "0x0", size: "1G", readonly: true }
+guest:
+  cpu: { cr0_wp: false, efer_nx: false, cpl: 3 }
+  mappings:
+    - { gva: 0x200000, gpa: 0x200000, size: 2M, page: 2M, flags: "p u" }
+vcpus:
+  - workload:
+      - { write: 0x200000, value: "0xdeadbeefcafef00d" }
+  - workload:
+      - { wait_for: { vcpu: 0, point: mmu_spte_get_lockless, level: 1 } }
+      - { wait_for: { vcpu: 0, point: kvm_exit } }
+      - repeat: 2
+        steps:
+          - repeat: 3
+            label: inner
+            steps: [ { compute: 0 } ]
+expect:
+  labels.inner.cycles: "< 4K"
+  cycles.by_component.guest_compute: 0
+  stats.pf_fixed: "!= 0x10"
+`);
+    expect(s.kernel).toBe('v3.0');
+    expect(s.host).toEqual({ maxphyaddr: 52, profile: 'modern' });
+    expect(s.scheduler).toEqual({ seed: 7, preempt: 0.25 });
+    expect(s.memslots[0]).toMatchObject({ slot: 31, gpa: 0, size: 0x40000000, readonly: true });
+    expect(s.guest.cpu).toEqual({ cr0_wp: false, efer_nx: false, cpl: 3 });
+    expect(s.vcpus.map((v) => v.id)).toEqual([0, 1]);
+    expect(s.vcpus[1]!.pos).toEqual({ line: 13, col: 5 });
+    expect(s.vcpus[0]!.workload[0]).toMatchObject({ kind: 'write', lo: 0xcafef00d, hi: 0xdeadbeef });
+    const [w1, w2, outer] = s.vcpus[1]!.workload;
+    expect(w1).toEqual({ kind: 'wait-for', vcpu: 0, point: 'mmu_spte_get_lockless', level: 1, pos: { line: 14, col: 9 } });
+    expect(w2).toMatchObject({ kind: 'wait-for', point: 'kvm_exit', level: null });
+    expect(outer).toMatchObject({ kind: 'repeat', count: 2, label: null, steps: [{ kind: 'repeat', count: 3, label: 'inner' }] });
+    expect(s.expect.map((e) => [e.path, e.op, e.value, e.text])).toEqual([
+      ['labels.inner.cycles', '<', 4096, '< 4K'],
+      ['cycles.by_component.guest_compute', '==', 0, '== 0'],
+      ['stats.pf_fixed', '!=', 16, '!= 0x10'],
+    ]);
+  });
+
+  it('accepts the base scenario the error cases start from', () => {
+    expect(ok(BASE).vcpus[0]!.workload).toHaveLength(1);
+  });
+});
+
+describe('parseScenario: diagnostics', () => {
+  it('reports YAML syntax errors with their position', () => {
+    const text = replaced('- { slot: 0, gpa: 0x0, size: 256M }', '- { slot: 0, gpa: 0x0, size: 256M');
+    const diags = diagnostics(text);
+    expect(diags.length).toBeGreaterThan(0);
+    expect(diags[0]!.message).toMatch(/^YAML: /);
+    expect(diags[0]!.line).toBe(3);
+  });
+
+  it('reports duplicate keys over the whole key', () => {
+    const text = replaced('size: 4, value: 1', 'size: 4, size: 1');
+    const at = loc(text, 'size: 1');
+    expect(diagnostics(text)).toEqual([
+      { file: 'bad.mmio.yaml', ...at, endLine: at.line, endCol: at.col + 4, message: 'duplicate key `size`' },
+    ]);
+  });
+
+  it('never throws, whatever prefix of a valid file it is given', () => {
+    for (let end = 0; end < EXAMPLE.length; end += 3) {
+      const r = parseScenario(EXAMPLE.slice(0, end), 'cut.mmio.yaml');
+      const diags = 'diagnostics' in r ? r.diagnostics : [];
+      expect(diags.filter((d) => d.message.startsWith('internal error'))).toEqual([]);
+      for (const d of diags) expect(d.line >= 1 && d.col >= 1 && d.endLine >= d.line).toBe(true);
+    }
+  });
+
+  it('resolves aliases, and stops on too many alias uses', () => {
+    const aliased = replaced('{ compute: 100 }', '&c { compute: 100 }\n      - *c');
+    expect(ok(aliased).vcpus[0]!.workload[0]).toMatchObject({ steps: [{}, { cycles: 100 }, { cycles: 100 }] });
+    // Each level repeats the previous one twice: 2^13 alias uses in all.
+    const levels = Array.from({ length: 12 }, (_, i) => `      - &a${i + 1} { repeat: 1, steps: [ *a${i}, *a${i} ] }\n`);
+    const bomb = replaced('      - { compute: 100 }\n', '      - &a0 { compute: 1 }\n' + levels.join(''));
+    const diags = diagnostics(bomb);
+    expect(diags.map((d) => d.message)).toEqual([expect.stringMatching(/too many alias uses \(more than 1000\)$/)]);
+  });
+
+  it('requires a mapping at the top', () => {
+    expect(diagnostics('- 1\n').map((d) => [d.line, d.col, d.message])).toEqual([
+      [1, 1, 'a scenario must be a mapping with at least memslots, guest and workload'],
+    ]);
+  });
+
+  it('reports the end of the offending node', () => {
+    const text = replaced('size: 256M }', 'size: 0x1800 }');
+    const [d] = diagnostics(text);
+    expect(d).toEqual({
+      file: 'bad.mmio.yaml',
+      line: 2,
+      col: 32,
+      endLine: 2,
+      endCol: 38,
+      message: 'memslots[0].size: 0x1800 is not a multiple of the 4K page size',
+    });
+  });
+
+  it('collects every problem instead of stopping at the first', () => {
+    const text = replaced('gpa: 0x0, size: 256M }', 'gpa: 0x800, size: 0x1800 }');
+    expect(diagnostics(replaced('nic,', 'nic, color: red,', text)).map((d) => d.message)).toEqual([
+      'memslots[0].gpa: 0x800 is not aligned to the 4K page size',
+      'memslots[0].size: 0x1800 is not a multiple of the 4K page size',
+      'devices[0]: unknown key `color` (expected one of: name, gpa, size, handler, registers)',
+    ]);
+  });
+
+  // [what, from, to, needle where the diagnostic must start, message]
+  const cases: [string, string, string, string, string][] = [
+    // top level and sections
+    ['unknown top-level key', 'memslots:\n', 'nmae: x\nmemslots:\n', 'nmae', 'unknown key `nmae`; did you mean `name`?'],
+    ['bad kernel', 'memslots:\n', 'kernel: v5\nmemslots:\n', 'v5', 'kernel: expected one of v3.0, v3.1, got v5'],
+    ['tdp false', 'memslots:\n', 'mmu: { tdp: false }\nmemslots:\n', 'false', 'mmu.tdp: false (shadow paging) is not supported yet'],
+    ['unknown mmu key', 'memslots:\n', 'mmu: { tdpp: true }\nmemslots:\n', 'tdpp', 'mmu: unknown key `tdpp`; did you mean `tdp`?'],
+    ['maxphyaddr range', 'memslots:\n', 'host: { maxphyaddr: 35 }\nmemslots:\n', '35', 'host.maxphyaddr: must be between 36 and 52 (got 35)'],
+    ['bad profile', 'memslots:\n', 'host: { profile: modrn }\nmemslots:\n', 'modrn', 'host.profile: expected one of westmere-2011, modern, got modrn; did you mean `modern`?'],
+    ['preempt range', 'memslots:\n', 'scheduler: { preempt: 2 }\nmemslots:\n', '2 }', 'scheduler.preempt: expected a number between 0 and 1, got 2'],
+    ['negative seed', 'memslots:\n', 'scheduler: { seed: -1 }\nmemslots:\n', '-1', 'scheduler.seed: must not be negative (got -1)'],
+    ['missing guest', 'guest:\n  cpu: { efer_nx: true }\n  mappings:\n    - { gva: 0xffff880000000000, gpa: 0x0, size: 256M, page: 2M }\n    - { gva: 0xffffc90000000000, gpa: 0xfebf0000, size: 4K, flags: "p w pcd nx" }\n', '', 'memslots', 'missing required key `guest`'],
+    // memslots
+    ['wrong type', 'size: 256M }', 'size: true }', 'true', 'memslots[0].size: expected an integer, got true'],
+    ['float size', 'size: 256M }', 'size: 4096.0 }', '4096.0', 'memslots[0].size: expected an integer, got 4096.0'],
+    ['missing size', '{ slot: 0, gpa: 0x0, size: 256M }', '{ slot: 0, gpa: 0x0 }', '{ slot: 0', 'memslots[0]: missing required key `size`'],
+    ['unknown memslot key', 'size: 256M }', 'size: 256M, ro: true }', 'ro:', 'memslots[0]: unknown key `ro` (expected one of: slot, gpa, size, readonly)'],
+    ['size not a page multiple', 'size: 256M }', 'size: 256M }\n  - { slot: 1, gpa: 0x20000000, size: 0x1800 }', '0x1800', 'memslots[1].size: 0x1800 is not a multiple of the 4K page size'],
+    ['misaligned gpa', 'size: 256M }', 'size: 256M }\n  - { slot: 1, gpa: 0x20000800, size: 4K }', '0x20000800', 'memslots[1].gpa: 0x20000800 is not aligned to the 4K page size'],
+    ['zero size', 'size: 256M }', 'size: 256M }\n  - { slot: 1, gpa: 0x20000000, size: 0 }', '0 }', 'memslots[1].size: must be greater than 0'],
+    ['beyond maxphyaddr', 'size: 256M }', 'size: 256M }\n  - { slot: 1, gpa: 0xffffff0000, size: 2M }', '2M }', 'memslots[1].size: 0xffffff0000 + 2M ends at 0x100001f0000, beyond maxphyaddr 40 (limit 0x10000000000)'],
+    ['gpa beyond maxphyaddr', 'size: 256M }', 'size: 256M }\n  - { slot: 1, gpa: 0x10000000000, size: 4K }', '0x10000000000', 'memslots[1].gpa: 0x10000000000 is beyond maxphyaddr 40 (limit 0x10000000000)'],
+    ['duplicate slot', 'size: 256M }', 'size: 256M }\n  - { slot: 0, gpa: 0x20000000, size: 4K }', '0, gpa: 0x2', 'memslots[1].slot: slot 0 is already used by memslots[0]'],
+    ['slot out of range', 'slot: 0,', 'slot: 32,', '32', 'memslots[0].slot: must be between 0 and 31 (got 32)'],
+    ['memslot overlap', 'size: 256M }', 'size: 256M }\n  - { slot: 1, gpa: 0xff00000, size: 2M }', '{ slot: 1', 'memslots[1]: gpa range [0xff00000, 0x10100000) overlaps memslots[0] [0x0, 0x10000000)'],
+    ['empty memslots', '  - { slot: 0, gpa: 0x0, size: 256M }\n', '  []\n', '[]', 'memslots: must list at least one memslot'],
+    // devices
+    ['device overlaps memslot', 'gpa: 0xfebf0000, size: 4K, handler', 'gpa: 0x1000, size: 4K, handler', '{ name: nic', 'devices[0]: gpa range [0x1000, 0x2000) overlaps memslots[0] [0x0, 0x10000000)'],
+    ['device overlaps device', 'handler: userspace }', 'handler: userspace }\n  - { name: nic2, gpa: 0xfebf0000, size: 4K, handler: kernel }', '{ name: nic2', 'devices[1]: gpa range [0xfebf0000, 0xfebf1000) overlaps devices[0] [0xfebf0000, 0xfebf1000)'],
+    ['duplicate device name', 'handler: userspace }', 'handler: userspace }\n  - { name: nic, gpa: 0xfec00000, size: 4K, handler: kernel }', 'nic, gpa: 0xfec', 'devices[1].name: device name `nic` is already used by devices[0]'],
+    ['empty device name', 'name: nic,', 'name: "",', '""', 'devices[0].name: must not be empty'],
+    ['bad handler', 'handler: userspace', 'handler: user', 'user }', 'devices[0].handler: expected one of kernel, userspace, got user; did you mean `userspace`?'],
+    ['missing handler', ', handler: userspace }', ' }', '{ name: nic', 'devices[0]: missing required key `handler`'],
+    ['register offset alignment', 'handler: userspace }', 'handler: userspace, registers: { 0x54: 1 } }', '0x54', 'devices[0].registers.0x54: register offset 0x54 is not a multiple of 8'],
+    ['register offset beyond size', 'handler: userspace }', 'handler: userspace, registers: { 0x1000: 1 } }', '0x1000:', 'devices[0].registers.0x1000: register offset 0x1000 is beyond the device size 4K'],
+    ['register value too big', 'handler: userspace }', 'handler: userspace, registers: { 0x8: 0x10000000000000000 } }', '0x10000000000000000', 'devices[0].registers.0x8: 0x10000000000000000 does not fit in 64 bits'],
+    // guest
+    ['unknown guest key', 'guest:\n', 'guest:\n  pagin: 4-level\n', 'pagin', 'guest: unknown key `pagin`; did you mean `paging`?'],
+    ['bad paging', 'guest:\n', 'guest:\n  paging: 5-level\n', '5-level', 'guest.paging: expected one of 4-level, got 5-level; did you mean `4-level`?'],
+    ['bad cpl', 'efer_nx: true }', 'efer_nx: true, cpl: 1 }', '1 }', 'guest.cpu.cpl: expected 0 or 3, got 1'],
+    ['unknown cpu key', 'efer_nx: true }', 'efer_nx: true, smep: true }', 'smep', 'guest.cpu: unknown key `smep` (expected one of: cr0_wp, efer_nx, cpl)'],
+    ['code gva not canonical', 'guest:\n', 'guest:\n  code: { gva: 0x800000000000, gpa: 0x1000 }\n', '0x800000000000', 'guest.code.gva: 0x800000000000 is not canonical (bits 63:47 must all be equal)'],
+    ['code gva misaligned', 'guest:\n', 'guest:\n  code: { gva: 0xffffffff81000010, gpa: 0x1000 }\n', '0xffffffff81000010', 'guest.code.gva: 0xffffffff81000010 is not aligned to the 4K page size'],
+    ['page_tables_top misaligned', 'guest:\n', 'guest:\n  page_tables_top: 0x10000010\n', '0x10000010', 'guest.page_tables_top: 0x10000010 is not aligned to the 4K page size'],
+    ['mapping gva not canonical', 'gva: 0xffff880000000000', 'gva: 0xff00880000000000', '0xff00880000000000', 'guest.mappings[0].gva: 0xff00880000000000 is not canonical (bits 63:47 must all be equal)'],
+    ['2M mapping gva misaligned', 'gva: 0xffff880000000000', 'gva: 0xffff880000001000', '0xffff880000001000', 'guest.mappings[0].gva: 0xffff880000001000 is not aligned to the 2M page size'],
+    ['2M mapping size', 'size: 256M, page: 2M', 'size: 3M, page: 2M', '3M', 'guest.mappings[0].size: 0x300000 is not a multiple of the 2M page size'],
+    ['bad page size', 'page: 2M', 'page: 1G', '1G', 'guest.mappings[0].page: expected 4K or 2M, got 1G'],
+    ['mapping leaves the canonical range', 'flags: "p w pcd nx" }', 'flags: "p w pcd nx" }\n    - { gva: 0x7ffffffff000, gpa: 0x0, size: 8K }', '8K', 'guest.mappings[2].size: mapping [0x7ffffffff000, 0x800000001000) runs past the canonical address range'],
+    ['mappings overlap in GVA space', 'flags: "p w pcd nx" }', 'flags: "p w pcd nx" }\n    - { gva: 0xffff880000200000, gpa: 0x0, size: 4K }', '0xffff880000200000', 'guest.mappings[2].gva: gva range [0xffff880000200000, 0xffff880000201000) overlaps guest.mappings[0] [0xffff880000000000, 0xffff880010000000)'],
+    ['mapping onto nothing', 'flags: "p w pcd nx" }', 'flags: "p w pcd nx" }\n    - { gva: 0x0, gpa: 0xfffe000, size: 16K }', '{ gva: 0x0', 'guest.mappings[2]: gpa 0x10000000 (in [0xfffe000, 0x10002000)) is not backed by any memslot or device'],
+    ['unknown flag', '"p w pcd nx"', '"p w pdc nx"', 'pdc', 'guest.mappings[1].flags: unknown flag `pdc`; did you mean `pcd`?'],
+    ['nx without efer_nx', 'efer_nx: true', 'efer_nx: false', 'nx"', 'guest.mappings[1].flags: flag `nx` needs guest.cpu.efer_nx: true (without it bit 63 is reserved)'],
+    ['flags not a string', '"p w pcd nx"', '[p, w]', '[p, w]', 'guest.mappings[1].flags: expected a string, got a list'],
+    // steps
+    ['step with two kinds', '{ compute: 100 }', '{ compute: 100, read: 0x1000 }', 'read', 'workload[0].steps[1]: a step has exactly one kind, but this one has both `compute` and `read`'],
+    ['step with no kind', '{ compute: 100 }', '{ compte: 100 }', 'compte', 'workload[0].steps[1]: a step needs exactly one of read, write, compute, repeat, memslot, set, wait_for; did you mean `compute`?'],
+    ['unknown step key', '{ compute: 100 }', '{ compute: 100, size: 4 }', 'size: 4 }', 'workload[0].steps[1]: unknown key `size` (expected one of: compute)'],
+    ['float cycles', '{ compute: 100 }', '{ compute: 1.5 }', '1.5', 'workload[0].steps[1].compute: expected an integer, got 1.5'],
+    ['negative cycles', '{ compute: 100 }', '{ compute: -5 }', '-5', 'workload[0].steps[1].compute: must not be negative (got -5)'],
+    ['access crosses a page', '0xffffc90000000050, size: 4', '0xffffc90000000ffe, size: 4', '0xffffc90000000ffe', 'workload[0].steps[0].write: an access of 4 bytes at page offset 0xffe crosses a 4K page boundary'],
+    ['bad access size', 'size: 4, value', 'size: 3, value', '3, value', 'workload[0].steps[0].size: must be 1, 2, 4 or 8 (got 3)'],
+    ['value too wide', 'size: 4, value: 1', 'size: 4, value: 0x100000000', '0x100000000', 'workload[0].steps[0].value: 0x100000000 does not fit in 4 bytes'],
+    ['step gva not canonical', 'write: 0xffffc90000000050', 'write: 0x0000900000000050', '0x0000900000000050', 'workload[0].steps[0].write: 0x900000000050 is not canonical (bits 63:47 must all be equal)'],
+    ['repeat count 0', 'repeat: 10', 'repeat: 0', '0\n    label', 'workload[0].repeat: must be at least 1 (got 0)'],
+    ['repeat without steps', '    steps:\n      - { write: 0xffffc90000000050, size: 4, value: 1 }\n      - { compute: 100 }\n', '', 'repeat', 'workload[0]: missing required key `steps`'],
+    ['repeat with empty steps', '    steps:\n      - { write: 0xffffc90000000050, size: 4, value: 1 }\n      - { compute: 100 }\n', '    steps: []\n', '[]', 'workload[0].steps: must list at least one step'],
+    ['duplicate label', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - repeat: 2\n    label: loop\n    steps: [ { compute: 1 } ]\n', 'loop\n    steps: [', 'workload[1].label: label `loop` is already used at line 12'],
+    ['memslot add misaligned', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: add, slot: 1, gpa: 0x20000000, size: 0x1800 }\n', '0x1800', 'workload[1].size: 0x1800 is not a multiple of the 4K page size'],
+    ['memslot add beyond maxphyaddr', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: add, slot: 1, gpa: 0x20000000000, size: 4K }\n', '0x20000000000', 'workload[1].gpa: 0x20000000000 is beyond maxphyaddr 40 (limit 0x10000000000)'],
+    ['memslot delete without slot', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: delete }\n', '{ memslot: delete', 'workload[1]: missing required key `slot`'],
+    ['memslot delete with gpa', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: delete, slot: 1, gpa: 0 }\n', 'gpa: 0 }', 'workload[1]: unknown key `gpa` (expected one of: memslot, slot)'],
+    ['bad memslot op', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: remove, slot: 1 }\n', 'remove', 'workload[1].memslot: expected one of add, delete, got remove'],
+    ['set with unknown key', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { set: { mmio_cache: false } }\n', 'mmio_cache', 'workload[1].set: unknown key `mmio_cache`; did you mean `mmio_caching`?'],
+    ['wait_for a missing vCPU', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { wait_for: { vcpu: 1, point: kvm_exit } }\n', '1, point', 'workload[1].wait_for.vcpu: vCPU 1 does not exist (the scenario has 1 vCPU)'],
+    ['wait_for itself', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { wait_for: { vcpu: 0, point: kvm_exit } }\n', '0, point', 'workload[1].wait_for.vcpu: vCPU 0 cannot wait for itself'],
+    ['workload and vcpus', 'expect:\n', 'vcpus:\n  - workload: [ { compute: 1 } ]\nexpect:\n', '- workload: [', 'vcpus: use either `workload` (vCPU 0 only) or `vcpus`, not both'],
+    ['no workload', 'workload:\n  - repeat: 10\n    label: loop\n    steps:\n      - { write: 0xffffc90000000050, size: 4, value: 1 }\n      - { compute: 100 }\nexpect:\n  exits.EPT_MISCONFIG: 9\n', '', 'memslots', 'missing required key `workload` (or `vcpus`)'],
+    // expectations
+    ['unknown exit reason', 'exits.EPT_MISCONFIG', 'exits.EPT_MISCONFG', 'exits', 'expect.exits.EPT_MISCONFG: unknown VMX exit reason `EPT_MISCONFG`; did you mean `EPT_MISCONFIG`?'],
+    ['unknown fault kind', 'exits.EPT_MISCONFIG', 'faults.mmio_slow', 'faults', 'expect.faults.mmio_slow: unknown fault kind `mmio_slow`; did you mean `mmio-slow`?'],
+    ['unknown stat', 'exits.EPT_MISCONFIG', 'stats.pf_fix', 'stats', 'expect.stats.pf_fix: unknown stat `pf_fix`; did you mean `pf_fixed`?'],
+    ['unknown cycles path', 'exits.EPT_MISCONFIG', 'cycles.totl', 'cycles', 'expect.cycles.totl: expected cycles.total, cycles.elapsed or cycles.by_component.<component>; did you mean `total`?'],
+    ['unknown component', 'exits.EPT_MISCONFIG', 'cycles.by_component.emulator', 'cycles', 'expect.cycles.by_component.emulator: unknown cost component `emulator`; did you mean `emulation`?'],
+    ['unknown label', 'exits.EPT_MISCONFIG', 'labels.lop.count', 'labels', 'expect.labels.lop.count: unknown label `lop` (no repeat step has it); did you mean `loop`?'],
+    ['unknown section', 'exits.EPT_MISCONFIG', 'exit.EPT_MISCONFIG', 'exit', 'expect.exit.EPT_MISCONFIG: unknown report section `exit`; did you mean `exits`? (expected one of: exits, faults, stats, cycles, labels)'],
+    ['bad condition', 'EPT_MISCONFIG: 9', 'EPT_MISCONFIG: "~ 9"', '"~ 9"', 'expect.exits.EPT_MISCONFIG: expected a number or a string "<op> <number>" with op one of == != >= <= > <, got "~ 9"'],
+  ];
+
+  it.each(cases)('%s', (_what, from, to, needle, message) => {
+    expectOne(replaced(from, to), needle, message);
+  });
+
+  // Two vCPUs, so that wait_for has someone to wait for.
+  const twoVcpus = (step: string) =>
+    replaced(
+      'workload:\n  - repeat: 10',
+      `vcpus:\n  - workload: [ { compute: 1 } ]\n  - workload:\n    - ${step}\n    - repeat: 10`,
+    ).replace(/\n {4}(label|steps|  - \{ (write|compute): )/g, '\n      $1');
+
+  it('accepts wait_for between two vCPUs', () => {
+    const s = ok(twoVcpus('{ wait_for: { vcpu: 0, point: walk_shadow_page_lockless_begin } }'));
+    expect(s.vcpus[1]!.workload[0]).toMatchObject({ kind: 'wait-for', vcpu: 0, point: 'walk_shadow_page_lockless_begin' });
+    expect(s.vcpus[1]!.workload[1]).toMatchObject({ kind: 'repeat', label: 'loop' });
+  });
+
+  it.each([
+    ['unknown point', 'point: mmu_lok', 'mmu_lok', 'vcpus[1].workload[0].wait_for.point: expected one of kvm_exit, walk_shadow_page_lockless_begin, mmu_spte_get_lockless, walk_shadow_page_lockless_end, mmu_lock, got mmu_lok; did you mean `mmu_lock`?'],
+    ['level with another point', 'point: kvm_exit, level: 2', '2 } }', 'vcpus[1].workload[0].wait_for.level: is only allowed with point mmu_spte_get_lockless'],
+    ['level out of range', 'point: mmu_spte_get_lockless, level: 5', '5 }', 'vcpus[1].workload[0].wait_for.level: must be between 1 and 4 (got 5)'],
+    ['missing point', 'level: 1', '{ vcpu: 0, level', 'vcpus[1].workload[0].wait_for: missing required key `point`'],
+    // A misspelt key is reported once, not also as a missing `point`.
+    ['misspelt point', 'pont: kvm_exit', 'pont', 'vcpus[1].workload[0].wait_for: unknown key `pont`; did you mean `point`?'],
+  ])('wait_for: %s', (_what, rest, needle, message) => {
+    expectOne(twoVcpus(`{ wait_for: { vcpu: 0, ${rest} } }`), needle, message);
+  });
+});

@@ -22,6 +22,11 @@ export class Accounting {
     this.total += cycles;
   }
 
+  reset(): void {
+    this.byComponent.fill(0);
+    this.total = 0;
+  }
+
   breakdown(): Record<Component, number> {
     const out = {} as Record<Component, number>;
     COMPONENTS.forEach((n, i) => (out[n] = this.byComponent[i]!));

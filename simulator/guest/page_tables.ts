@@ -63,6 +63,7 @@ export class GuestRam {
 
 /** Hands out 4K guest-physical pages for tables and code, from `top` downwards. */
 class PageAllocator {
+  readonly given: number[] = [];
   constructor(
     private next: number,
     private readonly floor: number,
@@ -72,6 +73,7 @@ class PageAllocator {
   alloc(): number {
     this.next -= 4096;
     if (this.next < this.floor) throw new GuestSetupError('no room left in guest RAM for page tables and code: set guest.page_tables_top', this.where.line, this.where.col);
+    this.given.push(this.next);
     return this.next;
   }
 }
@@ -81,6 +83,8 @@ const MAX_LEAVES = 1 << 20;
 
 export interface BuiltGuest {
   cr3: number;
+  /** Guest-physical pages holding the page tables (the PML4 first). */
+  tablePages: number[];
   /** Code pages: the guest-virtual page number of the first, and the guest-physical page of each. */
   codeVpn: number;
   codeGpas: number[];
@@ -106,6 +110,7 @@ export function buildGuest(sc: Scenario, ram: GuestRam, codePages: number): Buil
   // The code: the emulator fetches each access's instruction from here.
   const code = sc.guest.code;
   const codeVpn = code ? code.gva.vpn : DEFAULT_CODE_VPN;
+  const tablePages = [...alloc.given];
   const codeGpas: number[] = [];
   const codeFlags = { lo: PT_PRESENT_MASK | PT_ACCESSED_MASK, hi: 0 };
   const codeDecl: MappingDecl = { gva: { vpn: codeVpn, offset: 0 }, gpa: 0, size: codePages * 4096, page: '4K', flags: ['p', 'a'], pos: where };
@@ -114,7 +119,8 @@ export function buildGuest(sc: Scenario, ram: GuestRam, codePages: number): Buil
     codeGpas.push(gpa);
     mapPage(ram, alloc, cr3, codeVpn + i, Math.floor(gpa / 4096), codeDecl, codeFlags);
   }
-  return { cr3, codeVpn, codeGpas, ram };
+  for (const gpa of alloc.given) if (!tablePages.includes(gpa) && !codeGpas.includes(gpa)) tablePages.push(gpa);
+  return { cr3, tablePages, codeVpn, codeGpas, ram };
 }
 
 /** 0xffffffff81000000, where Linux/x86-64 puts its kernel text. */

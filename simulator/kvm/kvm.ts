@@ -136,6 +136,17 @@ export class Kvm {
     for (const v of this.vcpus) v.reloadRequested = true;
   }
 
+  /** Forget what setup did (counters, cycles, trace) but keep the state it built. */
+  resetCounters(): void {
+    this.stats.fill(0);
+    this.stats[S.shadow_pages] = this.sp.inUse;
+    this.stats[S.shadow_pages_max] = this.sp.inUse;
+    this.faultCounts.fill(0);
+    this.acct.reset();
+    this.trace.reset();
+    for (const v of this.vcpus) v.clock = 0;
+  }
+
   warn(vcpu: Vcpu, message: string): void {
     if (this.warnings.length < 100) this.warnings.push(`vcpu ${vcpu.id}, line ${vcpu.line}: ${message}`);
   }

@@ -18,7 +18,7 @@ import { EXIT_REASON_EPT_VIOLATION } from '../arch/x86/vmx';
 import { KvmWalker } from '../kvm/mmu/paging_tmpl';
 import { Emulator } from '../kvm/x86/emulate';
 import { handleEptMisconfig, handleEptViolation } from '../kvm/vmx';
-import { mmuLoad } from '../kvm/mmu/tdp';
+import { mmuLoad, tdpPageFault } from '../kvm/mmu/tdp';
 import { kvmDeleteMemoryRegion, kvmMmuZapAll, kvmSetMemoryRegion } from '../kvm/memslot_update';
 import { RACE_KVM_EXIT } from '../kvm/races';
 import { CLASS_GUEST_PF_DIRECT } from '../kvm/fault_class';
@@ -101,6 +101,7 @@ export class Machine {
       if (sc.guest.cpu.efer_nx) v.efer |= EFER_NX;
       v.cpl = sc.guest.cpu.cpl;
     }
+    this.bootedGuest();
     this.pc = new Int32Array(n);
     this.depth = new Int32Array(n);
     this.loopLeft = new Float64Array(n * MAX_LOOP_DEPTH);
@@ -121,6 +122,19 @@ export class Machine {
       const page = this.guest.codeGpas[Math.floor(i / SLOTS_PER_PAGE)]!;
       this.guest.ram.writeBytes(page + (i % SLOTS_PER_PAGE) * INSN_SLOT_BYTES, buf.subarray(0, len));
     });
+  }
+
+  /**
+   * A scenario starts from a booted guest: it has run its kernel, so EPT already maps its page
+   * tables and code. Map them through the ordinary fault path, then forget the counters.
+   */
+  private bootedGuest(): void {
+    const kvm = this.kvm;
+    const vcpu = kvm.vcpus[0]!;
+    mmuLoad(kvm, vcpu);
+    for (const gpa of [...this.guest.tablePages, ...this.guest.codeGpas]) tdpPageFault(kvm, vcpu, gpa, 0);
+    for (const v of kvm.vcpus) mmuLoad(kvm, v);
+    kvm.resetCounters();
   }
 
   /** Run every vCPU to the end of its workload. */

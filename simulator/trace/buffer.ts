@@ -41,6 +41,10 @@ export class TraceBuffer {
     this.total++;
   }
 
+  reset(): void {
+    this.total = 0;
+  }
+
   get dropped(): number {
     return Math.max(0, this.total - this.capacity);
   }

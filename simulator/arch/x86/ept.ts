@@ -22,13 +22,14 @@ const EXECUTE_ONLY_SUPPORTED = true;
 /**
  * SDM "EPT Misconfigurations" for a present entry (bits 2:0 != 0) at `level`, `leaf` telling whether
  * the walk stops here: RWX 010b/110b (and 100b without execute-only support), reserved physical
- * address bits 51:maxphyaddr, reserved bits per level, and a leaf memory type of 2, 3 or 7.
+ * address bits 51:maxphyaddr (`rsvdPaHi`, from reservedPaMaskHi), reserved bits per level, and a
+ * leaf memory type of 2, 3 or 7.
  */
-export function eptMisconfigured(lo: number, hi: number, level: number, leaf: boolean, maxphyaddr: number): boolean {
+export function eptMisconfigured(lo: number, hi: number, level: number, leaf: boolean, rsvdPaHi: number): boolean {
   const rwx = lo & VMX_EPT_RWX_MASK;
   if (rwx === 0x2 || rwx === 0x6) return true;
   if (rwx === 0x4 && !EXECUTE_ONLY_SUPPORTED) return true;
-  if (hi & reservedPaMaskHi(maxphyaddr)) return true;
+  if (hi & rsvdPaHi) return true;
   if (leaf) {
     const mt = (lo & VMX_EPT_MT_MASK) >>> VMX_EPT_MT_EPTE_SHIFT;
     if (mt === 2 || mt === 3 || mt === 7) return true;

@@ -5,10 +5,10 @@
 // EXIT_REASON_EPT_VIOLATION and its exit qualification.
 
 import type { HostMemory } from '../../host/physmem';
-import { eptIsLeaf, eptMisconfigured } from './ept';
+import { eptIsLeaf, eptMisconfigured, reservedPaMaskHi } from './ept';
 import { EPT_QUAL_GLA_FINAL, EPT_QUAL_GLA_VALID, EXIT_REASON_EPT_MISCONFIG, EXIT_REASON_EPT_VIOLATION } from './vmx';
 import { frameOf } from './u64';
-import { indexOfVpn } from './paging';
+import { indexOfVpn, pagesPerLevel } from './paging';
 
 /** Access types, as the low bits of the exit qualification: read 1, write 2, fetch 4. */
 export const EPT_ACCESS_READ = 1;
@@ -25,7 +25,11 @@ export class EptWalk {
   badHi = 0;
   badLevel = 0;
 
-  constructor(private readonly host: HostMemory) {}
+  private readonly rsvdPaHi: number;
+
+  constructor(private readonly host: HostMemory) {
+    this.rsvdPaHi = reservedPaMaskHi(host.maxphyaddr);
+  }
 
   /** Translate `gpa` for `access`; `final` is false for reads/writes of guest paging structures. */
   translate(eptRootPfn: number, gpa: number, access: number, final: boolean): number {
@@ -40,7 +44,7 @@ export class EptWalk {
       const hi = words[w + 1]!;
       if ((lo & 7) === 0) return this.violation(access, 0, final);
       const leaf = eptIsLeaf(lo, level);
-      if (eptMisconfigured(lo, hi, level, leaf, host.maxphyaddr)) {
+      if (eptMisconfigured(lo, hi, level, leaf, this.rsvdPaHi)) {
         this.badLo = lo;
         this.badHi = hi;
         this.badLevel = level;
@@ -49,7 +53,7 @@ export class EptWalk {
       rwx &= lo;
       if (leaf) {
         if ((access & rwx) !== access) return this.violation(access, rwx, final);
-        this.pfn = frameOf(lo, hi) + (gfn % 2 ** (9 * (level - 1)));
+        this.pfn = frameOf(lo, hi) + (level === 1 ? 0 : gfn % pagesPerLevel(level));
         return (this.exitReason = 0);
       }
       table = frameOf(lo, hi);

@@ -47,7 +47,9 @@ export const FLAG_TOKENS: Readonly<Record<string, { lo: number; hi: number }>> =
 
 /** Index of a guest virtual page number at a level (9 bits per level above the 4K page). */
 export function indexOfVpn(vpn: number, level: number): number {
-  return Math.floor(vpn / 2 ** (9 * (level - 1))) % 512;
+  // Levels 1-3 use vpn bits 0-26, which `>>>` (ToUint32: the low 32 bits, exact below 2^53) keeps;
+  // level 4 uses bits 27-35.
+  return level === 4 ? Math.floor(vpn / 134217728) & 511 : (vpn >>> (9 * (level - 1))) & 511;
 }
 
 /** The pages a leaf at `level` covers (1, 512, 512*512). */

@@ -55,7 +55,16 @@ export class GuestWalker {
   /** Number of entries read by the last walk (restarts included). */
   reads = 0;
 
-  constructor(private readonly maxphyaddr: number) {}
+  /** Reserved high-half bits of every entry: 51:MAXPHYADDR, plus bit 63 without EFER.NXE. */
+  private readonly rsvdHiNx: number;
+  private readonly rsvdHiNoNx: number;
+
+  constructor(maxphyaddr: number) {
+    let m = 0;
+    for (let b = maxphyaddr; b <= 51; b++) m |= 1 << (b - 32);
+    this.rsvdHiNx = m >>> 0;
+    this.rsvdHiNoNx = (m | PT64_NX_MASK_HI) >>> 0;
+  }
 
   /**
    * Translate virtual page `vpn` for an access with error-code bits `pfec` (W, U, FETCH).
@@ -101,7 +110,7 @@ export class GuestWalker {
       }
       ptAccess &= gpteAccess(lo, hi, cpu.nx);
       if (leaf) {
-        this.gfn = frameOf(lo, hi) + (vpn % pagesPerLevel(level));
+        this.gfn = frameOf(lo, hi) + (level === 1 ? 0 : vpn % pagesPerLevel(level));
         break;
       }
       table = frameOf(lo, hi) * 4096;
@@ -136,10 +145,7 @@ export class GuestWalker {
   }
 
   private reserved(lo: number, hi: number, level: number, leaf: boolean, nx: boolean): boolean {
-    let rsvdHi = 0;
-    for (let b = this.maxphyaddr; b <= 51; b++) rsvdHi |= 1 << (b - 32);
-    if (!nx) rsvdHi |= PT64_NX_MASK_HI;
-    if ((hi & rsvdHi) !== 0) return true;
+    if ((hi & (nx ? this.rsvdHiNx : this.rsvdHiNoNx)) !== 0) return true;
     if (level === 4) return (lo & 0x180) !== 0; // PML4E: bits 7-8
     if (leaf && level === 3) return (lo & 0x3fffe000) !== 0; // 1G: bits 13-29
     if (leaf && level === 2) return (lo & 0x1fe000) !== 0; // 2M: bits 13-20

@@ -124,7 +124,7 @@ export class ShadowPages {
     kvm.trace.emit(E.kvm_mmu_prepare_zap_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.level(id));
     kvm.stats[S.mmu_shadow_zapped]!++;
     kvm.acct.charge(vcpu, C.shadow_page, kvm.cost.shadow_page_zap);
-    this.unlinkChildren(id);
+    this.unlinkChildren(vcpuId, id);
     this.unlinkParent(id);
     if (this.rootCount[id] === 0) {
       this.active.delete(id);
@@ -137,7 +137,7 @@ export class ShadowPages {
   }
 
   /** kvm_mmu_page_unlink_children: mmu_page_zap_pte on all 512 SPTEs. */
-  private unlinkChildren(id: number): void {
+  private unlinkChildren(vcpuId: number, id: number): void {
     const kvm = this.kvm;
     const w = kvm.host.words;
     const base = kvm.host.entryWord(this.pfn[id]!, 0);
@@ -146,10 +146,15 @@ export class ShadowPages {
       const lo = w[base + 2 * i]!;
       const hi = w[base + 2 * i + 1]!;
       if (lo === 0 && hi === 0) continue;
-      if (kvm.fmt.isShadowPresent(lo, hi) && level > 1) {
-        // A non-leaf SPTE (direct pages map 4K leaves only): drop_parent_pte on the child.
-        const child = this.idOfPfn(frameOf(lo, hi));
-        if (child >= 0 && this.parentWord[child] === base + 2 * i) this.parentWord[child] = -1;
+      if (kvm.fmt.isShadowPresent(lo, hi)) {
+        if (level > 1) {
+          // A non-leaf SPTE (direct pages map 4K leaves only): drop_parent_pte on the child.
+          const child = this.idOfPfn(frameOf(lo, hi));
+          if (child >= 0 && this.parentWord[child] === base + 2 * i) this.parentWord[child] = -1;
+        } else {
+          // drop_spte() -> rmap_remove() -> gfn_to_rmap(): a memslot lookup per RAM leaf.
+          kvm.gfnToMemslot(kvm.vcpus[vcpuId]!, this.gfn[id]! + i);
+        }
       }
       kvm.clearSpte(base + 2 * i);
     }

@@ -8,6 +8,8 @@
 //           EPT mask    = 0xff << 49 | 0x6  = 0x01FE000000000006  (RWX = 110b: EPT misconfiguration;
 //                         the byte at 49..56 is only a marker)
 //           shadow mask = GENMASK(62, maxphyaddr) | P            (P dropped when maxphyaddr = 52)
+//         Under EPT the marker byte overlaps address bits 49-56, so the encoding holds only for GPAs
+//         below 2^49 (every CPU of the era had MAXPHYADDR <= 46).
 //         Worked examples, gfn 0xFEBF0, access W|U (6): EPT 0x01FE0000FEBF0006 (access decodes to 0:
 //         the mask covers bits 1-2); shadow, maxphyaddr 40: 0x7FFFFF00FEBF0007.
 //

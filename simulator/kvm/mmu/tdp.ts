@@ -48,11 +48,14 @@ export function mmuUnload(kvm: Kvm, vcpu: Vcpu): void {
 export function tdpPageFault(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: number): number {
   if (kvm.kernel !== 'v3.0' && (errorCode & PFERR_RSVD_MASK) !== 0) return handleMmioPageFault(kvm, vcpu, gpa, errorCode, true);
   const gfn = Math.floor(gpa / 4096);
-  // mapping_level_dirty_bitmap(): gfn_to_memslot to see whether dirty logging forces 4K.
-  kvm.gfnToMemslot(vcpu, gfn);
+  // force_pt_level = mapping_level_dirty_bitmap(): a gfn_to_memslot. v3.0 lacks the `!` that v3.1
+  // added (return gfn_to_memslot_dirty_bitmap(...) instead of !...), so in v3.0 a RAM slot forces
+  // 4K and a miss does not; in v3.1 a miss forces 4K and RAM does not.
+  const found = kvm.gfnToMemslot(vcpu, gfn) !== null;
+  const forcePtLevel = kvm.kernel === 'v3.0' ? found : !found;
   // mapping_level() -> host_mapping_level() -> kvm_host_page_size() -> gfn_to_hva(): host pages
   // are 4K here, so it returns PT_PAGE_TABLE_LEVEL without probing large pages.
-  kvm.gfnToMemslot(vcpu, gfn);
+  if (!forcePtLevel) kvm.gfnToMemslot(vcpu, gfn);
   // try_async_pf() -> gfn_to_pfn_async() -> gfn_to_hva() -> hva_to_pfn().
   const slot = kvm.gfnToMemslot(vcpu, gfn);
   if (slot === null) {
@@ -110,8 +113,9 @@ function directMap(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: boole
     if (old === lo && host.words[w + 1] === hi) {
       noteFault(kvm, vcpu, CLASS_SPURIOUS); // another vCPU mapped it first
     } else {
-      // mmu_set_spte(): page_header_update_slot() (memslot_id) and rmap_add() (gfn_to_rmap) each
-      // look the slot up again.
+      // set_spte() -> mark_page_dirty(), then mmu_set_spte(): page_header_update_slot() (memslot_id)
+      // and rmap_add() (gfn_to_rmap): each looks the slot up again.
+      kvm.gfnToMemslot(vcpu, gfn);
       kvm.gfnToMemslot(vcpu, gfn);
       kvm.gfnToMemslot(vcpu, gfn);
       kvm.setSpte(vcpu, w, lo, hi);

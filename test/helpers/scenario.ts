@@ -1,0 +1,47 @@
+// Build and run scenarios from YAML text in tests.
+import { parseScenario } from '../../simulator/scenario/parse';
+import { runScenario } from '../../simulator/run/run';
+import { Machine, type RunOptions } from '../../simulator/run/machine';
+import type { Scenario } from '../../simulator/scenario/types';
+import type { RunResult } from '../../simulator/run/result';
+
+export function scenario(yaml: string, file = 'test.mmio.yaml'): Scenario {
+  const r = parseScenario(yaml, file);
+  if ('diagnostics' in r) throw new Error(r.diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`).join('\n'));
+  return r.scenario;
+}
+
+export function run(yaml: string, opts: RunOptions = {}): RunResult {
+  return runScenario(scenario(yaml), opts);
+}
+
+export function machine(yaml: string, opts: RunOptions = {}): Machine {
+  return new Machine(scenario(yaml), opts);
+}
+
+/** A VM with 64M of RAM at 0, a userspace device and a kernel device, both mapped. */
+export function vm(kernel: 'v3.0' | 'v3.1', workload: string, extra = ''): string {
+  return `
+kernel: ${kernel}
+memslots:
+  - { slot: 0, gpa: 0x0, size: 64M }
+devices:
+  - { name: nic, gpa: 0xfebf0000, size: 4K, handler: userspace, registers: { 0x8: 0x1234 } }
+  - { name: lapic, gpa: 0xfee00000, size: 4K, handler: kernel, registers: { 0x30: 0x50014 } }
+  - { name: extra, gpa: 0xfebf1000, size: 4K, handler: kernel }
+guest:
+  cpu: { cr0_wp: true, efer_nx: true }
+  mappings:
+    - { gva: 0xffff880000000000, gpa: 0x0, size: 64M, page: 2M, flags: "p w a d nx" }
+    - { gva: 0xffffc90000000000, gpa: 0xfebf0000, size: 8K, flags: "p w a d pcd nx" }
+    - { gva: 0xffffffffff5fb000, gpa: 0xfee00000, size: 4K, flags: "p w a d pcd nx" }
+${extra}
+workload:
+${workload}
+`;
+}
+
+export const NIC = '0xffffc90000000000';
+export const EXTRA = '0xffffc90000001000';
+export const APIC = '0xffffffffff5fb000';
+export const RAM = '0xffff880000100000';

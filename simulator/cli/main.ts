@@ -1,4 +1,4 @@
-// `mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--accesses]`
+// `mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--accesses] [--trace]`
 // The only simulator module that touches Node: it reads files and prints. Exit status: 0 when every
 // expectation holds, 1 when one fails, 2 for bad input (the worst over all files).
 
@@ -9,23 +9,26 @@ import { formatRunText } from '../report/text';
 import type { Diagnostic, ScenarioOverrides } from '../scenario/types';
 import { KERNELS } from '../scenario/types';
 
-const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--accesses]`;
+const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--accesses] [--trace]`;
 
 interface Args {
   files: string[];
   json: boolean;
   accesses: boolean;
+  /** Include the trace events (the last 10,000) in --json output; otherwise only their totals. */
+  trace: boolean;
   overrides: ScenarioOverrides;
 }
 
 function parseArgs(argv: string[]): Args | string {
   const [cmd, ...rest] = argv;
   if (cmd !== 'run') return USAGE;
-  const a: Args = { files: [], json: false, accesses: false, overrides: {} };
+  const a: Args = { files: [], json: false, accesses: false, trace: false, overrides: {} };
   for (let i = 0; i < rest.length; i++) {
     const s = rest[i]!;
     if (s === '--json') a.json = true;
     else if (s === '--accesses') a.accesses = true;
+    else if (s === '--trace') a.trace = true;
     else if (s === '--kernel') {
       const k = rest[++i];
       if (!KERNELS.includes(k as never)) return `--kernel takes ${KERNELS.join(' or ')}\n${USAGE}`;
@@ -73,6 +76,7 @@ function main(argv: string[]): number {
     }
     try {
       const r = runScenario(parsed.scenario, { overrides: args.overrides, accesses: args.accesses });
+      if (!args.trace) r.trace.events = [];
       if (args.json) process.stdout.write(JSON.stringify(r) + '\n');
       else process.stdout.write(formatRunText(r, { accesses: args.accesses }) + '\n');
       if (r.expect.some((e) => !e.ok)) status = Math.max(status, 1);

@@ -111,6 +111,7 @@ export class Machine {
     this.accessLog = opts.accesses ? new AccessLog() : null;
     this.scheduler = new Scheduler(this, sc.scheduler.seed, sc.scheduler.preempt);
     if (n > 1) kvm.races = this.scheduler;
+    for (let i = 0; i < n; i++) this.armWait(i);
   }
 
   /** Assemble each access's MOV into its slot of the code pages. */
@@ -200,7 +201,18 @@ export class Machine {
       this.execute(vcpu, prog, pc, op);
       break;
     }
+    this.armWait(i);
     this.scheduler.leave(i);
+  }
+
+  /** A vCPU whose next step is `wait_for` waits from now on, not from when it is next scheduled. */
+  private armWait(i: number): void {
+    const prog = this.programs[i]!;
+    const pc = this.pc[i]!;
+    if (pc >= prog.length || prog.ops[pc] !== OP_WAIT_FOR || this.waiting[i]) return;
+    this.pc[i] = pc + 1;
+    this.waiting[i] = 1;
+    this.scheduler.waitFor(i, prog.arg(pc, 0), prog.arg(pc, 1), prog.arg(pc, 2));
   }
 
   private execute(vcpu: Vcpu, prog: Program, pc: number, op: number): void {
@@ -226,7 +238,7 @@ export class Machine {
         kvm.mmioCaching = on;
         return;
       }
-      case OP_WAIT_FOR:
+      case OP_WAIT_FOR: // reached only inside a loop body; armWait handles it otherwise
         this.waiting[vcpu.id] = 1;
         this.scheduler.waitFor(vcpu.id, prog.arg(pc, 0), prog.arg(pc, 1), prog.arg(pc, 2));
         return;

@@ -20,8 +20,22 @@ export function machine(yaml: string, opts: RunOptions = {}): Machine {
 }
 
 /** A VM with 64M of RAM at 0, a userspace device and a kernel device, both mapped. */
-export function vm(kernel: 'v3.0' | 'v3.1', workload: string, extra = ''): string {
-  return `
+export function vm(kernel: 'v3.0' | 'v3.1', workload: string): string {
+  return `${BASE(kernel)}
+workload:
+${workload}
+`;
+}
+
+/** The same VM with one workload per vCPU (each a list of steps indented by 6 spaces). */
+export function vmVcpus(kernel: 'v3.0' | 'v3.1', workloads: string[]): string {
+  return `${BASE(kernel)}
+vcpus:
+${workloads.map((w) => `  - workload:\n${w}`).join('\n')}
+`;
+}
+
+const BASE = (kernel: string): string => `
 kernel: ${kernel}
 memslots:
   - { slot: 0, gpa: 0x0, size: 64M }
@@ -34,12 +48,7 @@ guest:
   mappings:
     - { gva: 0xffff880000000000, gpa: 0x0, size: 64M, page: 2M, flags: "p w a d nx" }
     - { gva: 0xffffc90000000000, gpa: 0xfebf0000, size: 8K, flags: "p w a d pcd nx" }
-    - { gva: 0xffffffffff5fb000, gpa: 0xfee00000, size: 4K, flags: "p w a d pcd nx" }
-${extra}
-workload:
-${workload}
-`;
-}
+    - { gva: 0xffffffffff5fb000, gpa: 0xfee00000, size: 4K, flags: "p w a d pcd nx" }`;
 
 export const NIC = '0xffffc90000000000';
 export const EXTRA = '0xffffc90000001000';

@@ -1,0 +1,17 @@
+// Memory stays bounded however long the run: counters aggregate, events live in a ring.
+import { describe, it, expect } from 'vitest';
+import { run, vm, NIC, RAM } from './helpers/scenario';
+
+describe('long runs', () => {
+  it('keep the last trace events only, and allocate no host frames per access', () => {
+    const body = (n: number) => `  - repeat: ${n}\n    steps:\n      - { write: ${NIC}, size: 4, value: 1 }\n      - { read: ${RAM}, size: 8 }`;
+    const small = run(vm('v3.1', body(100)), { traceCapacity: 500 });
+    const large = run(vm('v3.1', body(50_000)), { traceCapacity: 500 });
+    expect(large.trace.events).toHaveLength(500);
+    expect(large.trace.total).toBeGreaterThan(500_000);
+    expect(large.trace.dropped).toBe(large.trace.total - 500);
+    expect(large.trace.events.at(-1)!.seq).toBe(large.trace.total - 1);
+    expect(large.stats.host_pages).toBe(small.stats.host_pages);
+    expect(large.stats.shadow_pages_max).toBe(small.stats.shadow_pages_max);
+  });
+});

@@ -14,3 +14,16 @@ await build({
   logLevel: 'warning',
 });
 chmodSync('dist/cli.js', 0o755);
+
+// The simulator as a platform-neutral ES module (Node, workers, browsers), for scripts and, later,
+// the extension's worker and the webview.
+await build({
+  entryPoints: ['simulator/index.ts'],
+  outfile: 'dist/sim.mjs',
+  bundle: true,
+  platform: 'neutral',
+  format: 'esm',
+  target: 'es2022',
+  sourcemap: true,
+  logLevel: 'warning',
+});

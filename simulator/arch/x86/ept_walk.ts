@@ -44,7 +44,10 @@ export class EptWalk {
       const hi = words[w + 1]!;
       if ((lo & 7) === 0) return this.violation(access, 0, final);
       const leaf = eptIsLeaf(lo, level);
-      if (eptMisconfigured(lo, hi, level, leaf, this.rsvdPaHi)) {
+      // Fast path: the entries KVM writes (non-leaf `pa | RWX`, leaf `pa | RWX | WB | IPAT | bit 9`)
+      // are well-formed; anything else gets the full SDM check.
+      const wellFormed = (hi & this.rsvdPaHi) === 0 && (leaf ? level === 1 && (lo & 0x7f) === 0x77 : (lo & 0xff) === 0x07);
+      if (!wellFormed && eptMisconfigured(lo, hi, level, leaf, this.rsvdPaHi)) {
         this.badLo = lo;
         this.badHi = hi;
         this.badLevel = level;

@@ -54,5 +54,6 @@ export function indexOfVpn(vpn: number, level: number): number {
 
 /** The pages a leaf at `level` covers (1, 512, 512*512). */
 export function pagesPerLevel(level: number): number {
-  return 2 ** (9 * (level - 1));
+  return PAGES_PER_LEVEL[level]!;
 }
+const PAGES_PER_LEVEL = [0, 1, 512, 512 * 512, 512 * 512 * 512, 512 ** 4];

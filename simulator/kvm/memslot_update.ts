@@ -32,7 +32,7 @@ export function kvmSetMemoryRegion(kvm: Kvm, vcpu: Vcpu, id: number, gpa: number
     return;
   }
   const oldBaseGfn = 0; // the slot id is empty (moves are not modelled)
-  kvm.memslots.install(new Memslot(id, gfn, npages, false));
+  kvm.memslots.install(new Memslot(id, gfn, npages));
   kvm.stats[S.memslot_updates]!++;
   kvm.trace.emit(E.kvm_set_memory_region, vcpu.id, vcpu.line, vcpu.clock, id, gpa, npages, kvm.memslots.generation);
   // kvm_arch_commit_memory_region -> kvm_mmu_slot_remove_write_access: mmu_lock, then a TLB flush.

@@ -24,7 +24,6 @@ export class Memslot {
     readonly id: number,
     readonly baseGfn: number,
     readonly npages: number,
-    readonly readonly: boolean,
   ) {}
 
   /** The host pfn behind `gfn`, or 0 if the page was never touched. */

@@ -24,7 +24,7 @@ import { RACE_KVM_EXIT } from '../kvm/races';
 import { CLASS_GUEST_PF_DIRECT } from '../kvm/fault_class';
 import { E } from '../trace/events';
 import { S } from '../trace/stats';
-import { buildGuest, GuestRam, type BuiltGuest } from '../guest/page_tables';
+import { buildGuest, GuestRam, GuestSetupError, type BuiltGuest } from '../guest/page_tables';
 import { Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_END, OP_LOOP, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
 import { Scheduler } from './scheduler';
 import { ExitTimes } from './exit_times';
@@ -81,7 +81,10 @@ export class Machine {
       vcpus: n,
     });
     const kvm = this.kvm;
-    for (const m of sc.memslots) kvm.memslots.install(new Memslot(m.slot, m.gpa / 4096, m.size / 4096, m.readonly));
+    for (const m of sc.memslots) {
+      if (m.readonly) throw new GuestSetupError(`memslot ${m.slot}: read-only memslots (KVM_MEM_READONLY) arrived in v3.8; ${kernel} rejects them with -EINVAL`, m.pos.line, m.pos.col);
+      kvm.memslots.install(new Memslot(m.slot, m.gpa / 4096, m.size / 4096));
+    }
     addVmxPrivateSlots(kvm, sc);
     kvm.bus = new MmioBus(sc.devices.map((d) => new MmioDevice(d)));
     this.cpu = new Cpu(kvm.host);
@@ -329,7 +332,7 @@ function addVmxPrivateSlots(kvm: Kvm, sc: Scenario): void {
     sc.memslots.some((m) => gpa < m.gpa + m.size && m.gpa < gpa + size) || sc.devices.some((d) => gpa < d.gpa + d.size && d.gpa < gpa + size);
   const add = (id: number, gpa: number, pages: number) => {
     if (taken(gpa, pages * 4096)) kvm.warnings.push(`private memslot ${id} at 0x${gpa.toString(16)} overlaps the scenario's memory: not created`);
-    else kvm.memslots.install(new Memslot(id, gpa / 4096, pages, false));
+    else kvm.memslots.install(new Memslot(id, gpa / 4096, pages));
   };
   add(IDENTITY_PAGETABLE_PRIVATE_MEMSLOT, 0xfffbc000, 1); // VMX_EPT_IDENTITY_PAGETABLE_ADDR
   add(TSS_PRIVATE_MEMSLOT, 0xfffbd000, 3); // RMODE_TSS_SIZE spans 3 pages

@@ -156,8 +156,8 @@ export class Emulator {
       lo = dev.lo;
       hi = dev.hi;
     }
-    // Next KVM_RUN: mmio_read_completed = 1; emulate_instruction(vcpu, EMULTYPE_NO_DECODE).
-    kvm.acct.charge(vcpu, C.emulation, kvm.cost.emulate_execute);
+    // Next KVM_RUN: complete_mmio sets mmio_read_completed and runs emulate_instruction(vcpu,
+    // EMULTYPE_NO_DECODE): no fetch, no walk, no lookup; its cost is part of device_userspace.
     kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_READ, size, this.gpa, lo, hi);
     this.setRax(vcpu, lo, hi, size);
     vcpu.ripOffset += this.insn.len;

@@ -3,6 +3,8 @@
 // hardware model reads by host physical address. Frame contents start zeroed; a read of a frame
 // nobody wrote returns 0. Memory grows only with frames actually used, never with run length.
 
+import { grown } from '../util/grow';
+
 const WORDS_PER_FRAME = 1024;
 /** Host pfns start here so that pfn 0 (and a zero SPTE) never names a real frame. */
 const FIRST_PFN = 0x100;
@@ -106,16 +108,11 @@ export class HostMemory {
 
   private grow(): void {
     const cap = this.capacity * 2;
-    const words = new Uint32Array(cap * WORDS_PER_FRAME);
-    words.set(this.words);
-    this.words = words;
-    this.bytes = new Uint8Array(words.buffer);
-    const fs = new Int32Array(cap);
-    fs.set(this.freeStack);
-    this.freeStack = fs;
-    const live = new Uint8Array(cap);
-    live.set(this.live);
-    this.live = live;
+    this.words = grown(this.words, cap * WORDS_PER_FRAME);
+    this.bytes = new Uint8Array(this.words.buffer);
+    this.freeStack = grown(this.freeStack, cap);
+    this.live = grown(this.live, cap);
     this.capacity = cap;
   }
+
 }

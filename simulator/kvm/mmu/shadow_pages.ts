@@ -16,6 +16,7 @@ import { S } from '../../trace/stats';
 import { E } from '../../trace/events';
 import { C } from '../../cost/accounting';
 import { frameOf } from '../../arch/x86/u64';
+import { grown } from '../../util/grow';
 
 export const ROLE_LEVEL_MASK = 0xf;
 export const ROLE_DIRECT = 1 << 13;
@@ -231,24 +232,12 @@ export class ShadowPages {
   }
 
   private grow(cap: number): void {
-    const g = new Float64Array(cap);
-    g.set(this.gfn);
-    this.gfn = g;
-    const r = new Int32Array(cap);
-    r.set(this.role);
-    this.role = r;
-    const p = new Float64Array(cap);
-    p.set(this.pfn);
-    this.pfn = p;
-    const rc = new Int32Array(cap);
-    rc.set(this.rootCount);
-    this.rootCount = rc;
-    const pw = new Float64Array(cap);
-    pw.set(this.parentWord);
-    this.parentWord = pw;
-    const s = new Uint8Array(cap);
-    s.set(this.state);
-    this.state = s;
+    this.gfn = grown(this.gfn, cap);
+    this.role = grown(this.role, cap);
+    this.pfn = grown(this.pfn, cap);
+    this.rootCount = grown(this.rootCount, cap);
+    this.parentWord = grown(this.parentWord, cap);
+    this.state = grown(this.state, cap);
     this.cap = cap;
   }
 }

@@ -9,6 +9,7 @@ import { HostMemory } from '../host/physmem';
 import { Memslots, type Memslot } from './memslots';
 import { SpteFormat } from './mmu/spte';
 import { ShadowPages } from './mmu/shadow_pages';
+import { LocklessResult } from './mmu/mmio_fault';
 import { MmioBus } from '../devices/mmio_device';
 import { TraceBuffer } from '../trace/buffer';
 import { E } from '../trace/events';
@@ -55,6 +56,8 @@ export class Kvm {
   /** Shadow pages isolated by a zap while a walker was inside, freed after the grace period. */
   readonly rcuPending: number[] = [];
   races: RaceHooks = NO_RACES;
+  /** The result of the last lockless shadow walk. */
+  readonly lockless = new LocklessResult();
   readonly warnings: string[] = [];
 
   constructor(cfg: KvmConfig) {

@@ -25,7 +25,7 @@ import { CLASS_GUEST_PF_DIRECT } from '../kvm/fault_class';
 import { E } from '../trace/events';
 import { S } from '../trace/stats';
 import { buildGuest, GuestRam, GuestSetupError, type BuiltGuest } from '../guest/page_tables';
-import { Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_END, OP_LOOP, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
+import { Compiler, TooManyStepsError, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_END, OP_LOOP, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
 import { Scheduler } from './scheduler';
 import { ExitTimes } from './exit_times';
 import { AccessLog } from './access_log';
@@ -63,6 +63,7 @@ export class Machine {
   readonly waiting: Uint8Array;
   private codeVpn = 0;
   private accessSeq = 0;
+  private stepSeq = 0;
 
   constructor(sc: Scenario, opts: RunOptions = {}) {
     const o = opts.overrides ?? {};
@@ -71,6 +72,7 @@ export class Machine {
     const tdp = o.tdp ?? sc.mmu.tdp;
     const maxphyaddr = o.maxphyaddr ?? sc.host.maxphyaddr;
     const n = sc.vcpus.length;
+    if (!tdp) throw new GuestSetupError('mmu.tdp: false (shadow paging) is not supported yet', sc.vcpus[0]?.pos.line ?? 1, 1);
     this.kvm = new Kvm({
       kernel,
       tdp,
@@ -92,7 +94,12 @@ export class Machine {
     this.emulator = new Emulator(kvm, walker);
 
     const compiler = new Compiler();
-    this.programs = sc.vcpus.map((v) => compiler.compile(v.workload));
+    try {
+      this.programs = sc.vcpus.map((v) => compiler.compile(v.workload));
+    } catch (e) {
+      if (e instanceof TooManyStepsError) throw new GuestSetupError(e.message, e.line, e.col);
+      throw e;
+    }
     this.labels = compiler.labels;
     this.labelCount = new Float64Array(this.labels.length);
     this.labelCycles = new Float64Array(this.labels.length);
@@ -201,7 +208,10 @@ export class Machine {
         continue;
       }
       this.pc[i] = pc + 1;
+      const outer = this.kvm.trace.step; // a step run at another vCPU's race point nests
+      this.kvm.trace.step = this.stepSeq++;
       this.execute(vcpu, prog, pc, op);
+      this.kvm.trace.step = outer;
       break;
     }
     this.armWait(i);

@@ -44,10 +44,24 @@ export class Program {
   }
 }
 
+/** At most this many workload steps per run (about ten minutes of simulation at the slowest). */
+export const MAX_STEPS = 300_000_000;
+
+export class TooManyStepsError extends Error {
+  constructor(
+    readonly steps: number,
+    readonly line: number,
+    readonly col: number,
+  ) {
+    super(`the workload runs ${steps.toExponential(2)} steps; the limit is ${MAX_STEPS.toExponential(0)} per run`);
+  }
+}
+
 /** Compiles all vCPUs' workloads; instruction slots are numbered across the whole VM. */
 export class Compiler {
   readonly labels: string[] = [];
   readonly codeSlots: CodeSlot[] = [];
+  private total = 0;
 
   compile(steps: Step[]): Program {
     const ops: number[] = [];
@@ -96,6 +110,8 @@ export class Compiler {
       }
     };
     walk(steps);
+    this.total += stepCount(steps);
+    if (this.total > MAX_STEPS) throw new TooManyStepsError(this.total, steps[0]?.pos.line ?? 1, steps[0]?.pos.col ?? 1);
     return new Program(ops, args, lines);
   }
 
@@ -106,4 +122,11 @@ export class Compiler {
   get codePages(): number {
     return Math.max(1, Math.ceil(this.codeSlots.length / SLOTS_PER_PAGE));
   }
+}
+
+/** How many leaf steps a list runs, repeats multiplied out. */
+function stepCount(steps: Step[]): number {
+  let n = 0;
+  for (const s of steps) n += s.kind === 'repeat' ? s.count * stepCount(s.steps) : 1;
+  return n;
 }

@@ -53,6 +53,7 @@ export interface AccessRecord {
 
 export interface TraceEventRecord {
   seq: number; // position in the whole run (events before the buffer's window were dropped)
+  step: number; // the workload step being executed, numbered across the run from 0 (-1: setup)
   vcpu: number;
   cycles: number; // the vCPU's clock when the event happened
   name: string; // KVM tracepoint name, e.g. kvm_exit

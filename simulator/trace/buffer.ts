@@ -7,15 +7,18 @@ import { exitReasonName } from '../arch/x86/vmx';
 import type { TraceEventRecord } from '../run/result';
 
 const ARGS = 6;
+const NUMS = 3 + ARGS;
 
 export class TraceBuffer {
   private readonly meta: Int32Array; // per event: id, vcpu, line
-  private readonly nums: Float64Array; // per event: seq, cycles, args[6]
+  private readonly nums: Float64Array; // per event: seq, step, cycles, args[6]
   total = 0;
+  /** The workload step being executed (numbered across the run, from 0), stamped on each event. */
+  step = -1;
 
   constructor(readonly capacity: number) {
     this.meta = new Int32Array(Math.max(1, capacity) * 3);
-    this.nums = new Float64Array(Math.max(1, capacity) * (2 + ARGS));
+    this.nums = new Float64Array(Math.max(1, capacity) * NUMS);
   }
 
   emit(id: number, vcpu: number, line: number, cycles: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0): void {
@@ -28,21 +31,23 @@ export class TraceBuffer {
     this.meta[m] = id;
     this.meta[m + 1] = vcpu;
     this.meta[m + 2] = line;
-    const n = slot * (2 + ARGS);
+    const n = slot * NUMS;
     const nums = this.nums;
     nums[n] = this.total;
-    nums[n + 1] = cycles;
-    nums[n + 2] = a0;
-    nums[n + 3] = a1;
-    nums[n + 4] = a2;
-    nums[n + 5] = a3;
-    nums[n + 6] = a4;
-    nums[n + 7] = a5;
+    nums[n + 1] = this.step;
+    nums[n + 2] = cycles;
+    nums[n + 3] = a0;
+    nums[n + 4] = a1;
+    nums[n + 5] = a2;
+    nums[n + 6] = a3;
+    nums[n + 7] = a4;
+    nums[n + 8] = a5;
     this.total++;
   }
 
   reset(): void {
     this.total = 0;
+    this.step = -1;
   }
 
   get dropped(): number {
@@ -55,12 +60,12 @@ export class TraceBuffer {
     for (let k = 0; k < count; k++) {
       const slot = (this.total - count + k) % this.capacity;
       const m = slot * 3;
-      const n = slot * (2 + ARGS);
+      const n = slot * NUMS;
       const schema = EVENT_LIST[this.meta[m]!]!;
       const fields: Record<string, string | number | boolean> = {};
-      let a = n + 2;
+      let a = n + 3;
       for (const [fname, kind] of schema.fields) a = decodeField(fields, fname, kind, this.nums, a);
-      out.push({ seq: this.nums[n]!, vcpu: this.meta[m + 1]!, cycles: this.nums[n + 1]!, name: schema.name, line: this.meta[m + 2]!, fields });
+      out.push({ seq: this.nums[n]!, step: this.nums[n + 1]!, vcpu: this.meta[m + 1]!, cycles: this.nums[n + 2]!, name: schema.name, line: this.meta[m + 2]!, fields });
     }
     return out;
   }

@@ -21,20 +21,19 @@ import { quicklyCheckMmioPf, vcpuCacheMmioInfo } from '../x86/mmio_cache';
 import { RACE_LOCKLESS_BEGIN, RACE_LOCKLESS_END, RACE_SPTE_LOAD } from '../races';
 import { noteFault, CLASS_MMIO_BUG, CLASS_MMIO_CACHE, CLASS_MMIO_FAST, CLASS_MMIO_RETRY } from '../fault_class';
 
-/** The SPTE the last lockless walk returned, and the level it was read at. */
+/** The SPTE a lockless walk returned, and the level it was read at (one per VM, reused). */
 export class LocklessResult {
   lo = 0;
   hi = 0;
   level = 0;
 }
-const last = new LocklessResult();
 
 export function handleMmioPageFaultCommon(kvm: Kvm, vcpu: Vcpu, addr: number, direct: boolean): number {
   if (quicklyCheckMmioPf(kvm, vcpu, addr, direct)) {
     noteFault(kvm, vcpu, CLASS_MMIO_CACHE);
     return 1;
   }
-  walkShadowPageGetMmioSpte(kvm, vcpu, addr);
+  const last = walkShadowPageGetMmioSpte(kvm, vcpu, addr);
   if (kvm.fmt.isMmioSpte(last.lo, last.hi)) {
     const gfn = kvm.fmt.mmioGfn(last.lo, last.hi);
     const access = kvm.fmt.mmioAccess(last.lo);
@@ -89,6 +88,7 @@ export function walkShadowPageGetMmioSpte(kvm: Kvm, vcpu: Vcpu, addr: number): L
   }
   kvm.races.point(vcpu, RACE_LOCKLESS_END, 0);
   lockless_end(kvm, vcpu);
+  const last = kvm.lockless;
   last.lo = lo;
   last.hi = hi;
   last.level = level;

@@ -89,6 +89,19 @@ function expectOne(text: string, needle: string, message: string): void {
 }
 
 describe('numbers', () => {
+  it('reports a wrong value and a page-crossing access together', () => {
+    const d = diagnostics(BASE.replace('0xffffc90000000050, size: 4, value: 1', '0xffffc90000000ffe, size: 4, value: 0x100000000'));
+    expect(d.map((x) => x.message)).toEqual([
+      'workload[0].steps[0].write: an access of 4 bytes at page offset 0xffe crosses a 4K page boundary',
+      'workload[0].steps[0].value: 0x100000000 does not fit in 4 bytes',
+    ]);
+  });
+
+  it('page_tables_top must sit just above RAM', () => {
+    const d = diagnostics(BASE.replace('  cpu: { efer_nx: true }', '  cpu: { efer_nx: true }\n  page_tables_top: 0x20000000'));
+    expect(d.map((x) => x.message)).toEqual(['guest.page_tables_top: 0x20000000 is not just above guest RAM: no memslot holds the page below it']);
+  });
+
   it('parses sizes, hex and decimal', () => {
     expect(parseIntText('4K')).toBe(4096n);
     expect(parseIntText('2M')).toBe(0x200000n);
@@ -147,7 +160,7 @@ describe('parseScenario: the full example', () => {
     expect(g.paging).toBe('4-level');
     expect(g.cpu).toEqual({ cr0_wp: true, efer_nx: true, cpl: 0 });
     expect(g.page_tables_top).toBe(0x10000000);
-    expect(g.code).toEqual({ gva: { vpn: 0xffffffff81000, offset: 0 }, gpa: 0x1000000 });
+    expect(g.code).toEqual({ gva: { vpn: 0xffffffff81000, offset: 0 }, gpa: 0x1000000, pos: loc(EXAMPLE, '{ gva: 0xffffffff81000000') });
     expect(g.mappings).toEqual([
       {
         gva: { vpn: 0xffff880000000, offset: 0 },
@@ -409,6 +422,10 @@ describe('parseScenario: diagnostics', () => {
     ['negative cycles', '{ compute: 100 }', '{ compute: -5 }', '-5', 'workload[0].steps[1].compute: must not be negative (got -5)'],
     ['access crosses a page', '0xffffc90000000050, size: 4', '0xffffc90000000ffe, size: 4', '0xffffc90000000ffe', 'workload[0].steps[0].write: an access of 4 bytes at page offset 0xffe crosses a 4K page boundary'],
     ['bad access size', 'size: 4, value', 'size: 3, value', '3, value', 'workload[0].steps[0].size: must be 1, 2, 4 or 8 (got 3)'],
+    ['bad size near a page end: only the size is wrong', '0xffffc90000000050, size: 4', '0xffffc90000000ffc, size: 3', '3, value', 'workload[0].steps[0].size: must be 1, 2, 4 or 8 (got 3)'],
+    ['cycles too large', '{ compute: 100 }', '{ compute: 9007199254740992 }', '9007199254740992', 'workload[0].steps[1].compute: must be at most 9007199254740991 (got 9007199254740992)'],
+    ['memslot delete through an alias takes the slot only', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: &op delete, slot: 1 }\n  - { memslot: *op, slot: 2, size: 4K }\n', '4K }', 'workload[2].size: `size` does not apply to `memslot: delete` (it takes `slot` only)'],
+    ['code outside RAM', 'flags: "p w pcd nx" }\nworkload:', 'flags: "p w pcd nx" }\n  code: { gva: 0xffffffff81000000, gpa: 0xfebf0000 }\nworkload:', '0xfebf0000 }\n', 'guest.code.gpa: 0xfebf0000 is not in a RAM memslot: the guest\'s code must live in RAM'],
     ['value too wide', 'size: 4, value: 1', 'size: 4, value: 0x100000000', '0x100000000', 'workload[0].steps[0].value: 0x100000000 does not fit in 4 bytes'],
     ['step gva not canonical', 'write: 0xffffc90000000050', 'write: 0x0000900000000050', '0x0000900000000050', 'workload[0].steps[0].write: 0x900000000050 is not canonical (bits 63:47 must all be equal)'],
     ['repeat count 0', 'repeat: 10', 'repeat: 0', '0\n    label', 'workload[0].repeat: must be at least 1 (got 0)'],
@@ -418,7 +435,7 @@ describe('parseScenario: diagnostics', () => {
     ['memslot add misaligned', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: add, slot: 1, gpa: 0x20000000, size: 0x1800 }\n', '0x1800', 'workload[1].size: 0x1800 is not a multiple of the 4K page size'],
     ['memslot add beyond maxphyaddr', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: add, slot: 1, gpa: 0x20000000000, size: 4K }\n', '0x20000000000', 'workload[1].gpa: 0x20000000000 is beyond maxphyaddr 40 (limit 0x10000000000)'],
     ['memslot delete without slot', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: delete }\n', '{ memslot: delete', 'workload[1]: missing required key `slot`'],
-    ['memslot delete with gpa', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: delete, slot: 1, gpa: 0 }\n', 'gpa: 0 }', 'workload[1]: unknown key `gpa` (expected one of: memslot, slot)'],
+    ['memslot delete with gpa', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: delete, slot: 1, gpa: 0x0 }\n', '0x0 }', 'workload[1].gpa: `gpa` does not apply to `memslot: delete` (it takes `slot` only)'],
     ['bad memslot op', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: remove, slot: 1 }\n', 'remove', 'workload[1].memslot: expected one of add, delete, got remove'],
     ['set with unknown key', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { set: { mmio_cache: false } }\n', 'mmio_cache', 'workload[1].set: unknown key `mmio_cache`; did you mean `mmio_caching`?'],
     ['wait_for a missing vCPU', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { wait_for: { vcpu: 1, point: kvm_exit } }\n', '1, point', 'workload[1].wait_for.vcpu: vCPU 1 does not exist (the scenario has 1 vCPU)'],

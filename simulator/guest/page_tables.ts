@@ -116,7 +116,8 @@ export function buildGuest(sc: Scenario, ram: GuestRam, codePages: number): Buil
   const codeDecl: MappingDecl = { gva: { vpn: codeVpn, offset: 0 }, gpa: 0, size: codePages * 4096, page: '4K', flags: ['p', 'a'], pos: where };
   for (let i = 0; i < codePages; i++) {
     const gpa = code ? code.gpa + i * 4096 : alloc.alloc();
-    if (!ram.isRam(gpa)) throw new GuestSetupError(`guest.code: guest-physical 0x${gpa.toString(16)} is not in a RAM memslot (the code needs ${codePages} page(s))`, where.line, where.col);
+    const at = code?.pos ?? where;
+    if (!ram.isRam(gpa)) throw new GuestSetupError(`guest.code: guest-physical 0x${gpa.toString(16)} is not in a RAM memslot (the code needs ${codePages} page(s))`, at.line, at.col);
     codeGpas.push(gpa);
     mapPage(ram, alloc, cr3, codeVpn + i, Math.floor(gpa / 4096), codeDecl, codeFlags);
   }

@@ -72,7 +72,7 @@ export interface GuestDecl {
   /** Guest-physical address below which the page-table builder places tables (they grow down). */
   page_tables_top: number | null;
   /** Where the guest's code lives: the emulator fetches the faulting instruction from here. */
-  code: { gva: Gva; gpa: number } | null;
+  code: { gva: Gva; gpa: number; pos: SourcePos } | null;
 }
 
 export type RacePoint =

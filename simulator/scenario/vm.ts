@@ -1,0 +1,141 @@
+// The VM description: the host, mmu and scheduler settings, and the memslots and devices that make
+// up the guest-physical address space.
+
+import { isMap, isScalar, type YAMLMap } from 'yaml';
+import { readPhysRange } from './address';
+import type { Placed } from './checks';
+import { PAGE_4K, hex, sizeText, splitU64 } from './numbers';
+import {
+  MAX_SAFE,
+  describe,
+  need,
+  numOrNull,
+  opt,
+  readBool,
+  readEnum,
+  readInt,
+  readList,
+  readNonEmptyList,
+  readObj,
+  readString,
+  req,
+  val,
+  type Ctx,
+  type Obj,
+  type Val,
+} from './reader';
+import { PROFILES, type DeviceDecl, type DeviceHandler, type MemslotDecl, type Scenario } from './types';
+
+const DEFAULT_MAXPHYADDR = 40;
+
+// ---------------------------------------------------------------------------------------------
+// Top-level sections
+
+export function readHost(ctx: Ctx, o: Obj | null): Scenario['host'] {
+  if (!o) return { maxphyaddr: DEFAULT_MAXPHYADDR, profile: 'westmere-2011' };
+  const v = o.keys.get('maxphyaddr');
+  // An invalid maxphyaddr is replaced by the largest, so it causes no "beyond maxphyaddr" cascade.
+  const maxphyaddr = v ? (numOrNull(readInt(ctx, v, 36n, 52n)) ?? 52) : DEFAULT_MAXPHYADDR;
+  return { maxphyaddr, profile: opt(o, 'profile', (x) => readEnum(ctx, x, PROFILES), 'westmere-2011') };
+}
+
+export function readMmu(ctx: Ctx, o: Obj | null): Scenario['mmu'] {
+  if (!o) return { tdp: true, mmio_caching: true };
+  const tdp = opt(o, 'tdp', (v) => {
+    const b = readBool(ctx, v);
+    if (b === false) ctx.error(v, 'false (shadow paging) is not supported yet');
+    return b;
+  }, true);
+  return { tdp, mmio_caching: opt(o, 'mmio_caching', (v) => readBool(ctx, v), true) };
+}
+
+export function readScheduler(ctx: Ctx, o: Obj | null): Scenario['scheduler'] {
+  if (!o) return { seed: 1, preempt: 0 };
+  return {
+    seed: opt(o, 'seed', (v) => numOrNull(readInt(ctx, v, 0n, MAX_SAFE)), 1),
+    preempt: opt(o, 'preempt', (v) => readProbability(ctx, v), 0),
+  };
+}
+
+function readProbability(ctx: Ctx, v: Val): number | null {
+  const raw = isScalar(v.node) ? v.node.value : undefined;
+  const n = typeof raw === 'bigint' ? Number(raw) : raw;
+  if (typeof n !== 'number' || !(n >= 0 && n <= 1)) {
+    ctx.error(v, `expected a number between 0 and 1, got ${describe(ctx, v)}`);
+    return null;
+  }
+  return n;
+}
+
+export function readMemslots(ctx: Ctx, v: Val, maxphyaddr: number): Placed<MemslotDecl>[] {
+  const out: Placed<MemslotDecl>[] = [];
+  const seen = new Map<number, string>();
+  for (const item of readNonEmptyList(ctx, v, 'memslot') ?? []) {
+    const o = readObj(ctx, item, ['slot', 'gpa', 'size', 'readonly']);
+    if (!o) continue;
+    const before = ctx.count();
+    const slotV = need(ctx, o, 'slot');
+    const slot = slotV ? numOrNull(readInt(ctx, slotV, 0n, 31n)) : null;
+    if (slotV && slot !== null && seen.has(slot)) {
+      ctx.error(slotV, `slot ${slot} is already used by ${seen.get(slot)}`);
+    } else if (slot !== null) seen.set(slot, item.path);
+    const range = readPhysRange(ctx, o, PAGE_4K, maxphyaddr);
+    const readonly = opt(o, 'readonly', (x) => readBool(ctx, x), false);
+    // Only clean entries take part in the overlap and coverage checks (no cascades).
+    if (ctx.count() === before && slot !== null && range) {
+      const decl = { slot, gpa: Number(range.gpa), size: Number(range.size), readonly, pos: ctx.pos(item) };
+      out.push({ decl, v: item });
+    }
+  }
+  return out;
+}
+
+export function readDevices(ctx: Ctx, v: Val, maxphyaddr: number): Placed<DeviceDecl>[] {
+  const out: Placed<DeviceDecl>[] = [];
+  const names = new Map<string, string>();
+  for (const item of readList(ctx, v, 'device') ?? []) {
+    const o = readObj(ctx, item, ['name', 'gpa', 'size', 'handler', 'registers']);
+    if (!o) continue;
+    const before = ctx.count();
+    const nameV = need(ctx, o, 'name');
+    const name = nameV ? readString(ctx, nameV) : null;
+    if (nameV && name !== null) {
+      if (name.trim() === '') ctx.error(nameV, 'must not be empty');
+      else if (names.has(name)) ctx.error(nameV, `device name \`${name}\` is already used by ${names.get(name)}`);
+      else names.set(name, item.path);
+    }
+    const handler = req(ctx, o, 'handler', (x) => readEnum<DeviceHandler>(ctx, x, ['kernel', 'userspace']));
+    const range = readPhysRange(ctx, o, PAGE_4K, maxphyaddr);
+    const regsV = o.keys.get('registers');
+    const registers = regsV ? readRegisters(ctx, regsV, range?.size ?? null) : [];
+    if (ctx.count() === before && name !== null && handler !== null && range) {
+      const decl = { name, gpa: Number(range.gpa), size: Number(range.size), handler, registers, pos: ctx.pos(item) };
+      out.push({ decl, v: item });
+    }
+  }
+  return out;
+}
+
+/** Register offsets are checked against the device size only when that size is valid. */
+function readRegisters(ctx: Ctx, v: Val, size: bigint | null): DeviceDecl['registers'] {
+  if (!isMap(v.node)) {
+    ctx.error(v, `expected a mapping of byte offset to value, got ${describe(ctx, v)}`);
+    return [];
+  }
+  const out: DeviceDecl['registers'] = [];
+  for (const pair of (v.node as YAMLMap<unknown, unknown>).items) {
+    const key = val(ctx, pair.key, v.path, v.range);
+    key.path = `${v.path}.${ctx.source(key)}`;
+    const offset = readInt(ctx, key);
+    if (offset !== null && offset % 8n !== 0n) {
+      ctx.error(key, `register offset ${hex(offset)} is not a multiple of 8`);
+    } else if (offset !== null && size !== null && offset >= size) {
+      ctx.error(key, `register offset ${hex(offset)} is beyond the device size ${sizeText(size!)}`);
+    } else if (offset !== null && out.some((r) => r.offset === Number(offset))) {
+      ctx.error(key, `register offset ${hex(offset)} is given twice`);
+    }
+    const value = readInt(ctx, val(ctx, pair.value, key.path, [key.range[1], key.range[1]]));
+    if (offset !== null && value !== null) out.push({ offset: Number(offset), ...splitU64(value) });
+  }
+  return out;
+}

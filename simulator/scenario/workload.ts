@@ -1,0 +1,235 @@
+// Workloads: the vCPUs and their lists of steps (accesses, compute, repeats, memslot changes,
+// settings and waits on other vCPUs).
+
+import { isMap, isScalar, type YAMLMap } from 'yaml';
+import { readGva, readPhysRange } from './address';
+import { PAGE_4K, hex, splitGva, splitU64 } from './numbers';
+import {
+  MAX_SAFE,
+  describe,
+  need,
+  numOrNull,
+  opt,
+  readBool,
+  readEnum,
+  readInt,
+  readNonEmptyList,
+  readObj,
+  readString,
+  req,
+  val,
+  type Ctx,
+  type Obj,
+  type Val,
+} from './reader';
+import { closestName } from './suggest';
+import { RACE_POINTS, type SourcePos, type Step, type VcpuDecl } from './types';
+
+const STEP_KINDS = ['read', 'write', 'compute', 'repeat', 'memslot', 'set', 'wait_for'] as const;
+type StepKind = (typeof STEP_KINDS)[number];
+const STEP_KEYS: Record<StepKind, readonly string[]> = {
+  read: ['read', 'size'],
+  write: ['write', 'size', 'value'],
+  compute: ['compute'],
+  repeat: ['repeat', 'label', 'steps'],
+  memslot: ['memslot', 'slot', 'gpa', 'size', 'readonly'],
+  set: ['set'],
+  wait_for: ['wait_for'],
+};
+
+// ---------------------------------------------------------------------------------------------
+// Workloads
+
+interface StepCtx {
+  vcpu: number;
+  vcpuCount: number;
+  maxphyaddr: number;
+  labels: Map<string, Val>;
+}
+
+export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<string, Val>): VcpuDecl[] {
+  const workloadV = top.keys.get('workload');
+  const vcpusV = top.keys.get('vcpus');
+  if (!workloadV && !vcpusV) {
+    ctx.error(top.v, 'missing required key `workload` (or `vcpus`)');
+    return [];
+  }
+  // Each vCPU's workload list and its declaration node. With both keys, `workload` is still
+  // checked (as vCPU 0) so that its own problems are reported too.
+  const lists: { list: Val | null; decl: Val }[] = [];
+  if (workloadV) lists.push({ list: workloadV, decl: workloadV });
+  if (workloadV && vcpusV) ctx.error(vcpusV, 'use either `workload` (vCPU 0 only) or `vcpus`, not both');
+  for (const item of vcpusV && !workloadV ? (readNonEmptyList(ctx, vcpusV, 'vCPU') ?? []) : []) {
+    const o = readObj(ctx, item, ['workload']);
+    lists.push({ list: o ? need(ctx, o, 'workload') : null, decl: item });
+  }
+  return lists.map(({ list, decl }, id) => {
+    const sc: StepCtx = { vcpu: id, vcpuCount: lists.length, maxphyaddr, labels };
+    return { id, workload: list ? readSteps(ctx, list, sc) : [], pos: ctx.pos(decl) };
+  });
+}
+
+function readSteps(ctx: Ctx, v: Val, sc: StepCtx): Step[] {
+  const out: Step[] = [];
+  for (const item of readNonEmptyList(ctx, v, 'step') ?? []) {
+    const step = readStep(ctx, item, sc);
+    if (step) out.push(step);
+  }
+  return out;
+}
+
+/** The kind key of a step map: exactly one of STEP_KINDS must be present. */
+function stepKind(ctx: Ctx, v: Val): StepKind | null {
+  if (!isMap(v.node)) {
+    ctx.error(v, `expected a step (a mapping such as { read: 0x1000 }), got ${describe(ctx, v)}`);
+    return null;
+  }
+  const keys = (v.node as YAMLMap<unknown, unknown>).items.map((p) => val(ctx, p.key, v.path, v.range));
+  const names = keys.map((k) => (isScalar(k.node) ? String(k.node.value) : ''));
+  const kinds = names.filter((n): n is StepKind => (STEP_KINDS as readonly string[]).includes(n));
+  if (kinds.length === 0) {
+    // Point at the key that looks like a misspelt kind, if there is one.
+    const guesses = names.map((n) => closestName(n, STEP_KINDS));
+    const i = guesses.findIndex((g) => g !== null);
+    const suffix = i >= 0 ? `; did you mean \`${guesses[i]}\`?` : '';
+    ctx.error(i >= 0 ? { ...keys[i]!, path: v.path } : v, `a step needs exactly one of ${STEP_KINDS.join(', ')}${suffix}`);
+    return null;
+  }
+  if (kinds.length > 1) {
+    const second = keys[names.indexOf(kinds[1]!)]!;
+    ctx.error(second, `a step has exactly one kind, but this one has both \`${kinds[0]}\` and \`${kinds[1]}\``);
+    return null;
+  }
+  return kinds[0]!;
+}
+
+function readStep(ctx: Ctx, v: Val, sc: StepCtx): Step | null {
+  const kind = stepKind(ctx, v);
+  if (kind === null) return null;
+  const o = readObj(ctx, v, STEP_KEYS[kind]);
+  if (!o) return null;
+  const pos = ctx.pos(v);
+  switch (kind) {
+    case 'read':
+    case 'write':
+      return readAccess(ctx, o, kind, pos);
+    case 'compute': {
+      const cycles = numOrNull(readInt(ctx, o.keys.get('compute')!, 0n, MAX_SAFE));
+      return cycles === null ? null : { kind, cycles, pos };
+    }
+    case 'repeat':
+      return readRepeat(ctx, o, sc, pos);
+    case 'memslot':
+      return readMemslotStep(ctx, o, sc, pos);
+    case 'set':
+      return readSet(ctx, o, pos);
+    case 'wait_for':
+      return readWaitFor(ctx, o, sc, pos);
+  }
+}
+
+function readAccess(ctx: Ctx, o: Obj, kind: 'read' | 'write', pos: SourcePos): Step | null {
+  const gvaV = o.keys.get(kind)!;
+  const gva = readGva(ctx, gvaV);
+  const sizeV = o.keys.get('size');
+  const size = sizeV ? readAccessSize(ctx, sizeV) : 8;
+  // Check the value even when something else is wrong, so every problem is reported at once.
+  const value = kind === 'write' ? opt(o, 'value', (v) => readValue(ctx, v, size ?? 8), 0n) : 0n;
+  if (gva === null || size === null) return null;
+  const offset = Number(gva & 0xfffn);
+  if (offset + size > 4096) {
+    ctx.error(gvaV, `an access of ${size} bytes at page offset ${hex(offset)} crosses a 4K page boundary`);
+    return null;
+  }
+  if (kind === 'read') return { kind, gva: splitGva(gva), size, pos };
+  return { kind, gva: splitGva(gva), size, ...splitU64(value), pos };
+}
+
+function readAccessSize(ctx: Ctx, v: Val): 1 | 2 | 4 | 8 | null {
+  const n = readInt(ctx, v);
+  if (n === 1n || n === 2n || n === 4n || n === 8n) return Number(n) as 1 | 2 | 4 | 8;
+  if (n !== null) ctx.error(v, `must be 1, 2, 4 or 8 (got ${n})`);
+  return null;
+}
+
+function readValue(ctx: Ctx, v: Val, size: number): bigint | null {
+  const n = readInt(ctx, v);
+  if (n !== null && n >= 1n << BigInt(size * 8)) {
+    ctx.error(v, `${hex(n)} does not fit in ${size} byte${size === 1 ? '' : 's'}`);
+    return null;
+  }
+  return n;
+}
+
+function readRepeat(ctx: Ctx, o: Obj, sc: StepCtx, pos: SourcePos): Step | null {
+  const count = numOrNull(readInt(ctx, o.keys.get('repeat')!, 1n, MAX_SAFE));
+  const label = opt(o, 'label', (v) => readLabel(ctx, v, sc.labels), null);
+  const stepsV = need(ctx, o, 'steps');
+  const steps = stepsV ? readSteps(ctx, stepsV, sc) : [];
+  return count === null ? null : { kind: 'repeat', count, label, steps, pos };
+}
+
+function readLabel(ctx: Ctx, v: Val, labels: Map<string, Val>): string | null {
+  const label = readString(ctx, v);
+  if (label === null) return null;
+  if (label.trim() === '') {
+    ctx.error(v, 'must not be empty');
+    return null;
+  }
+  const earlier = labels.get(label);
+  if (earlier) {
+    ctx.error(v, `label \`${label}\` is already used at line ${ctx.pos(earlier).line}`);
+    return null;
+  }
+  labels.set(label, v);
+  return label;
+}
+
+function readMemslotStep(ctx: Ctx, o: Obj, sc: StepCtx, pos: SourcePos): Step | null {
+  const op = readEnum(ctx, o.keys.get('memslot')!, ['add', 'delete'] as const);
+  const slot = req(ctx, o, 'slot', (v) => numOrNull(readInt(ctx, v, 0n, 31n)));
+  if (op === 'delete') {
+    // Judged on the resolved operation (an alias included): a deletion takes the slot id only.
+    for (const k of ['gpa', 'size', 'readonly']) {
+      const extra = o.keys.get(k);
+      if (extra) ctx.error(extra, `\`${k}\` does not apply to \`memslot: delete\` (it takes \`slot\` only)`);
+    }
+    return slot === null ? null : { kind: 'memslot-delete', slot, pos };
+  }
+  // With an unknown operation, still check the range if one is given, but do not demand it.
+  const range = op !== null || o.keys.has('gpa') || o.keys.has('size') ? readPhysRange(ctx, o, PAGE_4K, sc.maxphyaddr) : null;
+  const readonly = opt(o, 'readonly', (v) => readBool(ctx, v), false);
+  if (op === null || slot === null || !range) return null;
+  return { kind: 'memslot-add', slot, gpa: Number(range.gpa), size: Number(range.size), readonly, pos };
+}
+
+function readSet(ctx: Ctx, o: Obj, pos: SourcePos): Step | null {
+  const inner = readObj(ctx, o.keys.get('set')!, ['mmio_caching']);
+  const value = inner ? req(ctx, inner, 'mmio_caching', (v) => readBool(ctx, v)) : null;
+  return value === null ? null : { kind: 'set', mmio_caching: value, pos };
+}
+
+function readWaitFor(ctx: Ctx, o: Obj, sc: StepCtx, pos: SourcePos): Step | null {
+  const inner = readObj(ctx, o.keys.get('wait_for')!, ['vcpu', 'point', 'level']);
+  if (!inner) return null;
+  const vcpuV = need(ctx, inner, 'vcpu');
+  let vcpu = vcpuV ? numOrNull(readInt(ctx, vcpuV, 0n, MAX_SAFE)) : null;
+  if (vcpuV && vcpu !== null && vcpu >= sc.vcpuCount) {
+    const have = sc.vcpuCount === 1 ? '1 vCPU' : `${sc.vcpuCount} vCPUs`;
+    ctx.error(vcpuV, `vCPU ${vcpu} does not exist (the scenario has ${have})`);
+    vcpu = null;
+  } else if (vcpuV && vcpu === sc.vcpu) {
+    ctx.error(vcpuV, `vCPU ${vcpu} cannot wait for itself`);
+    vcpu = null;
+  }
+  const point = req(ctx, inner, 'point', (v) => readEnum(ctx, v, RACE_POINTS));
+  const levelV = inner.keys.get('level');
+  let level: number | null = null;
+  if (levelV && point !== null && point !== 'mmu_spte_get_lockless') {
+    ctx.error(levelV, 'is only allowed with point mmu_spte_get_lockless');
+  } else if (levelV) {
+    level = numOrNull(readInt(ctx, levelV, 1n, 4n));
+  }
+  if (vcpu === null || point === null) return null;
+  return { kind: 'wait-for', vcpu, point, level, pos };
+}

@@ -55,6 +55,41 @@ expect:
   exits.EPT_MISCONFIG: 9
 `;
 
+/** Shadow paging: every new key and step of the format, once. */
+const SHADOW = `kernel: v3.0
+mmu: { tdp: false, mmio_caching: true, bypass_guest_pf: true }
+memslots:
+  - { slot: 0, gpa: 0x0, size: 2G }
+guest:
+  cpu: { cr0_wp: true, efer_nx: false, cpl: 3, cr4_smep: true, cr4_smap: true, cr4_pke: true, pkru: 0xc, eflags_ac: true }
+  mappings:
+    - { gva: 0xffff880000000000, gpa: 0x0, size: 1G, page: 1G, flags: "p w u a d nx pkey=3" }
+    - { gva: 0x400000, gpa: 0x40000000, size: 4K, pte: "p w a d bit52", pde: "p w u a", pdpte: "p w u a", pml4e: "p w u a bit8", space: 1 }
+    - { gva: 0x400000, gpa: 0x40200000, size: 2M, page: 2M, pde: "p u ps", space: 2 }
+    - { gva: 0x7f0000000000, gpa: 0x40400000, size: 8K, pml4e: "p w", space: 0 }
+workload:
+  - { read: 0x400000, cpl: 3 }
+  - { write: 0xffff880000000008, size: 4, value: 7, cpl: 0 }
+  - { fetch: 0x400123 }
+  - { fetch: 0xffff880000000000, cpl: 0 }
+  - { pte: 0x400000, flags: "p w u" }
+  - { pte: 0x400000, level: 2, flags: "p w u ps bit13", gpa: 0x40200000, space: 2 }
+  - repeat: 2
+    steps:
+      - { cr3: 1 }
+      - { invlpg: 0x400000 }
+      - { pte: 0x400000, flags: "", space: 3 }
+  - { cr3: 0 }
+expect:
+  faults.wp-emulate: 1
+  exits.CR_ACCESS: ">= 1"
+  exits.INVLPG: 2
+  exits.EXCEPTION_NMI: 0
+`;
+
+/** The CPU settings every scenario gets unless it says otherwise. */
+const CPU_DEFAULTS = { cr0_wp: true, efer_nx: true, cpl: 0, cr4_smep: false, cr4_smap: false, cr4_pke: false, pkru: 0, eflags_ac: false };
+
 function ok(text: string, file = 'scenarios/test.mmio.yaml'): Scenario {
   const r = parseScenario(text, file);
   if ('diagnostics' in r) throw new Error(r.diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`).join('\n'));
@@ -134,7 +169,7 @@ describe('parseScenario: the full example', () => {
     expect(s.name).toBe('Doorbell writes to an emulated NIC');
     expect(s.kernel).toBe('v3.1');
     expect(s.host).toEqual({ maxphyaddr: 40, profile: 'westmere-2011' });
-    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true });
+    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true, bypass_guest_pf: null });
     expect(s.scheduler).toEqual({ seed: 1, preempt: 0 });
   });
 
@@ -158,7 +193,8 @@ describe('parseScenario: the full example', () => {
   it('reads the guest, splitting GVAs into vpn and offset', () => {
     const g = s.guest;
     expect(g.paging).toBe('4-level');
-    expect(g.cpu).toEqual({ cr0_wp: true, efer_nx: true, cpl: 0 });
+    expect(g.cpu).toEqual({ ...CPU_DEFAULTS, cr0_wp: true, efer_nx: true, cpl: 0 });
+    expect(g.address_spaces).toBe(1);
     expect(g.page_tables_top).toBe(0x10000000);
     expect(g.code).toEqual({ gva: { vpn: 0xffffffff81000, offset: 0 }, gpa: 0x1000000, pos: loc(EXAMPLE, '{ gva: 0xffffffff81000000') });
     expect(g.mappings).toEqual([
@@ -167,7 +203,8 @@ describe('parseScenario: the full example', () => {
         gpa: 0,
         size: 0x10000000,
         page: '2M',
-        flags: ['p', 'w', 'a', 'd', 'nx'],
+        entries: [null, null, { lo: 0x63, hi: 0x80000000 }, null, null],
+        space: null,
         pos: { line: 16, col: 7 },
       },
       {
@@ -175,7 +212,8 @@ describe('parseScenario: the full example', () => {
         gpa: 0xfebf0000,
         size: 4096,
         page: '4K',
-        flags: ['p', 'w', 'pcd', 'nx'],
+        entries: [null, { lo: 0x13, hi: 0x80000000 }, null, null, null],
+        space: null,
         pos: { line: 17, col: 7 },
       },
     ]);
@@ -190,8 +228,8 @@ describe('parseScenario: the full example', () => {
     expect(repeat).toMatchObject({ kind: 'repeat', count: 1000, label: 'transaction', pos: { line: 19, col: 5 } });
     if (repeat?.kind !== 'repeat') throw new Error('expected a repeat step');
     expect(repeat.steps).toEqual([
-      { kind: 'write', gva: { vpn: 0xffffc90000000, offset: 0x50 }, size: 4, lo: 1, hi: 0, pos: { line: 22, col: 9 } },
-      { kind: 'read', gva: { vpn: 0xffff880000100, offset: 0 }, size: 8, pos: { line: 23, col: 9 } },
+      { kind: 'write', gva: { vpn: 0xffffc90000000, offset: 0x50 }, size: 4, lo: 1, hi: 0, cpl: null, pos: { line: 22, col: 9 } },
+      { kind: 'read', gva: { vpn: 0xffff880000100, offset: 0 }, size: 8, cpl: null, pos: { line: 23, col: 9 } },
       { kind: 'compute', cycles: 20000, pos: { line: 24, col: 9 } },
     ]);
     expect(add).toEqual({
@@ -231,17 +269,20 @@ workload:
     expect(s.name).toBe('minimal');
     expect(s.kernel).toBe('v3.1');
     expect(s.host).toEqual({ maxphyaddr: 40, profile: 'westmere-2011' });
-    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true });
+    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true, bypass_guest_pf: null });
     expect(s.scheduler).toEqual({ seed: 1, preempt: 0 });
     expect(s.devices).toEqual([]);
     expect(s.expect).toEqual([]);
     expect(s.guest.paging).toBe('4-level');
-    expect(s.guest.cpu).toEqual({ cr0_wp: true, efer_nx: true, cpl: 0 });
+    expect(s.guest.cpu).toEqual({
+      cr0_wp: true, efer_nx: true, cpl: 0, cr4_smep: false, cr4_smap: false, cr4_pke: false, pkru: 0, eflags_ac: false,
+    });
+    expect(s.guest.address_spaces).toBe(1);
     expect(s.guest.page_tables_top).toBeNull();
     expect(s.guest.code).toBeNull();
-    expect(s.guest.mappings[0]).toMatchObject({ page: '4K', flags: ['p', 'w', 'a', 'd'], size: 8192 });
+    expect(s.guest.mappings[0]).toMatchObject({ page: '4K', entries: [null, { lo: 0x63, hi: 0 }, null, null, null], space: null, size: 8192 });
     const steps = s.vcpus[0]!.workload;
-    expect(steps[0]).toMatchObject({ kind: 'read', size: 8 });
+    expect(steps[0]).toMatchObject({ kind: 'read', size: 8, cpl: null });
     expect(steps[1]).toMatchObject({ kind: 'write', size: 8, lo: 0, hi: 0, gva: { vpn: 0x401, offset: 0xff8 } });
     expect(steps[2]).toMatchObject({ kind: 'memslot-add', readonly: false });
   });
@@ -276,7 +317,8 @@ expect:
     expect(s.host).toEqual({ maxphyaddr: 52, profile: 'modern' });
     expect(s.scheduler).toEqual({ seed: 7, preempt: 0.25 });
     expect(s.memslots[0]).toMatchObject({ slot: 31, gpa: 0, size: 0x40000000, readonly: true });
-    expect(s.guest.cpu).toEqual({ cr0_wp: false, efer_nx: false, cpl: 3 });
+    expect(s.guest.cpu).toEqual({ ...CPU_DEFAULTS, cr0_wp: false, efer_nx: false, cpl: 3 });
+    expect(s.guest.mappings[0]!.entries).toEqual([null, null, { lo: 0x5, hi: 0 }, null, null]);
     expect(s.vcpus.map((v) => v.id)).toEqual([0, 1]);
     expect(s.vcpus[1]!.pos).toEqual({ line: 13, col: 5 });
     expect(s.vcpus[0]!.workload[0]).toMatchObject({ kind: 'write', lo: 0xcafef00d, hi: 0xdeadbeef });
@@ -293,6 +335,110 @@ expect:
 
   it('accepts the base scenario the error cases start from', () => {
     expect(ok(BASE).vcpus[0]!.workload).toHaveLength(1);
+  });
+});
+
+describe('parseScenario: shadow paging', () => {
+  const s = ok(SHADOW);
+
+  it('reads the mmu settings and the new CPU state', () => {
+    expect(s.mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: true });
+    expect(s.guest.cpu).toEqual({
+      cr0_wp: true, efer_nx: false, cpl: 3, cr4_smep: true, cr4_smap: true, cr4_pke: true, pkru: 0xc, eflags_ac: true,
+    });
+  });
+
+  it('reads entry bits by level, with the leaf from flags or its level key, and the space', () => {
+    const [huge, small, large, plain] = s.guest.mappings;
+    expect(huge).toEqual({
+      gva: { vpn: 0xffff880000000, offset: 0 },
+      gpa: 0,
+      size: 0x40000000,
+      page: '1G',
+      // nx (bit 63) and pkey 3 (bits 62:59) in hi; nx is allowed although efer_nx is false.
+      entries: [null, null, null, { lo: 0x67, hi: 0x98000000 }, null],
+      space: null,
+      pos: loc(SHADOW, '{ gva: 0xffff880000000000'),
+    });
+    expect(small!.entries).toEqual([null, { lo: 0x63, hi: 0x100000 }, { lo: 0x27, hi: 0 }, { lo: 0x27, hi: 0 }, { lo: 0x127, hi: 0 }]);
+    expect(small!.space).toBe(1);
+    // PS is not added by the parser: here the scenario gives it.
+    expect(large).toMatchObject({ page: '2M', entries: [null, null, { lo: 0x85, hi: 0 }, null, null], space: 2 });
+    // The leaf defaults to "p w a d" when only an upper level is given.
+    expect(plain).toMatchObject({ entries: [null, { lo: 0x63, hi: 0 }, null, null, { lo: 0x3, hi: 0 }], space: 0 });
+  });
+
+  it('counts address spaces from mappings, pte steps (nested ones too) and cr3 steps', () => {
+    expect(s.guest.address_spaces).toBe(4);
+    const cr3 = ok(replaced('      - { compute: 100 }\n', '      - { compute: 100 }\n  - { cr3: 5 }\n'));
+    expect(cr3.guest.address_spaces).toBe(6);
+    const mapped = ok(replaced('size: 4K, flags: "p w pcd nx" }', 'size: 4K, flags: "p w pcd nx", space: 2 }'));
+    expect(mapped.guest.address_spaces).toBe(3);
+  });
+
+  it('reads cpl on accesses, fetches, pte, invlpg and cr3 steps', () => {
+    const [read, write, fetch, fetch0, pte, pte2, repeat, cr3] = s.vcpus[0]!.workload;
+    expect(read).toEqual({ kind: 'read', gva: { vpn: 0x400, offset: 0 }, size: 8, cpl: 3, pos: loc(SHADOW, '{ read') });
+    expect(write).toMatchObject({ kind: 'write', size: 4, lo: 7, hi: 0, cpl: 0 });
+    expect(fetch).toEqual({ kind: 'fetch', gva: { vpn: 0x400, offset: 0x123 }, cpl: null, pos: loc(SHADOW, '{ fetch') });
+    expect(fetch0).toMatchObject({ kind: 'fetch', gva: { vpn: 0xffff880000000, offset: 0 }, cpl: 0 });
+    expect(pte).toEqual({
+      kind: 'pte', gva: { vpn: 0x400, offset: 0 }, level: 1, bits: { lo: 0x7, hi: 0 }, gpa: null, space: 0, pos: loc(SHADOW, '{ pte'),
+    });
+    expect(pte2).toMatchObject({ kind: 'pte', level: 2, bits: { lo: 0x2087, hi: 0 }, gpa: 0x40200000, space: 2 });
+    expect(repeat).toMatchObject({
+      kind: 'repeat',
+      steps: [
+        { kind: 'cr3', space: 1 },
+        { kind: 'invlpg', gva: { vpn: 0x400, offset: 0 } },
+        { kind: 'pte', bits: { lo: 0, hi: 0 }, space: 3 },
+      ],
+    });
+    expect(cr3).toEqual({ kind: 'cr3', space: 0, pos: loc(SHADOW, '{ cr3: 0') });
+  });
+
+  it('accepts the new fault kind and exit reasons in expect', () => {
+    expect(s.expect.map((e) => e.path)).toEqual(['faults.wp-emulate', 'exits.CR_ACCESS', 'exits.INVLPG', 'exits.EXCEPTION_NMI']);
+  });
+
+  it.each([
+    ['p w u pwt pcd a d ps g nx', { lo: 0x1ff, hi: 0x80000000 }],
+    ['', { lo: 0, hi: 0 }],
+    ['bit0', { lo: 0x1, hi: 0 }],
+    ['bit31', { lo: 0x80000000, hi: 0 }],
+    ['bit32 bit51', { lo: 0, hi: 0x80001 }],
+    ['bit63', { lo: 0, hi: 0x80000000 }],
+    ['pkey=0', { lo: 0, hi: 0 }],
+    ['pkey=15', { lo: 0, hi: 0x78000000 }],
+    ['p pkey=5 nx', { lo: 0x1, hi: 0xa8000000 }],
+  ])('entry-bit tokens "%s"', (flags, bits) => {
+    const m = ok(replaced('"p w pcd nx"', `"${flags}"`)).guest.mappings[1]!;
+    expect(m.entries).toEqual([null, bits, null, null, null]);
+  });
+
+  it('takes the leaf level key as a synonym of flags at every page size', () => {
+    const big = replaced('gpa: 0x0, size: 256M }', 'gpa: 0x0, size: 2G }');
+    const with2M = ok(replaced('page: 2M }', 'page: 2M, pde: "p a", pdpte: "p w", pml4e: "p w u" }', big)).guest.mappings[0]!;
+    expect(with2M.entries).toEqual([null, null, { lo: 0x21, hi: 0 }, { lo: 0x3, hi: 0 }, { lo: 0x7, hi: 0 }]);
+    const add1G = replaced('flags: "p w pcd nx" }', 'flags: "p w pcd nx" }\n    - { gva: 0x40000000, gpa: 0x40000000, size: 1G, page: 1G, pdpte: "p g", pml4e: "p" }', big);
+    expect(ok(add1G).guest.mappings[2]).toMatchObject({
+      gva: { vpn: 0x40000, offset: 0 }, gpa: 0x40000000, size: 0x40000000, page: '1G',
+      entries: [null, null, null, { lo: 0x101, hi: 0 }, { lo: 0x1, hi: 0 }],
+    });
+    const defaulted1G = replaced('flags: "p w pcd nx" }', 'flags: "p w pcd nx" }\n    - { gva: 0x40000000, gpa: 0x40000000, size: 1G, page: 1G }', big);
+    expect(ok(defaulted1G).guest.mappings[2]!.entries).toEqual([null, null, null, { lo: 0x63, hi: 0 }, null]);
+  });
+
+  it('lets mappings in different address spaces share GVAs, and a shared one conflict with all', () => {
+    const two = replaced('flags: "p w pcd nx" }', 'flags: "p w pcd nx" }\n    - { gva: 0x400000, gpa: 0x0, size: 4K, space: 1 }\n    - { gva: 0x400000, gpa: 0x1000, size: 4K, space: 0 }');
+    expect(ok(two).guest.mappings.map((m) => m.space)).toEqual([null, null, 1, 0]);
+  });
+
+  it('defaults bypass_guest_pf to null and accepts false anywhere, true with v3.0 shadow paging', () => {
+    expect(ok(replaced('memslots:\n', 'mmu: { tdp: false }\nmemslots:\n')).mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: null });
+    expect(ok(replaced('memslots:\n', 'mmu: { bypass_guest_pf: false }\nmemslots:\n')).mmu.bypass_guest_pf).toBe(false);
+    const v30 = ok(replaced('memslots:\n', 'kernel: v3.0\nmmu: { tdp: false, bypass_guest_pf: true }\nmemslots:\n'));
+    expect(v30.mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: true });
   });
 });
 
@@ -314,11 +460,13 @@ describe('parseScenario: diagnostics', () => {
   });
 
   it('never throws, whatever prefix of a valid file it is given', () => {
-    for (let end = 0; end < EXAMPLE.length; end += 3) {
-      const r = parseScenario(EXAMPLE.slice(0, end), 'cut.mmio.yaml');
-      const diags = 'diagnostics' in r ? r.diagnostics : [];
-      expect(diags.filter((d) => d.message.startsWith('internal error'))).toEqual([]);
-      for (const d of diags) expect(d.line >= 1 && d.col >= 1 && d.endLine >= d.line).toBe(true);
+    for (const text of [EXAMPLE, SHADOW]) {
+      for (let end = 0; end < text.length; end += 3) {
+        const r = parseScenario(text.slice(0, end), 'cut.mmio.yaml');
+        const diags = 'diagnostics' in r ? r.diagnostics : [];
+        expect(diags.filter((d) => d.message.startsWith('internal error'))).toEqual([]);
+        for (const d of diags) expect(d.line >= 1 && d.col >= 1 && d.endLine >= d.line).toBe(true);
+      }
     }
   });
 
@@ -365,7 +513,6 @@ describe('parseScenario: diagnostics', () => {
     // top level and sections
     ['unknown top-level key', 'memslots:\n', 'nmae: x\nmemslots:\n', 'nmae', 'unknown key `nmae`; did you mean `name`?'],
     ['bad kernel', 'memslots:\n', 'kernel: v5\nmemslots:\n', 'v5', 'kernel: expected one of v3.0, v3.1, got v5'],
-    ['tdp false', 'memslots:\n', 'mmu: { tdp: false }\nmemslots:\n', 'false', 'mmu.tdp: false (shadow paging) is not supported yet'],
     ['unknown mmu key', 'memslots:\n', 'mmu: { tdpp: true }\nmemslots:\n', 'tdpp', 'mmu: unknown key `tdpp`; did you mean `tdp`?'],
     ['maxphyaddr range', 'memslots:\n', 'host: { maxphyaddr: 35 }\nmemslots:\n', '35', 'host.maxphyaddr: must be between 36 and 52 (got 35)'],
     ['bad profile', 'memslots:\n', 'host: { profile: modrn }\nmemslots:\n', 'modrn', 'host.profile: expected one of westmere-2011, modern, got modrn; did you mean `modern`?'],
@@ -400,23 +547,22 @@ describe('parseScenario: diagnostics', () => {
     ['unknown guest key', 'guest:\n', 'guest:\n  pagin: 4-level\n', 'pagin', 'guest: unknown key `pagin`; did you mean `paging`?'],
     ['bad paging', 'guest:\n', 'guest:\n  paging: 5-level\n', '5-level', 'guest.paging: expected one of 4-level, got 5-level; did you mean `4-level`?'],
     ['bad cpl', 'efer_nx: true }', 'efer_nx: true, cpl: 1 }', '1 }', 'guest.cpu.cpl: expected 0 or 3, got 1'],
-    ['unknown cpu key', 'efer_nx: true }', 'efer_nx: true, smep: true }', 'smep', 'guest.cpu: unknown key `smep` (expected one of: cr0_wp, efer_nx, cpl)'],
+    ['unknown cpu key', 'efer_nx: true }', 'efer_nx: true, smep: true }', 'smep', 'guest.cpu: unknown key `smep` (expected one of: cr0_wp, efer_nx, cpl, cr4_smep, cr4_smap, cr4_pke, pkru, eflags_ac)'],
     ['code gva not canonical', 'guest:\n', 'guest:\n  code: { gva: 0x800000000000, gpa: 0x1000 }\n', '0x800000000000', 'guest.code.gva: 0x800000000000 is not canonical (bits 63:47 must all be equal)'],
     ['code gva misaligned', 'guest:\n', 'guest:\n  code: { gva: 0xffffffff81000010, gpa: 0x1000 }\n', '0xffffffff81000010', 'guest.code.gva: 0xffffffff81000010 is not aligned to the 4K page size'],
     ['page_tables_top misaligned', 'guest:\n', 'guest:\n  page_tables_top: 0x10000010\n', '0x10000010', 'guest.page_tables_top: 0x10000010 is not aligned to the 4K page size'],
     ['mapping gva not canonical', 'gva: 0xffff880000000000', 'gva: 0xff00880000000000', '0xff00880000000000', 'guest.mappings[0].gva: 0xff00880000000000 is not canonical (bits 63:47 must all be equal)'],
     ['2M mapping gva misaligned', 'gva: 0xffff880000000000', 'gva: 0xffff880000001000', '0xffff880000001000', 'guest.mappings[0].gva: 0xffff880000001000 is not aligned to the 2M page size'],
     ['2M mapping size', 'size: 256M, page: 2M', 'size: 3M, page: 2M', '3M', 'guest.mappings[0].size: 0x300000 is not a multiple of the 2M page size'],
-    ['bad page size', 'page: 2M', 'page: 1G', '1G', 'guest.mappings[0].page: expected 4K or 2M, got 1G'],
+    ['bad page size', 'page: 2M', 'page: 8K', '8K', 'guest.mappings[0].page: expected 4K, 2M or 1G, got 8K'],
     ['mapping leaves the canonical range', 'flags: "p w pcd nx" }', 'flags: "p w pcd nx" }\n    - { gva: 0x7ffffffff000, gpa: 0x0, size: 8K }', '8K', 'guest.mappings[2].size: mapping [0x7ffffffff000, 0x800000001000) runs past the canonical address range'],
     ['mappings overlap in GVA space', 'flags: "p w pcd nx" }', 'flags: "p w pcd nx" }\n    - { gva: 0xffff880000200000, gpa: 0x0, size: 4K }', '0xffff880000200000', 'guest.mappings[2].gva: gva range [0xffff880000200000, 0xffff880000201000) overlaps guest.mappings[0] [0xffff880000000000, 0xffff880010000000)'],
     ['mapping onto nothing', 'flags: "p w pcd nx" }', 'flags: "p w pcd nx" }\n    - { gva: 0x0, gpa: 0xfffe000, size: 16K }', '{ gva: 0x0', 'guest.mappings[2]: gpa 0x10000000 (in [0xfffe000, 0x10002000)) is not backed by any memslot or device'],
     ['unknown flag', '"p w pcd nx"', '"p w pdc nx"', 'pdc', 'guest.mappings[1].flags: unknown flag `pdc`; did you mean `pcd`?'],
-    ['nx without efer_nx', 'efer_nx: true', 'efer_nx: false', 'nx"', 'guest.mappings[1].flags: flag `nx` needs guest.cpu.efer_nx: true (without it bit 63 is reserved)'],
     ['flags not a string', '"p w pcd nx"', '[p, w]', '[p, w]', 'guest.mappings[1].flags: expected a string, got a list'],
     // steps
     ['step with two kinds', '{ compute: 100 }', '{ compute: 100, read: 0x1000 }', 'read', 'workload[0].steps[1]: a step has exactly one kind, but this one has both `compute` and `read`'],
-    ['step with no kind', '{ compute: 100 }', '{ compte: 100 }', 'compte', 'workload[0].steps[1]: a step needs exactly one of read, write, compute, repeat, memslot, set, wait_for; did you mean `compute`?'],
+    ['step with no kind', '{ compute: 100 }', '{ compte: 100 }', 'compte', 'workload[0].steps[1]: a step needs exactly one of read, write, fetch, pte, invlpg, cr3, compute, repeat, memslot, set, wait_for; did you mean `compute`?'],
     ['unknown step key', '{ compute: 100 }', '{ compute: 100, size: 4 }', 'size: 4 }', 'workload[0].steps[1]: unknown key `size` (expected one of: compute)'],
     ['float cycles', '{ compute: 100 }', '{ compute: 1.5 }', '1.5', 'workload[0].steps[1].compute: expected an integer, got 1.5'],
     ['negative cycles', '{ compute: 100 }', '{ compute: -5 }', '-5', 'workload[0].steps[1].compute: must not be negative (got -5)'],
@@ -451,6 +597,56 @@ describe('parseScenario: diagnostics', () => {
     ['unknown label', 'exits.EPT_MISCONFIG', 'labels.lop.count', 'labels', 'expect.labels.lop.count: unknown label `lop` (no repeat step has it); did you mean `loop`?'],
     ['unknown section', 'exits.EPT_MISCONFIG', 'exit.EPT_MISCONFIG', 'exit', 'expect.exit.EPT_MISCONFIG: unknown report section `exit`; did you mean `exits`? (expected one of: exits, faults, stats, cycles, labels)'],
     ['bad condition', 'EPT_MISCONFIG: 9', 'EPT_MISCONFIG: "~ 9"', '"~ 9"', 'expect.exits.EPT_MISCONFIG: expected a number or a string "<op> <number>" with op one of == != >= <= > <, got "~ 9"'],
+    // shadow paging: mmu
+    ['bypass_guest_pf with v3.1', 'memslots:\n', 'mmu: { tdp: false, bypass_guest_pf: true }\nmemslots:\n', 'true }', 'mmu.bypass_guest_pf: true is not possible: kernel v3.1 no longer has it (the 2011 MMIO series removed it; use kernel: v3.0)'],
+    ['bypass_guest_pf with tdp', 'memslots:\n', 'kernel: v3.0\nmmu: { bypass_guest_pf: true }\nmemslots:\n', 'true }', 'mmu.bypass_guest_pf: true is not possible: VMX forces it off when EPT is in use (tdp: true; use tdp: false)'],
+    ['bypass_guest_pf with v3.1 and tdp', 'memslots:\n', 'mmu: { tdp: true, bypass_guest_pf: true }\nmemslots:\n', 'true }', 'mmu.bypass_guest_pf: true is not possible: kernel v3.1 no longer has it (the 2011 MMIO series removed it; use kernel: v3.0), and VMX forces it off when EPT is in use (tdp: true; use tdp: false)'],
+    ['bypass_guest_pf not a bool', 'memslots:\n', 'mmu: { tdp: false, bypass_guest_pf: 1 }\nmemslots:\n', '1 }', 'mmu.bypass_guest_pf: expected true or false, got 1'],
+    ['a bad kernel does not cascade into bypass_guest_pf', 'memslots:\n', 'kernel: v3\nmmu: { tdp: false, bypass_guest_pf: true }\nmemslots:\n', 'v3\n', 'kernel: expected one of v3.0, v3.1, got v3'],
+    ['a bad tdp does not cascade into bypass_guest_pf', 'memslots:\n', 'kernel: v3.0\nmmu: { tdp: no, bypass_guest_pf: true }\nmemslots:\n', 'no,', 'mmu.tdp: expected true or false, got no'],
+    // shadow paging: guest CPU
+    ['pkru wider than 32 bits', 'efer_nx: true }', 'efer_nx: true, pkru: 0x100000000 }', '0x100000000', 'guest.cpu.pkru: 0x100000000 does not fit in 32 bits'],
+    ['cr4_smep not a bool', 'efer_nx: true }', 'efer_nx: true, cr4_smep: 1 }', '1 }', 'guest.cpu.cr4_smep: expected true or false, got 1'],
+    ['misspelt eflags_ac', 'efer_nx: true }', 'efer_nx: true, eflags_acc: true }', 'eflags_acc', 'guest.cpu: unknown key `eflags_acc`; did you mean `eflags_ac`?'],
+    // shadow paging: entry-bit tokens
+    ['flag given twice', '"p w pcd nx"', '"p w pcd p"', 'p"', 'guest.mappings[1].flags: flag `p` is given twice'],
+    ['bitN on a named bit', '"p w pcd nx"', '"p w pcd bit1"', 'bit1', 'guest.mappings[1].flags: flag `bit1` and `w` both set bit 1'],
+    ['bitN out of range', '"p w pcd nx"', '"p w pcd bit64"', 'bit64', 'guest.mappings[1].flags: flag `bit64`: the bit number must be between 0 and 63'],
+    ['pkey out of range', '"p w pcd nx"', '"p w pcd pkey=16"', 'pkey=16', 'guest.mappings[1].flags: flag `pkey=16`: the protection key must be between 0 and 15'],
+    ['two pkeys', '"p w pcd nx"', '"p w pkey=3 pkey=4"', 'pkey=4', 'guest.mappings[1].flags: flag `pkey=4` and `pkey=3` both set bits 62:59'],
+    ['pkey over a bitN', '"p w pcd nx"', '"p bit60 pkey=2"', 'pkey=2', 'guest.mappings[1].flags: flag `pkey=2` and `bit60` both set bit 60'],
+    ['malformed pkey', '"p w pcd nx"', '"p w pkey=x"', 'pkey=x', 'guest.mappings[1].flags: unknown flag `pkey=x`; did you mean `pkey=N`?'],
+    ['unknown token lists the forms', '"p w pcd nx"', '"p w xyz"', 'xyz', 'guest.mappings[1].flags: unknown flag `xyz` (expected tokens from: p w u pwt pcd a d ps g nx bitN pkey=N)'],
+    // shadow paging: level keys, page sizes and spaces
+    ['level key below the leaf', 'page: 2M }', 'page: 2M, pte: "p w" }', '"p w" }', 'guest.mappings[0].pte: `pte` does not apply to a 2M page: its leaf entry is the PDE (`flags` or `pde`)'],
+    ['flags and the leaf level key', 'page: 2M }', 'page: 2M, flags: "p w", pde: "p w a" }', '"p w a"', 'guest.mappings[0].pde: `flags` and `pde` both give the leaf entry (the PDE of a 2M page): give only one'],
+    ['leaf level key and then flags', 'page: 2M }', 'page: 2M, pde: "p w a", flags: "p w" }', '"p w" }', 'guest.mappings[0].flags: `flags` and `pde` both give the leaf entry (the PDE of a 2M page): give only one'],
+    ['pte and flags on a 4K page', 'flags: "p w pcd nx" }', 'flags: "p w pcd nx", pte: "p" }', '"p" }', 'guest.mappings[1].pte: `flags` and `pte` both give the leaf entry (the PTE of a 4K page): give only one'],
+    ['bad token in an upper level', 'page: 2M }', 'page: 2M, pml4e: "p w x" }', 'x" }', 'guest.mappings[0].pml4e: unknown flag `x` (expected tokens from: p w u pwt pcd a d ps g nx bitN pkey=N)'],
+    ['upper level not a string', 'page: 2M }', 'page: 2M, pdpte: 7 }', '7 }', 'guest.mappings[0].pdpte: expected a string, got 7'],
+    ['misspelt level key', 'page: 2M }', 'page: 2M, pml4: "p" }', 'pml4:', 'guest.mappings[0]: unknown key `pml4`; did you mean `pml4e`?'],
+    ['space out of range', 'size: 4K, flags: "p w pcd nx" }', 'size: 4K, flags: "p w pcd nx", space: 16 }', '16 }', 'guest.mappings[1].space: must be between 0 and 15 (got 16)'],
+    ['a bad space does not cascade into an overlap', 'flags: "p w pcd nx" }', 'flags: "p w pcd nx" }\n    - { gva: 0xffff880000200000, gpa: 0x0, size: 4K, space: 99 }', '99', 'guest.mappings[2].space: must be between 0 and 15 (got 99)'],
+    ['a mapping in a space overlaps a shared one', 'flags: "p w pcd nx" }', 'flags: "p w pcd nx" }\n    - { gva: 0xffff880000200000, gpa: 0x0, size: 4K, space: 1 }', '0xffff880000200000', 'guest.mappings[2].gva: gva range [0xffff880000200000, 0xffff880000201000) overlaps guest.mappings[0] [0xffff880000000000, 0xffff880010000000)'],
+    ['mappings overlap in one space', 'flags: "p w pcd nx" }', 'flags: "p w pcd nx" }\n    - { gva: 0x400000, gpa: 0x0, size: 4K, space: 1 }\n    - { gva: 0x400000, gpa: 0x1000, size: 4K, space: 1 }', '0x400000, gpa: 0x1000', 'guest.mappings[3].gva: gva range [0x400000, 0x401000) overlaps guest.mappings[2] [0x400000, 0x401000)'],
+    // shadow paging: steps
+    ['bad cpl on a write', 'size: 4, value: 1 }', 'size: 4, value: 1, cpl: 2 }', '2 }', 'workload[0].steps[0].cpl: expected 0 or 3, got 2'],
+    ['bad cpl on a fetch', '{ compute: 100 }', '{ fetch: 0x1000, cpl: 2 }', '2 }', 'workload[0].steps[1].cpl: expected 0 or 3, got 2'],
+    ['fetch has no size', '{ compute: 100 }', '{ fetch: 0x1000, size: 8 }', 'size: 8', 'workload[0].steps[1]: unknown key `size` (expected one of: fetch, cpl)'],
+    ['fetch gva not canonical', '{ compute: 100 }', '{ fetch: 0x800000000000 }', '0x800000000000', 'workload[0].steps[1].fetch: 0x800000000000 is not canonical (bits 63:47 must all be equal)'],
+    ['pte without flags', '{ compute: 100 }', '{ pte: 0x1000 }', '{ pte', 'workload[0].steps[1]: missing required key `flags`'],
+    ['pte level out of range', '{ compute: 100 }', '{ pte: 0x1000, level: 5, flags: "p" }', '5,', 'workload[0].steps[1].level: must be between 1 and 4 (got 5)'],
+    ['pte gpa misaligned', '{ compute: 100 }', '{ pte: 0x1000, flags: "p", gpa: 0x1800 }', '0x1800', 'workload[0].steps[1].gpa: 0x1800 is not aligned to the 4K page size'],
+    ['pte gpa beyond maxphyaddr', '{ compute: 100 }', '{ pte: 0x1000, flags: "p", gpa: 0x10000000000 }', '0x10000000000', 'workload[0].steps[1].gpa: 0x10000000000 is beyond maxphyaddr 40 (limit 0x10000000000)'],
+    ['pte space out of range', '{ compute: 100 }', '{ pte: 0x1000, flags: "p", space: 16 }', '16 }', 'workload[0].steps[1].space: must be between 0 and 15 (got 16)'],
+    ['pte unknown token', '{ compute: 100 }', '{ pte: 0x1000, flags: "p ww" }', 'ww', 'workload[0].steps[1].flags: unknown flag `ww`; did you mean `w`?'],
+    ['pte gva not canonical', '{ compute: 100 }', '{ pte: 0x800000000000, flags: "p" }', '0x800000000000', 'workload[0].steps[1].pte: 0x800000000000 is not canonical (bits 63:47 must all be equal)'],
+    ['pte unknown key', '{ compute: 100 }', '{ pte: 0x1000, flags: "p", size: 8 }', 'size: 8', 'workload[0].steps[1]: unknown key `size` (expected one of: pte, level, flags, gpa, space)'],
+    ['invlpg gva not canonical', '{ compute: 100 }', '{ invlpg: 0xffff000000000000 }', '0xffff000000000000', 'workload[0].steps[1].invlpg: 0xffff000000000000 is not canonical (bits 63:47 must all be equal)'],
+    ['cr3 space out of range', '{ compute: 100 }', '{ cr3: 16 }', '16 }', 'workload[0].steps[1].cr3: must be between 0 and 15 (got 16)'],
+    ['cr3 not a number', '{ compute: 100 }', '{ cr3: user }', 'user }', 'workload[0].steps[1].cr3: expected an integer (e.g. 4096, 0x1000 or 4K), got user'],
+    ['invlpg and fetch in one step', '{ compute: 100 }', '{ invlpg: 0x1000, fetch: 0x1000 }', 'fetch', 'workload[0].steps[1]: a step has exactly one kind, but this one has both `invlpg` and `fetch`'],
+    ['misspelt wp-emulate', 'exits.EPT_MISCONFIG', 'faults.wp-emulat', 'faults', 'expect.faults.wp-emulat: unknown fault kind `wp-emulat`; did you mean `wp-emulate`?'],
   ];
 
   it.each(cases)('%s', (_what, from, to, needle, message) => {
@@ -479,5 +675,20 @@ describe('parseScenario: diagnostics', () => {
     ['misspelt point', 'pont: kvm_exit', 'pont', 'vcpus[1].workload[0].wait_for: unknown key `pont`; did you mean `point`?'],
   ])('wait_for: %s', (_what, rest, needle, message) => {
     expectOne(twoVcpus(`{ wait_for: { vcpu: 0, ${rest} } }`), needle, message);
+  });
+
+  // A 2G memslot, so that a 1G mapping at 0x40000000 is backed.
+  const big = replaced('gpa: 0x0, size: 256M }', 'gpa: 0x0, size: 2G }');
+  const with1G = (mapping: string) => replaced('flags: "p w pcd nx" }', `flags: "p w pcd nx" }\n    - ${mapping}`, big);
+
+  it.each([
+    ['gva misaligned', '{ gva: 0x40200000, gpa: 0x40000000, size: 1G, page: 1G }', '0x40200000', 'guest.mappings[2].gva: 0x40200000 is not aligned to the 1G page size'],
+    ['gpa misaligned', '{ gva: 0x40000000, gpa: 0x200000, size: 1G, page: 1G }', '0x200000', 'guest.mappings[2].gpa: 0x200000 is not aligned to the 1G page size'],
+    ['size not a multiple', '{ gva: 0x40000000, gpa: 0x40000000, size: 2M, page: 1G }', '2M, page: 1G', 'guest.mappings[2].size: 0x200000 is not a multiple of the 1G page size'],
+    ['pde below the leaf', '{ gva: 0x40000000, gpa: 0x40000000, size: 1G, page: 1G, pde: "p" }', '"p" }', 'guest.mappings[2].pde: `pde` does not apply to a 1G page: its leaf entry is the PDPTE (`flags` or `pdpte`)'],
+    ['pte below the leaf', '{ gva: 0x40000000, gpa: 0x40000000, size: 1G, page: 1G, pte: "p" }', '"p" }', 'guest.mappings[2].pte: `pte` does not apply to a 1G page: its leaf entry is the PDPTE (`flags` or `pdpte`)'],
+    ['flags and pdpte', '{ gva: 0x40000000, gpa: 0x40000000, size: 1G, page: 1G, flags: "p", pdpte: "p w" }', '"p w" }', 'guest.mappings[2].pdpte: `flags` and `pdpte` both give the leaf entry (the PDPTE of a 1G page): give only one'],
+  ])('1G page: %s', (_what, mapping, needle, message) => {
+    expectOne(with1G(mapping), needle, message);
   });
 });

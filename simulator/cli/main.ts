@@ -54,10 +54,6 @@ function main(argv: string[]): number {
     process.stderr.write(args + '\n');
     return 2;
   }
-  if (args.overrides.tdp === false) {
-    process.stderr.write('--tdp off: shadow paging is not supported yet\n');
-    return 2;
-  }
   let status = 0;
   for (const file of args.files) {
     let text: string;

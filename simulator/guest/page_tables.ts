@@ -6,8 +6,8 @@
 
 import type { Memslots, Memslot } from '../kvm/memslots';
 import type { HostMemory } from '../host/physmem';
-import type { MappingDecl, Scenario, Gva } from '../scenario/types';
-import { FLAG_TOKENS, PT_ACCESSED_MASK, PT_DIRTY_MASK, PT_PAGE_SIZE_MASK, PT_PRESENT_MASK, PT_USER_MASK, PT_WRITABLE_MASK, indexOfVpn } from '../arch/x86/paging';
+import type { EntryBits, Scenario, Gva, SourcePos } from '../scenario/types';
+import { PT_ACCESSED_MASK, PT_DIRTY_MASK, PT_PAGE_SIZE_MASK, PT_PRESENT_MASK, PT_USER_MASK, PT_WRITABLE_MASK, indexOfVpn, pagesPerLevel } from '../arch/x86/paging';
 import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 
 export class GuestSetupError extends Error {
@@ -82,14 +82,19 @@ class PageAllocator {
 const MAX_LEAVES = 1 << 20;
 
 export interface BuiltGuest {
-  cr3: number;
-  /** Guest-physical pages holding the page tables (the PML4 first). */
+  /** The PML4 of each address space (CR3 values); space 0 first. */
+  cr3s: number[];
+  /** Guest-physical pages holding the page tables. */
   tablePages: number[];
   /** Code pages: the guest-virtual page number of the first, and the guest-physical page of each. */
   codeVpn: number;
   codeGpas: number[];
   ram: GuestRam;
 }
+
+/** The builder's bits for an upper-level entry nobody specified: Linux's _KERNPG_TABLE, plus U
+ *  under a user leaf (_PAGE_TABLE). */
+const UPPER_DEFAULT = PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_ACCESSED_MASK | PT_DIRTY_MASK;
 
 export function buildGuest(sc: Scenario, ram: GuestRam, codePages: number): BuiltGuest {
   const where = sc.guest.mappings[0]?.pos ?? { line: 1, col: 1 };
@@ -98,70 +103,97 @@ export function buildGuest(sc: Scenario, ram: GuestRam, codePages: number): Buil
   const top = sc.guest.page_tables_top ?? lowest.gpa + lowest.size;
   if (!ram.isRam(top - 4096)) throw new GuestSetupError(`guest.page_tables_top 0x${top.toString(16)} is not above guest RAM`, where.line, where.col);
   const alloc = new PageAllocator(top, lowest.gpa, where);
-  const cr3 = alloc.alloc();
+  const b = new Builder(ram, alloc);
+  const cr3s: number[] = [];
+  for (let i = 0; i < sc.guest.address_spaces; i++) cr3s.push(alloc.alloc());
   let leaves = 0;
-  for (const m of sc.guest.mappings) {
-    const step = m.page === '2M' ? 512 : 1;
-    const pages = m.size / 4096;
-    leaves += pages / step;
+  // Shared mappings (no `space`) go into space 0's tree; the other spaces get copies of the PML4
+  // entries they use, so the tables below are shared, as the kernel half is on Linux.
+  const shared = sc.guest.mappings.filter((m) => m.space === null);
+  const own = sc.guest.mappings.filter((m) => m.space !== null);
+  for (const m of [...shared, ...own]) {
+    const leafLevel = m.page === '1G' ? 3 : m.page === '2M' ? 2 : 1;
+    const step = pagesPerLevel(leafLevel);
+    leaves += m.size / 4096 / step;
     if (leaves > MAX_LEAVES) throw new GuestSetupError(`mappings need more than ${MAX_LEAVES} leaf entries`, m.pos.line, m.pos.col);
-    for (let p = 0; p < pages; p += step) mapPage(ram, alloc, cr3, m.gva.vpn + p, Math.floor(m.gpa / 4096) + p, m, leafFlags(m));
+    const cr3 = cr3s[m.space ?? 0]!;
+    for (let p = 0; p < m.size / 4096; p += step) b.map(cr3, m.gva.vpn + p, Math.floor(m.gpa / 4096) + p, leafLevel, m.entries, m.pos);
   }
-  // The code: the emulator fetches each access's instruction from here.
+  const sharedSlots = new Set(shared.map((m) => indexOfVpn(m.gva.vpn, 4)));
+  for (const m of own) {
+    if (sharedSlots.has(indexOfVpn(m.gva.vpn, 4))) throw new GuestSetupError('a mapping with a `space` shares its PML4 slot (512G of address space) with a shared mapping', m.pos.line, m.pos.col);
+  }
+  for (let s = 1; s < cr3s.length; s++) {
+    for (const slot of sharedSlots) {
+      const e = ram.read64(cr3s[0]! + slot * 8);
+      ram.write64(cr3s[s]! + slot * 8, e.lo, e.hi);
+    }
+  }
+  // The code: the emulator fetches each access's instruction from here (mapped in every space).
   const code = sc.guest.code;
   const codeVpn = code ? code.gva.vpn : DEFAULT_CODE_VPN;
-  const tablePages = [...alloc.given];
   const codeGpas: number[] = [];
-  const codeFlags = { lo: PT_PRESENT_MASK | PT_ACCESSED_MASK, hi: 0 };
-  const codeDecl: MappingDecl = { gva: { vpn: codeVpn, offset: 0 }, gpa: 0, size: codePages * 4096, page: '4K', flags: ['p', 'a'], pos: where };
+  const codeEntries = [null, { lo: PT_PRESENT_MASK | PT_ACCESSED_MASK, hi: 0 }, null, null, null];
   for (let i = 0; i < codePages; i++) {
     const gpa = code ? code.gpa + i * 4096 : alloc.alloc();
     const at = code?.pos ?? where;
     if (!ram.isRam(gpa)) throw new GuestSetupError(`guest.code: guest-physical 0x${gpa.toString(16)} is not in a RAM memslot (the code needs ${codePages} page(s))`, at.line, at.col);
     codeGpas.push(gpa);
-    mapPage(ram, alloc, cr3, codeVpn + i, Math.floor(gpa / 4096), codeDecl, codeFlags);
+    for (const cr3 of cr3s) b.map(cr3, codeVpn + i, Math.floor(gpa / 4096), 1, codeEntries, at);
   }
-  for (const gpa of alloc.given) if (!tablePages.includes(gpa) && !codeGpas.includes(gpa)) tablePages.push(gpa);
-  return { cr3, tablePages, codeVpn, codeGpas, ram };
+  const tablePages = alloc.given.filter((g) => !codeGpas.includes(g));
+  return { cr3s, tablePages, codeVpn, codeGpas, ram };
 }
 
 /** 0xffffffff81000000, where Linux/x86-64 puts its kernel text. */
 export const DEFAULT_CODE_VPN = 0xfffff81000;
 
-function leafFlags(m: MappingDecl): { lo: number; hi: number } {
-  let lo = 0;
-  let hi = 0;
-  for (const t of m.flags) {
-    const f = FLAG_TOKENS[t];
-    if (f) {
-      lo |= f.lo;
-      hi |= f.hi;
-    }
-  }
-  if (m.page === '2M') lo |= PT_PAGE_SIZE_MASK;
-  return { lo: lo >>> 0, hi: hi >>> 0 };
-}
+class Builder {
+  /** Entries whose bits a mapping gave explicitly, by guest-physical address: their bits. */
+  private readonly explicit = new Map<number, string>();
 
-function mapPage(ram: GuestRam, alloc: PageAllocator, cr3: number, vpn: number, gfn: number, m: MappingDecl, leaf: { lo: number; hi: number }): void {
-  const leafLevel = m.page === '2M' ? 2 : 1;
-  const upper = PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_ACCESSED_MASK | PT_DIRTY_MASK | (leaf.lo & PT_USER_MASK);
-  let table = cr3;
-  for (let level = 4; level > leafLevel; level--) {
-    const gpa = table + indexOfVpn(vpn, level) * 8;
-    const e = ram.read64(gpa);
-    if (e.lo & PT_PRESENT_MASK) {
-      if ((e.lo & PT_PAGE_SIZE_MASK) !== 0 && level <= 3) throw new GuestSetupError('mapping overlaps a large page of another mapping', m.pos.line, m.pos.col);
-      if ((upper & PT_USER_MASK) !== 0 && (e.lo & PT_USER_MASK) === 0) ram.write64(gpa, (e.lo | PT_USER_MASK) >>> 0, e.hi);
-      table = frameOf(e.lo, e.hi) * 4096;
-      continue;
+  constructor(
+    private readonly ram: GuestRam,
+    private readonly alloc: PageAllocator,
+  ) {}
+
+  map(cr3: number, vpn: number, gfn: number, leafLevel: number, entries: (EntryBits | null)[], pos: SourcePos): void {
+    const leaf = entries[leafLevel]!;
+    const userLeaf = leaf.lo & PT_USER_MASK;
+    let table = cr3;
+    for (let level = 4; level > leafLevel; level--) {
+      const gpa = table + indexOfVpn(vpn, level) * 8;
+      const given = entries[level] ?? null;
+      const e = this.ram.read64(gpa);
+      const exists = e.lo !== 0 || e.hi !== 0;
+      if (exists && this.explicit.get(gpa) === 'leaf') throw new GuestSetupError('mapping overlaps a large page of another mapping', pos.line, pos.col);
+      let frame: number;
+      if (exists) frame = frameOf(e.lo, e.hi);
+      else frame = this.alloc.alloc() / 4096;
+      let lo: number;
+      let hi: number;
+      if (given) {
+        const key = `${given.lo}:${given.hi}`;
+        const before = this.explicit.get(gpa);
+        if (before !== undefined && before !== key) throw new GuestSetupError(`two mappings give different bits for the same level-${level} entry`, pos.line, pos.col);
+        this.explicit.set(gpa, key);
+        lo = given.lo;
+        hi = given.hi;
+      } else if (exists && this.explicit.has(gpa)) {
+        lo = e.lo & 0xfff;
+        hi = e.hi & 0xfff00000;
+      } else {
+        lo = UPPER_DEFAULT | userLeaf | (exists ? e.lo & PT_USER_MASK : 0);
+        hi = 0;
+      }
+      this.ram.write64(gpa, (lo | frameLo(frame)) >>> 0, (hi | frameHi(frame)) >>> 0);
+      table = frame * 4096;
     }
-    const next = alloc.alloc();
-    const nf = next / 4096;
-    ram.write64(gpa, (upper | frameLo(nf)) >>> 0, frameHi(nf));
-    table = next;
+    const gpa = table + indexOfVpn(vpn, leafLevel) * 8;
+    if (leafLevel > 1) this.explicit.set(gpa, 'leaf');
+    const ps = leafLevel > 1 ? PT_PAGE_SIZE_MASK : 0;
+    this.ram.write64(gpa, (leaf.lo | ps | frameLo(gfn)) >>> 0, (leaf.hi | frameHi(gfn)) >>> 0);
   }
-  const gpa = table + indexOfVpn(vpn, leafLevel) * 8;
-  ram.write64(gpa, (leaf.lo | frameLo(gfn)) >>> 0, (leaf.hi | frameHi(gfn)) >>> 0);
 }
 
 /** The entries on the path of a virtual page, root first (for the report). */
@@ -175,4 +207,16 @@ export function pathEntries(ram: GuestRam, cr3: number, gva: Gva): { level: numb
     table = frameOf(e.lo, e.hi) * 4096;
   }
   return out;
+}
+
+/** The guest-physical address of the entry at `level` on the path of `vpn`, or -1 when an upper entry
+ *  on the way is not present (or is a large leaf). */
+export function entryAddress(ram: GuestRam, cr3: number, vpn: number, level: number): number {
+  let table = cr3;
+  for (let l = 4; l > level; l--) {
+    const e = ram.read64(table + indexOfVpn(vpn, l) * 8);
+    if ((e.lo & PT_PRESENT_MASK) === 0 || (l <= 3 && (e.lo & PT_PAGE_SIZE_MASK) !== 0)) return -1;
+    table = frameOf(e.lo, e.hi) * 4096;
+  }
+  return table + indexOfVpn(vpn, level) * 8;
 }

@@ -9,6 +9,7 @@ import { HostMemory } from '../host/physmem';
 import { Memslots, type Memslot } from './memslots';
 import { SpteFormat } from './mmu/spte';
 import { ShadowPages } from './mmu/shadow_pages';
+import { Rmap } from './mmu/rmap';
 import { LocklessResult } from './mmu/mmio_fault';
 import { MmioBus } from '../devices/mmio_device';
 import { TraceBuffer } from '../trace/buffer';
@@ -28,6 +29,7 @@ export interface KvmConfig {
   kernel: Kernel;
   tdp: boolean;
   mmioCaching: boolean;
+  bypassGuestPf: boolean;
   maxphyaddr: number;
   cost: CostProfile;
   traceCapacity: number;
@@ -41,6 +43,7 @@ export class Kvm {
   readonly memslots = new Memslots();
   readonly fmt: SpteFormat;
   readonly sp: ShadowPages;
+  readonly rmap: Rmap;
   readonly stats = newStats();
   /** Exits and faults per class (FAULT_CLASSES order). */
   readonly faultCounts = new Float64Array(FAULT_CLASSES.length);
@@ -49,6 +52,8 @@ export class Kvm {
   readonly trace: TraceBuffer;
   bus = new MmioBus([]);
   readonly vcpus: Vcpu[] = [];
+  /** v3.0's bypass_guest_pf, in force (shadow paging only). */
+  readonly bypassGuestPf: boolean;
   /** The cover letter's runtime switch for MMIO SPTEs (see docs/decisions.md). */
   mmioCaching: boolean;
   /** kvm->arch.reader_counter: lockless walkers inside the shadow tables (2011 RCU scheme). */
@@ -66,11 +71,13 @@ export class Kvm {
     this.mmioCaching = cfg.mmioCaching;
     this.cost = cfg.cost;
     this.host = new HostMemory(cfg.maxphyaddr);
-    this.fmt = new SpteFormat(cfg.kernel, cfg.tdp, cfg.maxphyaddr);
+    this.bypassGuestPf = !cfg.tdp && cfg.kernel === 'v3.0' && cfg.bypassGuestPf;
+    this.fmt = new SpteFormat(cfg.kernel, cfg.tdp, cfg.maxphyaddr, this.bypassGuestPf);
     this.acct = new Accounting(cfg.cost);
     this.trace = new TraceBuffer(cfg.traceCapacity);
     for (let i = 0; i < cfg.vcpus; i++) this.vcpus.push(new Vcpu(i));
     this.sp = new ShadowPages(this);
+    this.rmap = new Rmap(this);
   }
 
   /** Does this era install MMIO SPTEs right now? (v3.1 with the runtime switch on.) */
@@ -120,10 +127,11 @@ export class Kvm {
     this.acct.charge(vcpu, C.spte_write, this.cost.spte_write);
   }
 
-  /** Clear an SPTE while zapping (cost is part of the zap). */
+  /** Clear an SPTE while zapping (cost is part of the zap): to 0, or to the trap value in v3.0 with
+   *  bypass_guest_pf (drop_spte(..., shadow_trap_nonpresent_pte)). */
   clearSpte(w: number): void {
-    this.host.words[w] = 0;
-    this.host.words[w + 1] = 0;
+    this.host.words[w] = this.fmt.trapLo;
+    this.host.words[w + 1] = this.fmt.trapHi;
     this.stats[S.sptes_written]!++;
   }
 

@@ -5,6 +5,9 @@ export const X86_CR0_PE = 1 << 0;
 export const X86_CR0_WP = 1 << 16;
 export const X86_CR0_PG = 1 << 31;
 export const X86_CR4_PAE = 1 << 5;
+export const X86_CR4_PKE = 1 << 22;
+export const X86_CR4_SMEP = 1 << 20;
+export const X86_CR4_SMAP = 1 << 21;
 export const EFER_LME = 1 << 8;
 export const EFER_LMA = 1 << 10;
 export const EFER_NX = 1 << 11;
@@ -20,6 +23,13 @@ export class Vcpu {
   cr4 = X86_CR4_PAE;
   efer = EFER_LME | EFER_LMA;
   cpl: 0 | 3 = 0;
+  pkru = 0;
+  /** EFLAGS.AC (SMAP override for explicit supervisor accesses). */
+  ac = false;
+  /** The CPL the vCPU's accesses default to (a step may give its own). */
+  defaultCpl: 0 | 3 = 0;
+  /** Guest-physical address of each address space's PML4 (CR3 values the guest switches between). */
+  cr3s: number[] = [];
   /** RIP of the instruction being executed, as a virtual page number and offset. */
   ripVpn = 0;
   ripOffset = 0;
@@ -62,5 +72,14 @@ export class Vcpu {
   }
   get nx(): boolean {
     return (this.efer & EFER_NX) !== 0;
+  }
+  get smep(): boolean {
+    return (this.cr4 & X86_CR4_SMEP) !== 0;
+  }
+  get smap(): boolean {
+    return (this.cr4 & X86_CR4_SMAP) !== 0;
+  }
+  get pke(): boolean {
+    return (this.cr4 & X86_CR4_PKE) !== 0;
   }
 }

@@ -7,6 +7,11 @@
 //   handle_ept_misconfig: v3.0: always a real misconfiguration (dump the SPTEs, KVM_EXIT_UNKNOWN).
 //                         v3.1: r = handle_mmio_page_fault_common(gpa, direct = true);
 //                               1 -> emulate; 0 -> resume (the guest faults again); -1 -> the v3.0 report.
+// And without EPT (shadow paging):
+//   handle_exception:     a #PF exit: trace_kvm_page_fault(cr2, error_code); kvm_mmu_page_fault(cr2, error_code)
+//                         with FNAME(page_fault) as the MMU's handler.
+//   handle_cr (CR3 load): kvm_set_cr3 -> the MMU's new_cr3 -> mmu_free_roots; the next entry loads the root.
+//   handle_invlpg:        kvm_mmu_invlpg -> FNAME(invlpg); kvm_mmu_flush_tlb; ++invlpg.
 
 import type { Kvm } from './kvm';
 import type { Vcpu } from './vcpu';
@@ -14,21 +19,27 @@ import type { Emulator } from './x86/emulate';
 import { EMULATE_DO_MMIO, EMULATE_DONE } from './x86/emulate';
 import { tdpPageFault } from './mmu/tdp';
 import { handleMmioPageFaultCommon } from './mmu/mmio_fault';
+import { shadowMmuUnload, type ShadowMmu } from './mmu/shadow';
+import { vcpuClearMmioInfo } from './x86/mmio_cache';
 import { E } from '../trace/events';
 import { S } from '../trace/stats';
 import { indexOfVpn } from '../arch/x86/paging';
-import { frameOf } from '../arch/x86/u64';
+import { frameOf, vaHi, vaLo } from '../arch/x86/u64';
 import { noteFault, CLASS_MMIO_BUG } from './fault_class';
 
 /** handle_ept_violation. Returns the handler's int: 1 = re-enter the guest, 0 = exit to userspace. */
 export function handleEptViolation(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number, qual: number): number {
   const errorCode = (qual & 2) | ((qual >>> 3) & 1);
-  kvm.trace.emit(E.kvm_page_fault, vcpu.id, vcpu.line, vcpu.clock, gpa, qual);
+  kvm.trace.emit(E.kvm_page_fault, vcpu.id, vcpu.line, vcpu.clock, gpa % 0x100000000, Math.floor(gpa / 0x100000000), qual);
   return kvmMmuPageFault(kvm, em, vcpu, gpa, errorCode);
 }
 
 function kvmMmuPageFault(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number, errorCode: number): number {
-  const r = tdpPageFault(kvm, vcpu, gpa, errorCode);
+  return afterPageFault(kvm, em, tdpPageFault(kvm, vcpu, gpa, errorCode), vcpu);
+}
+
+/** The rest of kvm_mmu_page_fault: r < 0 error; r == 0 resume; else emulate, counting mmio_exits. */
+function afterPageFault(kvm: Kvm, em: Emulator, r: number, vcpu: Vcpu): number {
   if (r < 0) return r;
   if (r === 0) return 1;
   const er = em.emulate(vcpu);
@@ -37,10 +48,37 @@ function kvmMmuPageFault(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number, errorC
   return 0;
 }
 
+/** handle_exception for a #PF exit under shadow paging (cr2 = the faulting GVA as vpn + offset). */
+export function handlePageFaultException(kvm: Kvm, em: Emulator, mmu: ShadowMmu, vcpu: Vcpu, vpn: number, offset: number, errorCode: number): number {
+  kvm.trace.emit(E.kvm_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, offset), vaHi(vpn), errorCode);
+  return afterPageFault(kvm, em, mmu.pageFault(vcpu, vpn, offset, errorCode), vcpu);
+}
+
+/** handle_cr for MOV to CR3 (shadow paging): kvm_set_cr3. The same CR3 again syncs the roots and
+ *  flushes; a new one frees the roots, and the next entry loads the root for it. */
+export function handleCr3Load(kvm: Kvm, vcpu: Vcpu, cr3: number): number {
+  kvm.stats[S.tlb_flush]!++;
+  if (cr3 === vcpu.cr3) {
+    vcpuClearMmioInfo(vcpu); // kvm_mmu_sync_roots -> mmu_sync_roots
+    return 1;
+  }
+  vcpu.cr3 = cr3;
+  shadowMmuUnload(kvm, vcpu); // paging_new_cr3 -> mmu_free_roots
+  return 1;
+}
+
+/** handle_invlpg: kvm_mmu_invlpg. */
+export function handleInvlpg(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, vpn: number): number {
+  mmu.invlpg(vcpu, vpn);
+  kvm.stats[S.tlb_flush]!++;
+  kvm.stats[S.invlpg]!++;
+  return 1;
+}
+
 /** handle_ept_misconfig. */
 export function handleEptMisconfig(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number): number {
   if (kvm.kernel !== 'v3.0') {
-    const r = handleMmioPageFaultCommon(kvm, vcpu, gpa, true);
+    const r = handleMmioPageFaultCommon(kvm, vcpu, Math.floor(gpa / 4096), true);
     if (r === 1) return em.emulate(vcpu) === EMULATE_DONE ? 1 : 0;
     if (r === 0) return 1;
   }

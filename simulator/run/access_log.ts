@@ -10,10 +10,10 @@ export class AccessLog {
   private n = 0;
   truncated = false;
   private readonly seq = new Float64Array(ACCESS_LOG_LIMIT);
-  private readonly ints = new Int32Array(ACCESS_LOG_LIMIT * 6); // vcpu, write, offset, cpl, fault, line
+  private readonly ints = new Int32Array(ACCESS_LOG_LIMIT * 6); // vcpu, op (0 read, 1 write, 2 fetch), offset, cpl, fault, line
   private readonly nums = new Float64Array(ACCESS_LOG_LIMIT * 4); // vpn, error code, value lo, value hi
 
-  add(seq: number, vcpu: number, write: boolean, vpn: number, offset: number, cpl: number, fault: boolean, errorCode: number, lo: number, hi: number, line: number): void {
+  add(seq: number, vcpu: number, op: number, vpn: number, offset: number, cpl: number, fault: boolean, errorCode: number, lo: number, hi: number, line: number): void {
     if (this.n === ACCESS_LOG_LIMIT) {
       this.truncated = true;
       return;
@@ -22,7 +22,7 @@ export class AccessLog {
     this.seq[k] = seq;
     const i = k * 6;
     this.ints[i] = vcpu;
-    this.ints[i + 1] = write ? 1 : 0;
+    this.ints[i + 1] = op;
     this.ints[i + 2] = offset;
     this.ints[i + 3] = cpl;
     this.ints[i + 4] = fault ? 1 : 0;
@@ -36,14 +36,14 @@ export class AccessLog {
   records(): AccessRecord[] {
     const out: AccessRecord[] = [];
     for (let k = 0; k < this.n; k++) {
-      const [vcpu, write, offset, cpl, fault, line] = this.ints.subarray(k * 6, k * 6 + 6);
+      const [vcpu, op, offset, cpl, fault, line] = this.ints.subarray(k * 6, k * 6 + 6);
       const vpn = this.nums[k * 4]!;
       const full = BigInt(vpn) * 4096n + BigInt(offset!);
       const canonical = full >= 1n << 47n ? full | 0xffff000000000000n : full;
       out.push({
         step: this.seq[k]!,
         vcpu: vcpu!,
-        op: write ? 'write' : 'read',
+        op: op === 1 ? 'write' : op === 2 ? 'fetch' : 'read',
         gva: '0x' + canonical.toString(16),
         cpl: cpl!,
         result: fault ? 'guest-fault' : 'ok',

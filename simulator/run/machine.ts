@@ -1,38 +1,30 @@
-// The machine: a Kvm built from a scenario, the CPU model, and the vCPUs' programs, run step by
-// step. One step of a vCPU is one workload step; a memory access is executed by the CPU model and,
-// when it exits, handled by the simulated KVM until the instruction completes (the CPU re-executes
-// it after a fixed fault, or KVM's emulator completes it), exactly as VM entry / exit alternate.
+// The machine: a Kvm built from a scenario, and the vCPUs' programs, run step by step. One step of a
+// vCPU is one workload step; its instruction runs on the CPU model, with KVM handling the exits
+// (run/vcpu_run.ts), until it completes.
 
-import { vaLo, vaHi } from '../arch/x86/u64';
 import type { Scenario, ScenarioOverrides } from '../scenario/types';
 import { Kvm } from '../kvm/kvm';
 import type { Vcpu } from '../kvm/vcpu';
-import { EFER_NX, X86_CR0_WP } from '../kvm/vcpu';
+import { EFER_NX, X86_CR0_WP, X86_CR4_PKE, X86_CR4_SMAP, X86_CR4_SMEP } from '../kvm/vcpu';
 import { Memslot, IDENTITY_PAGETABLE_PRIVATE_MEMSLOT, TSS_PRIVATE_MEMSLOT } from '../kvm/memslots';
 import { MmioBus, MmioDevice } from '../devices/mmio_device';
 import { profileByName } from '../cost/profiles';
 import { C } from '../cost/accounting';
-import { Cpu, ACCESS_DONE, ACCESS_GUEST_PF } from '../arch/x86/cpu';
 import { encodeMov } from '../arch/x86/insn';
-import { EXIT_REASON_EPT_VIOLATION } from '../arch/x86/vmx';
 import { KvmWalker } from '../kvm/mmu/paging_tmpl';
 import { Emulator } from '../kvm/x86/emulate';
-import { handleEptMisconfig, handleEptViolation } from '../kvm/vmx';
 import { mmuLoad, tdpPageFault } from '../kvm/mmu/tdp';
 import { kvmDeleteMemoryRegion, kvmMmuZapAll, kvmSetMemoryRegion } from '../kvm/memslot_update';
-import { RACE_KVM_EXIT } from '../kvm/races';
-import { CLASS_GUEST_PF_DIRECT } from '../kvm/fault_class';
-import { E } from '../trace/events';
-import { S } from '../trace/stats';
-import { buildGuest, GuestRam, GuestSetupError, type BuiltGuest } from '../guest/page_tables';
-import { Compiler, TooManyStepsError, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_END, OP_LOOP, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
+import { buildGuest, entryAddress, GuestRam, GuestSetupError, type BuiltGuest } from '../guest/page_tables';
+import { ShadowMmu, shadowMmuLoad } from '../kvm/mmu/shadow';
+import { VcpuRunner, accessPfec, INSN_GUEST_FAULT, INSN_STOPPED } from './vcpu_run';
+import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
+import { Compiler, TooManyStepsError, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_FETCH, OP_INVLPG, OP_LOOP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
 import { Scheduler } from './scheduler';
 import { ExitTimes } from './exit_times';
 import { AccessLog } from './access_log';
 
 const MAX_LOOP_DEPTH = 64;
-/** An instruction that still has not completed after this many exits is reported and abandoned. */
-const MAX_EXITS_PER_ACCESS = 64;
 
 export interface RunOptions {
   overrides?: ScenarioOverrides;
@@ -43,8 +35,9 @@ export interface RunOptions {
 
 export class Machine {
   readonly kvm: Kvm;
-  readonly cpu: Cpu;
   readonly emulator: Emulator;
+  readonly shadow: ShadowMmu | null;
+  readonly runner: VcpuRunner;
   readonly guest: BuiltGuest;
   readonly programs: Program[];
   readonly labels: string[];
@@ -72,11 +65,12 @@ export class Machine {
     const tdp = o.tdp ?? sc.mmu.tdp;
     const maxphyaddr = o.maxphyaddr ?? sc.host.maxphyaddr;
     const n = sc.vcpus.length;
-    if (!tdp) throw new GuestSetupError('mmu.tdp: false (shadow paging) is not supported yet', sc.vcpus[0]?.pos.line ?? 1, 1);
     this.kvm = new Kvm({
       kernel,
       tdp,
       mmioCaching: o.mmio_caching ?? sc.mmu.mmio_caching,
+      // bypass_guest_pf: a v3.0 module parameter, default 1, forced off with EPT; gone in v3.1.
+      bypassGuestPf: o.bypass_guest_pf ?? sc.mmu.bypass_guest_pf ?? kernel === 'v3.0',
       maxphyaddr,
       cost: profileByName(o.profile ?? sc.host.profile),
       traceCapacity: opts.traceCapacity ?? 10_000,
@@ -89,9 +83,11 @@ export class Machine {
     }
     addVmxPrivateSlots(kvm, sc);
     kvm.bus = new MmioBus(sc.devices.map((d) => new MmioDevice(d)));
-    this.cpu = new Cpu(kvm.host);
     const walker = new KvmWalker(kvm);
     this.emulator = new Emulator(kvm, walker);
+    this.shadow = tdp ? null : new ShadowMmu(kvm, walker);
+    this.emulator.shadow = this.shadow;
+    this.runner = new VcpuRunner(kvm, this.emulator, this.shadow, this.exitTimes);
 
     const compiler = new Compiler();
     try {
@@ -105,11 +101,18 @@ export class Machine {
     this.labelCycles = new Float64Array(this.labels.length);
     this.guest = buildGuest(sc, new GuestRam(kvm.memslots, kvm.host), compiler.codePages);
     this.writeCode(compiler.codeSlots);
+    const c = sc.guest.cpu;
     for (const v of kvm.vcpus) {
-      v.cr3 = this.guest.cr3;
-      if (sc.guest.cpu.cr0_wp) v.cr0 |= X86_CR0_WP;
-      if (sc.guest.cpu.efer_nx) v.efer |= EFER_NX;
-      v.cpl = sc.guest.cpu.cpl;
+      v.cr3s = this.guest.cr3s;
+      v.cr3 = this.guest.cr3s[0]!;
+      if (c.cr0_wp) v.cr0 |= X86_CR0_WP;
+      if (c.efer_nx) v.efer |= EFER_NX;
+      if (c.cr4_smep) v.cr4 |= X86_CR4_SMEP;
+      if (c.cr4_smap) v.cr4 |= X86_CR4_SMAP;
+      if (c.cr4_pke) v.cr4 |= X86_CR4_PKE;
+      v.pkru = c.pkru >>> 0;
+      v.ac = c.eflags_ac;
+      v.cpl = v.defaultCpl = c.cpl;
     }
     this.bootedGuest();
     this.pc = new Int32Array(n);
@@ -141,10 +144,15 @@ export class Machine {
    */
   private bootedGuest(): void {
     const kvm = this.kvm;
-    const vcpu = kvm.vcpus[0]!;
-    mmuLoad(kvm, vcpu);
-    for (const gpa of [...this.guest.tablePages, ...this.guest.codeGpas]) tdpPageFault(kvm, vcpu, gpa, 0);
-    for (const v of kvm.vcpus) mmuLoad(kvm, v);
+    if (this.shadow) {
+      // Shadow paging: only the roots; what the workload touches it shadows itself.
+      for (const v of kvm.vcpus) shadowMmuLoad(kvm, this.shadow, v);
+    } else {
+      const vcpu = kvm.vcpus[0]!;
+      mmuLoad(kvm, vcpu);
+      for (const gpa of [...this.guest.tablePages, ...this.guest.codeGpas]) tdpPageFault(kvm, vcpu, gpa, 0);
+      for (const v of kvm.vcpus) mmuLoad(kvm, v);
+    }
     kvm.resetCounters();
   }
 
@@ -233,7 +241,19 @@ export class Machine {
     switch (op) {
       case OP_READ:
       case OP_WRITE:
-        this.access(vcpu, op === OP_WRITE, prog.arg(pc, 0), prog.arg(pc, 1), prog.arg(pc, 2), prog.arg(pc, 3), prog.arg(pc, 4), prog.arg(pc, 5));
+        this.access(vcpu, op === OP_WRITE, prog.arg(pc, 0), prog.arg(pc, 1), prog.arg(pc, 2), prog.arg(pc, 3), prog.arg(pc, 4), prog.arg(pc, 5), prog.arg(pc, 6));
+        return;
+      case OP_FETCH:
+        this.fetch(vcpu, prog.arg(pc, 0), prog.arg(pc, 1), prog.arg(pc, 6));
+        return;
+      case OP_PTE:
+        this.pteWrite(vcpu, prog, pc);
+        return;
+      case OP_INVLPG:
+        this.runner.invlpg(vcpu, prog.arg(pc, 0));
+        return;
+      case OP_CR3:
+        this.runner.loadCr3(vcpu, this.guest.cr3s[prog.arg(pc, 0)]!);
         return;
       case OP_COMPUTE:
         kvm.acct.charge(vcpu, C.guest_compute, prog.arg(pc, 0));
@@ -258,78 +278,75 @@ export class Machine {
     }
   }
 
-  /** One guest MOV: the CPU tries it; every exit is handled by KVM until the instruction completes. */
-  private access(vcpu: Vcpu, write: boolean, vpn: number, offset: number, size: number, lo: number, hi: number, slot: number): void {
-    const kvm = this.kvm;
-    const cost = kvm.cost;
+  /** One guest MOV to or from [rdi]: RDI, RAX and RIP are set as the instruction would have them. */
+  private access(vcpu: Vcpu, write: boolean, vpn: number, offset: number, size: number, lo: number, hi: number, slot: number, cpl: number): void {
     vcpu.rdiVpn = vpn;
     vcpu.rdiOffset = offset;
     vcpu.raxLo = lo;
     vcpu.raxHi = hi;
-    const ripOffset = (slot % SLOTS_PER_PAGE) * INSN_SLOT_BYTES;
     vcpu.ripVpn = this.codeVpn + Math.floor(slot / SLOTS_PER_PAGE);
-    vcpu.ripOffset = ripOffset;
-    vcpu.guestFault = false;
-    for (let exits = 0; exits < MAX_EXITS_PER_ACCESS; exits++) {
-      mmuLoad(kvm, vcpu); // kvm_mmu_reload before VM entry
-      kvm.stats[S.hw_walks]!++;
-      const r = this.cpu.access(vcpu, vcpu.cpl, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, write, lo, hi);
-      if (r === ACCESS_DONE) {
-        kvm.acct.charge(vcpu, C.guest_memory, cost.guest_ram_access);
-        this.logAccess(vcpu, write, vpn, offset, write ? lo : this.cpu.lo, write ? hi : this.cpu.hi);
-        return;
-      }
-      if (r === ACCESS_GUEST_PF) {
-        kvm.faultCounts[CLASS_GUEST_PF_DIRECT]!++;
-        kvm.stats[S.guest_faults]!++;
-        kvm.trace.emit(E.guest_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, offset), vaHi(vpn), this.cpu.errorCode);
-        this.logFault(vcpu, write, vpn, offset, this.cpu.errorCode);
-        return;
-      }
-      this.handleExit(vcpu);
-      if (vcpu.halted) return;
-      if (vcpu.guestFault) {
-        this.logFault(vcpu, write, vpn, offset, vcpu.guestFaultCode);
-        return;
-      }
-      if (vcpu.ripOffset !== ripOffset) {
-        this.logAccess(vcpu, write, vpn, offset, write ? lo : vcpu.readLo, write ? hi : vcpu.readHi);
-        return;
-      }
+    vcpu.ripOffset = (slot % SLOTS_PER_PAGE) * INSN_SLOT_BYTES;
+    vcpu.cpl = cpl < 0 ? vcpu.defaultCpl : (cpl as 0 | 3);
+    const r = this.runner.access(vcpu, vpn, offset, size, accessPfec(write, false, vcpu.cpl), lo, hi);
+    this.log(vcpu, write ? 1 : 0, vpn, offset, r, write ? lo : this.runner.lo, write ? hi : this.runner.hi);
+  }
+
+  /** A jump to (vpn, offset): the CPU fetches the instruction there. */
+  private fetch(vcpu: Vcpu, vpn: number, offset: number, cpl: number): void {
+    vcpu.ripVpn = vpn;
+    vcpu.ripOffset = offset;
+    vcpu.cpl = cpl < 0 ? vcpu.defaultCpl : (cpl as 0 | 3);
+    const r = this.runner.access(vcpu, vpn, offset, 1, accessPfec(false, true, vcpu.cpl), 0, 0);
+    this.log(vcpu, 2, vpn, offset, r, 0, 0);
+  }
+
+  /**
+   * The guest kernel rewrites one of its paging entries: an 8-byte MOV to the entry, through a
+   * mapping of the page-table page (its direct map), at CPL 0. Under shadow paging the page is
+   * write-protected, so the store faults and KVM emulates it (wp-emulate).
+   */
+  private pteWrite(vcpu: Vcpu, prog: Program, pc: number): void {
+    const vpn = prog.arg(pc, 0);
+    const level = prog.arg(pc, 1);
+    const space = prog.arg(pc, 6);
+    const ram = this.guest.ram;
+    const entryGpa = entryAddress(ram, this.guest.cr3s[space]!, vpn, level);
+    if (entryGpa < 0) {
+      this.kvm.warn(vcpu, `pte: the guest has no level-${level} entry on the path of that address (an upper level is not present)`);
+      return;
     }
-    kvm.warn(vcpu, `the access at line ${vcpu.line} did not complete after ${MAX_EXITS_PER_ACCESS} exits: abandoned`);
+    const alias = this.directMap(entryGpa, space);
+    if (alias === null) {
+      this.kvm.warn(vcpu, `pte: no mapping of the page table at gpa 0x${entryGpa.toString(16)} (map guest RAM, as a kernel's direct map does)`);
+      return;
+    }
+    const old = ram.read64(entryGpa);
+    const newGpa = prog.arg(pc, 4);
+    const frame = newGpa >= 0 ? newGpa / 4096 : frameOf(old.lo, old.hi);
+    const lo = (prog.arg(pc, 2) | frameLo(frame)) >>> 0;
+    const hi = (prog.arg(pc, 3) | frameHi(frame)) >>> 0;
+    const saved = vcpu.defaultCpl;
+    vcpu.defaultCpl = 0;
+    this.access(vcpu, true, alias.vpn, alias.offset, 8, lo, hi, prog.arg(pc, 5), 0);
+    vcpu.defaultCpl = saved;
   }
 
-  /** A VM exit: the hardware transition, kvm_exit, the handler, kvm_entry. */
-  private handleExit(vcpu: Vcpu): void {
-    const kvm = this.kvm;
-    const cost = kvm.cost;
-    const reason = this.cpu.ept.exitReason;
-    const gpa = this.cpu.exitGpa;
-    kvm.stats[S.exits]!++;
-    kvm.acct.charge(vcpu, C.vm_exit_entry, cost.vmexit_transition);
-    const start = vcpu.clock;
-    kvm.acct.charge(vcpu, C.vm_exit_entry, cost.exit_handler);
-    const info = reason === EXIT_REASON_EPT_VIOLATION ? this.cpu.ept.qualification : 0;
-    kvm.trace.emit(E.kvm_exit, vcpu.id, vcpu.line, vcpu.clock, reason, vaLo(vcpu.ripVpn, vcpu.ripOffset), vaHi(vcpu.ripVpn), info);
-    vcpu.exitClass = -1;
-    kvm.races.point(vcpu, RACE_KVM_EXIT, 0);
-    if (reason === EXIT_REASON_EPT_VIOLATION) handleEptViolation(kvm, this.emulator, vcpu, gpa, info);
-    else handleEptMisconfig(kvm, this.emulator, vcpu, gpa);
-    if (vcpu.exitClass >= 0) kvm.faultCounts[vcpu.exitClass]!++;
-    else kvm.warn(vcpu, `exit ${reason} at gpa 0x${gpa.toString(16)} was not classified`);
-    this.exitTimes.record(reason, vcpu.clock - start);
-    kvm.trace.emit(E.kvm_entry, vcpu.id, vcpu.line, vcpu.clock);
+  /** A guest-virtual address of guest-physical `gpa` in address space `space` (shared mappings count). */
+  private directMap(gpa: number, space: number): { vpn: number; offset: number } | null {
+    for (const m of this.sc.guest.mappings) {
+      if ((m.space ?? space) !== space || gpa < m.gpa || gpa >= m.gpa + m.size) continue;
+      const rel = gpa - m.gpa;
+      return { vpn: m.gva.vpn + Math.floor(rel / 4096), offset: rel % 4096 };
+    }
+    return null;
   }
 
-  private logAccess(vcpu: Vcpu, write: boolean, vpn: number, offset: number, lo: number, hi: number): void {
+  /** Record an access (--accesses): op 0 read, 1 write, 2 fetch. */
+  private log(vcpu: Vcpu, op: number, vpn: number, offset: number, result: number, lo: number, hi: number): void {
     const seq = this.accessSeq++;
-    if (this.accessLog) this.accessLog.add(seq, vcpu.id, write, vpn, offset, vcpu.cpl, false, 0, lo, hi, vcpu.line);
-  }
-
-  private logFault(vcpu: Vcpu, write: boolean, vpn: number, offset: number, errorCode: number): void {
-    const seq = this.accessSeq++;
-    if (this.accessLog) this.accessLog.add(seq, vcpu.id, write, vpn, offset, vcpu.cpl, true, errorCode, 0, 0, vcpu.line);
+    if (!this.accessLog || result === INSN_STOPPED) return;
+    const fault = result === INSN_GUEST_FAULT;
+    this.accessLog.add(seq, vcpu.id, op, vpn, offset, vcpu.cpl, fault, fault ? this.runner.errorCode : 0, fault ? 0 : lo, fault ? 0 : hi, vcpu.line);
   }
 }
 

@@ -15,9 +15,14 @@ export const OP_MEMSLOT_ADD = 5; // a: slot, b: gpa, c: size, d: readonly
 export const OP_MEMSLOT_DELETE = 6; // a: slot
 export const OP_SET_CACHING = 7; // a: 0/1
 export const OP_WAIT_FOR = 8; // a: vcpu, b: race point, c: level (0 = any)
+export const OP_FETCH = 9; // a: vpn, b: offset, g: cpl
+export const OP_PTE = 10; // a: vpn, b: level, c: bits lo, d: bits hi, e: new gpa (-1 keep), f: instruction slot, g: space
+export const OP_INVLPG = 11; // a: vpn
+export const OP_CR3 = 12; // a: address space
 
-/** Access operands: a: vpn, b: offset, c: size, d: value lo, e: value hi, f: instruction slot. */
-const WIDTH = 6;
+/** Access operands: a: vpn, b: offset, c: size, d: value lo, e: value hi, f: instruction slot,
+ *  g: CPL (-1: the guest's default). */
+const WIDTH = 7;
 export const INSN_SLOT_BYTES = 16;
 export const SLOTS_PER_PAGE = 4096 / INSN_SLOT_BYTES;
 
@@ -67,9 +72,9 @@ export class Compiler {
     const ops: number[] = [];
     const args: number[] = [];
     const lines: number[] = [];
-    const emit = (op: number, line: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0): number => {
+    const emit = (op: number, line: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0): number => {
       ops.push(op);
-      args.push(a, b, c, d, e, f);
+      args.push(a, b, c, d, e, f, g);
       lines.push(line);
       return ops.length - 1;
     };
@@ -78,10 +83,23 @@ export class Compiler {
         const line = s.pos.line;
         switch (s.kind) {
           case 'read':
-            emit(OP_READ, line, s.gva.vpn, s.gva.offset, s.size, 0, 0, this.slot(false, s.size));
+            emit(OP_READ, line, s.gva.vpn, s.gva.offset, s.size, 0, 0, this.slot(false, s.size), s.cpl ?? -1);
             break;
           case 'write':
-            emit(OP_WRITE, line, s.gva.vpn, s.gva.offset, s.size, s.lo, s.hi, this.slot(true, s.size));
+            emit(OP_WRITE, line, s.gva.vpn, s.gva.offset, s.size, s.lo, s.hi, this.slot(true, s.size), s.cpl ?? -1);
+            break;
+          case 'fetch':
+            emit(OP_FETCH, line, s.gva.vpn, s.gva.offset, 0, 0, 0, 0, s.cpl ?? -1);
+            break;
+          case 'pte':
+            // The guest kernel's 8-byte MOV store into its page table: an instruction slot of its own.
+            emit(OP_PTE, line, s.gva.vpn, s.level, s.bits.lo, s.bits.hi, s.gpa ?? -1, this.slot(true, 8), s.space);
+            break;
+          case 'invlpg':
+            emit(OP_INVLPG, line, s.gva.vpn);
+            break;
+          case 'cr3':
+            emit(OP_CR3, line, s.space);
             break;
           case 'compute':
             emit(OP_COMPUTE, line, s.cycles);

@@ -42,7 +42,7 @@ export interface ExpectResult {
 export interface AccessRecord {
   step: number; // global index of the access in the run, from 0
   vcpu: number;
-  op: 'read' | 'write';
+  op: 'read' | 'write' | 'fetch';
   gva: string; // hex
   cpl: number;
   result: 'ok' | 'guest-fault';

@@ -26,7 +26,7 @@ function collect(m: Machine, opts: RunOptions): RunResult {
   const faults: Record<string, number> = {};
   const faultClasses = FAULT_CLASSES.map((c, i) => {
     faults[c] = kvm.faultCounts[i]!;
-    return { class: c, count: kvm.faultCounts[i]!, ret: eraReturn(kvm.kernel, i) };
+    return { class: c, count: kvm.faultCounts[i]!, ret: eraReturn(kvm.kernel, kvm.tdp, i) };
   });
   const labels: RunResult['labels'] = {};
   m.labels.forEach((l, i) => (labels[l] = { count: m.labelCount[i]!, cycles: m.labelCycles[i]! }));
@@ -51,7 +51,7 @@ function collect(m: Machine, opts: RunOptions): RunResult {
     guest_page_tables: m.sc.guest.mappings.map((mp) => ({
       gva: gvaHex(mp.gva.vpn, mp.gva.offset),
       line: mp.pos.line,
-      entries: pathEntries(m.guest.ram, m.guest.cr3, mp.gva).map((e) => ({ level: e.level, value: hex64(e.lo, e.hi) })),
+      entries: pathEntries(m.guest.ram, m.guest.cr3s[mp.space ?? 0]!, mp.gva).map((e) => ({ level: e.level, value: hex64(e.lo, e.hi) })),
     })),
     trace: { total: kvm.trace.total, dropped: kvm.trace.dropped, events: kvm.trace.records() },
     warnings: [...kvm.warnings],

@@ -20,7 +20,7 @@ export const EXIT_REASONS: readonly string[] = [
 
 export const FAULT_KINDS: readonly string[] = [
   'map', 'spurious', 'mmio-slow', 'mmio-fast', 'mmio-cache', 'mmio-retry', 'mmio-bug', 'guest-pf',
-  'guest-pf-direct',
+  'guest-pf-direct', 'wp-emulate',
 ];
 
 const EXPECT_ROOTS = ['exits', 'faults', 'stats', 'cycles', 'labels'];

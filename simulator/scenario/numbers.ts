@@ -5,6 +5,7 @@ import type { Gva } from './types';
 
 export const PAGE_4K = 0x1000n;
 export const PAGE_2M = 0x200000n;
+export const PAGE_1G = 0x40000000n;
 export const U64_MAX = (1n << 64n) - 1n;
 
 const SUFFIXES: Record<string, bigint> = { k: 10n, m: 20n, g: 30n, t: 40n };

@@ -9,10 +9,10 @@ import { readGuest } from './guest';
 import { Ctx, TooManyAliases, need, opt, readEnum, readObj, readString, val, type Val } from './reader';
 import { KERNELS, type Diagnostic, type Scenario } from './types';
 import { readDevices, readHost, readMemslots, readMmu, readScheduler } from './vm';
-import { readVcpus } from './workload';
+import { highestSpace, readVcpus } from './workload';
 
 export { EXIT_REASONS, FAULT_KINDS } from './expect';
-export { FLAG_TOKENS } from './guest';
+export { FLAG_TOKENS } from './entry';
 export { closestName } from './suggest';
 
 // ---------------------------------------------------------------------------------------------
@@ -38,9 +38,12 @@ function readScenario(ctx: Ctx, root: Val, file: string): Scenario | null {
     return v ? readObj(ctx, v, keys) : null;
   };
   const name = opt(top, 'name', (v) => readString(ctx, v), defaultName(file));
-  const kernel = opt(top, 'kernel', (v) => readEnum(ctx, v, KERNELS), 'v3.1');
+  const kernelV = top.keys.get('kernel');
+  // null when invalid, so that the mmu checks that depend on the kernel do not cascade from it.
+  const kernelRead = kernelV ? readEnum(ctx, kernelV, KERNELS) : 'v3.1';
+  const kernel = kernelRead ?? 'v3.1';
   const host = readHost(ctx, section('host', ['maxphyaddr', 'profile']));
-  const mmu = readMmu(ctx, section('mmu', ['tdp', 'mmio_caching']));
+  const mmu = readMmu(ctx, section('mmu', ['tdp', 'mmio_caching', 'bypass_guest_pf']), kernelRead);
   const scheduler = readScheduler(ctx, section('scheduler', ['seed', 'preempt']));
 
   const before = ctx.count();
@@ -62,11 +65,14 @@ function readScenario(ctx: Ctx, root: Val, file: string): Scenario | null {
   const expect = expectV ? readExpect(ctx, expectV, labels) : [];
 
   if (ctx.count() > 0 || !guest) return null;
+  // Address spaces: one per CR3 that mappings, `pte` steps or `cr3` steps name (at least one).
+  const spaces = Math.max(guest.address_spaces, ...vcpus.map((v) => highestSpace(v.workload) + 1));
   return {
     file, name, kernel, host, mmu, scheduler,
     memslots: memslots.map((m) => m.decl),
     devices: devices.map((d) => d.decl),
-    guest, vcpus, expect,
+    guest: { ...guest, address_spaces: spaces },
+    vcpus, expect,
   };
 }
 

@@ -53,21 +53,50 @@ export interface DeviceDecl {
   pos: SourcePos;
 }
 
-export type PageSize = '4K' | '2M';
+export type PageSize = '4K' | '2M' | '1G';
+
+/** The bits of one paging entry other than its frame address, as (lo, hi) halves. Tokens: p w u pwt
+ *  pcd a d ps g nx (bits 0-8 and 63), `bitN` for any single bit, `pkey=N` for bits 62:59. */
+export interface EntryBits {
+  lo: number;
+  hi: number;
+}
 
 export interface MappingDecl {
   gva: Gva;
   gpa: number;
   size: number;
   page: PageSize;
-  /** Leaf entry flag tokens, already checked: p w u pwt pcd a d g nx. */
-  flags: string[];
+  /**
+   * Entry bits by level, index 1 (PTE) to 4 (PML4E); index 0 unused. The leaf level (1 for 4K, 2 for
+   * 2M, 3 for 1G) always has bits (`flags`, or its level key `pte`/`pde`/`pdpte`; default "p w a d");
+   * levels above it are null unless the scenario gives `pml4e`/`pdpte`/`pde` (then the builder's
+   * default, `p w a d` plus `u` under a user leaf, applies). The builder adds PS to a large leaf.
+   */
+  entries: (EntryBits | null)[];
+  /** The address space (CR3) the mapping belongs to; null: every space (a shared kernel half). */
+  space: number | null;
   pos: SourcePos;
+}
+
+export interface GuestCpu {
+  cr0_wp: boolean;
+  efer_nx: boolean;
+  /** The default CPL of accesses (a step may give its own). */
+  cpl: 0 | 3;
+  cr4_smep: boolean;
+  cr4_smap: boolean;
+  cr4_pke: boolean;
+  /** PKRU: two bits per key, AD (bit 2k) and WD (bit 2k+1). */
+  pkru: number;
+  eflags_ac: boolean;
 }
 
 export interface GuestDecl {
   paging: '4-level';
-  cpu: { cr0_wp: boolean; efer_nx: boolean; cpl: 0 | 3 };
+  cpu: GuestCpu;
+  /** Number of address spaces (page-table trees, one CR3 each): 1 + the highest `space` used. */
+  address_spaces: number;
   mappings: MappingDecl[];
   /** Guest-physical address below which the page-table builder places tables (they grow down). */
   page_tables_top: number | null;
@@ -90,8 +119,19 @@ export const RACE_POINTS: readonly RacePoint[] = [
 ];
 
 export type Step =
-  | { kind: 'read'; gva: Gva; size: 1 | 2 | 4 | 8; pos: SourcePos }
-  | { kind: 'write'; gva: Gva; size: 1 | 2 | 4 | 8; lo: number; hi: number; pos: SourcePos }
+  /** `cpl` null: the guest's default (guest.cpu.cpl). */
+  | { kind: 'read'; gva: Gva; size: 1 | 2 | 4 | 8; cpl: 0 | 3 | null; pos: SourcePos }
+  | { kind: 'write'; gva: Gva; size: 1 | 2 | 4 | 8; lo: number; hi: number; cpl: 0 | 3 | null; pos: SourcePos }
+  /** An instruction fetch by the CPU at `gva` (a jump there): needs execute permission. */
+  | { kind: 'fetch'; gva: Gva; cpl: 0 | 3 | null; pos: SourcePos }
+  /** The guest kernel rewrites the paging entry at `level` on the path of `gva` (in `space`, default 0)
+   *  with a MOV through a mapping of its page-table page: new entry = frame | bits, the frame being
+   *  `gpa >> 12` if given, else the entry's current one. */
+  | { kind: 'pte'; gva: Gva; level: 1 | 2 | 3 | 4; bits: EntryBits; gpa: number | null; space: number; pos: SourcePos }
+  /** INVLPG gva. */
+  | { kind: 'invlpg'; gva: Gva; pos: SourcePos }
+  /** MOV to CR3: switch to address space `space`. */
+  | { kind: 'cr3'; space: number; pos: SourcePos }
   | { kind: 'compute'; cycles: number; pos: SourcePos }
   | { kind: 'repeat'; count: number; label: string | null; steps: Step[]; pos: SourcePos }
   | { kind: 'memslot-add'; slot: number; gpa: number; size: number; readonly: boolean; pos: SourcePos }
@@ -124,7 +164,8 @@ export interface Scenario {
   name: string;
   kernel: Kernel;
   host: { maxphyaddr: number; profile: ProfileName };
-  mmu: { tdp: boolean; mmio_caching: boolean };
+  /** bypass_guest_pf: null means the era's default (on for v3.0 shadow paging; it does not exist in v3.1). */
+  mmu: { tdp: boolean; mmio_caching: boolean; bypass_guest_pf: boolean | null };
   /** Seed of the scheduler's pseudo-random choices, and the probability that it preempts a vCPU at a race point. */
   scheduler: { seed: number; preempt: number };
   memslots: MemslotDecl[];
@@ -139,6 +180,7 @@ export interface ScenarioOverrides {
   kernel?: Kernel;
   tdp?: boolean;
   mmio_caching?: boolean;
+  bypass_guest_pf?: boolean;
   profile?: ProfileName;
   maxphyaddr?: number;
 }

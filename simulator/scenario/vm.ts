@@ -24,7 +24,7 @@ import {
   type Obj,
   type Val,
 } from './reader';
-import { PROFILES, type DeviceDecl, type DeviceHandler, type MemslotDecl, type Scenario } from './types';
+import { PROFILES, type DeviceDecl, type DeviceHandler, type Kernel, type MemslotDecl, type Scenario } from './types';
 
 const DEFAULT_MAXPHYADDR = 40;
 
@@ -39,14 +39,22 @@ export function readHost(ctx: Ctx, o: Obj | null): Scenario['host'] {
   return { maxphyaddr, profile: opt(o, 'profile', (x) => readEnum(ctx, x, PROFILES), 'westmere-2011') };
 }
 
-export function readMmu(ctx: Ctx, o: Obj | null): Scenario['mmu'] {
-  if (!o) return { tdp: true, mmio_caching: true };
-  const tdp = opt(o, 'tdp', (v) => {
-    const b = readBool(ctx, v);
-    if (b === false) ctx.error(v, 'false (shadow paging) is not supported yet');
-    return b;
-  }, true);
-  return { tdp, mmio_caching: opt(o, 'mmio_caching', (v) => readBool(ctx, v), true) };
+/** `kernel` is null when the scenario's kernel is invalid (then only the tdp rule is checked). */
+export function readMmu(ctx: Ctx, o: Obj | null, kernel: Kernel | null): Scenario['mmu'] {
+  if (!o) return { tdp: true, mmio_caching: true, bypass_guest_pf: null };
+  const tdpV = o.keys.get('tdp');
+  const tdp = tdpV ? readBool(ctx, tdpV) : true;
+  const mmio_caching = opt(o, 'mmio_caching', (v) => readBool(ctx, v), true);
+  const bypassV = o.keys.get('bypass_guest_pf');
+  const bypass = bypassV ? readBool(ctx, bypassV) : null;
+  if (bypassV && bypass === true) {
+    // bypass_guest_pf only ever existed for shadow paging in the v3.0 era.
+    const why: string[] = [];
+    if (kernel === 'v3.1') why.push('kernel v3.1 no longer has it (the 2011 MMIO series removed it; use kernel: v3.0)');
+    if (tdp === true) why.push('VMX forces it off when EPT is in use (tdp: true; use tdp: false)');
+    if (why.length > 0) ctx.error(bypassV, `true is not possible: ${why.join(', and ')}`);
+  }
+  return { tdp: tdp ?? true, mmio_caching, bypass_guest_pf: bypass };
 }
 
 export function readScheduler(ctx: Ctx, o: Obj | null): Scenario['scheduler'] {

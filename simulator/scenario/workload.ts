@@ -1,8 +1,12 @@
-// Workloads: the vCPUs and their lists of steps (accesses, compute, repeats, memslot changes,
-// settings and waits on other vCPUs).
+// Workloads: the vCPUs and their lists of steps (accesses, instruction fetches, guest page-table
+// writes, INVLPG and CR3 switches, compute, repeats, memslot changes, settings and waits on other
+// vCPUs).
 
 import { isMap, isScalar, type YAMLMap } from 'yaml';
-import { readGva, readPhysRange } from './address';
+import { readAligned, readGva, readPhysRange } from './address';
+import { checkPhys } from './checks';
+import { readEntryBits } from './entry';
+import { readCpl, readSpace } from './guest';
 import { PAGE_4K, hex, splitGva, splitU64 } from './numbers';
 import {
   MAX_SAFE,
@@ -25,11 +29,17 @@ import {
 import { closestName } from './suggest';
 import { RACE_POINTS, type SourcePos, type Step, type VcpuDecl } from './types';
 
-const STEP_KINDS = ['read', 'write', 'compute', 'repeat', 'memslot', 'set', 'wait_for'] as const;
+const STEP_KINDS = [
+  'read', 'write', 'fetch', 'pte', 'invlpg', 'cr3', 'compute', 'repeat', 'memslot', 'set', 'wait_for',
+] as const;
 type StepKind = (typeof STEP_KINDS)[number];
 const STEP_KEYS: Record<StepKind, readonly string[]> = {
-  read: ['read', 'size'],
-  write: ['write', 'size', 'value'],
+  read: ['read', 'size', 'cpl'],
+  write: ['write', 'size', 'value', 'cpl'],
+  fetch: ['fetch', 'cpl'],
+  pte: ['pte', 'level', 'flags', 'gpa', 'space'],
+  invlpg: ['invlpg'],
+  cr3: ['cr3'],
   compute: ['compute'],
   repeat: ['repeat', 'label', 'steps'],
   memslot: ['memslot', 'slot', 'gpa', 'size', 'readonly'],
@@ -67,6 +77,16 @@ export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<st
     const sc: StepCtx = { vcpu: id, vcpuCount: lists.length, maxphyaddr, labels };
     return { id, workload: list ? readSteps(ctx, list, sc) : [], pos: ctx.pos(decl) };
   });
+}
+
+/** The highest address space that `pte` and `cr3` steps name (nested ones included), or -1. */
+export function highestSpace(steps: Step[]): number {
+  let high = -1;
+  for (const s of steps) {
+    if (s.kind === 'pte' || s.kind === 'cr3') high = Math.max(high, s.space);
+    else if (s.kind === 'repeat') high = Math.max(high, highestSpace(s.steps));
+  }
+  return high;
 }
 
 function readSteps(ctx: Ctx, v: Val, sc: StepCtx): Step[] {
@@ -113,6 +133,21 @@ function readStep(ctx: Ctx, v: Val, sc: StepCtx): Step | null {
     case 'read':
     case 'write':
       return readAccess(ctx, o, kind, pos);
+    case 'fetch': {
+      const gva = readGva(ctx, o.keys.get('fetch')!);
+      const cpl = readStepCpl(ctx, o);
+      return gva === null || cpl === undefined ? null : { kind, gva: splitGva(gva), cpl, pos };
+    }
+    case 'pte':
+      return readPteStep(ctx, o, sc, pos);
+    case 'invlpg': {
+      const gva = readGva(ctx, o.keys.get('invlpg')!);
+      return gva === null ? null : { kind, gva: splitGva(gva), pos };
+    }
+    case 'cr3': {
+      const space = readSpace(ctx, o.keys.get('cr3')!);
+      return space === null ? null : { kind, space, pos };
+    }
     case 'compute': {
       const cycles = numOrNull(readInt(ctx, o.keys.get('compute')!, 0n, MAX_SAFE));
       return cycles === null ? null : { kind, cycles, pos };
@@ -135,14 +170,34 @@ function readAccess(ctx: Ctx, o: Obj, kind: 'read' | 'write', pos: SourcePos): S
   const size = sizeV ? readAccessSize(ctx, sizeV) : 8;
   // Check the value even when something else is wrong, so every problem is reported at once.
   const value = kind === 'write' ? opt(o, 'value', (v) => readValue(ctx, v, size ?? 8), 0n) : 0n;
-  if (gva === null || size === null) return null;
+  const cpl = readStepCpl(ctx, o);
+  if (gva === null || size === null || cpl === undefined) return null;
   const offset = Number(gva & 0xfffn);
   if (offset + size > 4096) {
     ctx.error(gvaV, `an access of ${size} bytes at page offset ${hex(offset)} crosses a 4K page boundary`);
     return null;
   }
-  if (kind === 'read') return { kind, gva: splitGva(gva), size, pos };
-  return { kind, gva: splitGva(gva), size, ...splitU64(value), pos };
+  if (kind === 'read') return { kind, gva: splitGva(gva), size, cpl, pos };
+  return { kind, gva: splitGva(gva), size, ...splitU64(value), cpl, pos };
+}
+
+/** A step's optional `cpl`: null when absent (the guest's default), undefined when invalid. */
+function readStepCpl(ctx: Ctx, o: Obj): 0 | 3 | null | undefined {
+  const v = o.keys.get('cpl');
+  return v ? (readCpl(ctx, v) ?? undefined) : null;
+}
+
+function readPteStep(ctx: Ctx, o: Obj, sc: StepCtx, pos: SourcePos): Step | null {
+  const before = ctx.count();
+  const gva = readGva(ctx, o.keys.get('pte')!);
+  const level = opt(o, 'level', (v) => numOrNull(readInt(ctx, v, 1n, 4n)), 1) as 1 | 2 | 3 | 4;
+  const bits = req(ctx, o, 'flags', (v) => readEntryBits(ctx, v));
+  const gpaV = o.keys.get('gpa');
+  let gpa = gpaV ? readAligned(ctx, gpaV, PAGE_4K) : null;
+  if (gpaV && gpa !== null && !checkPhys(ctx, gpaV, gpaV, gpa, PAGE_4K, sc.maxphyaddr)) gpa = null;
+  const space = opt(o, 'space', (v) => readSpace(ctx, v), 0);
+  if (ctx.count() !== before || gva === null || bits === null) return null;
+  return { kind: 'pte', gva: splitGva(gva), level, bits, gpa: gpa === null ? null : Number(gpa), space, pos };
 }
 
 function readAccessSize(ctx: Ctx, v: Val): 1 | 2 | 4 | 8 | null {

@@ -14,7 +14,7 @@ export interface EventSchema {
 export const EVENTS = {
   kvm_exit: { name: 'kvm_exit', fields: [['reason', 'exit'], ['rip', 'hex64'], ['info1', 'hex']] },
   kvm_entry: { name: 'kvm_entry', fields: [] },
-  kvm_page_fault: { name: 'kvm_page_fault', fields: [['address', 'hex'], ['error_code', 'hex']] },
+  kvm_page_fault: { name: 'kvm_page_fault', fields: [['address', 'hex64'], ['error_code', 'hex']] },
   kvm_mmu_pagetable_walk: { name: 'kvm_mmu_pagetable_walk', fields: [['addr', 'hex64'], ['pferr', 'hex']] },
   kvm_mmu_paging_element: { name: 'kvm_mmu_paging_element', fields: [['pte', 'hex64'], ['level', 'num']] },
   kvm_mmu_set_accessed_bit: { name: 'kvm_mmu_set_accessed_bit', fields: [['gpa', 'hex']] },
@@ -24,7 +24,7 @@ export const EVENTS = {
   kvm_mmu_prepare_zap_page: { name: 'kvm_mmu_prepare_zap_page', fields: [['gfn', 'hex'], ['role', 'hex'], ['level', 'num']] },
   kvm_mmu_delay_free_pages: { name: 'kvm_mmu_delay_free_pages', fields: [['gfn', 'hex'], ['role', 'hex'], ['pages', 'num']] },
   mark_mmio_spte: { name: 'mark_mmio_spte', fields: [['sptep', 'hex'], ['gfn', 'hex'], ['access', 'hex']] },
-  handle_mmio_page_fault: { name: 'handle_mmio_page_fault', fields: [['addr', 'hex'], ['gfn', 'hex'], ['access', 'hex']] },
+  handle_mmio_page_fault: { name: 'handle_mmio_page_fault', fields: [['addr', 'hex64'], ['gfn', 'hex'], ['access', 'hex']] },
   vcpu_match_mmio: { name: 'vcpu_match_mmio', fields: [['gva', 'hex64'], ['gpa', 'hex'], ['write', 'bool'], ['gpa_match', 'bool']] },
   kvm_emulate_insn: { name: 'kvm_emulate_insn', fields: [['rip', 'hex64'], ['len', 'num'], ['insn', 'hex64'], ['failed', 'bool']] },
   kvm_mmio: { name: 'kvm_mmio', fields: [['type', 'mmio_type'], ['len', 'num'], ['gpa', 'hex'], ['val', 'hex64']] },

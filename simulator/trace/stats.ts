@@ -13,10 +13,13 @@ export const KVM_STATS = [
   'remote_tlb_flush',
   'mmu_shadow_zapped',
   'mmu_pte_write',
+  'mmu_pte_updated',
+  'mmu_pde_zapped',
   'mmu_cache_miss',
   'mmu_flooded',
   'mmu_recycled',
   'mmu_unsync',
+  'invlpg',
 ] as const;
 
 export const SIM_STATS = [

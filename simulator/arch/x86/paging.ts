@@ -25,6 +25,7 @@ export const PFERR_WRITE_MASK = 1 << 1;
 export const PFERR_USER_MASK = 1 << 2;
 export const PFERR_RSVD_MASK = 1 << 3;
 export const PFERR_FETCH_MASK = 1 << 4;
+export const PFERR_PK_MASK = 1 << 5;
 
 /** KVM access bits: exec is positive, write = PT_WRITABLE_MASK, user = PT_USER_MASK. */
 export const ACC_EXEC_MASK = 1;

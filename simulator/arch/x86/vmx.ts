@@ -1,6 +1,8 @@
 // VMX exit reasons (arch/x86/include/asm/vmx.h, VMX_EXIT_REASONS) and exit-qualification bits.
 
 export const EXIT_REASON_EXCEPTION_NMI = 0;
+export const EXIT_REASON_INVLPG = 14;
+export const EXIT_REASON_CR_ACCESS = 28;
 export const EXIT_REASON_EPT_VIOLATION = 48;
 export const EXIT_REASON_EPT_MISCONFIG = 49;
 
@@ -29,3 +31,12 @@ export const EPT_QUAL_WRITABLE = 1 << 4;
 export const EPT_QUAL_EXECUTABLE = 1 << 5;
 export const EPT_QUAL_GLA_VALID = 1 << 7;
 export const EPT_QUAL_GLA_FINAL = 1 << 8; // 1: access to the final translation; 0: to a guest paging structure
+
+/**
+ * Whether a guest #PF causes a VM exit [SDM "Other Causes of VM Exits"]: it does iff
+ * ((PFEC & PFEC_MASK) == PFEC_MATCH) equals bit 14 of the exception bitmap. KVM sets bit 14 without
+ * EPT; v3.0 with bypass_guest_pf sets MASK = MATCH = 1, so only faults with P = 1 exit.
+ */
+export function pageFaultExits(pfec: number, bitmap14: boolean, mask: number, match: number): boolean {
+  return ((pfec & mask) === match) === bitmap14;
+}

@@ -6,15 +6,38 @@
 //     and sets nothing on a faulting access;
 //   - KVM's 2011 walker sets A level by level during the descent while no permission fault has been
 //     seen, and D after the loop, each with a cmpxchg that restarts the walk if the entry changed.
-// Permission checks are the 2011 walker's (v3.0/v3.2 paging_tmpl.h), which match the SDM for the
-// features modelled here: write needs W when the access is a user access or CR0.WP = 1; a user
-// access needs U; a fetch faults on NX when EFER.NXE = 1. Reserved bits per level follow
-// reset_rsvds_bits_mask (4-level): bits 51:MAXPHYADDR, bit 63 without EFER.NXE, bits 7-8 in a PML4E,
-// bits 13-29 in a 1G leaf, bits 13-20 in a 2M leaf.
+// Permission checks (SDM vol. 3A §4.6 "Access Rights", §4.7 "Page-Fault Exceptions"): the walk keeps
+// the 2011 walker's (v3.0/v3.2 paging_tmpl.h) per-level `eperm` for W, U and NX, which the kvmStyle
+// A-bit timing depends on (A is set level by level while no violation has been seen); the checks that
+// need the combined access of the whole translation (SMEP, which the 2011 walker did at the leaf after
+// its A bit; SMAP and PKU, which postdate it) come after the loop. The verdict is the SDM's:
+//   - user access (CPL 3) to a page that is not user (U clear at some level);
+//   - write to a page that is not writable (W clear at some level) by a user access, or by a
+//     supervisor access when CR0.WP = 1;
+//   - fetch from an NX page (NX set at some level) when EFER.NXE = 1;
+//   - SMEP (CR4.SMEP): supervisor fetch from a user page;
+//   - SMAP (CR4.SMAP): supervisor data access (read or write; every access here is explicit) to a
+//     user page when EFLAGS.AC = 0;
+//   - PKU (CR4.PKE; long mode is implied by 4-level paging): data access to a user page whose leaf
+//     has key k (bits 62:59 of the leaf; keys in non-leaf entries are ignored): PKRU.AD[k] (bit 2k)
+//     blocks any data access; PKRU.WD[k] (bit 2k+1) blocks user writes, and supervisor writes when
+//     CR0.WP = 1.
+// Error code: P for protection and reserved-bit faults, W and U from the access, RSVD for a reserved
+// bit, I/D for a fetch when EFER.NXE or CR4.SMEP, PK when the key denies the access. PK is set
+// whenever the key denies the access, whether or not another permission rule also denies it: the
+// SDM defines the flag by the key check alone ("a data access to a user-mode address with protection
+// key disallowed by the value of the PKRU register"), and KVM's permission_fault ORs PFERR_PK into
+// PFERR_PRESENT independently of the other rules (pkru_mask is computed apart from permissions[]).
+// PK is never set on a not-present or reserved-bit fault: those stop the walk before any check.
+// Reserved bits (Intel, 4-level; __reset_rsvds_bits_mask): physical-address bits 51:MAXPHYADDR in
+// every entry, bit 63 without EFER.NXE, PS (bit 7) in a PML4E, bits 29:13 of a 1G leaf and 20:13 of
+// a 2M leaf. Bit 8 of a PML4E is ignored on Intel (reserved only for AMD guests), and bits 62:52 are
+// ignored (62:59 are the leaf's protection key under CR4.PKE, still not reserved). A reserved bit
+// stops the walk at that level and takes priority over the permission checks.
 
 import {
   ACC_ALL, ACC_EXEC_MASK, ACC_USER_MASK, ACC_WRITE_MASK, PFERR_FETCH_MASK, PFERR_PRESENT_MASK, PFERR_RSVD_MASK,
-  PFERR_USER_MASK, PFERR_WRITE_MASK, PT_ACCESSED_MASK, PT_DIRTY_MASK, PT_PAGE_SIZE_MASK, PT_PRESENT_MASK,
+  PFERR_PK_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, PT_ACCESSED_MASK, PT_DIRTY_MASK, PT_PAGE_SIZE_MASK, PT_PRESENT_MASK,
   PT_USER_MASK, PT_WRITABLE_MASK, PT64_NX_MASK_HI, indexOfVpn, pagesPerLevel,
 } from './paging';
 import { frameOf } from './u64';
@@ -36,8 +59,22 @@ export const WALK_ABORTED = 2; // memory could not be read (an exit is pending, 
 export interface WalkCpu {
   cr3: number;
   cr0Wp: boolean;
-  nx: boolean;
+  nx: boolean /* EFER.NXE */;
+  smep: boolean /* CR4.SMEP */;
+  smap: boolean /* CR4.SMAP */;
+  pke: boolean /* CR4.PKE */;
+  pkru: number;
+  ac: boolean /* EFLAGS.AC */;
 }
+
+/** Reserved low-half bits by entry kind (4-level, Intel, 1G pages supported). */
+const RSVD_LO_PML4E = PT_PAGE_SIZE_MASK; // PS; bit 8 is ignored on Intel
+const RSVD_LO_1G = 0x3fffe000; // bits 29:13 of a 1G leaf
+const RSVD_LO_2M = 0x001fe000; // bits 20:13 of a 2M leaf
+/** Frame bits of a large leaf: bit 12 is PAT there, not an address bit. */
+const LARGE_FRAME_LO = 0xffffe000 | 0;
+/** The leaf's protection key: bits 62:59, i.e. bits 30:27 of the high half. */
+const PKEY_SHIFT_HI = 27;
 
 /** Walk state and result, reused across walks (no allocation per walk). */
 export class GuestWalker {
@@ -58,12 +95,19 @@ export class GuestWalker {
   /** Reserved high-half bits of every entry: 51:MAXPHYADDR, plus bit 63 without EFER.NXE. */
   private readonly rsvdHiNx: number;
   private readonly rsvdHiNoNx: number;
+  /** Reserved low-half address bits of every entry (31:MAXPHYADDR; none for MAXPHYADDR >= 32). */
+  private readonly rsvdLo: number;
 
   constructor(maxphyaddr: number) {
     let m = 0;
-    for (let b = maxphyaddr; b <= 51; b++) m |= 1 << (b - 32);
+    let l = 0;
+    for (let b = Math.max(maxphyaddr, 13); b <= 51; b++) {
+      if (b >= 32) m |= 1 << (b - 32);
+      else l |= 1 << b;
+    }
     this.rsvdHiNx = m >>> 0;
     this.rsvdHiNoNx = (m | PT64_NX_MASK_HI) >>> 0;
+    this.rsvdLo = l;
   }
 
   /**
@@ -110,14 +154,27 @@ export class GuestWalker {
       }
       ptAccess &= gpteAccess(lo, hi, cpu.nx);
       if (leaf) {
-        this.gfn = frameOf(lo, hi) + (level === 1 ? 0 : vpn % pagesPerLevel(level));
+        this.gfn = level === 1 ? frameOf(lo, hi) : frameOf(lo & LARGE_FRAME_LO, hi) + (vpn % pagesPerLevel(level));
         break;
       }
       table = frameOf(lo, hi) * 4096;
     }
     this.level = level;
     this.access = ptAccess;
-    if (eperm) return this.fault(pfec, PFERR_PRESENT_MASK, cpu);
+    // Checks on the combined access (the page is user only if U is set at every level).
+    const userPage = (ptAccess & ACC_USER_MASK) !== 0;
+    if (userPage && !userFault) {
+      if (fetchFault) {
+        if (cpu.smep) eperm = true; // SMEP
+      } else if (cpu.smap && !cpu.ac) eperm = true; // SMAP (explicit accesses only)
+    }
+    let pk = 0;
+    if (cpu.pke && userPage && !fetchFault) {
+      const key = (this.pteHi[level]! >>> PKEY_SHIFT_HI) & 15;
+      const bits = (cpu.pkru >>> (2 * key)) & 3; // bit 0: AD, bit 1: WD
+      if ((bits & 1) !== 0 || ((bits & 2) !== 0 && writeFault && (userFault || cpu.cr0Wp))) pk = PFERR_PK_MASK;
+    }
+    if (eperm || pk !== 0) return this.fault(pfec, PFERR_PRESENT_MASK | pk, cpu);
     if (kvmStyle) {
       if (writeFault && (this.pteLo[level]! & PT_DIRTY_MASK) === 0) {
         if (!mem.setBits(this.pteGpa[level]!, PT_DIRTY_MASK, this.pteLo[level]!, this.pteHi[level]!, level)) return -1;
@@ -130,8 +187,10 @@ export class GuestWalker {
       const want = PT_ACCESSED_MASK | (l === level && writeFault ? PT_DIRTY_MASK : 0);
       const lo = this.pteLo[l]!;
       if ((lo & want) !== want) {
-        if (!mem.setBits(this.pteGpa[l]!, want, lo, this.pteHi[l]!, l)) return WALK_ABORTED;
-        this.pteLo[l] = lo | want;
+        const gpa = this.pteGpa[l]!;
+        if (!mem.setBits(gpa, want, lo, this.pteHi[l]!, l)) return WALK_ABORTED;
+        // The same entry may serve at several levels (a recursive mapping): keep their copies current.
+        for (let k = l; k >= level; k--) if (this.pteGpa[k] === gpa) this.pteLo[k] = this.pteLo[k]! | want;
       }
     }
     return WALK_OK;
@@ -139,17 +198,17 @@ export class GuestWalker {
 
   private fault(pfec: number, bits: number, cpu: WalkCpu): number {
     let ec = bits | (pfec & (PFERR_WRITE_MASK | PFERR_USER_MASK));
-    if (pfec & PFERR_FETCH_MASK && cpu.nx) ec |= PFERR_FETCH_MASK;
+    if ((pfec & PFERR_FETCH_MASK) !== 0 && (cpu.nx || cpu.smep)) ec |= PFERR_FETCH_MASK;
     this.errorCode = ec;
     return WALK_FAULT;
   }
 
   private reserved(lo: number, hi: number, level: number, leaf: boolean, nx: boolean): boolean {
     if ((hi & (nx ? this.rsvdHiNx : this.rsvdHiNoNx)) !== 0) return true;
-    if (level === 4) return (lo & 0x180) !== 0; // PML4E: bits 7-8
-    if (leaf && level === 3) return (lo & 0x3fffe000) !== 0; // 1G: bits 13-29
-    if (leaf && level === 2) return (lo & 0x1fe000) !== 0; // 2M: bits 13-20
-    return false;
+    if ((lo & this.rsvdLo) !== 0) return true;
+    if (level === 4) return (lo & RSVD_LO_PML4E) !== 0;
+    if (!leaf || level === 1) return false;
+    return (lo & (level === 3 ? RSVD_LO_1G : RSVD_LO_2M)) !== 0;
   }
 }
 

@@ -16,7 +16,7 @@ import { C } from '../../cost/accounting';
 import { E } from '../../trace/events';
 import { S } from '../../trace/stats';
 import { indexOfVpn } from '../../arch/x86/paging';
-import { frameOf } from '../../arch/x86/u64';
+import { frameOf, vaHi, vaLo } from '../../arch/x86/u64';
 import { quicklyCheckMmioPf, vcpuCacheMmioInfo } from '../x86/mmio_cache';
 import { RACE_LOCKLESS_BEGIN, RACE_LOCKLESS_END, RACE_SPTE_LOAD } from '../races';
 import { noteFault, CLASS_MMIO_BUG, CLASS_MMIO_CACHE, CLASS_MMIO_FAST, CLASS_MMIO_RETRY } from '../fault_class';
@@ -28,18 +28,20 @@ export class LocklessResult {
   level = 0;
 }
 
-export function handleMmioPageFaultCommon(kvm: Kvm, vcpu: Vcpu, addr: number, direct: boolean): number {
-  if (quicklyCheckMmioPf(kvm, vcpu, addr, direct)) {
+/** `page` is the faulting address's page: the gfn for a direct MMU (EPT), the GVA's vpn for shadow
+ *  paging. (The page offset plays no part in the handler.) */
+export function handleMmioPageFaultCommon(kvm: Kvm, vcpu: Vcpu, page: number, direct: boolean): number {
+  if (quicklyCheckMmioPf(kvm, vcpu, page, direct)) {
     noteFault(kvm, vcpu, CLASS_MMIO_CACHE);
     return 1;
   }
-  const last = walkShadowPageGetMmioSpte(kvm, vcpu, addr);
+  const last = walkShadowPageGetMmioSpte(kvm, vcpu, page);
   if (kvm.fmt.isMmioSpte(last.lo, last.hi)) {
     const gfn = kvm.fmt.mmioGfn(last.lo, last.hi);
     const access = kvm.fmt.mmioAccess(last.lo);
-    const traced = direct ? 0 : addr;
-    kvm.trace.emit(E.handle_mmio_page_fault, vcpu.id, vcpu.line, vcpu.clock, traced, gfn, access);
-    vcpuCacheMmioInfo(kvm, vcpu, traced, gfn, access);
+    const vpn = direct ? 0 : page; // if (direct) addr = 0
+    kvm.trace.emit(E.handle_mmio_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, 0), vaHi(vpn), gfn, access);
+    vcpuCacheMmioInfo(kvm, vcpu, vpn, gfn, access);
     noteFault(kvm, vcpu, CLASS_MMIO_FAST);
     return 1;
   }
@@ -54,20 +56,20 @@ export function handleMmioPageFaultCommon(kvm: Kvm, vcpu: Vcpu, addr: number, di
 }
 
 /** handle_mmio_page_fault: the common handler, with WARN_ON(r < 0). */
-export function handleMmioPageFault(kvm: Kvm, vcpu: Vcpu, addr: number, _errorCode: number, direct: boolean): number {
-  const r = handleMmioPageFaultCommon(kvm, vcpu, addr, direct);
-  if (r < 0) kvm.warn(vcpu, `WARN_ON(r < 0) in handle_mmio_page_fault at 0x${addr.toString(16)}`);
+export function handleMmioPageFault(kvm: Kvm, vcpu: Vcpu, page: number, direct: boolean): number {
+  const r = handleMmioPageFaultCommon(kvm, vcpu, page, direct);
+  if (r < 0) kvm.warn(vcpu, `WARN_ON(r < 0) in handle_mmio_page_fault, page 0x${page.toString(16)}`);
   return r;
 }
 
 /**
  * walk_shadow_page_get_mmio_spte: descend from the root reading each SPTE once, stop at the first
  * one that is not shadow-present, and return it (the leaf, or the non-present entry on the way).
- * `addr` is a GPA under EPT (a GFN-indexed walk).
+ * `page` indexes the tables: a gfn under EPT, a GVA's vpn under shadow paging.
  */
-export function walkShadowPageGetMmioSpte(kvm: Kvm, vcpu: Vcpu, addr: number): LocklessResult {
+export function walkShadowPageGetMmioSpte(kvm: Kvm, vcpu: Vcpu, page: number): LocklessResult {
   const host = kvm.host;
-  const gfn = Math.floor(addr / 4096);
+  const gfn = page;
   kvm.stats[S.lockless_walks]!++;
   lockless_begin(kvm, vcpu);
   kvm.races.point(vcpu, RACE_LOCKLESS_BEGIN, 0);

@@ -39,8 +39,9 @@ export class ShadowPages {
   role = new Int32Array(0);
   pfn = new Float64Array(0); // host pfn of spt
   rootCount = new Int32Array(0);
-  /** Word index (in host memory) of the one parent SPTE pointing here, -1 when none. Direct pages have at most one. */
-  parentWord = new Float64Array(0);
+  /** Word indices (in host memory) of the SPTEs pointing here (parent_ptes); a shadowed guest
+   *  table can be linked from several places. */
+  parents: number[][] = [];
   state = new Uint8Array(0);
   private freeIds: number[] = [];
   private next = 0;
@@ -50,6 +51,8 @@ export class ShadowPages {
   /** host pfn -> page id (page_header(__pa)). */
   private readonly byPfn = new Map<number, number>();
   inUse = 0;
+  /** kvm->arch.indirect_shadow_pages: valid pages that shadow a guest table. */
+  indirectCount = 0;
 
   constructor(private readonly kvm: Kvm) {
     this.grow(64);
@@ -61,6 +64,14 @@ export class ShadowPages {
 
   level(id: number): number {
     return this.role[id]! & ROLE_LEVEL_MASK;
+  }
+
+  isDirect(id: number): boolean {
+    return (this.role[id]! & ROLE_DIRECT) !== 0;
+  }
+
+  roleAccess(id: number): number {
+    return (this.role[id]! >>> ROLE_ACCESS_SHIFT) & 7;
   }
 
   isInvalid(id: number): boolean {
@@ -81,7 +92,7 @@ export class ShadowPages {
     for (const id of this.buckets[gfn & HASH_MASK]!) {
       if (this.gfn[id] !== gfn || this.role[id] !== role) continue;
       kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, gfn, role, role & ROLE_LEVEL_MASK, 0);
-      if (parentWord >= 0) this.parentWord[id] = parentWord;
+      if (parentWord >= 0) this.parents[id]!.push(parentWord); // mmu_page_add_parent_pte
       return id;
     }
     kvm.stats[S.mmu_cache_miss]!++;
@@ -102,8 +113,10 @@ export class ShadowPages {
     this.role[id] = role;
     this.pfn[id] = pfn;
     this.rootCount[id] = 0;
-    this.parentWord[id] = parentWord;
+    this.parents[id] = parentWord >= 0 ? [parentWord] : [];
     this.state[id] = SP_ACTIVE;
+    this.gfns[id] = (role & ROLE_DIRECT) === 0 ? new Float64Array(512) : null;
+    if ((role & ROLE_DIRECT) === 0) this.indirectCount++; // account_shadowed
     this.buckets[gfn & HASH_MASK]!.push(id);
     this.active.add(id);
     this.byPfn.set(pfn, id);
@@ -127,6 +140,7 @@ export class ShadowPages {
     kvm.acct.charge(vcpu, C.shadow_page, kvm.cost.shadow_page_zap);
     this.unlinkChildren(vcpuId, id);
     this.unlinkParent(id);
+    if ((this.role[id]! & (ROLE_DIRECT | ROLE_INVALID)) === 0) this.indirectCount--; // unaccount_shadowed
     if (this.rootCount[id] === 0) {
       this.active.delete(id);
       invalid.push(id);
@@ -139,35 +153,59 @@ export class ShadowPages {
 
   /** kvm_mmu_page_unlink_children: mmu_page_zap_pte on all 512 SPTEs. */
   private unlinkChildren(vcpuId: number, id: number): void {
-    const kvm = this.kvm;
-    const w = kvm.host.words;
-    const base = kvm.host.entryWord(this.pfn[id]!, 0);
-    const level = this.level(id);
-    for (let i = 0; i < 512; i++) {
-      const lo = w[base + 2 * i]!;
-      const hi = w[base + 2 * i + 1]!;
-      if (lo === 0 && hi === 0) continue;
-      if (kvm.fmt.isShadowPresent(lo, hi)) {
-        if (level > 1) {
-          // A non-leaf SPTE (direct pages map 4K leaves only): drop_parent_pte on the child.
-          const child = this.idOfPfn(frameOf(lo, hi));
-          if (child >= 0 && this.parentWord[child] === base + 2 * i) this.parentWord[child] = -1;
-        } else {
-          // drop_spte() -> rmap_remove() -> gfn_to_rmap(): a memslot lookup per RAM leaf.
-          kvm.gfnToMemslot(kvm.vcpus[vcpuId]!, this.gfn[id]! + i);
-        }
-      }
-      kvm.clearSpte(base + 2 * i);
-    }
+    for (let i = 0; i < 512; i++) this.zapPte(vcpuId, id, i);
   }
 
-  /** kvm_mmu_unlink_parents: clear the SPTE that points to this page. */
-  private unlinkParent(id: number): void {
-    const pw = this.parentWord[id]!;
-    if (pw >= 0) {
-      this.kvm.clearSpte(pw);
-      this.parentWord[id] = -1;
+  /** mmu_page_zap_pte: a present leaf is dropped (rmap_remove), a non-leaf loses its child's parent
+   *  pointer (drop_parent_pte), an MMIO SPTE is just cleared. */
+  zapPte(vcpuId: number, id: number, i: number): void {
+    const kvm = this.kvm;
+    const w = kvm.host.words;
+    const word = kvm.host.entryWord(this.pfn[id]!, i);
+    const lo = w[word]!;
+    const hi = w[word + 1]!;
+    if ((lo === 0 && hi === 0) || kvm.fmt.isTrap(lo, hi)) return;
+    if (kvm.fmt.isShadowPresent(lo, hi)) {
+      if (this.level(id) > 1) {
+        const child = this.idOfPfn(frameOf(lo, hi));
+        if (child >= 0) this.dropParent(child, word);
+      } else {
+        // drop_spte() -> rmap_remove() -> gfn_to_rmap(): a memslot lookup per RAM leaf.
+        kvm.rmap.remove(kvm.vcpus[vcpuId]!, this.leafGfn(id, i), word);
+      }
     }
+    kvm.clearSpte(word);
+  }
+
+  /** kvm_mmu_unlink_parents: clear every SPTE that points to this page (drop_parent_pte). */
+  private unlinkParent(id: number): void {
+    for (const pw of this.parents[id]!) this.kvm.clearSpte(pw);
+    this.parents[id] = [];
+  }
+
+  /** mmu_page_remove_parent_pte. */
+  dropParent(id: number, word: number): void {
+    const list = this.parents[id]!;
+    const at = list.indexOf(word);
+    if (at >= 0) list.splice(at, 1);
+  }
+
+  /** The gfn a leaf SPTE at `index` of page `id` maps: its shadowed translation (sp->gfns) for an
+   *  indirect page, the linear gfn for a direct one. */
+  leafGfn(id: number, index: number): number {
+    return this.gfns[id] ? this.gfns[id]![index]! : this.gfn[id]! + index;
+  }
+
+  /** For each indirect page: the gfn each of its 512 SPTEs maps (sp->gfns). */
+  gfns: (Float64Array | null)[] = [];
+
+  /** The pages shadowing guest table `gfn` (for_each_gfn_indirect_valid_sp). */
+  indirectOf(gfn: number): number[] {
+    const out: number[] = [];
+    for (const id of this.buckets[gfn & HASH_MASK]!) {
+      if (this.gfn[id] === gfn && (this.role[id]! & (ROLE_DIRECT | ROLE_INVALID)) === 0) out.push(id);
+    }
+    return out;
   }
 
   /**
@@ -236,7 +274,6 @@ export class ShadowPages {
     this.role = grown(this.role, cap);
     this.pfn = grown(this.pfn, cap);
     this.rootCount = grown(this.rootCount, cap);
-    this.parentWord = grown(this.parentWord, cap);
     this.state = grown(this.state, cap);
     this.cap = cap;
   }

@@ -19,11 +19,17 @@
 // `__pa(child) | PT_PRESENT_MASK | PT_WRITABLE_MASK | shadow_x_mask` = address | 0x7.
 
 import { frameHi, frameLo, frameOf, hiBits } from '../../arch/x86/u64';
-import { PT_PRESENT_MASK, PT_WRITABLE_MASK, ACC_WRITE_MASK, ACC_USER_MASK, ACC_EXEC_MASK } from '../../arch/x86/paging';
+import { PT_PRESENT_MASK, PT_WRITABLE_MASK, PT_ACCESSED_MASK, PT_USER_MASK, PT64_NX_MASK_HI, ACC_WRITE_MASK, ACC_USER_MASK, ACC_EXEC_MASK } from '../../arch/x86/paging';
 import { EPT_RAM_MEMTYPE, VMX_EPT_EXECUTABLE_MASK } from '../../arch/x86/ept';
 import type { Kernel } from '../../scenario/types';
 
 export const SPTE_HOST_WRITEABLE = 1 << 9; // PT_FIRST_AVAIL_BITS_SHIFT 9 in v3.0-v3.5
+
+/** v3.0 with bypass_guest_pf: kvm_mmu_set_nonpresent_ptes(~0xffe, 0). The trap value has P and every
+ *  bit from 12 up: a reserved-bit #PF with P = 1, which exits; notrap (0) faults with P = 0, which the
+ *  CPU delivers to the guest without an exit (PFEC_MASK = PFEC_MATCH = 1). */
+export const TRAP_LO = 0xfffff001;
+export const TRAP_HI = 0xffffffff;
 
 /** The EPT MMIO mask of v3.1 (ept_set_mmio_spte_mask): (0xff << 49) | VMX_EPT_MISCONFIG_WX_VALUE. */
 export const EPT_MMIO_MASK_LO = 0x6;
@@ -35,11 +41,19 @@ export class SpteFormat {
   readonly mmioLo: number;
   readonly mmioHi: number;
 
+  /** shadow_trap_nonpresent_pte: the value written for "not built yet" and on every zap. */
+  readonly trapLo: number;
+  readonly trapHi: number;
+
   constructor(
     readonly kernel: Kernel,
     readonly tdp: boolean,
     readonly maxphyaddr: number,
+    /** v3.0's bypass_guest_pf (only with shadow paging). */
+    readonly bypass = false,
   ) {
+    this.trapLo = bypass ? TRAP_LO : 0;
+    this.trapHi = bypass ? TRAP_HI : 0;
     if (kernel === 'v3.0') {
       this.mmioLo = 0;
       this.mmioHi = 0;
@@ -64,10 +78,34 @@ export class SpteFormat {
     return (lo & this.mmioLo) === this.mmioLo && ((hi & this.mmioHi) >>> 0) === this.mmioHi;
   }
 
-  /** is_shadow_present_pte: v3.1 `P && !is_mmio_spte`; v3.0 `pte != trap && pte != notrap` (both 0 here). */
+  /** is_shadow_present_pte: v3.1 `P && !is_mmio_spte`; v3.0 `pte != trap && pte != notrap`. */
   isShadowPresent(lo: number, hi: number): boolean {
-    if (this.kernel === 'v3.0') return lo !== 0 || hi !== 0;
+    if (this.kernel === 'v3.0') return (lo !== 0 || hi !== 0) && !this.isTrap(lo, hi);
     return (lo & PT_PRESENT_MASK) !== 0 && !this.isMmioSpte(lo, hi);
+  }
+
+  /** The trap value (v3.0 with bypass_guest_pf); never true otherwise. Compared exactly: the 2011
+   *  MMIO mask test would also match it (kvm-mmio-reference §9.3). */
+  isTrap(lo: number, hi: number): boolean {
+    return this.trapLo !== 0 && lo === this.trapLo && hi === this.trapHi;
+  }
+
+  /** Low half of a shadow-paging leaf (set_spte without tdp): P | A (unless speculative) | U | W |
+   *  host-writable | pfn; NX (high half) when the access has no exec. */
+  shadowLeafLo(pfn: number, access: number, speculative: boolean): number {
+    let lo = PT_PRESENT_MASK | SPTE_HOST_WRITEABLE | frameLo(pfn);
+    if (!speculative) lo |= PT_ACCESSED_MASK;
+    if (access & ACC_USER_MASK) lo |= PT_USER_MASK;
+    if (access & ACC_WRITE_MASK) lo |= PT_WRITABLE_MASK;
+    return lo >>> 0;
+  }
+  shadowLeafHi(pfn: number, access: number): number {
+    return (frameHi(pfn) | (access & ACC_EXEC_MASK ? 0 : PT64_NX_MASK_HI)) >>> 0;
+  }
+
+  /** link_shadow_page (shadow paging): `__pa(sp->spt) | P | A | W | U`. */
+  shadowNonLeafLo(pfn: number): number {
+    return (frameLo(pfn) | PT_PRESENT_MASK | PT_ACCESSED_MASK | PT_WRITABLE_MASK | PT_USER_MASK) >>> 0;
   }
 
   /** mark_mmio_spte: low half of `mask | (access & (W|U)) | gfn << 12`. */

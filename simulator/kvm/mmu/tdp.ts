@@ -46,7 +46,7 @@ export function mmuUnload(kvm: Kvm, vcpu: Vcpu): void {
  * v3.1 caches the MMIO info and installs an MMIO SPTE through __direct_map.
  */
 export function tdpPageFault(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: number): number {
-  if (kvm.kernel !== 'v3.0' && (errorCode & PFERR_RSVD_MASK) !== 0) return handleMmioPageFault(kvm, vcpu, gpa, errorCode, true);
+  if (kvm.kernel !== 'v3.0' && (errorCode & PFERR_RSVD_MASK) !== 0) return handleMmioPageFault(kvm, vcpu, Math.floor(gpa / 4096), true);
   const gfn = Math.floor(gpa / 4096);
   // force_pt_level = mapping_level_dirty_bitmap(): a gfn_to_memslot. v3.0 lacks the `!` that v3.1
   // added (return gfn_to_memslot_dirty_bitmap(...) instead of !...), so in v3.0 a RAM slot forces
@@ -117,7 +117,7 @@ function directMap(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: boole
       // and rmap_add() (gfn_to_rmap): each looks the slot up again.
       kvm.gfnToMemslot(vcpu, gfn);
       kvm.gfnToMemslot(vcpu, gfn);
-      kvm.gfnToMemslot(vcpu, gfn);
+      kvm.rmap.add(vcpu, gfn, w);
       kvm.setSpte(vcpu, w, lo, hi);
       kvm.trace.emit(E.kvm_set_spte, vcpu.id, vcpu.line, vcpu.clock, gfn, lo, hi, 1);
       noteFault(kvm, vcpu, CLASS_MAP);

@@ -30,6 +30,8 @@ import { DecodedInsn, decodeMov } from '../../arch/x86/insn';
 import { PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, ACC_USER_MASK, ACC_WRITE_MASK } from '../../arch/x86/paging';
 import { vcpuMatchMmioGpa, vcpuMatchMmioGva } from './mmio_cache';
 import { noteFault, CLASS_GUEST_PF } from '../fault_class';
+import { kvmMmuPteWrite } from '../mmu/pte_write';
+import type { ShadowMmu } from '../mmu/shadow';
 
 export const EMULATE_DONE = 0;
 export const EMULATE_DO_MMIO = 1;
@@ -43,6 +45,8 @@ const PF_VECTOR = 14;
 export class Emulator {
   private readonly insn = new DecodedInsn();
   private gpa = 0;
+  /** The shadow MMU, whose write-protected guest tables an emulated RAM write may hit (null under EPT). */
+  shadow: ShadowMmu | null = null;
 
   constructor(
     private readonly kvm: Kvm,
@@ -83,8 +87,10 @@ export class Emulator {
     kvm.stats[S.insn_emulation]!++;
     kvm.trace.emit(E.kvm_emulate_insn, vcpu.id, vcpu.line, vcpu.clock, vaLo(vcpu.ripVpn, vcpu.ripOffset), vaHi(vcpu.ripVpn), this.insn.len, lo, hi, this.insn.ok ? 0 : 1);
     if (!this.insn.ok) {
+      // handle_emulation_failure: KVM_EXIT_INTERNAL_ERROR to userspace, which stops the VM.
       kvm.stats[S.insn_emulation_fail]!++;
-      kvm.warn(vcpu, 'emulation failed: the instruction at RIP could not be fetched or decoded');
+      kvm.warn(vcpu, 'emulation failed: the instruction at RIP could not be fetched or decoded (KVM_EXIT_INTERNAL_ERROR); the vCPU stops');
+      vcpu.halted = true;
     }
     return this.insn.ok;
   }
@@ -98,6 +104,7 @@ export class Emulator {
       const slot = kvm.gfnToMemslot(vcpu, Math.floor(this.gpa / 4096));
       if (slot !== null) {
         kvm.host.write(kvm.slotPfn(vcpu, slot, Math.floor(this.gpa / 4096)), this.gpa % 4096, size, vcpu.raxLo, vcpu.raxHi);
+        kvmMmuPteWrite(kvm, this.shadow, vcpu, this.gpa, size); // emulator_write_phys
         return EMULATE_DONE;
       }
     }
@@ -185,7 +192,7 @@ export class Emulator {
     if (!this.walker.gvaToGpa(vcpu, vcpu.rdiVpn, vcpu.rdiOffset, pfec)) return -1;
     this.gpa = this.walker.walker.gfn * 4096 + vcpu.rdiOffset;
     if (Math.floor(this.gpa / 4096) * 4096 === APIC_DEFAULT_PHYS_BASE) return 1;
-    if (vcpuMatchMmioGpa(kvm, vcpu, this.gpa)) {
+    if (vcpuMatchMmioGpa(kvm, vcpu, Math.floor(this.gpa / 4096))) {
       kvm.trace.emit(E.vcpu_match_mmio, vcpu.id, vcpu.line, vcpu.clock, vaLo(vcpu.rdiVpn, vcpu.rdiOffset), vaHi(vcpu.rdiVpn), this.gpa, write ? 1 : 0, 1);
       return 1;
     }

@@ -12,19 +12,19 @@ import type { Vcpu } from '../vcpu';
 import { C } from '../../cost/accounting';
 import { S } from '../../trace/stats';
 
-/** vcpu_cache_mmio_info. `gva` is a full address as a number (0 for a direct MMU). */
-export function vcpuCacheMmioInfo(kvm: Kvm, vcpu: Vcpu, gva: number, gfn: number, access: number): void {
-  vcpu.mmioGvaVpn = Math.floor(gva / 4096);
+/** vcpu_cache_mmio_info, with the GVA as a page number (0 for a direct MMU, which caches gva 0). */
+export function vcpuCacheMmioInfo(kvm: Kvm, vcpu: Vcpu, gvaVpn: number, gfn: number, access: number): void {
+  vcpu.mmioGvaVpn = gvaVpn;
   vcpu.mmioGfn = gfn;
   vcpu.mmioAccess = access;
   kvm.stats[S.mmio_cache_fills]!++;
   kvm.acct.charge(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op);
 }
 
-/** vcpu_match_mmio_gpa. */
-export function vcpuMatchMmioGpa(kvm: Kvm, vcpu: Vcpu, gpa: number): boolean {
+/** vcpu_match_mmio_gpa, for a guest frame number. */
+export function vcpuMatchMmioGpa(kvm: Kvm, vcpu: Vcpu, gfn: number): boolean {
   kvm.acct.charge(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op);
-  const hit = vcpu.mmioGfn !== 0 && vcpu.mmioGfn === Math.floor(gpa / 4096);
+  const hit = vcpu.mmioGfn !== 0 && vcpu.mmioGfn === gfn;
   if (hit) kvm.stats[S.mmio_cache_hits]!++;
   return hit;
 }
@@ -37,12 +37,14 @@ export function vcpuMatchMmioGva(kvm: Kvm, vcpu: Vcpu, vpn: number): boolean {
   return hit;
 }
 
-/** quickly_check_mmio_pf: direct MMUs match by GPA, shadow paging by GVA. */
-export function quicklyCheckMmioPf(kvm: Kvm, vcpu: Vcpu, addr: number, direct: boolean): boolean {
-  return direct ? vcpuMatchMmioGpa(kvm, vcpu, addr) : vcpuMatchMmioGva(kvm, vcpu, Math.floor(addr / 4096));
+/** quickly_check_mmio_pf: direct MMUs match by GPA, shadow paging by GVA (`page` is the gfn or the vpn). */
+export function quicklyCheckMmioPf(kvm: Kvm, vcpu: Vcpu, page: number, direct: boolean): boolean {
+  return direct ? vcpuMatchMmioGpa(kvm, vcpu, page) : vcpuMatchMmioGva(kvm, vcpu, page);
 }
 
-/** vcpu_clear_mmio_info(vcpu, ~0): mmu_sync_roots and CR3 switches. */
-export function vcpuClearMmioInfo(vcpu: Vcpu): void {
+/** vcpu_clear_mmio_info(vcpu, gva): ~0 (no `vpn`) clears whatever is cached, as mmu_sync_roots and
+ *  CR3 switches do; INVLPG clears only a matching page. Only mmio_gva is reset: mmio_gfn survives. */
+export function vcpuClearMmioInfo(vcpu: Vcpu, vpn = -1): void {
+  if (vpn !== -1 && vcpu.mmioGvaVpn !== vpn) return;
   vcpu.mmioGvaVpn = 0;
 }

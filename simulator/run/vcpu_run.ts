@@ -1,0 +1,167 @@
+// Running one guest instruction on a vCPU, as VM entries and exits alternate (the role of KVM's
+// vcpu_enter_guest loop): the CPU model tries the instruction; an exit goes to KVM's handler for its
+// reason; the guest re-executes the instruction unless KVM's emulator completed it or a fault was
+// delivered to the guest. Under EPT the CPU walks the guest's tables through EPT; under shadow
+// paging it walks KVM's shadow tables, and a #PF exits or not by the exception bitmap and
+// PFEC_MASK/PFEC_MATCH (v3.0's bypass_guest_pf).
+
+import type { Kvm } from '../kvm/kvm';
+import type { Vcpu } from '../kvm/vcpu';
+import type { Emulator } from '../kvm/x86/emulate';
+import type { ShadowMmu } from '../kvm/mmu/shadow';
+import { C } from '../cost/accounting';
+import { Cpu, ACCESS_DONE, ACCESS_GUEST_PF } from '../arch/x86/cpu';
+import { EXIT_REASON_CR_ACCESS, EXIT_REASON_EPT_VIOLATION, EXIT_REASON_EXCEPTION_NMI, EXIT_REASON_INVLPG, pageFaultExits } from '../arch/x86/vmx';
+import { PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK } from '../arch/x86/paging';
+import { vaHi, vaLo } from '../arch/x86/u64';
+import { handleCr3Load, handleEptMisconfig, handleEptViolation, handleInvlpg, handlePageFaultException } from '../kvm/vmx';
+import { mmuLoad } from '../kvm/mmu/tdp';
+import { shadowMmuLoad } from '../kvm/mmu/shadow';
+import { RACE_KVM_EXIT } from '../kvm/races';
+import { CLASS_GUEST_PF_DIRECT } from '../kvm/fault_class';
+import { E } from '../trace/events';
+import { S } from '../trace/stats';
+import type { ExitTimes } from './exit_times';
+
+/** An instruction that still has not completed after this many exits is reported and abandoned. */
+const MAX_EXITS_PER_INSN = 64;
+
+/** What became of an instruction. */
+export const INSN_DONE = 0; // completed (by the CPU, or by KVM's emulator)
+export const INSN_GUEST_FAULT = 1; // a #PF was delivered to the guest; errorCode says which
+export const INSN_STOPPED = 2; // the vCPU stopped (KVM_EXIT_UNKNOWN), or the instruction was abandoned
+
+export class VcpuRunner {
+  readonly cpu: Cpu;
+  /** The fault delivered by the last instruction, and the bytes a read returned. */
+  errorCode = 0;
+  lo = 0;
+  hi = 0;
+  private readonly pfecMask: number;
+
+  constructor(
+    private readonly kvm: Kvm,
+    private readonly emulator: Emulator,
+    private readonly shadow: ShadowMmu | null,
+    private readonly exitTimes: ExitTimes,
+  ) {
+    this.cpu = new Cpu(kvm.host);
+    // PAGE_FAULT_ERROR_CODE_MASK = PAGE_FAULT_ERROR_CODE_MATCH = !!bypass_guest_pf (v3.0); 0 otherwise.
+    this.pfecMask = kvm.bypassGuestPf ? 1 : 0;
+  }
+
+  /** kvm_mmu_reload before VM entry. */
+  private load(vcpu: Vcpu): void {
+    if (this.shadow) shadowMmuLoad(this.kvm, this.shadow, vcpu);
+    else mmuLoad(this.kvm, vcpu);
+  }
+
+  /**
+   * A memory access by the instruction at RIP: a MOV to or from [rdi] (the vCPU's registers hold the
+   * operands), or an instruction fetch at (vpn, offset) when `pfec` has FETCH. `ripOffset` tells
+   * whether the emulator completed it (it advances RIP).
+   */
+  access(vcpu: Vcpu, vpn: number, offset: number, size: number, pfec: number, lo: number, hi: number): number {
+    const kvm = this.kvm;
+    const ripOffset = vcpu.ripOffset;
+    vcpu.guestFault = false;
+    for (let exits = 0; exits < MAX_EXITS_PER_INSN; exits++) {
+      this.load(vcpu);
+      kvm.stats[S.hw_walks]!++;
+      const r = this.shadow
+        ? this.cpu.accessShadow(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi)
+        : this.cpu.access(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi);
+      if (r === ACCESS_DONE) {
+        kvm.acct.charge(vcpu, C.guest_memory, kvm.cost.guest_ram_access);
+        this.lo = this.cpu.lo;
+        this.hi = this.cpu.hi;
+        return INSN_DONE;
+      }
+      if (r === ACCESS_GUEST_PF) {
+        const ec = this.cpu.errorCode;
+        // Under EPT the exception bitmap has no #PF; without EPT it does, filtered by PFEC mask/match.
+        if (!this.shadow || !pageFaultExits(ec, true, this.pfecMask, this.pfecMask)) return this.directFault(vcpu, vpn, offset, ec);
+        this.exit(vcpu, EXIT_REASON_EXCEPTION_NMI, vpn, offset, ec);
+      } else {
+        this.exit(vcpu, this.cpu.ept.exitReason, 0, 0, 0);
+      }
+      if (vcpu.halted) return INSN_STOPPED;
+      if (vcpu.guestFault) {
+        this.errorCode = vcpu.guestFaultCode;
+        return INSN_GUEST_FAULT;
+      }
+      if (vcpu.ripOffset !== ripOffset) {
+        this.lo = vcpu.readLo;
+        this.hi = vcpu.readHi;
+        return INSN_DONE;
+      }
+    }
+    kvm.warn(vcpu, `the instruction at line ${vcpu.line} did not complete after ${MAX_EXITS_PER_INSN} exits: abandoned`);
+    return INSN_STOPPED;
+  }
+
+  /** A #PF the CPU delivers through the guest's IDT without an exit. */
+  private directFault(vcpu: Vcpu, vpn: number, offset: number, errorCode: number): number {
+    const kvm = this.kvm;
+    kvm.faultCounts[CLASS_GUEST_PF_DIRECT]!++;
+    kvm.stats[S.guest_faults]!++;
+    kvm.trace.emit(E.guest_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, offset), vaHi(vpn), errorCode);
+    this.errorCode = errorCode;
+    return INSN_GUEST_FAULT;
+  }
+
+  /** MOV to CR3: an exit under shadow paging (CR3-load exiting); under EPT the CPU just loads it. */
+  loadCr3(vcpu: Vcpu, cr3: number): void {
+    if (!this.shadow) {
+      vcpu.cr3 = cr3;
+      return;
+    }
+    this.exit(vcpu, EXIT_REASON_CR_ACCESS, 0, 0, cr3);
+  }
+
+  /** INVLPG: an exit under shadow paging; under EPT only the CPU's TLB (not modelled) is affected. */
+  invlpg(vcpu: Vcpu, vpn: number): void {
+    if (this.shadow) this.exit(vcpu, EXIT_REASON_INVLPG, vpn, 0, 0);
+  }
+
+  /** A VM exit: the hardware transition, kvm_exit, the handler for `reason`, kvm_entry. */
+  private exit(vcpu: Vcpu, reason: number, vpn: number, offset: number, arg: number): void {
+    const kvm = this.kvm;
+    const cost = kvm.cost;
+    kvm.stats[S.exits]!++;
+    kvm.acct.charge(vcpu, C.vm_exit_entry, cost.vmexit_transition);
+    const start = vcpu.clock;
+    kvm.acct.charge(vcpu, C.vm_exit_entry, cost.exit_handler);
+    const qual = reason === EXIT_REASON_EPT_VIOLATION ? this.cpu.ept.qualification : arg;
+    kvm.trace.emit(E.kvm_exit, vcpu.id, vcpu.line, vcpu.clock, reason, vaLo(vcpu.ripVpn, vcpu.ripOffset), vaHi(vcpu.ripVpn), qual);
+    vcpu.exitClass = -1;
+    kvm.races.point(vcpu, RACE_KVM_EXIT, 0);
+    const shadow = this.shadow!;
+    switch (reason) {
+      case EXIT_REASON_EPT_VIOLATION:
+        handleEptViolation(kvm, this.emulator, vcpu, this.cpu.exitGpa, qual);
+        break;
+      case EXIT_REASON_EXCEPTION_NMI:
+        handlePageFaultException(kvm, this.emulator, shadow, vcpu, vpn, offset, arg);
+        break;
+      case EXIT_REASON_CR_ACCESS:
+        handleCr3Load(kvm, vcpu, arg);
+        break;
+      case EXIT_REASON_INVLPG:
+        handleInvlpg(kvm, shadow, vcpu, vpn);
+        break;
+      default:
+        handleEptMisconfig(kvm, this.emulator, vcpu, this.cpu.exitGpa);
+    }
+    // Memory-fault exits get a fault class; CR3 loads and INVLPG are not faults.
+    if (vcpu.exitClass >= 0) kvm.faultCounts[vcpu.exitClass]!++;
+    else if (reason !== EXIT_REASON_CR_ACCESS && reason !== EXIT_REASON_INVLPG) kvm.warn(vcpu, `exit ${reason} was not classified`);
+    this.exitTimes.record(reason, vcpu.clock - start);
+    kvm.trace.emit(E.kvm_entry, vcpu.id, vcpu.line, vcpu.clock);
+  }
+}
+
+/** The #PF error-code bits of an access (PFERR_USER for CPL 3). */
+export function accessPfec(write: boolean, fetch: boolean, cpl: number): number {
+  return (write ? PFERR_WRITE_MASK : 0) | (fetch ? PFERR_FETCH_MASK : 0) | (cpl === 3 ? PFERR_USER_MASK : 0);
+}

@@ -1,7 +1,7 @@
 // The CPU model's rules: EPT misconfiguration vs violation [SDM], and the guest walk's error codes.
 import { describe, it, expect } from 'vitest';
 import { eptMisconfigured, reservedPaMaskHi } from '../simulator/arch/x86/ept';
-import { GuestWalker, WALK_FAULT, WALK_OK, type WalkMemory } from '../simulator/arch/x86/walker';
+import { GuestWalker, WALK_FAULT, WALK_OK, type WalkCpu, type WalkMemory } from '../simulator/arch/x86/walker';
 import { indexOfVpn } from '../simulator/arch/x86/paging';
 
 const rsvd40 = reservedPaMaskHi(40);
@@ -59,7 +59,7 @@ function tables(leaf: number, leafHi = 0, upper = 0x67): MapMemory {
   m.set(0x4000 + indexOfVpn(vpn, 1) * 8, 0x777000 | leaf, leafHi);
   return m;
 }
-const cpu = { cr3: 0x1000, cr0Wp: true, nx: true };
+const cpu: WalkCpu = { cr3: 0x1000, cr0Wp: true, nx: true, smep: false, smap: false, pke: false, pkru: 0, ac: false };
 
 describe('guest page walk', () => {
   it('translates and sets A, and D on a write, only on success (CPU style)', () => {

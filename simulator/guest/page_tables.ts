@@ -52,6 +52,16 @@ export class GuestRam {
     this.host.write(this.pfnOf(gpa), gpa % 4096, 8, lo, hi);
   }
 
+  /** A sized access (1, 2, 4, 8 bytes, within a page) to guest RAM; reads return { lo, hi }. */
+  read(gpa: number, size: number): { lo: number; hi: number } {
+    this.host.read(this.pfnOf(gpa), gpa % 4096, size);
+    return { lo: this.host.lo, hi: this.host.hi };
+  }
+
+  write(gpa: number, size: number, lo: number, hi: number): void {
+    this.host.write(this.pfnOf(gpa), gpa % 4096, size, lo, hi);
+  }
+
   writeBytes(gpa: number, bytes: Uint8Array): void {
     for (let i = 0; i < bytes.length; i++) this.host.write(this.pfnOf(gpa + i), (gpa + i) % 4096, 1, bytes[i]!, 0);
   }
@@ -86,8 +96,11 @@ export interface BuiltGuest {
   cr3s: number[];
   /** Guest-physical pages holding the page tables. */
   tablePages: number[];
-  /** Code pages: the guest-virtual page number of the first, and the guest-physical page of each. */
+  /** Code pages: the guest-virtual page number of the first, and the guest-physical page of each.
+   *  The same pages are mapped twice: as kernel text (supervisor) and as user text (U), so that an
+   *  instruction run at CPL 3 can be fetched without a supervisor page under SMEP or vice versa. */
   codeVpn: number;
+  userCodeVpn: number;
   codeGpas: number[];
   ram: GuestRam;
 }
@@ -134,19 +147,25 @@ export function buildGuest(sc: Scenario, ram: GuestRam, codePages: number): Buil
   const codeVpn = code ? code.gva.vpn : DEFAULT_CODE_VPN;
   const codeGpas: number[] = [];
   const codeEntries = [null, { lo: PT_PRESENT_MASK | PT_ACCESSED_MASK, hi: 0 }, null, null, null];
+  const userCodeEntries = [null, { lo: PT_PRESENT_MASK | PT_USER_MASK | PT_ACCESSED_MASK, hi: 0 }, null, null, null];
   for (let i = 0; i < codePages; i++) {
     const gpa = code ? code.gpa + i * 4096 : alloc.alloc();
     const at = code?.pos ?? where;
     if (!ram.isRam(gpa)) throw new GuestSetupError(`guest.code: guest-physical 0x${gpa.toString(16)} is not in a RAM memslot (the code needs ${codePages} page(s))`, at.line, at.col);
     codeGpas.push(gpa);
-    for (const cr3 of cr3s) b.map(cr3, codeVpn + i, Math.floor(gpa / 4096), 1, codeEntries, at);
+    for (const cr3 of cr3s) {
+      b.map(cr3, codeVpn + i, Math.floor(gpa / 4096), 1, codeEntries, at);
+      b.map(cr3, USER_CODE_VPN + i, Math.floor(gpa / 4096), 1, userCodeEntries, at);
+    }
   }
   const tablePages = alloc.given.filter((g) => !codeGpas.includes(g));
-  return { cr3s, tablePages, codeVpn, codeGpas, ram };
+  return { cr3s, tablePages, codeVpn, userCodeVpn: USER_CODE_VPN, codeGpas, ram };
 }
 
 /** 0xffffffff81000000, where Linux/x86-64 puts its kernel text. */
 export const DEFAULT_CODE_VPN = 0xfffff81000;
+/** 0x00007ff000000000: the user-mode alias of the code, high in the user half. */
+export const USER_CODE_VPN = 0x7ff000000;
 
 class Builder {
   /** Entries whose bits a mapping gave explicitly, by guest-physical address: their bits. */

@@ -48,7 +48,7 @@ export class AccessLog {
         cpl: cpl!,
         result: fault ? 'guest-fault' : 'ok',
         error_code: fault ? '0x' + this.nums[k * 4 + 1]!.toString(16) : null,
-        value: fault ? null : hex64(this.nums[k * 4 + 2]!, this.nums[k * 4 + 3]!),
+        value: fault || op === 2 ? null : hex64(this.nums[k * 4 + 2]!, this.nums[k * 4 + 3]!),
         line: line!,
       });
     }

@@ -284,9 +284,9 @@ export class Machine {
     vcpu.rdiOffset = offset;
     vcpu.raxLo = lo;
     vcpu.raxHi = hi;
-    vcpu.ripVpn = this.codeVpn + Math.floor(slot / SLOTS_PER_PAGE);
-    vcpu.ripOffset = (slot % SLOTS_PER_PAGE) * INSN_SLOT_BYTES;
     vcpu.cpl = cpl < 0 ? vcpu.defaultCpl : (cpl as 0 | 3);
+    vcpu.ripVpn = (vcpu.cpl === 3 ? this.guest.userCodeVpn : this.codeVpn) + Math.floor(slot / SLOTS_PER_PAGE);
+    vcpu.ripOffset = (slot % SLOTS_PER_PAGE) * INSN_SLOT_BYTES;
     const r = this.runner.access(vcpu, vpn, offset, size, accessPfec(write, false, vcpu.cpl), lo, hi);
     this.log(vcpu, write ? 1 : 0, vpn, offset, r, write ? lo : this.runner.lo, write ? hi : this.runner.hi);
   }

@@ -10,7 +10,8 @@
 // the 2011 walker's (v3.0/v3.2 paging_tmpl.h) per-level `eperm` for W, U and NX, which the kvmStyle
 // A-bit timing depends on (A is set level by level while no violation has been seen); the checks that
 // need the combined access of the whole translation (SMEP, which the 2011 walker did at the leaf after
-// its A bit; SMAP and PKU, which postdate it) come after the loop. The verdict is the SDM's:
+// its A bit; SMAP and PKU, which postdate it) come after the loop, so in kvmStyle a fault that only
+// they find leaves A set along the whole path, as the 2011 SMEP check did. The verdict is the SDM's:
 //   - user access (CPL 3) to a page that is not user (U clear at some level);
 //   - write to a page that is not writable (W clear at some level) by a user access, or by a
 //     supervisor access when CR0.WP = 1;

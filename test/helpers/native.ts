@@ -1,0 +1,92 @@
+// The native reference: the guest's workload on bare hardware, with no hypervisor. The same page
+// tables are built in the same guest RAM, and the CPU's architectural walk (the shared walker, CPU
+// style) runs directly on them; accesses go to RAM or to the devices. Virtualization must not change
+// anything this observes.
+import { HostMemory } from '../../simulator/host/physmem';
+import { Memslot, Memslots } from '../../simulator/kvm/memslots';
+import { MmioDevice } from '../../simulator/devices/mmio_device';
+import { buildGuest, entryAddress, GuestRam } from '../../simulator/guest/page_tables';
+import { GuestWalker, WALK_OK, type WalkCpu, type WalkMemory } from '../../simulator/arch/x86/walker';
+import { PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK } from '../../simulator/arch/x86/paging';
+import { frameHi, frameLo, frameOf, hex64 } from '../../simulator/arch/x86/u64';
+import type { Scenario } from '../../simulator/scenario/types';
+
+export interface NativeAccess {
+  op: 'read' | 'write' | 'fetch';
+  result: 'ok' | 'guest-fault';
+  error_code: string | null;
+  value: string | null;
+}
+
+class RamTables implements WalkMemory {
+  lo = 0;
+  hi = 0;
+  constructor(private readonly ram: GuestRam) {}
+  readEntry(gpa: number): boolean {
+    ({ lo: this.lo, hi: this.hi } = this.ram.read64(gpa));
+    return true;
+  }
+  setBits(gpa: number, bits: number, lo: number, hi: number): boolean {
+    const e = this.ram.read64(gpa);
+    if (e.lo !== lo || e.hi !== hi) return false;
+    this.ram.write64(gpa, (lo | bits) >>> 0, hi);
+    return true;
+  }
+}
+
+export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestRam; tablePages: number[] } {
+  const host = new HostMemory(sc.host.maxphyaddr);
+  const memslots = new Memslots();
+  for (const m of sc.memslots) memslots.install(new Memslot(m.slot, m.gpa / 4096, m.size / 4096));
+  const ram = new GuestRam(memslots, host);
+  const guest = buildGuest(sc, ram, 1);
+  const devices = sc.devices.map((d) => new MmioDevice(d));
+  const walker = new GuestWalker(sc.host.maxphyaddr);
+  const mem = new RamTables(ram);
+  const c = sc.guest.cpu;
+  const cpu: WalkCpu = { cr3: guest.cr3s[0]!, cr0Wp: c.cr0_wp, nx: c.efer_nx, smep: c.cr4_smep, smap: c.cr4_smap, pke: c.cr4_pke, pkru: c.pkru, ac: c.eflags_ac };
+  const out: NativeAccess[] = [];
+  const access = (op: NativeAccess['op'], vpn: number, offset: number, size: number, cpl: number, lo: number, hi: number): void => {
+    const pfec = (op === 'write' ? PFERR_WRITE_MASK : 0) | (op === 'fetch' ? PFERR_FETCH_MASK : 0) | (cpl === 3 ? PFERR_USER_MASK : 0);
+    if (walker.walk(mem, cpu, vpn, pfec, false) !== WALK_OK) {
+      out.push({ op, result: 'guest-fault', error_code: '0x' + walker.errorCode.toString(16), value: null });
+      return;
+    }
+    const gpa = walker.gfn * 4096 + offset;
+    let value: string | null = null;
+    if (op !== 'fetch') {
+      const dev = devices.find((d) => d.contains(gpa));
+      if (op === 'write') {
+        if (ram.isRam(gpa)) ram.write(gpa, size, lo, hi);
+        else dev?.write(gpa, size, lo, hi);
+        value = hex64(lo, hi);
+      } else if (ram.isRam(gpa)) {
+        const v = ram.read(gpa, size);
+        value = hex64(v.lo, v.hi);
+      } else if (dev) {
+        dev.read(gpa, size);
+        value = hex64(dev.lo, dev.hi);
+      } else value = hex64(0xffffffff, 0xffffffff);
+    }
+    out.push({ op, result: 'ok', error_code: null, value });
+  };
+  let space = 0;
+  for (const s of sc.vcpus[0]!.workload) {
+    const cpl = 'cpl' in s && s.cpl !== null ? s.cpl : c.cpl;
+    if (s.kind === 'read') access('read', s.gva.vpn, s.gva.offset, s.size, cpl, 0, 0);
+    else if (s.kind === 'write') access('write', s.gva.vpn, s.gva.offset, s.size, cpl, s.lo, s.hi);
+    else if (s.kind === 'fetch') access('fetch', s.gva.vpn, s.gva.offset, 1, cpl, 0, 0);
+    else if (s.kind === 'cr3') cpu.cr3 = guest.cr3s[(space = s.space)]!;
+    else if (s.kind === 'pte') {
+      const at = entryAddress(ram, guest.cr3s[s.space]!, s.gva.vpn, s.level);
+      const m = sc.guest.mappings.find((x) => (x.space ?? s.space) === s.space && at >= x.gpa && at < x.gpa + x.size);
+      if (at < 0 || !m) continue;
+      const old = ram.read64(at);
+      const frame = s.gpa !== null ? s.gpa / 4096 : frameOf(old.lo, old.hi);
+      const rel = at - m.gpa;
+      access('write', m.gva.vpn + Math.floor(rel / 4096), rel % 4096, 8, 0, (s.bits.lo | frameLo(frame)) >>> 0, (s.bits.hi | frameHi(frame)) >>> 0);
+    }
+  }
+  void space;
+  return { accesses: out, ram, tablePages: guest.tablePages };
+}

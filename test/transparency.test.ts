@@ -1,0 +1,142 @@
+// Virtualization must not change what the guest sees. Random guest page tables (entry bits at every
+// level), CPU flags and access sequences; values read, faults delivered (and their error codes) and
+// the final guest page tables (A/D bits included) must be identical on bare hardware and under
+// every virtualized mode: EPT v3.0 and v3.1, shadow paging v3.0 with and without bypass_guest_pf,
+// shadow paging v3.1, MMIO caching on and off.
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { scenario } from './helpers/scenario';
+import { runNative } from './helpers/native';
+import { Machine } from '../simulator/run/machine';
+import type { ScenarioOverrides } from '../simulator/scenario/types';
+
+const MODES: [string, ScenarioOverrides][] = [
+  ['EPT v3.0', { kernel: 'v3.0', tdp: true }],
+  ['EPT v3.1', { kernel: 'v3.1', tdp: true }],
+  ['EPT v3.1, caching off', { kernel: 'v3.1', tdp: true, mmio_caching: false }],
+  ['shadow v3.0, bypass_guest_pf', { kernel: 'v3.0', tdp: false, bypass_guest_pf: true }],
+  ['shadow v3.0, no bypass', { kernel: 'v3.0', tdp: false, bypass_guest_pf: false }],
+  ['shadow v3.1', { kernel: 'v3.1', tdp: false }],
+  ['shadow v3.1, caching off', { kernel: 'v3.1', tdp: false, mmio_caching: false }],
+];
+
+const TOKENS = ['p', 'w', 'u', 'nx', 'a', 'd'];
+/** Entry bits: random p/w/u/nx; upper levels always accessed (see the note on A bits below). */
+const upper = fc.subarray(['p', 'w', 'u', 'nx']).map((t) => [...t, 'a'].join(' '));
+const leaf = fc.subarray(TOKENS).map((t) => t.join(' '));
+
+/** Test mapping k sits alone in PML4 slot k (GVA k << 39) and maps RAM, or for k = 0 the device. */
+const mapping = (k: number) =>
+  fc.record({ page: fc.constantFrom('4K', '2M'), leaf, pde: upper, pdpte: upper, pml4e: upper }).map((m) => {
+    const gva = '0x' + (BigInt(k + 1) << 39n).toString(16);
+    const gpa = k === 0 ? '0xfebf0000' : '0x' + (0x2000000 + k * 0x200000).toString(16);
+    const size = m.page === '2M' && k !== 0 ? '2M' : '4K';
+    const page = size;
+    const pde = page === '2M' ? '' : `, pde: "${m.pde}"`;
+    return `    - { gva: ${gva}, gpa: ${gpa}, size: ${size}, page: ${page}, flags: "${m.leaf}"${pde}, pdpte: "${m.pdpte}", pml4e: "${m.pml4e}" }`;
+  });
+
+const step = fc.record({
+  op: fc.constantFrom('read', 'write', 'fetch', 'pte'),
+  target: fc.integer({ min: 0, max: 3 }),
+  cpl: fc.constantFrom(0, 3),
+  value: fc.integer({ min: 0, max: 0xffff }),
+  pte: leaf,
+});
+
+function stepYaml(s: { op: string; target: number; cpl: number; value: number; pte: string }): string {
+  const gva = '0x' + ((BigInt(s.target + 1) << 39n) + 0x18n).toString(16);
+  if (s.op === 'pte') return `  - { pte: ${gva}, level: 1, flags: "${s.pte}" }`;
+  // Instruction fetches from the device page would make KVM emulate an instruction in MMIO, which
+  // it cannot (emulation failure): natively it is just a fetch. Keep fetches on RAM.
+  if (s.op === 'fetch') return s.target === 0 ? `  - { read: ${gva}, size: 4, cpl: ${s.cpl} }` : `  - { fetch: ${gva}, cpl: ${s.cpl} }`;
+  if (s.op === 'write') return `  - { write: ${gva}, size: 4, value: ${s.value}, cpl: ${s.cpl} }`;
+  return `  - { read: ${gva}, size: 4, cpl: ${s.cpl} }`;
+}
+
+const cpuFlags = fc.record({ cr0_wp: fc.boolean(), efer_nx: fc.boolean(), cr4_smep: fc.boolean(), cr4_smap: fc.boolean(), eflags_ac: fc.boolean() });
+
+function yaml(maps: string[], steps: string[], cpu: Record<string, boolean>): string {
+  return `memslots:
+  - { slot: 0, gpa: 0x0, size: 64M }
+devices:
+  - { name: dev, gpa: 0xfebf0000, size: 4K, handler: kernel, registers: { 0x18: 0x55aa } }
+guest:
+  cpu: { ${Object.entries(cpu).map(([k, v]) => `${k}: ${v}`).join(', ')} }
+  mappings:
+    - { gva: 0xffff880000000000, gpa: 0x0, size: 64M, page: 2M, flags: "p w a d" }
+${maps.join('\n')}
+workload:
+${steps.join('\n')}
+`;
+}
+
+/** Every non-zero entry of the guest's table pages, as "gpa=value". */
+function tables(ram: { read64(gpa: number): { lo: number; hi: number } }, pages: number[]): string[] {
+  const out: string[] = [];
+  for (const page of pages) {
+    for (let i = 0; i < 512; i++) {
+      const e = ram.read64(page + i * 8);
+      if (e.lo !== 0 || e.hi !== 0) out.push(`${(page + i * 8).toString(16)}=${e.hi.toString(16)}:${e.lo.toString(16)}`);
+    }
+  }
+  return out;
+}
+
+function virtualized(text: string, o: ScenarioOverrides) {
+  const m = new Machine(scenario(text), { overrides: o, accesses: true });
+  m.run();
+  return { accesses: m.accessLog!.records(), ram: m.guest.ram, tablePages: m.guest.tablePages, warnings: m.kvm.warnings };
+}
+
+/**
+ * The one difference a faithful v3.0 shows: with bypass_guest_pf, a fault on a not-present guest
+ * entry whose shadow page already exists (a notrap SPTE) is delivered by the CPU without an exit, and
+ * the CPU runs the guest with EFER.NX forced on (update_transition_efer: "NX is emulated"), so an
+ * instruction-fetch fault carries the I/D bit even when the guest's EFER.NX and CR4.SMEP are clear,
+ * where bare hardware leaves it out. When the entry is still a trap SPTE the fault exits and KVM
+ * injects the right code, so for those faults either value of I/D is accepted, nothing else.
+ */
+function maskBypassLeak(a: { op: string; result: string; error_code: string | null; value: string | null }, o: ScenarioOverrides, cpu: Record<string, boolean>) {
+  if (!(o.tdp === false && o.bypass_guest_pf && a.op === 'fetch' && a.result === 'guest-fault' && !cpu.efer_nx && !cpu.cr4_smep)) return a;
+  const ec = parseInt(a.error_code!, 16);
+  return (ec & 1) === 0 ? { ...a, error_code: '0x' + (ec & ~0x10).toString(16) } : a;
+}
+
+describe('transparency', () => {
+  it('every mode shows the guest exactly what bare hardware shows', () => {
+    fc.assert(
+      fc.property(fc.tuple(mapping(0), mapping(1), mapping(2), mapping(3)), fc.array(step, { minLength: 1, maxLength: 12 }), cpuFlags, (maps, steps, cpu) => {
+        const text = yaml(maps, steps.map(stepYaml), cpu);
+        const native = runNative(scenario(text));
+        const seen = (a: { op: string; result: string; error_code: string | null; value: string | null }[]) => a.map(({ op, result, error_code, value }) => ({ op, result, error_code, value }));
+        for (const [name, o] of MODES) {
+          // KVM's 2011 software walk sets A level by level before its last checks, so an SMEP or
+          // SMAP fault still leaves A in the guest's leaf (pinned below); the 2011 kernels did not
+          // offer SMAP to guests at all. Shadow modes therefore run with both off.
+          if (o.tdp === false && (cpu.cr4_smep || cpu.cr4_smap)) continue;
+          const v = virtualized(text, o);
+          expect(v.warnings.filter((w) => !w.includes('pte:')), name).toEqual([]);
+          expect(seen(v.accesses).map((a) => maskBypassLeak(a, o, cpu)), name).toEqual(seen(native.accesses).map((a) => maskBypassLeak(a, o, cpu)));
+          expect(tables(v.ram, native.tablePages), `${name}: guest page tables (A/D bits included)`).toEqual(tables(native.ram, native.tablePages));
+        }
+      }),
+      { numRuns: Number(process.env.TRANSPARENCY_RUNS ?? 200) },
+    );
+  }, 120_000);
+});
+
+describe('where the 2011 shadow MMU shows through', () => {
+  it("an SMEP fault found by KVM's software walk leaves the guest leaf accessed (bare hardware does not)", () => {
+    const maps = ['    - { gva: 0x8000000000, gpa: 0x2000000, size: 4K, page: 4K, flags: "p w u", pde: "p w u a", pdpte: "p w u a", pml4e: "p w u a" }'];
+    const text = yaml(maps, ['  - { fetch: 0x8000000018, cpl: 0 }'], { cr0_wp: true, efer_nx: true, cr4_smep: true, cr4_smap: false, eflags_ac: false });
+    const native = runNative(scenario(text));
+    const shadow = virtualized(text, { kernel: 'v3.1', tdp: false });
+    const ept = virtualized(text, { kernel: 'v3.1', tdp: true });
+    for (const r of [native.accesses, shadow.accesses, ept.accesses]) expect(r[0]).toMatchObject({ op: 'fetch', result: 'guest-fault', error_code: '0x11' });
+    const leaf = (ram: { read64(g: number): { lo: number } }) => native.tablePages.map((p) => ram.read64(p).lo).find((lo) => (lo & ~0xfff) === 0x2000000)!;
+    expect(leaf(native.ram) & 0x20).toBe(0);
+    expect(leaf(ept.ram) & 0x20).toBe(0);
+    expect(leaf(shadow.ram) & 0x20).toBe(0x20);
+  });
+});

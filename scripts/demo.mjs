@@ -1,18 +1,23 @@
-// `npm run demo`: every bundled example, run under v3.0 and v3.1, side by side.
+// `npm run demo`: every bundled example, run under v3.0 and v3.1, side by side; shadow-paging
+// examples also under v3.0 with bypass_guest_pf off, the cover letter's "ept=0 bypass_guest_pf=0".
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 
 const files = readdirSync('examples').filter((f) => f.endsWith('.mmio.yaml')).sort().map((f) => `examples/${f}`);
 // Exit status 1 only says an expectation failed: the examples' expectations describe their own
 // kernel, so the other era is expected to miss them.
-function run(file, kernel) {
-  const p = spawnSync(process.execPath, ['dist/cli.js', 'run', file, '--json', '--kernel', kernel], { encoding: 'utf8', maxBuffer: 1 << 28 });
+function run(file, kernel, extra = []) {
+  const args = ['dist/cli.js', 'run', file, '--json', ...(kernel ? ['--kernel', kernel] : []), ...extra];
+  const p = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (p.status !== 0 && p.status !== 1) throw new Error(`${file} (${kernel}) failed:\n${p.stderr}`);
   return JSON.parse(p.stdout);
 }
 const rows = [
-  ['EPT_VIOLATION exits', (r) => r.exits.EPT_VIOLATION ?? 0],
-  ['EPT_MISCONFIG exits', (r) => r.exits.EPT_MISCONFIG ?? 0],
+  ['EPT_VIOLATION exits', (r) => r.exits.EPT_VIOLATION ?? 0, (r) => r.tdp],
+  ['EPT_MISCONFIG exits', (r) => r.exits.EPT_MISCONFIG ?? 0, (r) => r.tdp],
+  ['#PF exits (EXCEPTION_NMI)', (r) => r.exits.EXCEPTION_NMI ?? 0, (r) => !r.tdp],
+  ['guest #PF without an exit', (r) => r.faults['guest-pf-direct'], (r) => !r.tdp],
+  ['guest #PF injected by KVM', (r) => r.faults['guest-pf'], (r) => !r.tdp],
   ['faults', (r) => Object.entries(r.faults).filter(([, n]) => n > 0).map(([c, n]) => `${c} ${n}`).join(', ') || '-'],
   ['memslot lookups', (r) => r.stats.memslot_lookups],
   ['  of which misses', (r) => r.stats.memslot_misses],
@@ -28,16 +33,22 @@ let failed = false;
 for (const file of files) {
   const a = run(file, 'v3.0');
   const b = run(file, 'v3.1');
-  console.log(`\n${b.name}  (${file})`);
-  const w0 = Math.max(...rows.map(([n]) => n.length));
-  const cells = rows.map(([n, f]) => [n, String(f(a)), String(f(b))]);
-  const w1 = Math.max(4, ...cells.map((c) => c[1].length));
-  console.log(`  ${''.padEnd(w0)}  ${'v3.0'.padEnd(w1)}  v3.1`);
-  for (const [n, x, y] of cells) console.log(`  ${n.padEnd(w0)}  ${x.padEnd(w1)}  ${y}`);
-  const change = ((b.cycles.elapsed - a.cycles.elapsed) / a.cycles.elapsed) * 100;
-  console.log(`  elapsed time change v3.0 -> v3.1: ${change >= 0 ? '+' : ''}${change.toFixed(2)}%`);
-  for (const w of [...a.warnings, ...b.warnings]) console.log(`  warning: ${w}`);
-  const own = b.kernel === 'v3.1' ? b : a; // the run under the scenario's own kernel
+  const runs = [['v3.0', a], ['v3.1', b]];
+  if (!a.tdp) runs.splice(1, 0, ['v3.0 bypass off', run(file, 'v3.0', ['--bypass-guest-pf', 'off'])]);
+  if (!a.tdp) runs[0][0] = 'v3.0 bypass on';
+  console.log(`\n${b.name}  (${file}; ${a.tdp ? 'EPT' : 'shadow paging'})`);
+  const shown = rows.filter(([, , when]) => !when || when(a));
+  const w0 = Math.max(...shown.map(([n]) => n.length));
+  const cells = shown.map(([n, f]) => [n, ...runs.map(([, r]) => String(f(r)))]);
+  const widths = runs.map(([label], i) => Math.max(label.length, ...cells.map((c) => c[i + 1].length)));
+  console.log(`  ${''.padEnd(w0)}  ${runs.map(([label], i) => label.padEnd(widths[i])).join('  ')}`);
+  for (const c of cells) console.log(`  ${c[0].padEnd(w0)}  ${c.slice(1).map((x, i) => x.padEnd(widths[i])).join('  ')}`);
+  for (const [label, r] of runs.slice(1)) {
+    const change = ((r.cycles.elapsed - a.cycles.elapsed) / a.cycles.elapsed) * 100;
+    console.log(`  elapsed time change ${runs[0][0]} -> ${label}: ${change >= 0 ? '+' : ''}${change.toFixed(2)}%`);
+  }
+  for (const w of runs.flatMap(([, r]) => r.warnings)) console.log(`  warning: ${w}`);
+  const own = run(file, null); // the run under the scenario's own settings
   for (const e of own.expect.filter((x) => !x.ok)) {
     failed = true;
     console.log(`  expectation failed: ${e.path} ${e.expected}, actual ${e.actual}`);

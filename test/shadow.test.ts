@@ -140,3 +140,12 @@ describe('write protection of guest page tables', () => {
     expect(r.faults['mmio-fast']).toBe(1);
   });
 });
+
+describe('what shadow paging cannot offer', () => {
+  it('protection keys are refused with a position', async () => {
+    const { parseScenario } = await import('../simulator/scenario/parse');
+    const text = svm('v3.1', '  - { compute: 1 }').replace('cpu: { cr0_wp: true, efer_nx: true }', 'cpu: { cr0_wp: true, efer_nx: true, cr4_pke: true }');
+    const r = parseScenario(text, 'pke.mmio.yaml');
+    expect('diagnostics' in r && r.diagnostics.map((d) => [d.line, d.message])).toEqual([[9, 'guest.cpu.cr4_pke: true needs mmu.tdp: true: KVM does not offer protection keys with shadow paging']]);
+  });
+});

@@ -1,4 +1,4 @@
-// `mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--accesses] [--trace]`
+// `mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]`
 // The only simulator module that touches Node: it reads files and prints. Exit status: 0 when every
 // expectation holds, 1 when one fails, 2 for bad input (the worst over all files).
 
@@ -9,7 +9,7 @@ import { formatRunText } from '../report/text';
 import type { Diagnostic, ScenarioOverrides } from '../scenario/types';
 import { KERNELS } from '../scenario/types';
 
-const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--accesses] [--trace]`;
+const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]`;
 
 interface Args {
   files: string[];
@@ -37,6 +37,10 @@ function parseArgs(argv: string[]): Args | string {
       const v = rest[++i];
       if (v !== 'on' && v !== 'off') return `--tdp takes on or off\n${USAGE}`;
       a.overrides.tdp = v === 'on';
+    } else if (s === '--bypass-guest-pf') {
+      const v = rest[++i];
+      if (v !== 'on' && v !== 'off') return `--bypass-guest-pf takes on or off\n${USAGE}`;
+      a.overrides.bypass_guest_pf = v === 'on';
     } else if (s.startsWith('-')) return `unknown option ${s}\n${USAGE}`;
     else a.files.push(s);
   }

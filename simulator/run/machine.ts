@@ -350,18 +350,18 @@ export class Machine {
   }
 }
 
-/** VMX's private memslots under EPT (vmx_create_vcpu: the identity page table; KVM_SET_TSS_ADDR from
- *  the VMM: the real-mode TSS), at the 3.x defaults. They make nmemslots 35, so every miss compares
- *  35 entries. The APIC-access page (slot 32) is not created: APIC virtualization is not modelled. */
+/** VMX's private memslots, at the 3.x defaults: the real-mode TSS (KVM_SET_TSS_ADDR from the VMM, on
+ *  every VMX VM) and, with EPT, the identity page table (vmx_create_vcpu). The TSS slot alone makes
+ *  nmemslots 35, so every miss compares 35 entries. The APIC-access page (slot 32) is not created:
+ *  APIC virtualization is not modelled. */
 function addVmxPrivateSlots(kvm: Kvm, sc: Scenario): void {
-  if (!kvm.tdp) return;
   const taken = (gpa: number, size: number) =>
     sc.memslots.some((m) => gpa < m.gpa + m.size && m.gpa < gpa + size) || sc.devices.some((d) => gpa < d.gpa + d.size && d.gpa < gpa + size);
   const add = (id: number, gpa: number, pages: number) => {
     if (taken(gpa, pages * 4096)) kvm.warnings.push(`private memslot ${id} at 0x${gpa.toString(16)} overlaps the scenario's memory: not created`);
     else kvm.memslots.install(new Memslot(id, gpa / 4096, pages));
   };
-  add(IDENTITY_PAGETABLE_PRIVATE_MEMSLOT, 0xfffbc000, 1); // VMX_EPT_IDENTITY_PAGETABLE_ADDR
+  if (kvm.tdp) add(IDENTITY_PAGETABLE_PRIVATE_MEMSLOT, 0xfffbc000, 1); // VMX_EPT_IDENTITY_PAGETABLE_ADDR
   add(TSS_PRIVATE_MEMSLOT, 0xfffbd000, 3); // RMODE_TSS_SIZE spans 3 pages
 }
 

@@ -2,7 +2,7 @@
 // into diagnostics that point at the offending YAML node. It never throws on bad input and never
 // returns a Scenario when anything is wrong. No Node built-ins: this runs in browsers and workers.
 
-import { LineCounter, isMap, parseDocument } from 'yaml';
+import { LineCounter, isMap, isNode, parseDocument } from 'yaml';
 import { checkLayout, regions } from './checks';
 import { readExpect } from './expect';
 import { readGuest } from './guest';
@@ -58,6 +58,10 @@ function readScenario(ctx: Ctx, root: Val, file: string): Scenario | null {
   const guestV = need(ctx, top, 'guest');
   const guestO = guestV ? readObj(ctx, guestV, ['paging', 'cpu', 'page_tables_top', 'code', 'mappings']) : null;
   const guest = guestO ? readGuest(ctx, guestO, host.maxphyaddr, backing) : null;
+  // KVM offers protection keys to a guest only with EPT (no keys in shadow page tables).
+  const cpuV = guestO?.keys.get('cpu');
+  const pkeV = cpuV && isMap(cpuV.node) ? cpuV.node.get('cr4_pke', true) : undefined;
+  if (guest?.cpu.cr4_pke && !mmu.tdp && cpuV) ctx.error(isNode(pkeV) ? val(ctx, pkeV, `${cpuV.path}.cr4_pke`, cpuV.range) : cpuV, 'true needs mmu.tdp: true: KVM does not offer protection keys with shadow paging');
 
   const labels = new Map<string, Val>();
   const vcpus = readVcpus(ctx, top, host.maxphyaddr, labels);

@@ -61,7 +61,7 @@ mmu: { tdp: false, mmio_caching: true, bypass_guest_pf: true }
 memslots:
   - { slot: 0, gpa: 0x0, size: 2G }
 guest:
-  cpu: { cr0_wp: true, efer_nx: false, cpl: 3, cr4_smep: true, cr4_smap: true, cr4_pke: true, pkru: 0xc, eflags_ac: true }
+  cpu: { cr0_wp: true, efer_nx: false, cpl: 3, cr4_smep: true, cr4_smap: true, cr4_pke: false, pkru: 0xc, eflags_ac: true }
   mappings:
     - { gva: 0xffff880000000000, gpa: 0x0, size: 1G, page: 1G, flags: "p w u a d nx pkey=3" }
     - { gva: 0x400000, gpa: 0x40000000, size: 4K, pte: "p w a d bit52", pde: "p w u a", pdpte: "p w u a", pml4e: "p w u a bit8", space: 1 }
@@ -344,7 +344,7 @@ describe('parseScenario: shadow paging', () => {
   it('reads the mmu settings and the new CPU state', () => {
     expect(s.mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: true });
     expect(s.guest.cpu).toEqual({
-      cr0_wp: true, efer_nx: false, cpl: 3, cr4_smep: true, cr4_smap: true, cr4_pke: true, pkru: 0xc, eflags_ac: true,
+      cr0_wp: true, efer_nx: false, cpl: 3, cr4_smep: true, cr4_smap: true, cr4_pke: false, pkru: 0xc, eflags_ac: true,
     });
   });
 

@@ -12,20 +12,12 @@
 // Accessed and dirty bits are set at every level, so A/D timing is not what is tested here.
 import { describe, it, expect } from 'vitest';
 import { scenario } from './helpers/scenario';
-import { runNative, type NativeAccess } from './helpers/native';
+import { runNative } from './helpers/native';
+import { MODES, maskBypassLeak, type Seen } from './helpers/modes';
 import { Machine } from '../simulator/run/machine';
 import type { Scenario, ScenarioOverrides } from '../simulator/scenario/types';
 import { PFERR_FETCH_MASK, PFERR_PK_MASK, PFERR_PRESENT_MASK, PFERR_RSVD_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK } from '../simulator/arch/x86/paging';
 
-const MODES: [string, ScenarioOverrides][] = [
-  ['EPT v3.0', { kernel: 'v3.0', tdp: true }],
-  ['EPT v3.1', { kernel: 'v3.1', tdp: true }],
-  ['EPT v3.1, caching off', { kernel: 'v3.1', tdp: true, mmio_caching: false }],
-  ['shadow v3.0, bypass_guest_pf', { kernel: 'v3.0', tdp: false, bypass_guest_pf: true }],
-  ['shadow v3.0, no bypass', { kernel: 'v3.0', tdp: false, bypass_guest_pf: false }],
-  ['shadow v3.1', { kernel: 'v3.1', tdp: false }],
-  ['shadow v3.1, caching off', { kernel: 'v3.1', tdp: false, mmio_caching: false }],
-];
 
 interface Cpu {
   cr0_wp: boolean;
@@ -150,16 +142,6 @@ function withCpu(sc: Scenario, cpu: Cpu): Scenario {
   const maps = testMappings().slice(0, 1);
   const parsed = scenario(yaml(cpu, maps, workload(maps).yaml.slice(0, 1))).guest.cpu;
   return { ...sc, guest: { ...sc.guest, cpu: parsed } };
-}
-
-type Seen = Pick<NativeAccess, 'op' | 'result' | 'error_code' | 'value'>;
-
-/** Exactly transparency.test.ts's exception for v3.0's bypass_guest_pf (see the comment there): a
- *  not-present fetch fault may carry I/D when neither EFER.NX nor SMEP is on; I/D is then ignored. */
-function maskBypassLeak(a: Seen, o: ScenarioOverrides, cpu: Cpu): Seen {
-  if (!(o.tdp === false && o.bypass_guest_pf && a.op === 'fetch' && a.result === 'guest-fault' && !cpu.efer_nx && !cpu.cr4_smep)) return a;
-  const ec = parseInt(a.error_code!, 16);
-  return (ec & 1) === 0 ? { ...a, error_code: '0x' + (ec & ~0x10).toString(16) } : a;
 }
 
 interface Case {

@@ -7,18 +7,10 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { scenario } from './helpers/scenario';
 import { runNative } from './helpers/native';
+import { MODES, maskBypassLeak, type Seen } from './helpers/modes';
 import { Machine } from '../simulator/run/machine';
 import type { ScenarioOverrides } from '../simulator/scenario/types';
 
-const MODES: [string, ScenarioOverrides][] = [
-  ['EPT v3.0', { kernel: 'v3.0', tdp: true }],
-  ['EPT v3.1', { kernel: 'v3.1', tdp: true }],
-  ['EPT v3.1, caching off', { kernel: 'v3.1', tdp: true, mmio_caching: false }],
-  ['shadow v3.0, bypass_guest_pf', { kernel: 'v3.0', tdp: false, bypass_guest_pf: true }],
-  ['shadow v3.0, no bypass', { kernel: 'v3.0', tdp: false, bypass_guest_pf: false }],
-  ['shadow v3.1', { kernel: 'v3.1', tdp: false }],
-  ['shadow v3.1, caching off', { kernel: 'v3.1', tdp: false, mmio_caching: false }],
-];
 
 const TOKENS = ['p', 'w', 'u', 'nx', 'a', 'd'];
 /** Entry bits: random p/w/u/nx; upper levels always accessed (see the note on A bits below). */
@@ -89,27 +81,13 @@ function virtualized(text: string, o: ScenarioOverrides) {
   return { accesses: m.accessLog!.records(), ram: m.guest.ram, tablePages: m.guest.tablePages, warnings: m.kvm.warnings };
 }
 
-/**
- * The one difference a faithful v3.0 shows: with bypass_guest_pf, a fault on a not-present guest
- * entry whose shadow page already exists (a notrap SPTE) is delivered by the CPU without an exit, and
- * the CPU runs the guest with EFER.NX forced on (update_transition_efer: "NX is emulated"), so an
- * instruction-fetch fault carries the I/D bit even when the guest's EFER.NX and CR4.SMEP are clear,
- * where bare hardware leaves it out. When the entry is still a trap SPTE the fault exits and KVM
- * injects the right code, so for those faults either value of I/D is accepted, nothing else.
- */
-function maskBypassLeak(a: { op: string; result: string; error_code: string | null; value: string | null }, o: ScenarioOverrides, cpu: Record<string, boolean>) {
-  if (!(o.tdp === false && o.bypass_guest_pf && a.op === 'fetch' && a.result === 'guest-fault' && !cpu.efer_nx && !cpu.cr4_smep)) return a;
-  const ec = parseInt(a.error_code!, 16);
-  return (ec & 1) === 0 ? { ...a, error_code: '0x' + (ec & ~0x10).toString(16) } : a;
-}
-
 describe('transparency', () => {
   it('every mode shows the guest exactly what bare hardware shows', () => {
     fc.assert(
       fc.property(fc.tuple(mapping(0), mapping(1), mapping(2), mapping(3)), fc.array(step, { minLength: 1, maxLength: 12 }), cpuFlags, (maps, steps, cpu) => {
         const text = yaml(maps, steps.map(stepYaml), cpu);
         const native = runNative(scenario(text));
-        const seen = (a: { op: string; result: string; error_code: string | null; value: string | null }[]) => a.map(({ op, result, error_code, value }) => ({ op, result, error_code, value }));
+        const seen = (a: Seen[]) => a.map(({ op, result, error_code, value }): Seen => ({ op, result, error_code, value }));
         for (const [name, o] of MODES) {
           // KVM's 2011 software walk sets A level by level before its last checks, so an SMEP or
           // SMAP fault still leaves A in the guest's leaf (pinned below); the 2011 kernels did not

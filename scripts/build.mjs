@@ -15,6 +15,16 @@ await build({
 });
 chmodSync('dist/cli.js', 0o755);
 
+await build({
+  entryPoints: ['simulator/cli/compare_worker.ts'],
+  outfile: 'dist/compare-worker.js',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  logLevel: 'warning',
+});
+
 // The simulator as a platform-neutral ES module (Node, workers, browsers), for scripts and, later,
 // the extension's worker and the webview.
 await build({

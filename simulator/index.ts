@@ -4,3 +4,6 @@ export { runScenario, lookupPath, GuestSetupError } from './run/run';
 export { formatRunText } from './report/text';
 export type { RunResult } from './run/result';
 export type { Scenario, ScenarioOverrides, Diagnostic } from './scenario/types';
+export { compareScenario, assemble, variantsOf, runVariant, metricValue } from './run/compare';
+export type { CompareResult, VariantResult } from './run/compare';
+export { formatCompareText } from './report/compare_text';

@@ -23,9 +23,11 @@ function smallRun(over: Partial<RunResult> = {}): RunResult {
     kernel: 'v3.1',
     tdp: true,
     mmio_caching: true,
+    bypass_guest_pf: false,
     profile: 'westmere-2011',
     maxphyaddr: 40,
     vcpus: 1,
+    memslots: 1,
     exits: { EPT_MISCONFIG: 999, EPT_VIOLATION: 1 },
     exit_stats: [
       // EPT_VIOLATION first on purpose: the report must sort by Samples.

@@ -87,6 +87,32 @@ expect:
   exits.EXCEPTION_NMI: 0
 `;
 
+/** `metric` and `compare`: every form of a variant, once. */
+const COMPARE = `name: netperf TCP_RR
+kernel: v3.0
+memslots:
+  - { slot: 0, gpa: 0x0, size: 256M }
+devices:
+  - { name: nic, gpa: 0xfebf0000, size: 4K, handler: userspace }
+guest:
+  mappings:
+    - { gva: 0xffff880000000000, gpa: 0x0, size: 256M, page: 2M }
+    - { gva: 0xffffc90000000000, gpa: 0xfebf0000, size: 4K, flags: "p w pcd nx" }
+workload:
+  - repeat: 100
+    label: transaction
+    steps:
+      - { write: 0xffffc90000000050, size: 4, value: 1 }
+      - { compute: 20000 }
+metric: { label: transaction, unit: tps }
+compare:
+  - { label: "ept, before",   kernel: v3.0, mmu: { tdp: true } }
+  - { label: "ept, after",    kernel: v3.1, mmu: { tdp: true } }
+  - { label: "ept=0, before", kernel: v3.0, mmu: { tdp: false, bypass_guest_pf: false } }
+  - { label: "ept=0, after",  kernel: v3.1, mmu: { tdp: false } }
+  - { label: "modern host",   host: { profile: modern, maxphyaddr: 46 }, memslots: 32, mmu: { mmio_caching: false } }
+`;
+
 /** The CPU settings every scenario gets unless it says otherwise. */
 const CPU_DEFAULTS = { cr0_wp: true, efer_nx: true, cpl: 0, cr4_smep: false, cr4_smap: false, cr4_pke: false, pkru: 0, eflags_ac: false };
 
@@ -460,7 +486,7 @@ describe('parseScenario: diagnostics', () => {
   });
 
   it('never throws, whatever prefix of a valid file it is given', () => {
-    for (const text of [EXAMPLE, SHADOW]) {
+    for (const text of [EXAMPLE, SHADOW, COMPARE]) {
       for (let end = 0; end < text.length; end += 3) {
         const r = parseScenario(text.slice(0, end), 'cut.mmio.yaml');
         const diags = 'diagnostics' in r ? r.diagnostics : [];
@@ -690,5 +716,160 @@ describe('parseScenario: diagnostics', () => {
     ['flags and pdpte', '{ gva: 0x40000000, gpa: 0x40000000, size: 1G, page: 1G, flags: "p", pdpte: "p w" }', '"p w" }', 'guest.mappings[2].pdpte: `flags` and `pdpte` both give the leaf entry (the PDPTE of a 1G page): give only one'],
   ])('1G page: %s', (_what, mapping, needle, message) => {
     expectOne(with1G(mapping), needle, message);
+  });
+});
+
+describe('parseScenario: metric and compare', () => {
+  it('reads the metric and every form of a variant', () => {
+    const s = ok(COMPARE);
+    expect(s.metric).toEqual({ kind: 'rate', label: 'transaction', unit: 'tps', pos: loc(COMPARE, '{ label: transaction') });
+    expect(s.compare).toEqual([
+      { label: 'ept, before', overrides: { kernel: 'v3.0', tdp: true }, pos: loc(COMPARE, '{ label: "ept, before"') },
+      { label: 'ept, after', overrides: { kernel: 'v3.1', tdp: true }, pos: loc(COMPARE, '{ label: "ept, after"') },
+      { label: 'ept=0, before', overrides: { kernel: 'v3.0', tdp: false, bypass_guest_pf: false }, pos: loc(COMPARE, '{ label: "ept=0, before"') },
+      { label: 'ept=0, after', overrides: { kernel: 'v3.1', tdp: false }, pos: loc(COMPARE, '{ label: "ept=0, after"') },
+      {
+        label: 'modern host',
+        overrides: { profile: 'modern', maxphyaddr: 46, memslot_count: 32, mmio_caching: false },
+        pos: loc(COMPARE, '{ label: "modern host"'),
+      },
+    ]);
+    // Absent keys stay absent (not undefined-valued).
+    expect(s.compare.map((v) => Object.keys(v.overrides).sort())).toEqual([
+      ['kernel', 'tdp'],
+      ['kernel', 'tdp'],
+      ['bypass_guest_pf', 'kernel', 'tdp'],
+      ['kernel', 'tdp'],
+      ['maxphyaddr', 'memslot_count', 'mmio_caching', 'profile'],
+    ]);
+  });
+
+  it('defaults to the elapsed time and no variants', () => {
+    const s = ok(BASE);
+    expect(s.metric).toEqual({ kind: 'elapsed', pos: null });
+    expect(s.compare).toEqual([]);
+  });
+
+  it('reads `metric: elapsed`, a default unit, block forms and a variant without overrides', () => {
+    const elapsed = replaced('expect:\n', 'metric: elapsed\nexpect:\n');
+    expect(ok(elapsed).metric).toEqual({ kind: 'elapsed', pos: loc(elapsed, 'elapsed') });
+    const block = replaced('expect:\n', 'metric:\n  label: loop\ncompare:\n  - label: baseline\n  - label: shadow\n    mmu:\n      tdp: false\nexpect:\n');
+    const s = ok(block);
+    expect(s.metric).toEqual({ kind: 'rate', label: 'loop', unit: 'per second', pos: loc(block, 'label: loop\ncompare') });
+    expect(s.compare).toEqual([
+      { label: 'baseline', overrides: {}, pos: loc(block, 'label: baseline') },
+      { label: 'shadow', overrides: { tdp: false }, pos: loc(block, 'label: shadow') },
+    ]);
+    expect(Object.keys(s.compare[0]!.overrides)).toEqual([]);
+  });
+
+  it('finds a metric label in any vCPU, nested repeats included', () => {
+    const nested = replaced('expect:\n', 'vcpus:\n  - workload:\n      - repeat: 2\n        steps:\n          - { repeat: 3, label: inner, steps: [ { compute: 1 } ] }\nmetric: { label: inner }\nexpect:\n', replaced('workload:\n  - repeat: 10\n    label: loop\n    steps:\n      - { write: 0xffffc90000000050, size: 4, value: 1 }\n      - { compute: 100 }\n', ''));
+    expect(ok(nested).metric).toMatchObject({ kind: 'rate', label: 'inner', unit: 'per second' });
+  });
+
+  it('judges each variant with its own kernel and tdp, else the scenario\'s', () => {
+    // v3.0 shadow paging in the variant: bypass_guest_pf may be true although the scenario is v3.1 with EPT.
+    const own = ok(replaced('expect:\n', 'compare:\n  - { label: a, kernel: v3.0, mmu: { tdp: false, bypass_guest_pf: true } }\nexpect:\n'));
+    expect(own.compare[0]!.overrides).toEqual({ kernel: 'v3.0', tdp: false, bypass_guest_pf: true });
+    // The scenario's v3.0 shadow paging with bypass_guest_pf: a variant may switch it off and use EPT.
+    const shadow = replaced('memslots:\n', 'kernel: v3.0\nmmu: { tdp: false, bypass_guest_pf: true }\nmemslots:\n');
+    const off = ok(replaced('expect:\n', 'compare:\n  - { label: a, kernel: v3.1, mmu: { tdp: true, bypass_guest_pf: false } }\n  - { label: b, mmu: { mmio_caching: false } }\nexpect:\n', shadow));
+    expect(off.compare.map((v) => v.overrides)).toEqual([{ kernel: 'v3.1', tdp: true, bypass_guest_pf: false }, { mmio_caching: false }]);
+    // Protection keys with EPT, and a variant that keeps EPT.
+    const pke = replaced('cpu: { efer_nx: true }', 'cpu: { efer_nx: true, cr4_pke: true }');
+    expect(ok(replaced('expect:\n', 'compare:\n  - { label: a, kernel: v3.0, mmu: { tdp: true } }\nexpect:\n', pke)).compare).toHaveLength(1);
+  });
+
+  it('accepts a wider or just wide enough maxphyaddr and a memslot count that leaves room for added slots', () => {
+    const high = replaced('size: 256M }', 'size: 256M }\n  - { slot: 1, gpa: 0x1000000000, size: 4K }');
+    const added = replaced('      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: add, slot: 5, gpa: 0x20000000, size: 4K }\n', high);
+    const s = ok(replaced('expect:\n', 'compare:\n  - { label: a, host: { maxphyaddr: 37 }, memslots: 31 }\n  - { label: b, host: { maxphyaddr: 52 }, memslots: 2 }\nexpect:\n', added));
+    expect(s.compare.map((v) => v.overrides)).toEqual([{ maxphyaddr: 37, memslot_count: 31 }, { maxphyaddr: 52, memslot_count: 2 }]);
+  });
+
+  const withMetric = (metric: string, text = BASE) => replaced('expect:\n', `metric: ${metric}\nexpect:\n`, text);
+  const withCompare = (variants: string, text = BASE) => replaced('expect:\n', `compare:\n${variants}\nexpect:\n`, text);
+  /** BASE with a second memslot at 64G (needs maxphyaddr 37) and a device at 128G (needs 38). */
+  const high = replaced(
+    'handler: userspace }',
+    'handler: userspace }\n  - { name: rom, gpa: 0x2000000000, size: 4K, handler: kernel }',
+    replaced('size: 256M }', 'size: 256M }\n  - { slot: 1, gpa: 0x1000000000, size: 4K }'),
+  );
+  /** BASE whose workload adds slots 3 and 7 (and re-adds the declared slot 0). */
+  const adds = (slots: number[]) =>
+    replaced('      - { compute: 100 }\n', '      - { compute: 100 }\n' + slots.map((n) => `  - { memslot: add, slot: ${n}, gpa: ${0x20000000 + n * 0x1000}, size: 4K }\n`).join(''));
+  /** BASE as v3.0 shadow paging with bypass_guest_pf on. */
+  const bypass = replaced('memslots:\n', 'kernel: v3.0\nmmu: { tdp: false, bypass_guest_pf: true }\nmemslots:\n');
+
+  // [what, scenario text, needle where the diagnostic must start, message]
+  it.each([
+    // metric
+    ['misspelt top-level key', replaced('expect:\n', 'comapre: []\nexpect:\n'), 'comapre', 'unknown key `comapre`; did you mean `compare`?'],
+    ['misspelt elapsed', withMetric('elapse'), 'elapse\n', 'metric: expected elapsed or { label: <repeat label>, unit: <text> }, got elapse; did you mean `elapsed`?'],
+    ['a bare label', withMetric('loop'), 'loop\nexpect', 'metric: expected elapsed or { label: <repeat label>, unit: <text> }, got loop; for the rate of the repeat labelled `loop`, write { label: loop }'],
+    ['a number', withMetric('5'), '5\nexpect', 'metric: expected elapsed or { label: <repeat label>, unit: <text> }, got 5'],
+    ['a list', withMetric('[loop]'), '[loop]', 'metric: expected elapsed or { label: <repeat label>, unit: <text> }, got a list'],
+    ['unknown label', withMetric('{ label: lop, unit: tps }'), 'lop', 'metric.label: unknown label `lop` (no repeat step has it); did you mean `loop`?'],
+    ['empty label', withMetric('{ label: "" }'), '"" }', 'metric.label: must not be empty'],
+    ['label not a string', withMetric('{ label: [loop] }'), '[loop]', 'metric.label: expected a string, got a list'],
+    ['missing label', withMetric('{ unit: tps }'), '{ unit', 'metric: missing required key `label`'],
+    ['misspelt label key', withMetric('{ lable: loop }'), 'lable', 'metric: unknown key `lable`; did you mean `label`?'],
+    ['unknown metric key', withMetric('{ label: loop, per: second }'), 'per:', 'metric: unknown key `per` (expected one of: label, unit)'],
+    ['empty unit', withMetric('{ label: loop, unit: " " }'), '" "', 'metric.unit: must not be empty'],
+    ['unit not a string', withMetric('{ label: loop, unit: 5 }'), '5 }', 'metric.unit: expected a string, got 5'],
+    // compare: the list and labels
+    ['empty compare', replaced('expect:\n', 'compare: []\nexpect:\n'), '[]', 'compare: must list at least one variant'],
+    ['compare not a list', replaced('expect:\n', 'compare: { label: a }\nexpect:\n'), '{ label: a }', 'compare: expected a list of variants, got a mapping'],
+    ['variant not a mapping', withCompare('  - ept'), 'ept', 'compare[0]: expected a mapping, got ept'],
+    ['missing label', withCompare('  - { kernel: v3.0 }'), '{ kernel: v3.0 }', 'compare[0]: missing required key `label`'],
+    ['empty label', withCompare('  - { label: "", kernel: v3.0 }'), '""', 'compare[0].label: must not be empty'],
+    ['label not a string', withCompare('  - { label: 5, kernel: v3.0 }'), '5, kernel', 'compare[0].label: expected a string, got 5'],
+    ['duplicate label', withCompare('  - { label: ept, kernel: v3.0 }\n  - { label: ept, kernel: v3.1 }'), 'ept, kernel: v3.1', 'compare[1].label: variant label `ept` is already used by compare[0]'],
+    // compare: keys and values
+    ['misspelt variant key', withCompare('  - { label: a, memslot: 2 }'), 'memslot:', 'compare[0]: unknown key `memslot`; did you mean `memslots`?'],
+    ['mmu key at the variant level', withCompare('  - { label: a, tdp: false }'), 'tdp', 'compare[0]: unknown key `tdp` (expected one of: label, kernel, mmu, host, memslots)'],
+    ['misspelt mmu key', withCompare('  - { label: a, mmu: { mmio_cachng: false } }'), 'mmio_cachng', 'compare[0].mmu: unknown key `mmio_cachng`; did you mean `mmio_caching`?'],
+    ['unknown host key', withCompare('  - { label: a, host: { cpu: modern } }'), 'cpu: modern', 'compare[0].host: unknown key `cpu` (expected one of: maxphyaddr, profile)'],
+    ['mmu not a mapping', withCompare('  - { label: a, mmu: ept }'), 'ept }', 'compare[0].mmu: expected a mapping, got ept'],
+    ['bad kernel', withCompare('  - { label: a, kernel: v3.2 }'), 'v3.2', 'compare[0].kernel: expected one of v3.0, v3.1, got v3.2'],
+    ['tdp not a bool', withCompare('  - { label: a, mmu: { tdp: off } }'), 'off', 'compare[0].mmu.tdp: expected true or false, got off'],
+    ['mmio_caching not a bool', withCompare('  - { label: a, mmu: { mmio_caching: 0 } }'), '0 } }', 'compare[0].mmu.mmio_caching: expected true or false, got 0'],
+    ['bad profile', withCompare('  - { label: a, host: { profile: modrn } }'), 'modrn', 'compare[0].host.profile: expected one of westmere-2011, modern, got modrn; did you mean `modern`?'],
+    ['maxphyaddr range', withCompare('  - { label: a, host: { maxphyaddr: 53 } }'), '53', 'compare[0].host.maxphyaddr: must be between 36 and 52 (got 53)'],
+    ['no memslots', withCompare('  - { label: a, memslots: 0 }'), '0 }\nexpect', 'compare[0].memslots: must be between 1 and 32 (got 0)'],
+    ['too many memslots', withCompare('  - { label: a, memslots: 33 }'), '33', 'compare[0].memslots: must be between 1 and 32 (got 33)'],
+    ['memslots as a list', withCompare('  - { label: a, memslots: [ { slot: 0 } ] }'), '[ { slot: 0 } ]', 'compare[0].memslots: expected an integer, got a list'],
+    // compare: combinations
+    ['bypass_guest_pf with the scenario\'s v3.1', withCompare('  - { label: a, mmu: { tdp: false, bypass_guest_pf: true } }'), 'true } }', 'compare[0].mmu.bypass_guest_pf: true is not possible: kernel v3.1 no longer has it (the 2011 MMIO series removed it; use kernel: v3.0)'],
+    ['bypass_guest_pf with the scenario\'s tdp', withCompare('  - { label: a, kernel: v3.0, mmu: { bypass_guest_pf: true } }'), 'true } }', 'compare[0].mmu.bypass_guest_pf: true is not possible: VMX forces it off when EPT is in use (tdp: true; use tdp: false)'],
+    ['bypass_guest_pf with the variant\'s v3.1 and tdp', withCompare('  - { label: a, kernel: v3.1, mmu: { tdp: true, bypass_guest_pf: true } }', bypass), 'true } }', 'compare[0].mmu.bypass_guest_pf: true is not possible: kernel v3.1 no longer has it (the 2011 MMIO series removed it; use kernel: v3.0), and VMX forces it off when EPT is in use (tdp: true; use tdp: false)'],
+    ['a bad variant kernel does not cascade into bypass_guest_pf', withCompare('  - { label: a, kernel: v3, mmu: { tdp: false, bypass_guest_pf: true } }'), 'v3,', 'compare[0].kernel: expected one of v3.0, v3.1, got v3'],
+    ['the scenario\'s bypass_guest_pf with the variant\'s tdp', withCompare('  - { label: ept, mmu: { tdp: true } }', bypass), 'true } }\nexpect', 'compare[0].mmu.tdp: true is not possible with the scenario\'s mmu.bypass_guest_pf: true: VMX forces it off when EPT is in use; give this variant mmu: { bypass_guest_pf: false }'],
+    ['the scenario\'s bypass_guest_pf with the variant\'s kernel', withCompare('  - { label: after, kernel: v3.1 }', bypass), 'v3.1 }', 'compare[0].kernel: v3.1 is not possible with the scenario\'s mmu.bypass_guest_pf: true: kernel v3.1 no longer has it (the 2011 MMIO series removed it); give this variant mmu: { bypass_guest_pf: false }'],
+    ['the scenario\'s bypass_guest_pf with both', withCompare('  - { label: after, kernel: v3.1, mmu: { tdp: true } }', bypass), 'v3.1,', 'compare[0].kernel: v3.1 is not possible with the scenario\'s mmu.bypass_guest_pf: true: kernel v3.1 no longer has it (the 2011 MMIO series removed it), and VMX forces it off when EPT is in use; give this variant mmu: { bypass_guest_pf: false }'],
+    ['an invalid scenario bypass_guest_pf is not inherited', withCompare('  - { label: ept, mmu: { tdp: true } }', replaced('memslots:\n', 'mmu: { tdp: false, bypass_guest_pf: true }\nmemslots:\n')), 'true }\nmemslots', 'mmu.bypass_guest_pf: true is not possible: kernel v3.1 no longer has it (the 2011 MMIO series removed it; use kernel: v3.0)'],
+    ['cr4_pke with the variant\'s shadow paging', withCompare('  - { label: shadow, mmu: { tdp: false } }', replaced('cpu: { efer_nx: true }', 'cpu: { efer_nx: true, cr4_pke: true }')), 'false } }', 'compare[0].mmu.tdp: false is not possible: guest.cpu.cr4_pke is true, and KVM does not offer protection keys with shadow paging'],
+    ['maxphyaddr below a memslot', withCompare('  - { label: a, host: { maxphyaddr: 36 } }', replaced('size: 256M }', 'size: 256M }\n  - { slot: 1, gpa: 0x1000000000, size: 4K }')), '36', 'compare[0].host.maxphyaddr: 36 (limit 0x1000000000) does not cover memslots[1] [0x1000000000, 0x1000001000): this scenario needs at least 37'],
+    ['maxphyaddr names the highest use', withCompare('  - { label: a, host: { maxphyaddr: 36 } }', high), '36', 'compare[0].host.maxphyaddr: 36 (limit 0x1000000000) does not cover devices[1] [0x2000000000, 0x2000001000): this scenario needs at least 38'],
+    ['maxphyaddr below a pte step\'s frame', withCompare('  - { label: a, host: { maxphyaddr: 39 } }', replaced('{ compute: 100 }', '{ pte: 0x1000, flags: "p", gpa: 0xff00000000 }')), '39', 'compare[0].host.maxphyaddr: 39 (limit 0x8000000000) does not cover the `pte` step at line 15 [0xff00000000, 0xff00001000): this scenario needs at least 40'],
+    ['maxphyaddr below an added memslot', withCompare('  - { label: a, host: { maxphyaddr: 36 } }', replaced('      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: add, slot: 1, gpa: 0x1000000000, size: 2M }\n')), '36', 'compare[0].host.maxphyaddr: 36 (limit 0x1000000000) does not cover the `memslot: add` step at line 16 [0x1000000000, 0x1000200000): this scenario needs at least 37'],
+    ['fewer memslots than declared', withCompare('  - { label: a, memslots: 1 }', replaced('size: 256M }', 'size: 256M }\n  - { slot: 1, gpa: 0x20000000, size: 4K }')), '1 }\nexpect', 'compare[0].memslots: 1 is fewer than the 2 memslots the scenario declares'],
+    ['no slot id left for an added memslot', withCompare('  - { label: a, memslots: 32 }', adds([0, 3])), '32 }', 'compare[0].memslots: 32 leaves no free slot id for slot 3, which the workload adds at line 17 (KVM has 32 user memslots): at most 31 here'],
+    ['no slot ids left for added memslots', withCompare('  - { label: a, memslots: 31 }', adds([7, 3, 7])), '31', 'compare[0].memslots: 31 leaves no free slot id for slots 3, 7, which the workload adds (KVM has 32 user memslots): at most 30 here'],
+  ])('%s', (_what, text, needle, message) => {
+    expectOne(text, needle, message);
+  });
+
+  it('reports the variant\'s problems all at once, each at its own key', () => {
+    const text = withCompare('  - { label: a, kernel: v9, mmu: { tdp: 1 }, host: { maxphyaddr: 30 }, memslots: 40 }\n  - { label: a, extra: 1 }');
+    expect(diagnostics(text).map((d) => [d.line, d.col, d.message])).toEqual([
+      [loc(text, 'v9').line, loc(text, 'v9').col, 'compare[0].kernel: expected one of v3.0, v3.1, got v9'],
+      [loc(text, '1 }, host').line, loc(text, '1 }, host').col, 'compare[0].mmu.tdp: expected true or false, got 1'],
+      [loc(text, '30').line, loc(text, '30').col, 'compare[0].host.maxphyaddr: must be between 36 and 52 (got 30)'],
+      [loc(text, '40').line, loc(text, '40').col, 'compare[0].memslots: must be between 1 and 32 (got 40)'],
+      [loc(text, 'a, extra').line, loc(text, 'a, extra').col, 'compare[1].label: variant label `a` is already used by compare[0]'],
+      [loc(text, 'extra').line, loc(text, 'extra').col, 'compare[1]: unknown key `extra` (expected one of: label, kernel, mmu, host, memslots)'],
+    ]);
   });
 });

@@ -3,13 +3,20 @@
 // expectation holds, 1 when one fails, 2 for bad input (the worst over all files).
 
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { parseScenario } from '../scenario/parse';
 import { runScenario, GuestSetupError } from '../run/run';
 import { formatRunText } from '../report/text';
+import { formatCompareText } from '../report/compare_text';
+import { assemble, variantsOf } from '../run/compare';
+import type { RunResult } from '../run/result';
 import type { Diagnostic, ScenarioOverrides } from '../scenario/types';
 import { KERNELS } from '../scenario/types';
 
-const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]`;
+const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]
+       mmu-lab compare FILE [--json]`;
 
 interface Args {
   files: string[];
@@ -52,7 +59,57 @@ function printDiagnostics(ds: Diagnostic[]): void {
   for (const d of ds) process.stderr.write(`${d.file}:${d.line}:${d.col}: error: ${d.message}\n`);
 }
 
-function main(argv: string[]): number {
+/** `compare FILE [--json]`: every variant on its own worker thread, at most one per core. */
+async function compare(argv: string[]): Promise<number> {
+  const file = argv.find((a) => !a.startsWith('-'));
+  const json = argv.includes('--json');
+  const unknown = argv.find((a) => a.startsWith('-') && a !== '--json');
+  if (!file || unknown || argv.filter((a) => !a.startsWith('-')).length !== 1) {
+    process.stderr.write(USAGE + '\n');
+    return 2;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    process.stderr.write(`${file}: cannot read: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const parsed = parseScenario(text, file);
+  if ('diagnostics' in parsed) {
+    printDiagnostics(parsed.diagnostics);
+    return 2;
+  }
+  const sc = parsed.scenario;
+  const variants = variantsOf(sc);
+  const runs: RunResult[] = new Array(variants.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < variants.length) {
+      const index = next++;
+      runs[index] = await new Promise<RunResult>((resolve, reject) => {
+        const w = new Worker(join(__dirname, 'compare-worker.js'), { workerData: { text, file, index } });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(variants.length, availableParallelism()) }, lane));
+  } catch (e) {
+    if (e instanceof Error && /GuestSetupError|not in a RAM|page tables/.test(e.message)) {
+      process.stderr.write(`${file}: error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const result = assemble(sc, runs);
+  process.stdout.write(json ? JSON.stringify(result) + '\n' : formatCompareText(result));
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'compare') return compare(argv.slice(1));
   const args = parseArgs(argv);
   if (typeof args === 'string') {
     process.stderr.write(args + '\n');
@@ -90,4 +147,4 @@ function main(argv: string[]): number {
   return status;
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then((code) => (process.exitCode = code));

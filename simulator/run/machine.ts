@@ -2,7 +2,7 @@
 // vCPU is one workload step; its instruction runs on the CPU model, with KVM handling the exits
 // (run/vcpu_run.ts), until it completes.
 
-import type { Scenario, ScenarioOverrides } from '../scenario/types';
+import type { Scenario, ScenarioOverrides, Step } from '../scenario/types';
 import { Kvm } from '../kvm/kvm';
 import type { Vcpu } from '../kvm/vcpu';
 import { EFER_NX, X86_CR0_WP, X86_CR4_PKE, X86_CR4_SMAP, X86_CR4_SMEP } from '../kvm/vcpu';
@@ -54,6 +54,8 @@ export class Machine {
   readonly iterStart: Float64Array;
   readonly done: Uint8Array;
   readonly waiting: Uint8Array;
+  /** User memslots at the start (the scenario's plus fillers). */
+  readonly userMemslots: number;
   private codeVpn = 0;
   private accessSeq = 0;
   private stepSeq = 0;
@@ -81,6 +83,7 @@ export class Machine {
       if (m.readonly) throw new GuestSetupError(`memslot ${m.slot}: read-only memslots (KVM_MEM_READONLY) arrived in v3.8; ${kernel} rejects them with -EINVAL`, m.pos.line, m.pos.col);
       kvm.memslots.install(new Memslot(m.slot, m.gpa / 4096, m.size / 4096));
     }
+    this.userMemslots = addFillerSlots(kvm, sc, o.memslot_count ?? sc.memslots.length);
     addVmxPrivateSlots(kvm, sc);
     kvm.bus = new MmioBus(sc.devices.map((d) => new MmioDevice(d)));
     const walker = new KvmWalker(kvm);
@@ -348,6 +351,32 @@ export class Machine {
     const fault = result === INSN_GUEST_FAULT;
     this.accessLog.add(seq, vcpu.id, op, vpn, offset, vcpu.cpl, fault, fault ? this.runner.errorCode : 0, fault ? 0 : lo, fault ? 0 : hi, vcpu.line);
   }
+}
+
+/**
+ * `memslot_count` (a compare variant's `memslots: N`): fill free slot ids, lowest first, with 4K RAM
+ * slots from 4G up, clear of the scenario's memory, until N user slots exist. Returns the count.
+ */
+function addFillerSlots(kvm: Kvm, sc: Scenario, count: number): number {
+  let have = sc.memslots.length;
+  let gpa = 0x100000000;
+  const later = new Set<number>(); // ids the workload's `memslot: add` steps use
+  const collect = (steps: Step[]): void => {
+    for (const st of steps) {
+      if (st.kind === 'memslot-add') later.add(st.slot);
+      else if (st.kind === 'repeat') collect(st.steps);
+    }
+  };
+  for (const v of sc.vcpus) collect(v.workload);
+  const taken = (g: number) => sc.memslots.some((m) => g < m.gpa + m.size && m.gpa < g + 4096) || sc.devices.some((d) => g < d.gpa + d.size && d.gpa < g + 4096);
+  for (let id = 0; id < 32 && have < count; id++) {
+    if (kvm.memslots.slots[id] || later.has(id)) continue;
+    while (taken(gpa)) gpa += 0x200000;
+    kvm.memslots.install(new Memslot(id, gpa / 4096, 1));
+    gpa += 0x200000;
+    have++;
+  }
+  return have;
 }
 
 /** VMX's private memslots, at the 3.x defaults: the real-mode TSS (KVM_SET_TSS_ADDR from the VMM, on

@@ -74,9 +74,13 @@ export interface RunResult {
   kernel: Kernel;
   tdp: boolean;
   mmio_caching: boolean;
+  /** v3.0's bypass_guest_pf in force (shadow paging only). */
+  bypass_guest_pf: boolean;
   profile: ProfileName;
   maxphyaddr: number;
   vcpus: number;
+  /** User memslots at the start of the run. */
+  memslots: number;
   /** VMX exit-reason name -> count. */
   exits: Record<string, number>;
   exit_stats: ExitStats[];

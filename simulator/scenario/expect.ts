@@ -90,7 +90,11 @@ function labelsPathProblem(segs: string[], labels: Map<string, Val>): string | n
   if (segs.length < 3 || (last !== 'count' && last !== 'cycles')) {
     return 'expected labels.<label>.count or labels.<label>.cycles';
   }
-  const label = segs.slice(1, -1).join('.');
+  return labelProblem(segs.slice(1, -1).join('.'), labels);
+}
+
+/** Why `label` names no repeat step, or null if one has it (`expect`'s labels.<label>, `metric`). */
+export function labelProblem(label: string, labels: Map<string, Val>): string | null {
   if (labels.has(label)) return null;
   return `unknown label \`${label}\` (no repeat step has it)${didYouMean(label, [...labels.keys()])}`;
 }

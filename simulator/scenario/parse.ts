@@ -2,13 +2,14 @@
 // into diagnostics that point at the offending YAML node. It never throws on bad input and never
 // returns a Scenario when anything is wrong. No Node built-ins: this runs in browsers and workers.
 
-import { LineCounter, isMap, isNode, parseDocument } from 'yaml';
+import { LineCounter, isMap, isNode, isSeq, parseDocument } from 'yaml';
 import { checkLayout, regions } from './checks';
+import { addedSlots, defaultMetric, physUses, readCompare, readMetric } from './compare';
 import { readExpect } from './expect';
 import { readGuest } from './guest';
 import { Ctx, TooManyAliases, need, opt, readEnum, readObj, readString, val, type Val } from './reader';
 import { KERNELS, type Diagnostic, type Scenario } from './types';
-import { readDevices, readHost, readMemslots, readMmu, readScheduler } from './vm';
+import { HOST_KEYS, MMU_KEYS, bypassProblems, readDevices, readHost, readMemslots, readMmu, readScheduler } from './vm';
 import { highestSpace, readVcpus } from './workload';
 
 export { EXIT_REASONS, FAULT_KINDS } from './expect';
@@ -20,6 +21,7 @@ export { closestName } from './suggest';
 
 const TOP_KEYS = [
   'name', 'kernel', 'host', 'mmu', 'scheduler', 'memslots', 'devices', 'guest', 'workload', 'vcpus', 'expect',
+  'metric', 'compare',
 ];
 
 function defaultName(file: string): string {
@@ -42,8 +44,8 @@ function readScenario(ctx: Ctx, root: Val, file: string): Scenario | null {
   // null when invalid, so that the mmu checks that depend on the kernel do not cascade from it.
   const kernelRead = kernelV ? readEnum(ctx, kernelV, KERNELS) : 'v3.1';
   const kernel = kernelRead ?? 'v3.1';
-  const host = readHost(ctx, section('host', ['maxphyaddr', 'profile']));
-  const mmu = readMmu(ctx, section('mmu', ['tdp', 'mmio_caching', 'bypass_guest_pf']), kernelRead);
+  const host = readHost(ctx, section('host', HOST_KEYS));
+  const { mmu, tdp: tdpRead } = readMmu(ctx, section('mmu', MMU_KEYS), kernelRead);
   const scheduler = readScheduler(ctx, section('scheduler', ['seed', 'preempt']));
 
   const before = ctx.count();
@@ -67,6 +69,21 @@ function readScenario(ctx: Ctx, root: Val, file: string): Scenario | null {
   const vcpus = readVcpus(ctx, top, host.maxphyaddr, labels);
   const expectV = top.keys.get('expect');
   const expect = expectV ? readExpect(ctx, expectV, labels) : [];
+  const metricV = top.keys.get('metric');
+  const metric = metricV ? readMetric(ctx, metricV, labels) : defaultMetric();
+  const compareV = top.keys.get('compare');
+  const compare = compareV
+    ? readCompare(ctx, compareV, {
+        kernel: kernelRead,
+        tdp: tdpRead,
+        // Inherited by the variants only when valid itself (no cascade from a top-level error).
+        bypass: mmu.bypass_guest_pf === true && kernelRead !== null && tdpRead !== null && bypassProblems(kernelRead, tdpRead).length === 0,
+        pke: guest?.cpu.cr4_pke ?? false,
+        memslots: memslotsV && isSeq(memslotsV.node) ? memslotsV.node.items.length : memslots.length,
+        added: addedSlots(vcpus, memslots),
+        uses: physUses(memslots, devices, guest, vcpus),
+      })
+    : [];
 
   if (ctx.count() > 0 || !guest) return null;
   // Address spaces: one per CR3 that mappings, `pte` steps or `cr3` steps name (at least one).
@@ -76,7 +93,7 @@ function readScenario(ctx: Ctx, root: Val, file: string): Scenario | null {
     memslots: memslots.map((m) => m.decl),
     devices: devices.map((d) => d.decl),
     guest: { ...guest, address_spaces: spaces },
-    vcpus, expect,
+    vcpus, expect, metric, compare,
   };
 }
 

@@ -159,6 +159,17 @@ export interface ExpectDecl {
   pos: SourcePos;
 }
 
+/** What a run is judged by: the rate of a labelled repeat (iterations per second of the vCPUs'
+ *  elapsed time, e.g. netperf's transactions per second), or the elapsed time itself (kernbench). */
+export type MetricDecl = { kind: 'rate'; label: string; unit: string; pos: SourcePos } | { kind: 'elapsed'; pos: SourcePos | null };
+
+/** One variant of `compare:`: a label and the settings it changes. */
+export interface VariantDecl {
+  label: string;
+  overrides: ScenarioOverrides;
+  pos: SourcePos;
+}
+
 export interface Scenario {
   file: string;
   name: string;
@@ -173,9 +184,13 @@ export interface Scenario {
   guest: GuestDecl;
   vcpus: VcpuDecl[];
   expect: ExpectDecl[];
+  /** Default: elapsed time. */
+  metric: MetricDecl;
+  /** Empty when the scenario has no `compare:` section. */
+  compare: VariantDecl[];
 }
 
-/** Settings a caller (the CLI's --kernel/--tdp, later `compare:` variants) may override. */
+/** Settings a caller may override: the CLI's --kernel/--tdp/--bypass-guest-pf, and `compare:` variants. */
 export interface ScenarioOverrides {
   kernel?: Kernel;
   tdp?: boolean;
@@ -183,4 +198,7 @@ export interface ScenarioOverrides {
   bypass_guest_pf?: boolean;
   profile?: ProfileName;
   maxphyaddr?: number;
+  /** The number of user memslots: the scenario's own, plus 4K filler slots (the lowest ids nobody
+   *  uses) from 4G up, as a VMM with more regions (ROMs, option ROMs, hot-plug) would have. */
+  memslot_count?: number;
 }

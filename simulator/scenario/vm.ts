@@ -28,6 +28,14 @@ import { PROFILES, type DeviceDecl, type DeviceHandler, type Kernel, type Memslo
 
 const DEFAULT_MAXPHYADDR = 40;
 
+export const HOST_KEYS = ['maxphyaddr', 'profile'];
+export const MMU_KEYS = ['tdp', 'mmio_caching', 'bypass_guest_pf'];
+
+/** The host's MAXPHYADDR, as the top-level `host` and a `compare:` variant's `host` take it. */
+export function readMaxphyaddr(ctx: Ctx, v: Val): number | null {
+  return numOrNull(readInt(ctx, v, 36n, 52n));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Top-level sections
 
@@ -35,26 +43,33 @@ export function readHost(ctx: Ctx, o: Obj | null): Scenario['host'] {
   if (!o) return { maxphyaddr: DEFAULT_MAXPHYADDR, profile: 'westmere-2011' };
   const v = o.keys.get('maxphyaddr');
   // An invalid maxphyaddr is replaced by the largest, so it causes no "beyond maxphyaddr" cascade.
-  const maxphyaddr = v ? (numOrNull(readInt(ctx, v, 36n, 52n)) ?? 52) : DEFAULT_MAXPHYADDR;
+  const maxphyaddr = v ? (readMaxphyaddr(ctx, v) ?? 52) : DEFAULT_MAXPHYADDR;
   return { maxphyaddr, profile: opt(o, 'profile', (x) => readEnum(ctx, x, PROFILES), 'westmere-2011') };
 }
 
-/** `kernel` is null when the scenario's kernel is invalid (then only the tdp rule is checked). */
-export function readMmu(ctx: Ctx, o: Obj | null, kernel: Kernel | null): Scenario['mmu'] {
-  if (!o) return { tdp: true, mmio_caching: true, bypass_guest_pf: null };
+/** `kernel` is null when the scenario's kernel is invalid (then only the tdp rule is checked).
+ *  `tdp` is the value read (null when invalid), for the checks of `compare:` variants. */
+export function readMmu(ctx: Ctx, o: Obj | null, kernel: Kernel | null): { mmu: Scenario['mmu']; tdp: boolean | null } {
+  if (!o) return { mmu: { tdp: true, mmio_caching: true, bypass_guest_pf: null }, tdp: true };
   const tdpV = o.keys.get('tdp');
   const tdp = tdpV ? readBool(ctx, tdpV) : true;
   const mmio_caching = opt(o, 'mmio_caching', (v) => readBool(ctx, v), true);
   const bypassV = o.keys.get('bypass_guest_pf');
   const bypass = bypassV ? readBool(ctx, bypassV) : null;
   if (bypassV && bypass === true) {
-    // bypass_guest_pf only ever existed for shadow paging in the v3.0 era.
-    const why: string[] = [];
-    if (kernel === 'v3.1') why.push('kernel v3.1 no longer has it (the 2011 MMIO series removed it; use kernel: v3.0)');
-    if (tdp === true) why.push('VMX forces it off when EPT is in use (tdp: true; use tdp: false)');
+    const why = bypassProblems(kernel, tdp);
     if (why.length > 0) ctx.error(bypassV, `true is not possible: ${why.join(', and ')}`);
   }
-  return { tdp: tdp ?? true, mmio_caching, bypass_guest_pf: bypass };
+  return { mmu: { tdp: tdp ?? true, mmio_caching, bypass_guest_pf: bypass }, tdp };
+}
+
+/** Why `bypass_guest_pf: true` is impossible with this kernel and tdp (null: unknown, not judged). */
+export function bypassProblems(kernel: Kernel | null, tdp: boolean | null): string[] {
+  // bypass_guest_pf only ever existed for shadow paging in the v3.0 era.
+  const why: string[] = [];
+  if (kernel === 'v3.1') why.push('kernel v3.1 no longer has it (the 2011 MMIO series removed it; use kernel: v3.0)');
+  if (tdp === true) why.push('VMX forces it off when EPT is in use (tdp: true; use tdp: false)');
+  return why;
 }
 
 export function readScheduler(ctx: Ctx, o: Obj | null): Scenario['scheduler'] {

@@ -149,3 +149,16 @@ describe('what shadow paging cannot offer', () => {
     expect('diagnostics' in r && r.diagnostics.map((d) => [d.line, d.message])).toEqual([[9, 'guest.cpu.cr4_pke: true needs mmu.tdp: true: KVM does not offer protection keys with shadow paging']]);
   });
 });
+
+describe('classification of emulated page-table writes', () => {
+  it('every write to a write-protected guest table is wp-emulate, also when its SPTE is already in place', () => {
+    const body = `  - { write: ${NIC}, size: 4, value: 1 }
+  - repeat: 5
+    steps:
+      - { pte: ${NIC}, level: 1, flags: "p w a d pcd nx" }`;
+    const r = run(svm('v3.1', body));
+    expect(r.faults['wp-emulate']).toBe(5);
+    expect(r.faults.spurious).toBe(0);
+    expect(r.stats.mmu_pte_write).toBe(5);
+  });
+});

@@ -227,13 +227,13 @@ export class ShadowMmu {
     if (pteAccess & ACC_WRITE_MASK) kvm.gfnToMemslot(vcpu, gfn); // mark_page_dirty
     lo >>>= 0;
     hi >>>= 0;
-    if (lo === oldLo && hi === oldHi) {
-      if (!speculative) noteFault(kvm, vcpu, CLASS_SPURIOUS);
-    } else {
+    const unchanged = lo === oldLo && hi === oldHi;
+    if (!unchanged) {
       kvm.setSpte(vcpu, word, lo, hi);
       if (!speculative) kvm.trace.emit(E.kvm_set_spte, vcpu.id, vcpu.line, vcpu.clock, gfn, lo, hi, 1);
-      if (!speculative) noteFault(kvm, vcpu, ret && write ? CLASS_WP_EMULATE : CLASS_MAP);
     }
+    // A write to a write-protected guest table is emulated whether or not its SPTE changed.
+    if (!speculative) noteFault(kvm, vcpu, ret && write ? CLASS_WP_EMULATE : unchanged ? CLASS_SPURIOUS : CLASS_MAP);
     let emulate = 0;
     if (ret) {
       if (write) emulate = 1;

@@ -2,7 +2,9 @@
 // turn gives; the figure of merit and its change; the memslot-count sweep.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { scenario } from './helpers/scenario';
 import { compareScenario, metricValue } from '../simulator/run/compare';
 
@@ -55,8 +57,17 @@ describe('mmu-lab compare', () => {
     expect(p.stdout).toMatch(/^access \(accesses\/s\)/m);
   });
 
-  it('usage and bad input exit 2', () => {
+  it('usage and bad input exit 2; a variant that cannot be built is reported at its position', () => {
     expect(cli('compare').status).toBe(2);
     expect(cli('compare', 'nonexistent.mmio.yaml').status).toBe(2);
+    const dir = mkdtempSync(join(tmpdir(), 'mmu-lab-'));
+    const file = join(dir, 'long.mmio.yaml');
+    writeFileSync(file, readFileSync(SWEEP, 'utf8').replace('repeat: 2000', 'repeat: 1000000000'));
+    const p = cli('compare', file);
+    expect(p.status).toBe(2);
+    const lines = p.stderr.trim().split('\n');
+    expect(lines).toHaveLength(6);
+    expect(lines[0]).toMatch(/long\.mmio\.yaml:\d+:\d+: error: v3\.0, 1 slot: the workload runs 1\.00e\+9 steps/);
+    expect(lines[5]).toContain('v3.1, 32 slots');
   });
 });

@@ -1,9 +1,16 @@
-// A worker thread of `mmu-lab compare`: parse the scenario, run one variant, post its RunResult.
+// A worker thread of `mmu-lab compare`: parse the scenario, run one variant, post its RunResult, or
+// the setup error (with its position) when the variant's VM cannot be built.
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseScenario } from '../scenario/parse';
 import { runVariant, variantsOf } from '../run/compare';
+import { GuestSetupError } from '../run/run';
 
 const { text, file, index } = workerData as { text: string; file: string; index: number };
 const parsed = parseScenario(text, file);
 if ('diagnostics' in parsed) throw new Error('the scenario did not parse in the worker');
-parentPort!.postMessage(runVariant(parsed.scenario, variantsOf(parsed.scenario)[index]!.overrides));
+try {
+  parentPort!.postMessage({ result: runVariant(parsed.scenario, variantsOf(parsed.scenario)[index]!.overrides) });
+} catch (e) {
+  if (!(e instanceof GuestSetupError)) throw e;
+  parentPort!.postMessage({ error: { message: e.message, line: e.line, col: e.col } });
+}

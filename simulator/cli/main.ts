@@ -83,25 +83,25 @@ async function compare(argv: string[]): Promise<number> {
   const sc = parsed.scenario;
   const variants = variantsOf(sc);
   const runs: RunResult[] = new Array(variants.length);
+  const errors: (Diagnostic | undefined)[] = new Array(variants.length);
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < variants.length) {
       const index = next++;
-      runs[index] = await new Promise<RunResult>((resolve, reject) => {
+      const msg = await new Promise<{ result?: RunResult; error?: { message: string; line: number; col: number } }>((resolve, reject) => {
         const w = new Worker(join(__dirname, 'compare-worker.js'), { workerData: { text, file, index } });
         w.once('message', resolve);
         w.once('error', reject);
       });
+      if (msg.error) errors[index] = { file, line: msg.error.line, col: msg.error.col, endLine: msg.error.line, endCol: msg.error.col, message: `${variants[index]!.label}: ${msg.error.message}` };
+      else runs[index] = msg.result!;
     }
   };
-  try {
-    await Promise.all(Array.from({ length: Math.min(variants.length, availableParallelism()) }, lane));
-  } catch (e) {
-    if (e instanceof Error && /GuestSetupError|not in a RAM|page tables/.test(e.message)) {
-      process.stderr.write(`${file}: error: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
+  await Promise.all(Array.from({ length: Math.min(variants.length, availableParallelism()) }, lane));
+  const failed = errors.filter((d): d is Diagnostic => d !== undefined);
+  if (failed.length > 0) {
+    printDiagnostics(failed); // in variant order, whichever worker finished first
+    return 2;
   }
   const result = assemble(sc, runs);
   process.stdout.write(json ? JSON.stringify(result) + '\n' : formatCompareText(result));

@@ -7,3 +7,6 @@ export type { Scenario, ScenarioOverrides, Diagnostic } from './scenario/types';
 export { compareScenario, assemble, variantsOf, runVariant, metricValue } from './run/compare';
 export type { CompareResult, VariantResult } from './run/compare';
 export { formatCompareText } from './report/compare_text';
+export { formatShadowTablesText } from './report/shadow_text';
+export type { ShadowTables, ShadowPageRecord, SpteRecord } from './kvm/mmu/inspect';
+export { spteFields } from './kvm/mmu/spte';

@@ -55,6 +55,8 @@ function smallRun(over: Partial<RunResult> = {}): RunResult {
       { path: 'faults.nope', expected: '> 0', actual: null, ok: false, line: 32, col: 7 },
     ],
     guest_page_tables: [],
+    shadow_tables: { mode: 'ept', kernel: 'v3.1', afterStep: null, pages: [] },
+    memslot_table: { nmemslots: 1, generation: 1, slots: [] },
     trace: { total: 0, dropped: 0, events: [] },
     warnings: [],
     ...over,

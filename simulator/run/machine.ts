@@ -30,6 +30,8 @@ export interface RunOptions {
   overrides?: ScenarioOverrides;
   /** Keep the per-access log (the CLI's --accesses). */
   accesses?: boolean;
+  /** Stop after this many workload steps (numbered from 0 across the run), to see the tables then. */
+  stopAfterStep?: number;
   traceCapacity?: number;
 }
 
@@ -59,6 +61,7 @@ export class Machine {
   private codeVpn = 0;
   private accessSeq = 0;
   private stepSeq = 0;
+  private readonly stopAfterStep: number;
 
   constructor(sc: Scenario, opts: RunOptions = {}) {
     const o = opts.overrides ?? {};
@@ -125,6 +128,7 @@ export class Machine {
     this.done = new Uint8Array(n);
     this.waiting = new Uint8Array(n);
     this.accessLog = opts.accesses ? new AccessLog() : null;
+    this.stopAfterStep = opts.stopAfterStep ?? Infinity;
     this.scheduler = new Scheduler(this, sc.scheduler.seed, sc.scheduler.preempt);
     if (n > 1) kvm.races = this.scheduler;
     for (let i = 0; i < n; i++) this.armWait(i);
@@ -159,10 +163,16 @@ export class Machine {
     kvm.resetCounters();
   }
 
-  /** Run every vCPU to the end of its workload. */
+  /** The last step run (-1 before the first). */
+  get stepsRun(): number {
+    return this.stepSeq - 1;
+  }
+
+  /** Run every vCPU to the end of its workload (or to the step asked for). */
   run(): void {
     const n = this.programs.length;
     for (;;) {
+      if (this.stepSeq > this.stopAfterStep) return;
       let progressed = false;
       let live = false;
       for (let i = 0; i < n; i++) {

@@ -2,6 +2,7 @@
 // text (report/text.ts) or as JSON; the extension's panel renders it.
 
 import type { Component } from '../cost/profile';
+import type { ShadowTables } from '../kvm/mmu/inspect';
 import type { Kernel, ProfileName } from '../scenario/types';
 
 /** Per VMX exit reason: count and the handling time of each exit (kvm_exit to kvm_entry), in cycles. */
@@ -97,6 +98,10 @@ export interface RunResult {
   /** True when the access log hit its bound and later accesses were not recorded. */
   accesses_truncated?: boolean;
   guest_page_tables: GuestPageTableRecord[];
+  /** KVM's shadow pages at the end of the run (or after the step asked for), decoded. */
+  shadow_tables: ShadowTables;
+  /** The memslot array as the 3.x kernels keep it, at the same moment. */
+  memslot_table: { nmemslots: number; generation: number; slots: { slot: number; gpa: string; npages: number; private: boolean }[] };
   /** The last events of the run, at most the trace buffer's size. */
   trace: { total: number; dropped: number; events: TraceEventRecord[] };
   /** Problems the simulated kernel reported (WARN_ON, KVM_EXIT_UNKNOWN); empty in a healthy run. */

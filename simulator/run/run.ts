@@ -6,7 +6,9 @@ import type { ExpectResult, RunResult } from './result';
 import { statsRecord, S } from '../trace/stats';
 import { FAULT_CLASSES, eraReturn } from '../kvm/fault_class';
 import { pathEntries } from '../guest/page_tables';
-import { hex64 } from '../arch/x86/u64';
+import { hex64, hexNum } from '../arch/x86/u64';
+import { snapshotShadowTables } from '../kvm/mmu/inspect';
+import { KVM_MEMORY_SLOTS } from '../kvm/memslots';
 import { GuestSetupError } from '../guest/page_tables';
 
 export { GuestSetupError };
@@ -56,6 +58,12 @@ function collect(m: Machine, opts: RunOptions): RunResult {
       entries: pathEntries(m.guest.ram, m.guest.cr3s[mp.space ?? 0]!, mp.gva).map((e) => ({ level: e.level, value: hex64(e.lo, e.hi) })),
     })),
     trace: { total: kvm.trace.total, dropped: kvm.trace.dropped, events: kvm.trace.records() },
+    shadow_tables: snapshotShadowTables(kvm, opts.stopAfterStep === undefined ? null : m.stepsRun),
+    memslot_table: {
+      nmemslots: kvm.memslots.nmemslots,
+      generation: kvm.memslots.generation,
+      slots: kvm.memslots.slots.flatMap((s) => (s ? [{ slot: s.id, gpa: hexNum(s.baseGfn * 4096), npages: s.npages, private: s.id >= KVM_MEMORY_SLOTS }] : [])),
+    },
     warnings: [...kvm.warnings],
   };
   if (opts.accesses && m.accessLog) {

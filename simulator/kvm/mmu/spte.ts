@@ -139,3 +139,33 @@ export class SpteFormat {
     return (frameLo(pfn) | PT_PRESENT_MASK | PT_WRITABLE_MASK | VMX_EPT_EXECUTABLE_MASK) >>> 0;
   }
 }
+
+/** A named bit field of an SPTE, for a bit ruler: bits `lo`..`hi` inclusive. */
+export interface SpteField {
+  name: string;
+  hi: number;
+  lo: number;
+}
+
+/**
+ * The fields of an SPTE of `kind` in this era and mode, highest bit first: the layouts documented at
+ * the top of this file, as a ruler names them.
+ */
+export function spteFields(fmt: SpteFormat, kind: 'leaf' | 'nonleaf' | 'mmio' | 'trap' | 'nonpresent'): SpteField[] {
+  const m = fmt.maxphyaddr;
+  if (kind === 'mmio') {
+    return fmt.tdp
+      ? [{ name: 'MMIO marker 0xff', hi: 56, lo: 49 }, { name: 'gfn', hi: 48, lo: 12 }, { name: 'RWX = 110b (misconfig)', hi: 2, lo: 0 }]
+      : [{ name: 'reserved PA bits (mask)', hi: 62, lo: m }, { name: 'gfn', hi: m - 1, lo: 12 }, { name: 'U', hi: 2, lo: 2 }, { name: 'W', hi: 1, lo: 1 }, { name: 'P', hi: 0, lo: 0 }];
+  }
+  if (kind === 'trap') return [{ name: 'trap: bits 12-63 set (reserved), P', hi: 63, lo: 12 }, { name: 'P', hi: 0, lo: 0 }];
+  if (kind === 'nonpresent') return [{ name: 'not present', hi: 63, lo: 0 }];
+  if (fmt.tdp) {
+    const common = [{ name: 'pfn', hi: 51, lo: 12 }];
+    if (kind === 'nonleaf') return [...common, { name: 'X', hi: 2, lo: 2 }, { name: 'W', hi: 1, lo: 1 }, { name: 'R', hi: 0, lo: 0 }];
+    return [...common, { name: 'host-writable', hi: 9, lo: 9 }, { name: 'IPAT', hi: 6, lo: 6 }, { name: 'memory type', hi: 5, lo: 3 }, { name: 'X', hi: 2, lo: 2 }, { name: 'W', hi: 1, lo: 1 }, { name: 'R', hi: 0, lo: 0 }];
+  }
+  const top = [{ name: 'NX', hi: 63, lo: 63 }, { name: 'pfn', hi: 51, lo: 12 }];
+  if (kind === 'nonleaf') return [...top, { name: 'A', hi: 5, lo: 5 }, { name: 'U', hi: 2, lo: 2 }, { name: 'W', hi: 1, lo: 1 }, { name: 'P', hi: 0, lo: 0 }];
+  return [...top, { name: 'host-writable', hi: 9, lo: 9 }, { name: 'D', hi: 6, lo: 6 }, { name: 'A', hi: 5, lo: 5 }, { name: 'U', hi: 2, lo: 2 }, { name: 'W', hi: 1, lo: 1 }, { name: 'P', hi: 0, lo: 0 }];
+}

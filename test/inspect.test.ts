@@ -1,0 +1,98 @@
+// The decoded snapshot of KVM's shadow tables (for the panel's inspector and "Open as Text"): each
+// era's and mode's entries decoded as kvm-mmio-reference §2 defines them; tables after any step.
+import { describe, it, expect } from 'vitest';
+import { run, vm, NIC } from './helpers/scenario';
+import { formatShadowTablesText } from '../simulator/report/shadow_text';
+import { SpteFormat, spteFields } from '../simulator/kvm/mmu/spte';
+
+const shadow = (yaml: string, extra = '') => yaml.replace(/^kernel: (v3\.\d)$/m, `kernel: $1\nmmu: { tdp: false${extra} }`);
+const entries = (r: ReturnType<typeof run>) => r.shadow_tables.pages.flatMap((p) => p.entries.map((e) => ({ ...e, page: p })));
+
+describe('shadow-table snapshot', () => {
+  it('EPT v3.1: the MMIO SPTE decodes to its gfn; the root and the path are there', () => {
+    const r = run(vm('v3.1', `  - { write: ${NIC}, size: 4, value: 1 }`));
+    expect(r.shadow_tables.mode).toBe('ept');
+    const mmio = entries(r).filter((e) => e.kind === 'mmio');
+    expect(mmio).toHaveLength(1);
+    expect(mmio[0]).toMatchObject({ value: '0x1fe0000febf0006', target: '0xfebf0', gfn: '0xfebf0', flags: '---' });
+    expect(mmio[0]!.page.level).toBe(1);
+    const root = r.shadow_tables.pages.find((p) => p.rootOf.includes(0))!;
+    expect(root).toMatchObject({ level: 4, direct: true, invalid: false, access: 'wux' });
+    expect(root.entries.every((e) => e.kind === 'nonleaf' && e.flags === 'R W X')).toBe(true);
+  });
+
+  it('EPT v3.0: no MMIO SPTE ever; RAM leaves are R W X, write-back with IPAT, host-writable', () => {
+    const r = run(vm('v3.0', `  - { write: ${NIC}, size: 4, value: 1 }\n  - { read: 0xffff880000100000, size: 8 }`));
+    expect(entries(r).filter((e) => e.kind === 'mmio')).toHaveLength(0);
+    const leaf = entries(r).find((e) => e.kind === 'leaf' && e.gfn === '0x100')!;
+    expect(leaf.flags).toBe('R W X mt=WB+IPAT H');
+    expect(BigInt(leaf.value) & 0xfffn).toBe(0x277n);
+  });
+
+  it('shadow v3.1: the MMIO SPTE carries reserved bits 40-62, P, the gfn and the guest access', () => {
+    const r = run(shadow(vm('v3.1', `  - { write: ${NIC}, size: 4, value: 1 }`)));
+    expect(r.shadow_tables.mode).toBe('shadow');
+    const mmio = entries(r).find((e) => e.kind === 'mmio')!;
+    // mask 0x7FFFFF0000000001 | W (the mapping is "p w a d pcd nx": no U) | gfn << 12
+    expect(mmio.value).toBe('0x7fffff00febf0003');
+    expect(mmio.flags).toBe('w--');
+    const root = r.shadow_tables.pages.find((p) => p.rootOf.includes(0))!;
+    expect(root).toMatchObject({ level: 4, direct: false, context: 'cr0_wp nxe' });
+  });
+
+  it('shadow v3.0 with bypass_guest_pf: trap values where the guest entry is present, nothing where not', () => {
+    const r = run(shadow(vm('v3.0', `  - { read: 0xffff880000100000, size: 8 }`)));
+    const traps = entries(r).filter((e) => e.kind === 'trap');
+    expect(traps.length).toBeGreaterThan(0);
+    expect(new Set(traps.map((e) => e.value))).toEqual(new Set(['0xfffffffffffff001']));
+    const off = run(shadow(vm('v3.0', `  - { read: 0xffff880000100000, size: 8 }`), ', bypass_guest_pf: false'));
+    expect(entries(off).filter((e) => e.kind === 'trap')).toHaveLength(0);
+  });
+
+  it('the tables after any step: by running up to it, deterministically', () => {
+    const yaml = vm('v3.1', `  - { read: 0xffff880000100000, size: 8 }\n  - { write: ${NIC}, size: 4, value: 1 }\n  - { compute: 10 }`);
+    const before = run(yaml, { stopAfterStep: -1 });
+    const afterRead = run(yaml, { stopAfterStep: 0 });
+    const afterWrite = run(yaml, { stopAfterStep: 1 });
+    expect(before.shadow_tables.afterStep).toBe(-1);
+    expect(afterRead.shadow_tables.afterStep).toBe(0);
+    expect(entries(afterRead).filter((e) => e.kind === 'mmio')).toHaveLength(0);
+    expect(entries(afterWrite).filter((e) => e.kind === 'mmio')).toHaveLength(1);
+    expect(entries(before).filter((e) => e.kind === 'leaf' && e.gfn === '0x100')).toHaveLength(0);
+    expect(entries(afterRead).filter((e) => e.kind === 'leaf' && e.gfn === '0x100')).toHaveLength(1);
+    expect(run(yaml, { stopAfterStep: 1 }).shadow_tables).toEqual(afterWrite.shadow_tables);
+    expect(run(yaml).shadow_tables.afterStep).toBeNull();
+  });
+
+  it('the memslot array: 35 entries with VMX\'s private slots flagged', () => {
+    const r = run(vm('v3.1', '  - { compute: 1 }'));
+    expect(r.memslot_table.nmemslots).toBe(35);
+    expect(r.memslot_table.slots).toEqual([
+      { slot: 0, gpa: '0x0', npages: 16384, private: false },
+      { slot: 33, gpa: '0xfffbc000', npages: 1, private: true },
+      { slot: 34, gpa: '0xfffbd000', npages: 3, private: true },
+    ]);
+  });
+
+  it('reads as text, one entry per line', () => {
+    const r = run(vm('v3.1', `  - { write: ${NIC}, size: 4, value: 1 }`), { stopAfterStep: 0 });
+    const text = formatShadowTablesText(r.shadow_tables);
+    expect(text).toContain('after step 0');
+    expect(text).toMatch(/\[496\] +0x1fe0000febf0006  MMIO gfn 0xfebf0/); // index 0x1f0 = gfn 0xfebf0 & 0x1ff
+  });
+});
+
+describe('bit rulers', () => {
+  it('name the fields of each kind of SPTE, as the layouts define them', () => {
+    const ept = new SpteFormat('v3.1', true, 40);
+    expect(spteFields(ept, 'mmio')).toEqual([
+      { name: 'MMIO marker 0xff', hi: 56, lo: 49 },
+      { name: 'gfn', hi: 48, lo: 12 },
+      { name: 'RWX = 110b (misconfig)', hi: 2, lo: 0 },
+    ]);
+    const sh = new SpteFormat('v3.1', false, 40);
+    expect(spteFields(sh, 'mmio')[0]).toEqual({ name: 'reserved PA bits (mask)', hi: 62, lo: 40 });
+    expect(spteFields(sh, 'leaf').map((f) => f.name)).toEqual(['NX', 'pfn', 'host-writable', 'D', 'A', 'U', 'W', 'P']);
+    expect(spteFields(ept, 'leaf').find((f) => f.name === 'memory type')).toEqual({ name: 'memory type', hi: 5, lo: 3 });
+  });
+});

@@ -204,7 +204,8 @@ export class GuestWalker {
     return WALK_FAULT;
   }
 
-  private reserved(lo: number, hi: number, level: number, leaf: boolean, nx: boolean): boolean {
+  /** Whether a guest entry at `level` (a leaf or not) has a reserved bit set (reset_rsvds_bits_mask). */
+  reserved(lo: number, hi: number, level: number, leaf: boolean, nx: boolean): boolean {
     if ((hi & (nx ? this.rsvdHiNx : this.rsvdHiNoNx)) !== 0) return true;
     if ((lo & this.rsvdLo) !== 0) return true;
     if (level === 4) return (lo & RSVD_LO_PML4E) !== 0;

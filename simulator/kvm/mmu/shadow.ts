@@ -273,7 +273,7 @@ export class ShadowMmu {
       const glo = kvm.host.lo;
       const ghi = kvm.host.hi;
       // FNAME(prefetch_invalid_gpte): not present, reserved bits or not accessed: skip.
-      if ((glo & PT_PRESENT_MASK) === 0 || (glo & PT_ACCESSED_MASK) === 0 || this.gpteReserved(glo, ghi, vcpu)) continue;
+      if ((glo & PT_PRESENT_MASK) === 0 || (glo & PT_ACCESSED_MASK) === 0 || w.reserved(glo, ghi, 1, true, vcpu.nx)) continue;
       const gfn = frameOf(glo, ghi);
       const slot = kvm.gfnToMemslot(vcpu, gfn); // gfn_to_pfn_atomic
       if (slot === null) continue;
@@ -282,13 +282,6 @@ export class ShadowMmu {
       const access = kvm.sp.roleAccess(sp) & gpteAccess(glo, ghi, vcpu.nx);
       this.mmuSetSpte(vcpu, sw, table, i, access, false, false, (glo & PT_DIRTY_MASK) !== 0, gfn, pfn, false, true);
     }
-  }
-
-  private gpteReserved(lo: number, hi: number, vcpu: Vcpu): boolean {
-    let rsvd = 0;
-    for (let b = this.kvm.host.maxphyaddr; b <= 51; b++) rsvd |= 1 << (b - 32);
-    if (!vcpu.nx) rsvd |= PT64_NX_MASK_HI;
-    return ((hi & rsvd) >>> 0) !== 0 && lo !== 0;
   }
 
   /**

@@ -12,9 +12,6 @@ export const EFER_LME = 1 << 8;
 export const EFER_LMA = 1 << 10;
 export const EFER_NX = 1 << 11;
 
-/** vcpu->mode values that matter to the lockless walk's freeing side. */
-export const OUTSIDE_GUEST_MODE = 0;
-export const IN_GUEST_MODE = 1;
 
 export class Vcpu {
   clock = 0;
@@ -50,7 +47,6 @@ export class Vcpu {
   root = -1;
   /** KVM_REQ_MMU_RELOAD pending (kvm_reload_remote_mmus). */
   reloadRequested = false;
-  mode = OUTSIDE_GUEST_MODE;
 
   /** The MMIO info cache (struct kvm_vcpu_arch, v3.1): mmio_gva as a page number (0 = empty), mmio_gfn, access. */
   mmioGvaVpn = 0;

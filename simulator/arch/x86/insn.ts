@@ -5,8 +5,6 @@
 //   store: 88 07 (mov [rdi],al)  66 89 07 (ax)  89 07 (eax)  48 89 07 (rax)
 //   load:  8a 07 (mov al,[rdi])  66 8b 07 (ax)  8b 07 (eax)  48 8b 07 (rax)
 
-export const INSN_MAX = 4;
-
 /** Encode into `out` at `at`; returns the length. */
 export function encodeMov(out: Uint8Array, at: number, write: boolean, size: number): number {
   let n = 0;

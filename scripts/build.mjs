@@ -1,6 +1,6 @@
-// Bundles the command-line runner (later: the extension, its worker and the webview) with esbuild.
+// Bundles the command-line runner, the extension, its worker and the results panel with esbuild.
 import { build } from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
 
 await build({
   entryPoints: ['simulator/cli/main.ts'],
@@ -37,3 +37,20 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
+
+// The results panel: one browser script and its stylesheet, plus the codicon font and stylesheet
+// that vscode-icon uses (copied, so the panel loads nothing from outside the extension).
+await build({
+  entryPoints: ['webview/main.ts'],
+  outfile: 'dist/webview/panel.js',
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
+  sourcemap: true,
+  logLevel: 'warning',
+});
+mkdirSync('dist/webview', { recursive: true });
+copyFileSync('webview/panel.css', 'dist/webview/panel.css');
+copyFileSync('node_modules/@vscode/codicons/dist/codicon.css', 'dist/webview/codicon.css');
+copyFileSync('node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/webview/codicon.ttf');

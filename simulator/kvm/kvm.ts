@@ -47,6 +47,8 @@ export class Kvm {
   readonly stats = newStats();
   /** Exits and faults per class (FAULT_CLASSES order). */
   readonly faultCounts = new Float64Array(FAULT_CLASSES.length);
+  /** Faults per class per source line ((line * FAULT_CLASSES.length) + class), sized by the run. */
+  lineFaults = new Float64Array(0);
   readonly acct: Accounting;
   readonly cost: CostProfile;
   readonly trace: TraceBuffer;
@@ -147,12 +149,20 @@ export class Kvm {
     for (const v of this.vcpus) v.reloadRequested = true;
   }
 
+  /** Count a fault of class `cls` against the run and against the workload line that caused it. */
+  countFault(vcpu: Vcpu, cls: number): void {
+    this.faultCounts[cls]!++;
+    const i = vcpu.line * FAULT_CLASSES.length + cls;
+    if (i < this.lineFaults.length) this.lineFaults[i]!++;
+  }
+
   /** Forget what setup did (counters, cycles, trace) but keep the state it built. */
   resetCounters(): void {
     this.stats.fill(0);
     this.stats[S.shadow_pages] = this.sp.inUse;
     this.stats[S.shadow_pages_max] = this.sp.inUse;
     this.faultCounts.fill(0);
+    this.lineFaults.fill(0);
     this.acct.reset();
     this.trace.reset();
     for (const v of this.vcpus) v.clock = 0;

@@ -4,6 +4,7 @@
 
 import type { Scenario, ScenarioOverrides, Step } from '../scenario/types';
 import { Kvm } from '../kvm/kvm';
+import { FAULT_CLASSES } from '../kvm/fault_class';
 import type { Vcpu } from '../kvm/vcpu';
 import { EFER_NX, X86_CR0_WP, X86_CR4_PKE, X86_CR4_SMAP, X86_CR4_SMEP } from '../kvm/vcpu';
 import { Memslot, IDENTITY_PAGETABLE_PRIVATE_MEMSLOT, TSS_PRIVATE_MEMSLOT } from '../kvm/memslots';
@@ -45,6 +46,9 @@ export class Machine {
   readonly labels: string[];
   readonly labelCount: Float64Array;
   readonly labelCycles: Float64Array;
+  /** Per source line: steps run and the cycles they took (see LineStats). */
+  readonly lineCount: Float64Array;
+  readonly lineCycles: Float64Array;
   readonly exitTimes = new ExitTimes();
   readonly accessLog: AccessLog | null;
   readonly scheduler: Scheduler;
@@ -105,6 +109,11 @@ export class Machine {
     this.labels = compiler.labels;
     this.labelCount = new Float64Array(this.labels.length);
     this.labelCycles = new Float64Array(this.labels.length);
+    let lineEnd = 1;
+    for (const p of this.programs) for (const line of p.lines) lineEnd = Math.max(lineEnd, line + 1);
+    this.lineCount = new Float64Array(lineEnd);
+    this.lineCycles = new Float64Array(lineEnd);
+    kvm.lineFaults = new Float64Array(lineEnd * FAULT_CLASSES.length);
     this.guest = buildGuest(sc, new GuestRam(kvm.memslots, kvm.host), compiler.codePages);
     this.writeCode(compiler.codeSlots);
     const c = sc.guest.cpu;
@@ -231,7 +240,10 @@ export class Machine {
       this.pc[i] = pc + 1;
       const outer = this.kvm.trace.step; // a step run at another vCPU's race point nests
       this.kvm.trace.step = this.stepSeq++;
+      const start = vcpu.clock;
       this.execute(vcpu, prog, pc, op);
+      this.lineCount[vcpu.line]!++;
+      this.lineCycles[vcpu.line]! += vcpu.clock - start;
       this.kvm.trace.step = outer;
       break;
     }

@@ -60,6 +60,19 @@ export interface TraceEventRecord {
   name: string; // KVM tracepoint name, e.g. kvm_exit
   line: number; // source line of the workload step being executed, 0 when none
   fields: Record<string, string | number | boolean>;
+  /** The fault class of the exit (or directly delivered #PF) this event belongs to, when it has one. */
+  class?: string;
+}
+
+/** What one workload line did over the whole run (all vCPUs): for the editor's after-line text. */
+export interface LineStats {
+  line: number;
+  /** Times a step on this line ran. */
+  count: number;
+  /** Cycles charged to the vCPU while running it. */
+  cycles: number;
+  /** Fault class -> count, classes that happened only. */
+  faults: Record<string, number>;
 }
 
 export interface GuestPageTableRecord {
@@ -93,6 +106,10 @@ export interface RunResult {
   cycles: { total: number; elapsed: number; ghz: number; by_component: Record<Component, number> };
   labels: Record<string, LabelStats>;
   expect: ExpectResult[];
+  /** Workload steps run (all vCPUs); `runScenario(sc, { stopAfterStep: n })` takes 0..steps-1. */
+  steps: number;
+  /** Per workload line that ran, in line order. */
+  lines: LineStats[];
   /** Present with --accesses. */
   accesses?: AccessRecord[];
   /** True when the access log hit its bound and later accesses were not recorded. */

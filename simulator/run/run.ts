@@ -2,7 +2,7 @@
 
 import type { ExpectDecl, Scenario } from '../scenario/types';
 import { Machine, type RunOptions } from './machine';
-import type { ExpectResult, RunResult } from './result';
+import type { ExpectResult, LineStats, RunResult } from './result';
 import { statsRecord, S } from '../trace/stats';
 import { FAULT_CLASSES, eraReturn } from '../kvm/fault_class';
 import { pathEntries } from '../guest/page_tables';
@@ -51,6 +51,8 @@ function collect(m: Machine, opts: RunOptions): RunResult {
     stats: statsRecord(kvm.stats),
     cycles: { total: kvm.acct.total, elapsed, ghz: kvm.cost.ghz, by_component: kvm.acct.breakdown() },
     labels,
+    steps: m.stepsRun + 1,
+    lines: lineStats(m),
     expect: [],
     guest_page_tables: m.sc.guest.mappings.map((mp) => ({
       gva: gvaHex(mp.gva.vpn, mp.gva.offset),
@@ -72,6 +74,21 @@ function collect(m: Machine, opts: RunOptions): RunResult {
   }
   result.expect = m.sc.expect.map((e) => evaluate(e, result));
   return result;
+}
+
+function lineStats(m: Machine): LineStats[] {
+  const out: LineStats[] = [];
+  const nc = FAULT_CLASSES.length;
+  for (let line = 1; line < m.lineCount.length; line++) {
+    if (m.lineCount[line] === 0) continue;
+    const faults: Record<string, number> = {};
+    for (let c = 0; c < nc; c++) {
+      const n = m.kvm.lineFaults[line * nc + c]!;
+      if (n > 0) faults[FAULT_CLASSES[c]!] = n;
+    }
+    out.push({ line, count: m.lineCount[line]!, cycles: m.lineCycles[line]!, faults });
+  }
+  return out;
 }
 
 function gvaHex(vpn: number, offset: number): string {

@@ -103,7 +103,7 @@ export class VcpuRunner {
   /** A #PF the CPU delivers through the guest's IDT without an exit. */
   private directFault(vcpu: Vcpu, vpn: number, offset: number, errorCode: number): number {
     const kvm = this.kvm;
-    kvm.faultCounts[CLASS_GUEST_PF_DIRECT]!++;
+    kvm.countFault(vcpu, CLASS_GUEST_PF_DIRECT);
     kvm.stats[S.guest_faults]!++;
     kvm.trace.emit(E.guest_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, offset), vaHi(vpn), errorCode);
     this.errorCode = errorCode;
@@ -154,10 +154,10 @@ export class VcpuRunner {
         handleEptMisconfig(kvm, this.emulator, vcpu, this.cpu.exitGpa);
     }
     // Memory-fault exits get a fault class; CR3 loads and INVLPG are not faults.
-    if (vcpu.exitClass >= 0) kvm.faultCounts[vcpu.exitClass]!++;
+    if (vcpu.exitClass >= 0) kvm.countFault(vcpu, vcpu.exitClass);
     else if (reason !== EXIT_REASON_CR_ACCESS && reason !== EXIT_REASON_INVLPG) kvm.warn(vcpu, `exit ${reason} was not classified`);
     this.exitTimes.record(reason, vcpu.clock - start);
-    kvm.trace.emit(E.kvm_entry, vcpu.id, vcpu.line, vcpu.clock);
+    kvm.trace.emit(E.kvm_entry, vcpu.id, vcpu.line, vcpu.clock, vcpu.exitClass);
   }
 }
 

@@ -8,7 +8,7 @@ import { addedSlots, defaultMetric, physUses, readCompare, readMetric } from './
 import { readExpect } from './expect';
 import { readGuest } from './guest';
 import { Ctx, TooManyAliases, need, opt, readEnum, readObj, readString, val, type Val } from './reader';
-import { KERNELS, type Diagnostic, type Scenario } from './types';
+import { KERNELS, type Diagnostic, type Kernel, type Scenario } from './types';
 import { HOST_KEYS, MMU_KEYS, bypassProblems, readDevices, readHost, readMemslots, readMmu, readScheduler } from './vm';
 import { highestSpace, readVcpus } from './workload';
 
@@ -29,7 +29,7 @@ function defaultName(file: string): string {
   return base.replace(/\.mmio\.ya?ml$|\.ya?ml$/, '') || base;
 }
 
-function readScenario(ctx: Ctx, root: Val, file: string): Scenario | null {
+function readScenario(ctx: Ctx, root: Val, file: string, opts: ParseOptions): Scenario | null {
   if (!isMap(root.node)) {
     ctx.error(root, 'a scenario must be a mapping with at least memslots, guest and workload');
     return null;
@@ -42,7 +42,7 @@ function readScenario(ctx: Ctx, root: Val, file: string): Scenario | null {
   const name = opt(top, 'name', (v) => readString(ctx, v), defaultName(file));
   const kernelV = top.keys.get('kernel');
   // null when invalid, so that the mmu checks that depend on the kernel do not cascade from it.
-  const kernelRead = kernelV ? readEnum(ctx, kernelV, KERNELS) : 'v3.1';
+  const kernelRead = kernelV ? readEnum(ctx, kernelV, KERNELS) : (opts.defaultKernel ?? 'v3.1');
   const kernel = kernelRead ?? 'v3.1';
   const host = readHost(ctx, section('host', HOST_KEYS));
   const { mmu, tdp: tdpRead } = readMmu(ctx, section('mmu', MMU_KEYS), kernelRead);
@@ -112,7 +112,12 @@ function reportYaml(ctx: Ctx, e: { code: string; pos: [number, number]; message:
  * Parses and validates a scenario file. `file` is used in diagnostics and as the default name.
  * Returns the Scenario, or every problem found (never both, never throws).
  */
-export function parseScenario(text: string, file: string): { scenario: Scenario } | { diagnostics: Diagnostic[] } {
+export interface ParseOptions {
+  /** The kernel of a scenario without `kernel:` (default v3.1): an editor's "default kernel" setting. */
+  defaultKernel?: Kernel;
+}
+
+export function parseScenario(text: string, file: string, opts: ParseOptions = {}): { scenario: Scenario } | { diagnostics: Diagnostic[] } {
   const lc = new LineCounter();
   let ctx: Ctx | null = null;
   try {
@@ -127,7 +132,7 @@ export function parseScenario(text: string, file: string): { scenario: Scenario 
     for (const e of [...doc.errors, ...doc.warnings]) reportYaml(ctx, e);
     // A syntax error leaves a partial tree: validating it would only add confusing follow-on errors.
     if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { diagnostics: sorted(ctx.diags) };
-    const scenario = readScenario(ctx, val(ctx, doc.contents, '', [0, text.length]), file);
+    const scenario = readScenario(ctx, val(ctx, doc.contents, '', [0, text.length]), file, opts);
     if (scenario && ctx.count() === 0) return { scenario };
     return { diagnostics: sorted(ctx.diags) };
   } catch (e) {

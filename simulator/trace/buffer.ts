@@ -1,10 +1,11 @@
 // A bounded ring of trace events: the last `capacity` events of the run, whatever its length.
 // Emitting writes numbers into preallocated typed arrays; records are built only when reported.
 
-import { EVENT_LIST, KVM_TRACE_MMIO_READ, KVM_TRACE_MMIO_WRITE, type FieldKind } from './events';
+import { E, EVENT_LIST, KVM_TRACE_MMIO_READ, KVM_TRACE_MMIO_WRITE, type FieldKind } from './events';
 import { hex64, hexNum } from '../arch/x86/u64';
 import { exitReasonName } from '../arch/x86/vmx';
 import type { TraceEventRecord } from '../run/result';
+import { CLASS_GUEST_PF_DIRECT, FAULT_CLASSES } from '../kvm/fault_class';
 
 const ARGS = 6;
 const NUMS = 3 + ARGS;
@@ -54,8 +55,11 @@ export class TraceBuffer {
     return Math.max(0, this.total - this.capacity);
   }
 
+  /** The events in the buffer, oldest first; each event inside a classified exit (kvm_exit to
+   *  kvm_entry, same vCPU) carries that exit's fault class. */
   records(): TraceEventRecord[] {
     const out: TraceEventRecord[] = [];
+    const exitStart = new Map<number, number>(); // vCPU -> index in `out` of its open kvm_exit
     const count = Math.min(this.total, this.capacity);
     for (let k = 0; k < count; k++) {
       const slot = (this.total - count + k) % this.capacity;
@@ -65,7 +69,18 @@ export class TraceBuffer {
       const fields: Record<string, string | number | boolean> = {};
       let a = n + 3;
       for (const [fname, kind] of schema.fields) a = decodeField(fields, fname, kind, this.nums, a);
-      out.push({ seq: this.nums[n]!, step: this.nums[n + 1]!, vcpu: this.meta[m + 1]!, cycles: this.nums[n + 2]!, name: schema.name, line: this.meta[m + 2]!, fields });
+      const id = this.meta[m]!;
+      const vcpu = this.meta[m + 1]!;
+      out.push({ seq: this.nums[n]!, step: this.nums[n + 1]!, vcpu, cycles: this.nums[n + 2]!, name: schema.name, line: this.meta[m + 2]!, fields });
+      if (id === E.kvm_exit) exitStart.set(vcpu, out.length - 1);
+      else if (id === E.guest_page_fault) out[out.length - 1]!.class = FAULT_CLASSES[CLASS_GUEST_PF_DIRECT];
+      else if (id === E.kvm_entry) {
+        const cls = this.nums[n + 3]!;
+        const from = exitStart.get(vcpu);
+        exitStart.delete(vcpu);
+        if (cls < 0 || from === undefined) continue;
+        for (let j = from; j < out.length; j++) if (out[j]!.vcpu === vcpu) out[j]!.class = FAULT_CLASSES[cls];
+      }
     }
     return out;
   }

@@ -13,6 +13,8 @@ export interface EventSchema {
 
 export const EVENTS = {
   kvm_exit: { name: 'kvm_exit', fields: [['reason', 'exit'], ['rip', 'hex64'], ['info1', 'hex']] },
+  // Its one argument is not a tracepoint field: the simulator's class of the exit it ends (-1: none),
+  // which TraceBuffer.records() stamps on every event of that exit.
   kvm_entry: { name: 'kvm_entry', fields: [] },
   kvm_page_fault: { name: 'kvm_page_fault', fields: [['address', 'hex64'], ['error_code', 'hex']] },
   kvm_mmu_pagetable_walk: { name: 'kvm_mmu_pagetable_walk', fields: [['addr', 'hex64'], ['pferr', 'hex']] },

@@ -7,7 +7,7 @@ import type { Kvm } from '../kvm';
 import { frameOf, hex64, hexNum } from '../../arch/x86/u64';
 import { PT_ACCESSED_MASK, PT_DIRTY_MASK, PT_PRESENT_MASK, PT_USER_MASK, PT_WRITABLE_MASK, PT64_NX_MASK_HI } from '../../arch/x86/paging';
 import { VMX_EPT_EXECUTABLE_MASK, VMX_EPT_IPAT_BIT, VMX_EPT_MT_MASK, VMX_EPT_MT_EPTE_SHIFT } from '../../arch/x86/ept';
-import { SPTE_HOST_WRITEABLE } from './spte';
+import { SPTE_HOST_WRITEABLE, spteFields, type SpteField } from './spte';
 import { ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, ROLE_INVALID, ROLE_NXE } from './shadow_pages';
 
 export type SpteKind = 'leaf' | 'nonleaf' | 'mmio' | 'trap' | 'nonpresent';
@@ -46,7 +46,11 @@ export interface ShadowTables {
   /** The step after which the snapshot was taken (-1: before the workload; null: the end of the run). */
   afterStep: number | null;
   pages: ShadowPageRecord[];
+  /** The bit fields of each kind of entry in this era and mode (highest first), for a bit ruler. */
+  fields: Record<SpteKind, SpteField[]>;
 }
+
+const KINDS: readonly SpteKind[] = ['leaf', 'nonleaf', 'mmio', 'trap', 'nonpresent'];
 
 const ACCESS_NAMES = ['---', '--x', 'w--', 'w-x', '-u-', '-ux', 'wu-', 'wux'];
 
@@ -76,7 +80,8 @@ export function snapshotShadowTables(kvm: Kvm, afterStep: number | null): Shadow
       entries,
     });
   }
-  return { mode: kvm.tdp ? 'ept' : 'shadow', kernel: kvm.kernel, afterStep, pages };
+  const fields = Object.fromEntries(KINDS.map((k) => [k, spteFields(kvm.fmt, k)])) as Record<SpteKind, SpteField[]>;
+  return { mode: kvm.tdp ? 'ept' : 'shadow', kernel: kvm.kernel, afterStep, pages, fields };
 }
 
 function decode(kvm: Kvm, id: number, index: number, lo: number, hi: number): SpteRecord {

@@ -54,3 +54,28 @@ mkdirSync('dist/webview', { recursive: true });
 copyFileSync('webview/panel.css', 'dist/webview/panel.css');
 copyFileSync('node_modules/@vscode/codicons/dist/codicon.css', 'dist/webview/codicon.css');
 copyFileSync('node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/webview/codicon.ttf');
+
+// The VS Code extension host side ('vscode' is provided by the editor at run time).
+await build({
+  entryPoints: ['extension/extension.ts'],
+  outfile: 'dist/extension.js',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['vscode'],
+  sourcemap: true,
+  logLevel: 'warning',
+});
+
+// The simulator's worker thread, which the extension starts for every run (extension/simulator_client.ts).
+await build({
+  entryPoints: ['extension/worker/node_main.ts'],
+  outfile: 'dist/worker.js',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+});

@@ -1,15 +1,225 @@
-// PLACEHOLDER: being written.
+// The run at a glance: the same sections as the CLI's text report (simulator/report/text.ts), with
+// the same formulas, sort orders and rounding, so a number read here equals the one `mmu-lab run`
+// prints.
+
+import { fmtInt } from '../../shared/format';
 import type { PanelRun } from '../../shared/protocol';
-import { h } from '../dom';
+import { COMPONENTS, type Component } from '../../simulator/cost/profile';
+import { fixed, relStddev } from '../../simulator/report/text';
+import type { ExitStats, RunResult } from '../../simulator/run/result';
+import { KVM_STATS, SIM_STATS } from '../../simulator/trace/stats';
+import { chartColor, stackedBar, swatch } from '../chart';
+import { h, icon, replace } from '../dom';
+import { post } from '../host';
+import { dataTable } from '../table';
 import type { View, ViewContext } from '../view';
 
 export class SummaryView implements View {
   readonly id = 'summary' as const;
-  readonly title = 'summary';
+  readonly title = 'Summary';
   readonly icon = 'graph';
-  readonly root = h('div');
+  readonly root = h('div', { class: 'summary-view' });
+
   constructor(readonly ctx: ViewContext) {}
+
   show(run: PanelRun): void {
-    void run;
+    const r = run.result;
+    replace(this.root, warningList(r), figureOfMerit(r), exitTable(r), faultTable(r), cycleBreakdown(r), expectTable(r), counterTables(r));
   }
+}
+
+/** Cycles to microseconds at the run's TSC rate (text.ts's `us`). */
+function us(r: RunResult, cycles: number): number {
+  return cycles / (r.cycles.ghz * 1000);
+}
+
+/** part/whole as a percentage with two decimals, 0 when whole is 0 (text.ts's `pct`). */
+function percent(part: number, whole: number): string {
+  return fixed(whole === 0 ? 0 : (part / whole) * 100, 2);
+}
+
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function warningList(r: RunResult): HTMLElement | null {
+  if (r.warnings.length === 0) return null;
+  return h(
+    'section',
+    { class: 'warnings', 'data-testid': 'warnings', role: 'alert' },
+    h('h3', null, icon('warning'), ' Warnings from the simulated kernel'),
+    h('ul', null, ...r.warnings.map((w) => h('li', null, w))),
+  );
+}
+
+// The figure of merit, as `compare` computes it (run/compare.ts metricValue): a label's iterations
+// per simulated second, or the elapsed time.
+function figureOfMerit(r: RunResult): HTMLElement {
+  const names = Object.keys(r.labels);
+  const rows = names.map((name) => {
+    const l = r.labels[name]!;
+    const per = l.count === 0 ? null : l.cycles / l.count;
+    const rate = l.cycles === 0 ? null : l.count / (l.cycles / (r.cycles.ghz * 1e9));
+    return [name, fmtInt(l.count), fmtInt(l.cycles), per === null ? '-' : fixed(per, 2), per === null ? '-' : fixed(us(r, per), 3), rate === null ? '-' : `${fixed(rate, 2)} /s`];
+  });
+  const elapsed = us(r, r.cycles.elapsed);
+  return h(
+    'section',
+    { class: 'figure-of-merit', 'data-testid': 'figure-of-merit' },
+    names.length > 0
+      ? dataTable({
+          id: 'labels',
+          caption: 'Figure of merit (labelled repeats)',
+          columns: [{ title: 'label' }, { title: 'iterations', numeric: true }, { title: 'cycles', numeric: true }, { title: 'cycles/iter', numeric: true }, { title: 'µs/iter', numeric: true }, { title: 'rate', numeric: true }],
+          rows,
+        })
+      : h('p', { class: 'note' }, 'No labelled repeat: the figure of merit is the elapsed time.'),
+    h(
+      'p',
+      { class: 'run-time', 'data-testid': 'run-time' },
+      `total ${fmtInt(r.cycles.total)} cycles · elapsed ${fmtInt(r.cycles.elapsed)} cycles = ${fixed(elapsed, 2)} µs = ${fixed(elapsed / 1000, 3)} ms at ${r.cycles.ghz} GHz`,
+    ),
+  );
+}
+
+// `perf kvm stat report`: exits sorted by count, then by name; times from kvm_exit to kvm_entry.
+function exitTable(r: RunResult): HTMLElement {
+  const exits = r.exit_stats.filter((e) => e.count > 0).sort((a, b) => b.count - a.count || byName(a.reason, b.reason));
+  const totalCount = exits.reduce((n, e) => n + e.count, 0);
+  const totalCycles = exits.reduce((n, e) => n + e.total_cycles, 0);
+  const time = (c: number) => `${fixed(us(r, c), 2)} µs`;
+  const row = (e: ExitStats) => [
+    e.reason,
+    fmtInt(e.count),
+    `${percent(e.count, totalCount)}%`,
+    `${percent(e.total_cycles, totalCycles)}%`,
+    time(e.min_cycles),
+    time(e.max_cycles),
+    `${time(e.total_cycles / e.count)} (± ${fixed(relStddev(e), 2)}%)`,
+  ];
+  return h(
+    'div',
+    { class: 'exit-stats' },
+    sizeColumns(
+      dataTable({
+        id: 'exits',
+        caption: 'VM exits (perf kvm stat)',
+        columns: ['VM-EXIT', 'Samples', 'Samples%', 'Time%', 'Min Time', 'Max Time', 'Avg time'].map((title, i) => ({ title, numeric: i > 0 })),
+        rows: exits.map(row),
+      }),
+      ['20%', '10%', '10%', '10%', '12%', '12%', '26%'],
+    ),
+    h('p', { class: 'note', 'data-testid': 'exit-totals' }, `Total Samples: ${fmtInt(totalCount)}, Total events handled time: ${fixed(us(r, totalCycles), 2)} µs.`),
+  );
+}
+
+// Fault classes that happened, by count then name; the percentage is of all faults, as in the CLI.
+function faultTable(r: RunResult): HTMLElement {
+  const all = r.fault_classes.reduce((n, f) => n + f.count, 0);
+  const seen = r.fault_classes.filter((f) => f.count > 0).sort((a, b) => b.count - a.count || byName(a.class, b.class));
+  const caption = `Fault classes (kernel ${r.kernel} return codes)`;
+  if (seen.length === 0) {
+    // Same hook as a table, with a note in place of an empty one.
+    return h('section', { class: 'data-table', 'data-table': 'fault-classes' }, h('div', { class: 'table-bar' }, h('h3', null, caption)), h('p', { class: 'empty', 'data-testid': 'no-faults' }, 'No faults in this run.'));
+  }
+  const table = dataTable({
+    id: 'fault-classes',
+    caption,
+    columns: [{ title: 'class' }, { title: 'count', numeric: true }, { title: 'percent', numeric: true }, { title: 'function' }, { title: 'value', numeric: true }, { title: 'meaning' }],
+    rows: seen.map((f) => [f.class, fmtInt(f.count), `${percent(f.count, all)}%`, f.ret.fn, String(f.ret.value), f.ret.meaning]),
+  });
+  return sizeColumns(table, ['13%', '9%', '9%', '27%', '7%', '35%']);
+}
+
+/**
+ * Give the text columns room (vscode-table splits its width evenly otherwise), and put each cell's
+ * text in its tooltip, since a narrow panel cuts cells short. (A candidate for a `widths` option of
+ * dataTable.)
+ */
+export function sizeColumns(section: HTMLElement, widths: string[]): HTMLElement {
+  const table = section.querySelector('vscode-table') as (HTMLElement & { columns: string[] }) | null;
+  if (table) {
+    table.columns = widths;
+    // vscode-table applies the sizes only while it has a width, so a table rendered in a hidden tab
+    // gets them when it is first shown (after the table's own resize observer has measured it).
+    const observer = new ResizeObserver(() => {
+      if (table.getBoundingClientRect().width === 0) return;
+      observer.disconnect();
+      requestAnimationFrame(() => (table.columns = widths));
+    });
+    observer.observe(table);
+  }
+  section.querySelectorAll('vscode-table-cell').forEach((cell) => cell.setAttribute('title', cell.textContent ?? ''));
+  return section;
+}
+
+// A fixed colour per component, so it keeps its colour from run to run; the components that are
+// usually large come first and get the theme's plain chart colours.
+const COLOR_ORDER: readonly Component[] = [
+  'device_userspace',
+  'guest_compute',
+  'vm_exit_entry',
+  'emulation',
+  'guest_walk',
+  'memslot_search',
+  ...COMPONENTS.filter((c) => !['device_userspace', 'guest_compute', 'vm_exit_entry', 'emulation', 'guest_walk', 'memslot_search'].includes(c)),
+];
+
+// Components with cycles, largest first; percentages of cycles.total (of their sum when total is 0).
+function cycleBreakdown(r: RunResult): HTMLElement {
+  const by = r.cycles.by_component;
+  const sum = COMPONENTS.reduce((n, c) => n + (by[c] ?? 0), 0);
+  const total = r.cycles.total > 0 ? r.cycles.total : sum;
+  const used = COMPONENTS.filter((c) => (by[c] ?? 0) > 0).sort((a, b) => by[b] - by[a]);
+  const color = (c: Component) => chartColor(COLOR_ORDER.indexOf(c));
+  const segments = used.map((c) => ({ name: c, value: by[c], color: color(c), title: `${c}: ${fmtInt(by[c])} cycles (${percent(by[c], total)} %)` }));
+  const legend = h(
+    'ul',
+    { class: 'chart-legend' },
+    ...used.map((c) => h('li', { 'data-component': c }, swatch(color(c)), h('span', { class: 'legend-name' }, c), h('span', { class: 'legend-value' }, `${percent(by[c], total)} %`))),
+  );
+  return h(
+    'section',
+    { class: 'cycle-breakdown' },
+    h('h3', null, 'Cycle breakdown'),
+    used.length === 0
+      ? h('p', { class: 'empty', 'data-testid': 'cycle-chart' }, 'No cycles charged.')
+      : h('div', { class: 'cycle-chart', 'data-testid': 'cycle-chart' }, stackedBar(segments, { dataKey: 'component', label: 'Cycles by component' }), legend),
+    dataTable({
+      id: 'cycles',
+      caption: 'Cycles by component',
+      columns: [{ title: 'component' }, { title: 'cycles', numeric: true }, { title: 'percent', numeric: true }],
+      rows: used.map((c) => [c, fmtInt(by[c]), `${percent(by[c], total)}%`]),
+    }),
+  );
+}
+
+function expectTable(r: RunResult): HTMLElement | null {
+  if (r.expect.length === 0) return null;
+  const failed = r.expect.filter((e) => !e.ok).length;
+  const table = dataTable({
+    id: 'expect',
+    caption: `Expectations (${r.expect.length - failed} passed, ${failed} failed)`,
+    columns: [{ title: 'path' }, { title: 'expected' }, { title: 'actual', numeric: true }, { title: 'ok' }, { title: 'line', numeric: true }],
+    rows: r.expect.map((e) => [e.path, e.expected, e.actual === null ? 'no such value' : fmtInt(e.actual), e.ok ? '✓' : '✗', String(e.line)]),
+    onRow: (i) => post({ type: 'revealLine', line: r.expect[i]!.line }),
+  });
+  sizeColumns(table, ['40%', '20%', '16%', '8%', '16%']);
+  // Mark failures so the stylesheet can colour them; the ✓/✗ text says the same for screen readers.
+  table.querySelectorAll('vscode-table-row').forEach((row, i) => row.setAttribute('data-ok', String(r.expect[i]?.ok ?? true)));
+  return table;
+}
+
+// KVM's own debugfs counters and the simulator's apart, as the CLI prints them (unknown names last).
+function counterTables(r: RunResult): HTMLElement {
+  const known = new Set<string>([...KVM_STATS, ...SIM_STATS]);
+  const extra = Object.keys(r.stats).filter((k) => !known.has(k)).sort();
+  const rows = (names: readonly string[]) => names.map((k) => [k, fmtInt(r.stats[k] ?? 0)]);
+  const columns = [{ title: 'counter' }, { title: 'value', numeric: true }];
+  return h(
+    'div',
+    { class: 'counter-tables' },
+    dataTable({ id: 'counters', caption: 'kvm_stat counters (KVM debugfs)', columns, rows: rows(KVM_STATS) }),
+    dataTable({ id: 'sim-counters', caption: "Simulator counters (MMU Lab's own, not KVM debugfs counters)", columns, rows: rows([...SIM_STATS, ...extra]) }),
+  );
 }

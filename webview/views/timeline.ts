@@ -1,15 +1,224 @@
-// PLACEHOLDER: being written.
+// The timeline: every trace event the run recorded, in a virtualized list (a run keeps up to the
+// trace buffer's size, 100,000 events or more), filtered by fault class, vCPU and address.
+// Selecting an event reveals its scenario line; the editor's cursor line highlights its events.
+
 import type { PanelRun } from '../../shared/protocol';
-import { h } from '../dom';
+import type { TraceEventRecord } from '../../simulator/index';
+import { h, replace } from '../dom';
+import { post } from '../host';
 import type { View, ViewContext } from '../view';
+import { VirtualList } from '../virtual_list';
+
+/** Pixels; the same as `.tl-row` in panel.css (via --row-height). */
+const ROW_HEIGHT = 22;
+
+/** The fields that hold an address (guest virtual, guest physical or a frame number). */
+const ADDRESS_FIELDS: ReadonlySet<string> = new Set(['addr', 'address', 'gpa', 'gva', 'gfn', 'rip']);
+
+/** One formatter for every row (toLocaleString would build one per call). */
+const INT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+const COLUMNS = ['seq', 'step', 'vCPU', 'cycles', 'event', 'fault class', 'line', 'fields'] as const;
+const NUMERIC = [true, true, true, true, false, false, true, false];
 
 export class TimelineView implements View {
   readonly id = 'timeline' as const;
-  readonly title = 'timeline';
+  readonly title = 'Timeline';
   readonly icon = 'history';
-  readonly root = h('div');
-  constructor(readonly ctx: ViewContext) {}
-  show(run: PanelRun): void {
-    void run;
+  readonly root = h('div', { class: 'timeline-view' });
+
+  private events: readonly TraceEventRecord[] = [];
+  /** Indices into `events` that pass the filters, in seq order. */
+  private shown = new Int32Array(0);
+  /** The scenario line whose events are highlighted (0: none). */
+  private highlight = 0;
+  private addressTimer = 0;
+
+  private readonly classSelect = h('vscode-single-select', { 'data-testid': 'filter-class', 'aria-label': 'Fault class' });
+  private readonly vcpuSelect = h('vscode-single-select', { 'data-testid': 'filter-vcpu', 'aria-label': 'vCPU' });
+  private readonly addressBox = h('vscode-textfield', { 'data-testid': 'filter-address', placeholder: 'address (hex)', 'aria-label': 'Address contains (hex)' });
+  private readonly count = h('span', { class: 'tl-count', 'data-testid': 'timeline-count', role: 'status' });
+  private readonly dropped = h('p', { class: 'tl-dropped', 'data-testid': 'timeline-dropped' });
+  private readonly empty = h('p', { class: 'empty tl-empty', 'data-testid': 'timeline-empty' });
+  private readonly list: VirtualList;
+
+  constructor(readonly ctx: ViewContext) {
+    this.list = new VirtualList({
+      rowHeight: ROW_HEIGHT,
+      attrs: { 'data-testid': 'timeline-list', class: 'vlist timeline-list', 'aria-label': 'Trace events' },
+      createRow: () => {
+        const row = h('div', { class: 'tl-row' });
+        for (let c = 0; c < COLUMNS.length; c++) row.appendChild(h('span', { class: NUMERIC[c] ? 'tl-cell num' : 'tl-cell' }, ''));
+        return row;
+      },
+      renderRow: (row, index, selected) => this.renderRow(row, index, selected),
+      onSelect: (index) => this.onSelect(index),
+    });
+
+    this.classSelect.addEventListener('change', () => {
+      this.ctx.state.timeline.cls = this.classSelect.value;
+      this.applyFilters();
+    });
+    this.vcpuSelect.addEventListener('change', () => {
+      this.ctx.state.timeline.vcpu = Number(this.vcpuSelect.value);
+      this.applyFilters();
+    });
+    // Typing filters after a short pause: each pass reads every event.
+    this.addressBox.addEventListener('input', () => {
+      clearTimeout(this.addressTimer);
+      this.addressTimer = window.setTimeout(() => {
+        this.ctx.state.timeline.address = this.addressBox.value.trim();
+        this.applyFilters();
+      }, 120);
+    });
+
+    const header = h('div', { class: 'tl-row tl-header', 'aria-hidden': 'true' }, ...COLUMNS.map((c, i) => h('span', { class: NUMERIC[i] ? 'tl-cell num' : 'tl-cell' }, c)));
+    replace(
+      this.root,
+      h(
+        'div',
+        { class: 'tl-filters' },
+        h('label', { class: 'tl-filter' }, 'Class ', this.classSelect),
+        h('label', { class: 'tl-filter' }, 'vCPU ', this.vcpuSelect),
+        h('label', { class: 'tl-filter' }, 'Address ', this.addressBox),
+        this.count,
+      ),
+      this.dropped,
+      h('div', { class: 'tl-table' }, header, this.list.element),
+      this.empty,
+    );
   }
+
+  show(run: PanelRun): void {
+    const trace = run.result.trace;
+    this.events = trace.events;
+    const f = this.ctx.state.timeline;
+
+    const classes = [...new Set(this.events.map((e) => e.class).filter((c): c is string => !!c))].sort();
+    if (f.cls && !classes.includes(f.cls)) f.cls = '';
+    setOptions(this.classSelect, [['', 'All classes'], ...classes.map((c): [string, string] => [c, c])], f.cls);
+
+    const vcpus = new Set<number>();
+    for (let v = 0; v < run.result.vcpus; v++) vcpus.add(v);
+    for (const e of this.events) vcpus.add(e.vcpu);
+    if (f.vcpu >= 0 && !vcpus.has(f.vcpu)) f.vcpu = -1;
+    setOptions(this.vcpuSelect, [['-1', 'All vCPUs'], ...[...vcpus].sort((a, b) => a - b).map((v): [string, string] => [String(v), `vCPU ${v}`])], String(f.vcpu));
+
+    this.addressBox.value = f.address;
+
+    replace(
+      this.dropped,
+      trace.dropped > 0
+        ? `${INT.format(trace.dropped)} earlier events were dropped: the run recorded ${INT.format(trace.total)} and the trace keeps the last ${INT.format(this.events.length)}. The trace buffer size is a setting (MMU Lab: trace buffer size).`
+        : `All ${INT.format(trace.total)} events of the run were recorded. The trace buffer size is a setting (MMU Lab: trace buffer size).`,
+    );
+    replace(this.empty, this.events.length === 0 ? (trace.total > 0 ? 'The trace events were not sent with this run.' : 'This run recorded no trace events.') : null);
+
+    this.applyFilters();
+    const sel = this.list.selected;
+    if (sel >= 0) this.list.scrollToIndex(sel, true);
+    else this.list.element.scrollTop = 0;
+    this.ctx.save();
+  }
+
+  onHighlightLine(line: number): void {
+    this.highlight = line;
+    this.list.element.setAttribute('data-highlight-line', String(line));
+    this.list.refresh();
+    if (line <= 0) return;
+    const [first, end] = this.list.visibleRange();
+    for (let i = first; i < end; i++) if (this.events[this.shown[i]!]!.line === line) return;
+    for (let i = 0; i < this.shown.length; i++) {
+      if (this.events[this.shown[i]!]!.line === line) {
+        this.list.scrollToIndex(i, true);
+        return;
+      }
+    }
+  }
+
+  /** Recompute the shown events from the filters in ctx.state.timeline. */
+  private applyFilters(): void {
+    const { cls, vcpu, address } = this.ctx.state.timeline;
+    const needle = address.toLowerCase().replace(/^0x/, '');
+    const out = new Int32Array(this.events.length);
+    let n = 0;
+    for (let i = 0; i < this.events.length; i++) {
+      const e = this.events[i]!;
+      if (cls && e.class !== cls) continue;
+      if (vcpu >= 0 && e.vcpu !== vcpu) continue;
+      if (needle && !hasAddress(e, needle)) continue;
+      out[n++] = i;
+    }
+    this.shown = out.subarray(0, n);
+    this.count.dataset.shown = String(n);
+    this.count.dataset.total = String(this.events.length);
+    this.count.textContent = `${INT.format(n)} of ${INT.format(this.events.length)} events`;
+    this.list.setCount(n, this.indexOfSeq(this.ctx.state.timeline.selectedSeq));
+    this.ctx.save();
+  }
+
+  /** The position of the event `seq` among the shown ones, or -1 (seqs ascend: binary search). */
+  private indexOfSeq(seq: number | null): number {
+    if (seq === null) return -1;
+    let lo = 0;
+    let hi = this.shown.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.events[this.shown[mid]!]!.seq < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.shown.length && this.events[this.shown[lo]!]!.seq === seq ? lo : -1;
+  }
+
+  private onSelect(index: number): void {
+    const e = this.events[this.shown[index]!];
+    if (!e) return;
+    this.ctx.state.timeline.selectedSeq = e.seq;
+    this.ctx.save();
+    if (e.line > 0) post({ type: 'revealLine', line: e.line });
+  }
+
+  /** Fill a pooled row: text nodes are updated in place, nothing is allocated but the strings. */
+  private renderRow(row: HTMLElement, index: number, selected: boolean): void {
+    const e = this.events[this.shown[index]!]!;
+    row.dataset.seq = String(e.seq);
+    row.setAttribute('aria-selected', selected ? 'true' : 'false');
+    row.classList.toggle('selected', selected);
+    row.classList.toggle('highlighted', this.highlight > 0 && e.line === this.highlight);
+    const cells = row.children;
+    setText(cells[0]!, String(e.seq));
+    setText(cells[1]!, e.step < 0 ? 'setup' : String(e.step));
+    setText(cells[2]!, String(e.vcpu));
+    setText(cells[3]!, INT.format(e.cycles));
+    setText(cells[4]!, e.name);
+    setText(cells[5]!, e.class ?? '');
+    setText(cells[6]!, e.line > 0 ? String(e.line) : '');
+    let fields = '';
+    for (const k in e.fields) fields += `${fields ? ' ' : ''}${k}=${String(e.fields[k])}`;
+    setText(cells[7]!, fields);
+    (cells[7] as HTMLElement).title = fields;
+  }
+}
+
+function setText(cell: Element, text: string): void {
+  const t = cell.firstChild;
+  if (t instanceof Text) {
+    if (t.data !== text) t.data = text;
+  } else cell.textContent = text;
+}
+
+function hasAddress(e: TraceEventRecord, needle: string): boolean {
+  for (const k in e.fields) {
+    if (!ADDRESS_FIELDS.has(k)) continue;
+    const v = e.fields[k];
+    if (typeof v === 'string' && v.toLowerCase().replace(/^0x/, '').includes(needle)) return true;
+    if (typeof v === 'number' && v.toString(16).includes(needle)) return true;
+  }
+  return false;
+}
+
+/** Replace a single-select's options and select `value`. */
+function setOptions(select: HTMLElement & { value: string }, options: [string, string][], value: string): void {
+  replace(select, ...options.map(([v, label]) => h('vscode-option', { value: v, selected: v === value }, label)));
+  select.value = value;
 }

@@ -1,0 +1,142 @@
+// Problems in scenario documents, in the 'mmu-lab' diagnostic collection: parse errors while typing
+// (the parser is fast and pure, so it runs on the host thread, debounced), and after a run the
+// problems of the run itself: a VM that cannot be built, and failed `expect` entries at their keys.
+// Run problems are dropped as soon as the document is edited (their lines no longer match).
+
+import * as vscode from 'vscode';
+import { parseScenario, type Diagnostic as SimDiagnostic, type ExpectResult } from '../simulator/index';
+import { diagnosticRange, expectMessage, expectRange, type Range0 } from './diagnostic_ranges';
+import type { RunStore } from './run_store';
+import { fileName, isScenarioDocument, settings } from './scenario_files';
+
+const DEBOUNCE_MS = 300;
+const SOURCE = 'mmu-lab';
+
+function toRange(r: Range0): vscode.Range {
+  return new vscode.Range(r.startLine, r.startCol, r.endLine, r.endCol);
+}
+
+function lineTextOf(uri: vscode.Uri): (line0: number) => string | undefined {
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+  return (l) => (doc && l >= 0 && l < doc.lineCount ? doc.lineAt(l).text : undefined);
+}
+
+export function toVscodeDiagnostic(d: SimDiagnostic, lineText: (line0: number) => string | undefined): vscode.Diagnostic {
+  const out = new vscode.Diagnostic(toRange(diagnosticRange(d, lineText)), d.message, vscode.DiagnosticSeverity.Error);
+  out.source = SOURCE;
+  return out;
+}
+
+export class ScenarioDiagnostics implements vscode.Disposable {
+  private readonly collection = vscode.languages.createDiagnosticCollection(SOURCE);
+  private readonly parse = new Map<string, vscode.Diagnostic[]>();
+  private readonly run = new Map<string, vscode.Diagnostic[]>();
+  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly disposables: vscode.Disposable[];
+
+  constructor(store: RunStore) {
+    this.disposables = [
+      this.collection,
+      vscode.workspace.onDidOpenTextDocument((doc) => this.check(doc)),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (!isScenarioDocument(e.document) || e.contentChanges.length === 0) return;
+        this.clearRun(e.document.uri);
+        this.schedule(e.document);
+      }),
+      vscode.workspace.onDidCloseTextDocument((doc) => this.forget(doc.uri)),
+      // The default kernel changes what a scenario without `kernel:` means.
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('mmuLab.defaultKernel')) for (const doc of vscode.workspace.textDocuments) this.check(doc);
+      }),
+      store.onDidRecord((run) => {
+        const uri = vscode.Uri.parse(run.uri);
+        // Expectations apply to the text that ran only (which has no parse errors); the user may
+        // have typed since, and then the parse errors of the new text stand.
+        if (store.isFresh(run.uri)) {
+          this.parse.set(run.uri, []);
+          this.setExpectations(uri, run.result.expect);
+        } else this.run.delete(run.uri);
+        this.publish(uri);
+      }),
+    ];
+    for (const doc of vscode.workspace.textDocuments) this.check(doc);
+  }
+
+  /** Parses a scenario document now and shows its parse errors. */
+  check(doc: vscode.TextDocument): void {
+    if (!isScenarioDocument(doc)) return;
+    const key = doc.uri.toString();
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+    const parsed = parseScenario(doc.getText(), fileName(doc.uri), { defaultKernel: settings(doc.uri).defaultKernel });
+    const lineText = (l: number) => (l < doc.lineCount ? doc.lineAt(l).text : undefined);
+    this.parse.set(key, 'diagnostics' in parsed ? parsed.diagnostics.map((d) => toVscodeDiagnostic(d, lineText)) : []);
+    this.publish(doc.uri);
+  }
+
+  /** The problems a run reported instead of a result (parse errors, or a VM that cannot be built). */
+  setRunProblems(uri: vscode.Uri, diagnostics: SimDiagnostic[]): void {
+    const lineText = lineTextOf(uri);
+    this.run.set(uri.toString(), diagnostics.map((d) => toVscodeDiagnostic(d, lineText)));
+    this.publish(uri);
+  }
+
+  private setExpectations(uri: vscode.Uri, expect: ExpectResult[]): void {
+    const lineText = lineTextOf(uri);
+    this.run.set(
+      uri.toString(),
+      expect
+        .filter((e) => !e.ok)
+        .map((e) => {
+          const d = new vscode.Diagnostic(toRange(expectRange(e, lineText)), expectMessage(e), vscode.DiagnosticSeverity.Error);
+          d.source = SOURCE;
+          d.code = 'expect';
+          return d;
+        }),
+    );
+  }
+
+  private schedule(doc: vscode.TextDocument): void {
+    const key = doc.uri.toString();
+    clearTimeout(this.timers.get(key));
+    this.timers.set(
+      key,
+      setTimeout(() => {
+        this.timers.delete(key);
+        if (!doc.isClosed) this.check(doc);
+      }, DEBOUNCE_MS),
+    );
+  }
+
+  private clearRun(uri: vscode.Uri): void {
+    if (this.run.delete(uri.toString())) this.publish(uri);
+  }
+
+  private forget(uri: vscode.Uri): void {
+    const key = uri.toString();
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+    this.parse.delete(key);
+    this.run.delete(key);
+    this.collection.delete(uri);
+  }
+
+  /** Parse and run problems together; a run's parse errors are the ones the host found too. */
+  private publish(uri: vscode.Uri): void {
+    const key = uri.toString();
+    const seen = new Set<string>();
+    const all: vscode.Diagnostic[] = [];
+    for (const d of [...(this.parse.get(key) ?? []), ...(this.run.get(key) ?? [])]) {
+      const id = `${d.range.start.line}:${d.range.start.character}:${d.message}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      all.push(d);
+    }
+    this.collection.set(uri, all);
+  }
+
+  dispose(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The Debian packages the tests need that npm cannot provide: Chromium, for the panel's tests in a
+# real browser (playwright-core drives /usr/bin/chromium; Playwright's own browser download does not
+# work on these machines). Installs only what is missing.
+set -euo pipefail
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+sudo=''
+if [ "$(id -u)" -ne 0 ]; then sudo='sudo'; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq "${need[@]}" >/dev/null
+echo "installed: ${need[*]}"

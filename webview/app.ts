@@ -43,7 +43,7 @@ export class App implements ViewContext {
     this.views = [new SummaryView(this), new ShadowView(this), new TimelineView(this), new MemslotsView(this), new CompareView(this)];
     this.tabs = h('vscode-tabs', { panel: true, 'data-testid': 'tabs' });
     for (const v of this.views) {
-      this.tabs.appendChild(h('vscode-tab-header', { slot: 'header', 'data-view-tab': v.id }, icon(v.icon), ' ', v.title));
+      this.tabs.appendChild(h('vscode-tab-header', { slot: 'header', 'data-view-tab': v.id, title: v.title, 'aria-label': v.title }, icon(v.icon), h('span', { class: 'tab-title' }, ' ', v.title)));
       this.tabs.appendChild(h('vscode-tab-panel', { 'data-view': v.id }, v.root));
     }
     this.tabs.addEventListener('vsc-tabs-select', (e) => {

@@ -1,7 +1,7 @@
 // A data table (vscode-elements' vscode-table) with "Copy as CSV" and "Copy as Markdown" actions.
 // Cells are text; the same rows feed the clipboard, so what is copied is what is shown.
 
-import { h, icon } from './dom';
+import { h, icon, setAttrs, type Attrs } from './dom';
 import { post } from './host';
 import { toCsv, toMarkdown, type Cell } from './table_text';
 
@@ -19,6 +19,10 @@ export interface TableSpec {
   rows: Cell[][];
   /** Called when a row is activated (click or Enter). */
   onRow?: (index: number) => void;
+  /** Extra attributes of row `index` (data-* hooks, classes). */
+  rowAttrs?: (index: number) => Attrs;
+  /** Column widths (vscode-table splits its width evenly otherwise, cutting text columns short). */
+  widths?: string[];
 }
 
 export function dataTable(spec: TableSpec): HTMLElement {
@@ -30,7 +34,9 @@ export function dataTable(spec: TableSpec): HTMLElement {
   const header = h('vscode-table-header', { slot: 'header' }, ...spec.columns.map((c) => h('vscode-table-header-cell', { class: c.numeric ? 'num' : null }, c.title)));
   const body = h('vscode-table-body', { slot: 'body' });
   spec.rows.forEach((row, i) => {
-    const tr = h('vscode-table-row', { 'data-row': i }, ...row.map((cell, j) => h('vscode-table-cell', { class: numeric[j] ? 'num' : null }, cell)));
+    // Each cell's text is also its tooltip: a narrow column cuts it short.
+    const tr = h('vscode-table-row', { 'data-row': i }, ...row.map((cell, j) => h('vscode-table-cell', { class: numeric[j] ? 'num' : null, title: String(cell) }, cell)));
+    if (spec.rowAttrs) setAttrs(tr, spec.rowAttrs(i));
     if (spec.onRow) {
       tr.tabIndex = 0;
       tr.addEventListener('click', () => spec.onRow!(i));
@@ -41,6 +47,7 @@ export function dataTable(spec: TableSpec): HTMLElement {
     body.appendChild(tr);
   });
   const table = h('vscode-table', { zebra: true, 'bordered-columns': true, 'aria-label': spec.caption }, header, body);
+  if (spec.widths) setWidths(table as HTMLElement & { columns: string[] }, spec.widths);
 
   return h(
     'section',
@@ -60,4 +67,16 @@ function copyButton(format: string, label: string, text: string, onClick: () => 
   const b = h('vscode-button', { secondary: true, 'data-copy': format, title: label, 'aria-label': label }, icon('copy'), ' ', text);
   b.addEventListener('click', onClick);
   return b;
+}
+
+/** vscode-table applies column sizes only while it has a width, so a table built in a hidden tab
+ *  gets them again when it is first shown (after its own resize observer has measured it). */
+function setWidths(table: HTMLElement & { columns: string[] }, widths: string[]): void {
+  table.columns = widths;
+  const observer = new ResizeObserver(() => {
+    if (table.getBoundingClientRect().width === 0) return;
+    observer.disconnect();
+    requestAnimationFrame(() => (table.columns = widths));
+  });
+  observer.observe(table);
 }

@@ -217,4 +217,18 @@ describe.runIf(enabled)('panel views (Chromium)', { timeout: 90_000 }, () => {
       await p.close();
     }
   });
+
+  it('fits a narrow panel: the page does not scroll sideways, wide tables scroll inside themselves', async () => {
+    const p = await harness.open('dark', null, { width: 520, height: 800 });
+    await p.post({ type: 'run', run: doorbell });
+    await p.page.waitForSelector('[data-testid="scenario-name"]');
+    for (const view of ['summary', 'shadow', 'timeline', 'memslots', 'compare']) {
+      await p.showView(view);
+      const overflow = await p.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow, view).toBeLessThanOrEqual(0);
+    }
+    await p.showView('summary');
+    await p.screenshot('narrow-summary-dark');
+    await p.close();
+  });
 });

@@ -9,7 +9,6 @@ import type { CompareResult, VariantResult } from '../../simulator/run/compare';
 import { barChart, chartColor } from '../chart';
 import { h, replace } from '../dom';
 import { dataTable } from '../table';
-import { sizeColumns } from './summary';
 import type { View, ViewContext } from '../view';
 
 const EXAMPLE = `metric: { label: transaction, unit: tps }   # or metric: elapsed (the default)
@@ -112,8 +111,9 @@ function variantTable(c: CompareResult): HTMLElement {
       fmtInt(exitCount(v)),
       fmtInt(v.report.cycles.total),
     ]),
+    widths: ['11%', '6%', '9%', '13%', '11%', '12%', '14%', '8%', '6%', '10%'],
   });
-  return sizeColumns(table, ['11%', '6%', '9%', '13%', '11%', '12%', '14%', '8%', '6%', '10%']);
+  return table;
 }
 
 /** One row per name, one column per variant. */
@@ -126,7 +126,7 @@ function sideBySide(id: string, caption: string, first: string, c: CompareResult
   });
   // Room for the names and each variant's column; a narrow panel scrolls (see panel.css).
   section.querySelector('vscode-table')?.style.setProperty('min-width', `${180 + 110 * c.variants.length}px`);
-  return sizeColumns(section, []);
+  return section;
 }
 
 function exitsTable(c: CompareResult): HTMLElement {

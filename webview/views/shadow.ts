@@ -264,16 +264,9 @@ export class ShadowView implements View {
         this.markSelectedRow(table);
         this.renderRuler();
       },
-    });
-    // Room for the decoded column (the table shares the width with the tree).
-    const vt = table.querySelector<HTMLElement & { columns: string[] }>('vscode-table');
-    if (vt) vt.columns = ['9%', '20%', '11%', '40%', '20%'];
-    table.querySelectorAll<HTMLElement>('vscode-table-row[data-row]').forEach((row) => {
-      const e = entries[Number(row.dataset.row)];
-      if (!e) return;
-      row.dataset.kind = e.kind;
-      row.dataset.index = String(e.index);
-      row.classList.add(`kind-${e.kind}`);
+      rowAttrs: (i) => ({ 'data-kind': entries[i]!.kind, 'data-index': entries[i]!.index, class: `kind-${entries[i]!.kind}` }),
+      // Room for the decoded column (the table shares the width with the tree).
+      widths: ['9%', '20%', '11%', '40%', '20%'],
     });
     this.markSelectedRow(table);
     const notes = [

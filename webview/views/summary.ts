@@ -100,15 +100,13 @@ function exitTable(r: RunResult): HTMLElement {
   return h(
     'div',
     { class: 'exit-stats' },
-    sizeColumns(
-      dataTable({
-        id: 'exits',
-        caption: 'VM exits (perf kvm stat)',
-        columns: ['VM-EXIT', 'Samples', 'Samples%', 'Time%', 'Min Time', 'Max Time', 'Avg time'].map((title, i) => ({ title, numeric: i > 0 })),
-        rows: exits.map(row),
-      }),
-      ['20%', '10%', '10%', '10%', '12%', '12%', '26%'],
-    ),
+    dataTable({
+      id: 'exits',
+      caption: 'VM exits (perf kvm stat)',
+      columns: ['VM-EXIT', 'Samples', 'Samples%', 'Time%', 'Min Time', 'Max Time', 'Avg time'].map((title, i) => ({ title, numeric: i > 0 })),
+      rows: exits.map(row),
+      widths: ['20%', '10%', '10%', '10%', '12%', '12%', '26%'],
+    }),
     h('p', { class: 'note', 'data-testid': 'exit-totals' }, `Total Samples: ${fmtInt(totalCount)}, Total events handled time: ${fixed(us(r, totalCycles), 2)} µs.`),
   );
 }
@@ -127,30 +125,9 @@ function faultTable(r: RunResult): HTMLElement {
     caption,
     columns: [{ title: 'class' }, { title: 'count', numeric: true }, { title: 'percent', numeric: true }, { title: 'function' }, { title: 'value', numeric: true }, { title: 'meaning' }],
     rows: seen.map((f) => [f.class, fmtInt(f.count), `${percent(f.count, all)}%`, f.ret.fn, String(f.ret.value), f.ret.meaning]),
+    widths: ['13%', '9%', '9%', '27%', '7%', '35%'],
   });
-  return sizeColumns(table, ['13%', '9%', '9%', '27%', '7%', '35%']);
-}
-
-/**
- * Give the text columns room (vscode-table splits its width evenly otherwise), and put each cell's
- * text in its tooltip, since a narrow panel cuts cells short. (A candidate for a `widths` option of
- * dataTable.)
- */
-export function sizeColumns(section: HTMLElement, widths: string[]): HTMLElement {
-  const table = section.querySelector('vscode-table') as (HTMLElement & { columns: string[] }) | null;
-  if (table) {
-    table.columns = widths;
-    // vscode-table applies the sizes only while it has a width, so a table rendered in a hidden tab
-    // gets them when it is first shown (after the table's own resize observer has measured it).
-    const observer = new ResizeObserver(() => {
-      if (table.getBoundingClientRect().width === 0) return;
-      observer.disconnect();
-      requestAnimationFrame(() => (table.columns = widths));
-    });
-    observer.observe(table);
-  }
-  section.querySelectorAll('vscode-table-cell').forEach((cell) => cell.setAttribute('title', cell.textContent ?? ''));
-  return section;
+  return table;
 }
 
 // A fixed colour per component, so it keeps its colour from run to run; the components that are
@@ -203,10 +180,10 @@ function expectTable(r: RunResult): HTMLElement | null {
     columns: [{ title: 'path' }, { title: 'expected' }, { title: 'actual', numeric: true }, { title: 'ok' }, { title: 'line', numeric: true }],
     rows: r.expect.map((e) => [e.path, e.expected, e.actual === null ? 'no such value' : fmtInt(e.actual), e.ok ? '✓' : '✗', String(e.line)]),
     onRow: (i) => post({ type: 'revealLine', line: r.expect[i]!.line }),
+    // Failures are marked so the stylesheet can colour them; the ✓/✗ text says the same for screen readers.
+    rowAttrs: (i) => ({ 'data-ok': String(r.expect[i]!.ok) }),
+    widths: ['40%', '20%', '16%', '8%', '16%'],
   });
-  sizeColumns(table, ['40%', '20%', '16%', '8%', '16%']);
-  // Mark failures so the stylesheet can colour them; the ✓/✗ text says the same for screen readers.
-  table.querySelectorAll('vscode-table-row').forEach((row, i) => row.setAttribute('data-ok', String(r.expect[i]?.ok ?? true)));
   return table;
 }
 

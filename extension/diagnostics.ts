@@ -4,6 +4,7 @@
 // Run problems are dropped as soon as the document is edited (their lines no longer match).
 
 import * as vscode from 'vscode';
+import { DocumentDebouncer } from './debounce';
 import { parseScenario, type Diagnostic as SimDiagnostic, type ExpectResult } from '../simulator/index';
 import { diagnosticRange, expectMessage, expectRange, type Range0 } from './diagnostic_ranges';
 import type { RunStore } from './run_store';
@@ -31,7 +32,7 @@ export class ScenarioDiagnostics implements vscode.Disposable {
   private readonly collection = vscode.languages.createDiagnosticCollection(SOURCE);
   private readonly parse = new Map<string, vscode.Diagnostic[]>();
   private readonly run = new Map<string, vscode.Diagnostic[]>();
-  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly debouncer = new DocumentDebouncer(DEBOUNCE_MS);
   private readonly disposables: vscode.Disposable[];
 
   constructor(store: RunStore) {
@@ -66,8 +67,7 @@ export class ScenarioDiagnostics implements vscode.Disposable {
   check(doc: vscode.TextDocument): void {
     if (!isScenarioDocument(doc)) return;
     const key = doc.uri.toString();
-    clearTimeout(this.timers.get(key));
-    this.timers.delete(key);
+    this.debouncer.cancel(doc.uri);
     const parsed = parseScenario(doc.getText(), fileName(doc.uri), { defaultKernel: settings(doc.uri).defaultKernel });
     const lineText = (l: number) => (l < doc.lineCount ? doc.lineAt(l).text : undefined);
     this.parse.set(key, 'diagnostics' in parsed ? parsed.diagnostics.map((d) => toVscodeDiagnostic(d, lineText)) : []);
@@ -97,16 +97,9 @@ export class ScenarioDiagnostics implements vscode.Disposable {
   }
 
   private schedule(doc: vscode.TextDocument): void {
-    const key = doc.uri.toString();
-    clearTimeout(this.timers.get(key));
-    this.timers.set(
-      key,
-      setTimeout(() => {
-        this.timers.delete(key);
-        if (!doc.isClosed) this.check(doc);
-      }, DEBOUNCE_MS),
-    );
+    this.debouncer.schedule(doc, (d) => this.check(d));
   }
+
 
   private clearRun(uri: vscode.Uri): void {
     if (this.run.delete(uri.toString())) this.publish(uri);
@@ -114,8 +107,7 @@ export class ScenarioDiagnostics implements vscode.Disposable {
 
   private forget(uri: vscode.Uri): void {
     const key = uri.toString();
-    clearTimeout(this.timers.get(key));
-    this.timers.delete(key);
+    this.debouncer.cancel(uri);
     this.parse.delete(key);
     this.run.delete(key);
     this.collection.delete(uri);
@@ -136,7 +128,7 @@ export class ScenarioDiagnostics implements vscode.Disposable {
   }
 
   dispose(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
+    this.debouncer.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

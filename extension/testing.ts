@@ -6,6 +6,7 @@
 // at its place (errored, not failed: in the Testing API's terms it could not be executed at all).
 
 import * as vscode from 'vscode';
+import { DocumentDebouncer } from './debounce';
 import { parseScenario, type Diagnostic as SimDiagnostic, type RunResult } from '../simulator/index';
 import { diagnosticRange, expectMessage } from './diagnostic_ranges';
 import { SCENARIO_EXCLUDE, SCENARIO_GLOB, fileName, hasTopLevelKey, isScenarioDocument, isScenarioUri, readScenarioText, settings, sourceOf } from './scenario_files';
@@ -34,7 +35,7 @@ function problemMessages(uri: vscode.Uri, text: string, diags: SimDiagnostic[]):
 
 export class ScenarioTests implements vscode.Disposable {
   private readonly ctrl = vscode.tests.createTestController('mmuLab', 'MMU Lab scenarios');
-  private readonly timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly debouncer = new DocumentDebouncer(DEBOUNCE_MS);
   private readonly disposables: vscode.Disposable[];
   private discovered = false;
 
@@ -92,16 +93,9 @@ export class ScenarioTests implements vscode.Disposable {
 
   private schedule(doc: vscode.TextDocument): void {
     if (!isScenarioDocument(doc) || doc.isUntitled) return;
-    const key = doc.uri.toString();
-    clearTimeout(this.timers.get(key));
-    this.timers.set(
-      key,
-      setTimeout(() => {
-        this.timers.delete(key);
-        if (!doc.isClosed) this.updateFromDocument(doc);
-      }, DEBOUNCE_MS),
-    );
+    this.debouncer.schedule(doc, (d) => this.updateFromDocument(d));
   }
+
 
   /** The file's item and its expectations from the text; no item when the text has no `expect:`.
    *  A text that does not parse keeps an item (with the error) so that running it reports why. */
@@ -232,7 +226,7 @@ export class ScenarioTests implements vscode.Disposable {
   }
 
   dispose(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
+    this.debouncer.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

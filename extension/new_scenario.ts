@@ -43,6 +43,30 @@ async function listExamples(dir: vscode.Uri, prefix = ''): Promise<Example[]> {
   return out;
 }
 
+/** The bundled examples' paths below examples/, written into the bundle by scripts/build.mjs (esbuild
+ *  `define`); undefined where the module runs unbundled (the unit tests). */
+declare const MMU_LAB_EXAMPLES: readonly string[] | undefined;
+
+/** The bundled examples. The extension's folder is listed where its file system can list it (the
+ *  desktop, code-server); VS Code for the Web serves the extension over HTTP, whose file system reads
+ *  files but cannot list a folder: there the list written into the bundle at build time is used. */
+async function bundledExamples(extensionUri: vscode.Uri): Promise<Example[]> {
+  const dir = vscode.Uri.joinPath(extensionUri, 'examples');
+  try {
+    return await listExamples(dir);
+  } catch (e) {
+    if (typeof MMU_LAB_EXAMPLES === 'undefined') throw e;
+    return Promise.all(
+      MMU_LAB_EXAMPLES.map(async (path) => {
+        const uri = vscode.Uri.joinPath(dir, ...path.split('/'));
+        const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+        const name = path.slice(path.lastIndexOf('/') + 1);
+        return { uri, path, name: exampleName(text, name), summary: firstCommentLine(text) };
+      }),
+    );
+  }
+}
+
 async function exists(uri: vscode.Uri): Promise<boolean> {
   try {
     await vscode.workspace.fs.stat(uri);
@@ -70,7 +94,7 @@ async function untitledTarget(base: string): Promise<vscode.Uri> {
 export async function newScenario(extensionUri: vscode.Uri): Promise<void> {
   let examples: Example[];
   try {
-    examples = await listExamples(vscode.Uri.joinPath(extensionUri, 'examples'));
+    examples = await bundledExamples(extensionUri);
   } catch (e) {
     void vscode.window.showErrorMessage(`MMU Lab: cannot read the bundled examples: ${(e as Error).message}`);
     return;

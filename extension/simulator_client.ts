@@ -1,11 +1,12 @@
-// Runs simulator requests on a worker thread (dist/worker.js), so that a long scenario never blocks
-// the extension host. Re-running replaces the run in flight: its worker is terminated (a
+// Runs simulator requests on a worker (a worker thread on dist/worker.js on Node, a Web Worker on
+// dist/worker-web.js in VS Code for the Web: the entry passes its WorkerFactory), so that a long
+// scenario never blocks the extension host. Re-running replaces the run in flight: its worker is terminated (a
 // synchronous simulation cannot be interrupted any other way) and the next run starts on a fresh
 // one. Cancelling a run does the same. Table requests go to a second, long-lived worker, so that
 // scrubbing through steps in the panel does not kill a run, and a run does not kill them.
 
-import { Worker } from 'node:worker_threads';
 import type * as vscode from 'vscode';
+import type { SimulatorWorker, WorkerFactory } from './simulator_worker';
 import type { ScenarioSource, WorkerRequest, WorkerResponse } from './worker/requests';
 
 /** A response, or `cancelled` when the request was superseded, cancelled or the client disposed. */
@@ -15,22 +16,27 @@ type Body<K extends WorkerRequest['kind']> = Omit<Extract<WorkerRequest, { kind:
 export type RunBody = Body<'run'> | Body<'compare'>;
 export type TablesBody = ScenarioSource & { step: number | null };
 
-/** One worker thread and the requests it has not answered yet. */
+/** One worker and the requests it has not answered yet. */
 class WorkerConnection {
-  private readonly worker: Worker;
+  private readonly worker: SimulatorWorker;
   private readonly pending = new Map<number, (o: Outcome) => void>();
   closed = false;
 
-  constructor(script: string) {
-    this.worker = new Worker(script);
-    this.worker.on('message', (m: WorkerResponse) => {
-      const resolve = this.pending.get(m.id);
-      this.pending.delete(m.id);
-      resolve?.(m);
+  constructor(createWorker: WorkerFactory) {
+    this.worker = createWorker({
+      message: (m: WorkerResponse) => {
+        const resolve = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        resolve?.(m);
+      },
+      // A crash (an exception outside the request handler, out of memory, a script that does not
+      // load) fails what is pending; the worker is not used again.
+      error: (message) => {
+        this.close({ kind: 'error', message });
+        this.worker.terminate();
+      },
+      exit: (code) => this.close(code === 0 ? { kind: 'cancelled' } : { kind: 'error', message: `the simulator worker stopped (exit code ${code})` }),
     });
-    // A crash (an exception outside the request handler, out of memory) fails what is pending.
-    this.worker.on('error', (e: Error) => this.close({ kind: 'error', message: e.stack ?? e.message }));
-    this.worker.on('exit', (code) => this.close(code === 0 ? { kind: 'cancelled' } : { kind: 'error', message: `the simulator worker stopped (exit code ${code})` }));
   }
 
   get busy(): boolean {
@@ -51,7 +57,7 @@ class WorkerConnection {
 
   terminate(): void {
     this.close({ kind: 'cancelled' });
-    void this.worker.terminate();
+    this.worker.terminate();
   }
 
   private close(outcome: Omit<Extract<Outcome, { kind: 'error' }>, 'id'> | { kind: 'cancelled' }): void {
@@ -76,15 +82,15 @@ export class SimulatorClient implements vscode.Disposable {
   private tablesBusy = false;
   private disposed = false;
 
-  /** `script`: the absolute path of dist/worker.js. */
-  constructor(private readonly script: string) {}
+  /** `createWorker` starts a fresh worker: at the first request, and after one was terminated. */
+  constructor(private readonly createWorker: WorkerFactory) {}
 
   /** Runs a scenario (or its `compare:` variants). A run still in flight is abandoned: its worker is
    *  terminated and its promise resolves to `cancelled`. */
   run(body: RunBody, token?: vscode.CancellationToken): Promise<Outcome> {
     if (this.disposed) return Promise.resolve({ kind: 'cancelled' });
     if (this.runConn?.busy) this.dropRunWorker();
-    if (!this.runConn || this.runConn.closed) this.runConn = new WorkerConnection(this.script);
+    if (!this.runConn || this.runConn.closed) this.runConn = new WorkerConnection(this.createWorker);
     const conn = this.runConn;
     const id = this.nextId++;
     const done = conn.request({ ...body, id } as WorkerRequest);
@@ -116,7 +122,7 @@ export class SimulatorClient implements vscode.Disposable {
     if (this.tablesBusy || this.disposed) return;
     const next = this.tablesQueue.shift();
     if (!next) return;
-    if (!this.tablesConn || this.tablesConn.closed) this.tablesConn = new WorkerConnection(this.script);
+    if (!this.tablesConn || this.tablesConn.closed) this.tablesConn = new WorkerConnection(this.createWorker);
     this.tablesBusy = true;
     void this.tablesConn.request({ ...next.body, kind: 'tables', id: this.nextId++ }).then((o) => {
       this.tablesBusy = false;

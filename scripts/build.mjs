@@ -1,6 +1,16 @@
-// Bundles the command-line runner, the extension, its worker and the results panel with esbuild.
+// Bundles the command-line runner, the extension (for Node and for the browser), its workers and the
+// results panel with esbuild.
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+
+/** The bundled examples' paths below examples/ ("New MMIO Scenario" offers them): the extension
+ *  bundles carry the list, for the hosts that cannot list the extension's folder (VS Code for the
+ *  Web; extension/new_scenario.ts). */
+const examples = readdirSync('examples', { recursive: true })
+  .map((p) => String(p).replaceAll('\\', '/'))
+  .filter((p) => p.endsWith('.mmio.yaml'))
+  .sort();
+const define = { MMU_LAB_EXAMPLES: JSON.stringify(examples) };
 
 await build({
   entryPoints: ['simulator/cli/main.ts'],
@@ -60,6 +70,7 @@ await build({
   entryPoints: ['extension/extension.ts'],
   outfile: 'dist/extension.js',
   bundle: true,
+  define,
   platform: 'node',
   format: 'cjs',
   target: 'node20',
@@ -76,6 +87,34 @@ await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+});
+
+// VS Code for the Web (package.json `browser`): the extension for the web-worker extension host, a
+// CommonJS bundle, and the Web Worker it runs the simulator on (extension/worker/web_main.ts).
+// platform 'browser' makes esbuild fail on any Node built-in, so nothing Node-only can slip into
+// them (no polyfills). Their source maps are separate files, left out of the .vsix.
+await build({
+  entryPoints: ['extension/extension_web.ts'],
+  outfile: 'dist/extension-web.js',
+  bundle: true,
+  define,
+  platform: 'browser',
+  format: 'cjs',
+  target: 'es2022',
+  external: ['vscode'],
+  sourcemap: true,
+  logLevel: 'warning',
+});
+
+await build({
+  entryPoints: ['extension/worker/web_main.ts'],
+  outfile: 'dist/worker-web.js',
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
   sourcemap: true,
   logLevel: 'warning',
 });

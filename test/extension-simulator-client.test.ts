@@ -1,11 +1,13 @@
-// The extension's worker client (extension/simulator_client.ts) against the real worker entry,
-// bundled here with esbuild: re-running replaces the run in flight, cancelling terminates it, and
-// table requests have their own worker and lanes.
+// The extension's worker client (extension/simulator_client.ts) on Node, against the real worker
+// entry on worker threads (extension/node_worker.ts), bundled here with esbuild: re-running
+// replaces the run in flight, cancelling terminates it, and table requests have their own worker
+// and lanes. test/extension-web-worker.test.ts runs the same client on Web Workers.
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeWorkerFactory } from '../extension/node_worker';
 import { SimulatorClient } from '../extension/simulator_client';
 import type { ScenarioSource } from '../extension/worker/requests';
 
@@ -38,7 +40,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('SimulatorClient', () => {
   it('runs a scenario on a worker thread', async () => {
-    const client = new SimulatorClient(script);
+    const client = new SimulatorClient(nodeWorkerFactory(script));
     const o = await client.run({ ...source(DOORBELL), kind: 'run', traceCapacity: 10 });
     expect(o.kind).toBe('result');
     if (o.kind === 'result') expect(o.result.exits.EPT_MISCONFIG).toBe(999);
@@ -46,7 +48,7 @@ describe('SimulatorClient', () => {
   });
 
   it('a second run replaces the one in flight, whose promise resolves to cancelled', async () => {
-    const client = new SimulatorClient(script);
+    const client = new SimulatorClient(nodeWorkerFactory(script));
     const first = client.run({ ...source(LONG), kind: 'run', traceCapacity: 0 });
     await new Promise((r) => setTimeout(r, 200));
     const started = Date.now();
@@ -58,7 +60,7 @@ describe('SimulatorClient', () => {
   }, 20_000);
 
   it('cancellation terminates the run; the next run gets a fresh worker', async () => {
-    const client = new SimulatorClient(script);
+    const client = new SimulatorClient(nodeWorkerFactory(script));
     const { token, cancel } = tokenSource();
     const run = client.run({ ...source(LONG), kind: 'run', traceCapacity: 0 }, token as never);
     setTimeout(cancel, 200);
@@ -68,7 +70,7 @@ describe('SimulatorClient', () => {
   }, 20_000);
 
   it('tables: answered in order; a newer request in the same lane replaces a waiting one; runs do not cancel them', async () => {
-    const client = new SimulatorClient(script);
+    const client = new SimulatorClient(nodeWorkerFactory(script));
     const a = client.tables({ ...source(DOORBELL), step: 0 }, 'panel');
     const b = client.tables({ ...source(DOORBELL), step: 1 }, 'panel'); // waiting behind a: replaced by c
     const c = client.tables({ ...source(DOORBELL), step: 2 }, 'panel');
@@ -83,7 +85,7 @@ describe('SimulatorClient', () => {
   }, 20_000);
 
   it('bad text comes back as diagnostics; after dispose everything is cancelled', async () => {
-    const client = new SimulatorClient(script);
+    const client = new SimulatorClient(nodeWorkerFactory(script));
     const o = await client.run({ ...source('memslots: 1\n'), kind: 'run', traceCapacity: 0 });
     expect(o.kind).toBe('diagnostics');
     client.dispose();

@@ -1,6 +1,6 @@
 // The simulator's side of the worker protocol: one request in, one response out. Platform-neutral
-// (it imports only the simulator), so the Node worker_threads entry (node_main.ts) and a later Web
-// Worker entry for VS Code for the Web share it.
+// (it imports only the simulator), so the Node worker_threads entry (node_main.ts) and the Web
+// Worker entry for VS Code for the Web (web_main.ts) share it.
 
 import {
   GuestSetupError,

@@ -1,0 +1,11 @@
+// Types of scripts/vsix_contents.mjs, for test/package.test.ts.
+export declare const MAX_VSIX_BYTES: number;
+export declare const REQUIRED: string[];
+export declare const ALLOWED: RegExp[];
+export interface ZipEntry {
+  name: string;
+  /** Uncompressed size in bytes. */
+  size: number;
+}
+export declare function zipEntries(file: string): ZipEntry[];
+export declare function vsixProblems(entries: ZipEntry[], bytes: number): string[];

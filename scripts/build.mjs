@@ -12,109 +12,34 @@ const examples = readdirSync('examples', { recursive: true })
   .sort();
 const define = { MMU_LAB_EXAMPLES: JSON.stringify(examples) };
 
-await build({
-  entryPoints: ['simulator/cli/main.ts'],
-  outfile: 'dist/cli.js',
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  banner: { js: '#!/usr/bin/env node' },
-  sourcemap: true,
-  logLevel: 'warning',
-});
+const node = { platform: 'node', format: 'cjs', target: 'node20' };
+// platform 'browser' makes esbuild fail on any Node built-in, so nothing Node-only can slip into the
+// panel or the web extension (no polyfills).
+const browser = { platform: 'browser', target: 'es2022' };
+
+const bundles = [
+  // The command-line runner and the worker thread `compare` runs each variant on.
+  { entryPoints: ['simulator/cli/main.ts'], outfile: 'dist/cli.js', ...node, banner: { js: '#!/usr/bin/env node' } },
+  { entryPoints: ['simulator/cli/compare_worker.ts'], outfile: 'dist/compare-worker.js', ...node },
+  // The simulator as a platform-neutral ES module (Node, workers, browsers), for scripts.
+  { entryPoints: ['simulator/index.ts'], outfile: 'dist/sim.mjs', platform: 'neutral', format: 'esm', target: 'es2022' },
+  // The results panel (its stylesheet and the codicons are copied below).
+  { entryPoints: ['webview/main.ts'], outfile: 'dist/webview/panel.js', ...browser, format: 'iife' },
+  // The extension host side ('vscode' is provided by the editor at run time), for Node (`main`) and
+  // for VS Code for the Web's web-worker host (`browser`), each with the worker it runs the simulator
+  // on (extension/simulator_client.ts). Source maps are separate files, left out of the .vsix.
+  { entryPoints: ['extension/extension.ts'], outfile: 'dist/extension.js', ...node, define, external: ['vscode'] },
+  { entryPoints: ['extension/worker/node_main.ts'], outfile: 'dist/worker.js', ...node },
+  { entryPoints: ['extension/extension_web.ts'], outfile: 'dist/extension-web.js', ...browser, format: 'cjs', define, external: ['vscode'] },
+  { entryPoints: ['extension/worker/web_main.ts'], outfile: 'dist/worker-web.js', ...browser, format: 'iife' },
+];
+
+await Promise.all(bundles.map((b) => build({ bundle: true, sourcemap: true, logLevel: 'warning', ...b })));
 chmodSync('dist/cli.js', 0o755);
 
-await build({
-  entryPoints: ['simulator/cli/compare_worker.ts'],
-  outfile: 'dist/compare-worker.js',
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  logLevel: 'warning',
-});
-
-// The simulator as a platform-neutral ES module (Node, workers, browsers), for scripts and, later,
-// the extension's worker and the webview.
-await build({
-  entryPoints: ['simulator/index.ts'],
-  outfile: 'dist/sim.mjs',
-  bundle: true,
-  platform: 'neutral',
-  format: 'esm',
-  target: 'es2022',
-  sourcemap: true,
-  logLevel: 'warning',
-});
-
-// The results panel: one browser script and its stylesheet, plus the codicon font and stylesheet
-// that vscode-icon uses (copied, so the panel loads nothing from outside the extension).
-await build({
-  entryPoints: ['webview/main.ts'],
-  outfile: 'dist/webview/panel.js',
-  bundle: true,
-  platform: 'browser',
-  format: 'iife',
-  target: 'es2022',
-  sourcemap: true,
-  logLevel: 'warning',
-});
+// The panel loads nothing from outside the extension: its stylesheet, and the codicon font and
+// stylesheet that vscode-icon uses.
 mkdirSync('dist/webview', { recursive: true });
 copyFileSync('webview/panel.css', 'dist/webview/panel.css');
 copyFileSync('node_modules/@vscode/codicons/dist/codicon.css', 'dist/webview/codicon.css');
 copyFileSync('node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/webview/codicon.ttf');
-
-// The VS Code extension host side ('vscode' is provided by the editor at run time).
-await build({
-  entryPoints: ['extension/extension.ts'],
-  outfile: 'dist/extension.js',
-  bundle: true,
-  define,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  external: ['vscode'],
-  sourcemap: true,
-  logLevel: 'warning',
-});
-
-// The simulator's worker thread, which the extension starts for every run (extension/simulator_client.ts).
-await build({
-  entryPoints: ['extension/worker/node_main.ts'],
-  outfile: 'dist/worker.js',
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  sourcemap: true,
-  logLevel: 'warning',
-});
-
-// VS Code for the Web (package.json `browser`): the extension for the web-worker extension host, a
-// CommonJS bundle, and the Web Worker it runs the simulator on (extension/worker/web_main.ts).
-// platform 'browser' makes esbuild fail on any Node built-in, so nothing Node-only can slip into
-// them (no polyfills). Their source maps are separate files, left out of the .vsix.
-await build({
-  entryPoints: ['extension/extension_web.ts'],
-  outfile: 'dist/extension-web.js',
-  bundle: true,
-  define,
-  platform: 'browser',
-  format: 'cjs',
-  target: 'es2022',
-  external: ['vscode'],
-  sourcemap: true,
-  logLevel: 'warning',
-});
-
-await build({
-  entryPoints: ['extension/worker/web_main.ts'],
-  outfile: 'dist/worker-web.js',
-  bundle: true,
-  platform: 'browser',
-  format: 'iife',
-  target: 'es2022',
-  sourcemap: true,
-  logLevel: 'warning',
-});

@@ -231,4 +231,31 @@ describe.runIf(enabled)('panel views (Chromium)', { timeout: 90_000 }, () => {
     await p.screenshot('narrow-summary-dark');
     await p.close();
   });
+
+  it('is keyboard navigable: tabs with the arrow keys, the timeline with arrows, End and Home', async () => {
+    const p = await openWith(doorbell);
+    // The tab strip: focus the Summary tab, then ArrowRight twice reaches the Timeline.
+    await p.page.focus('vscode-tab-header[data-view-tab="summary"]');
+    await p.page.keyboard.press('ArrowRight');
+    await p.page.keyboard.press('ArrowRight');
+    await p.page.keyboard.press('Enter');
+    await p.waitForView('timeline');
+    // The event list: End selects the last event, Home the first, ArrowDown moves one; each reveals its line.
+    await p.page.focus('[data-testid="timeline-list"]');
+    await p.clearMessages();
+    await p.page.keyboard.press('End');
+    const events = doorbell.result.trace.events;
+    const selectedSeq = () => p.page.$eval('[data-testid="timeline-list"] .tl-row[aria-selected="true"]', (r) => Number(r.getAttribute('data-seq')));
+    await p.page.waitForSelector('[data-testid="timeline-list"] .tl-row[aria-selected="true"]');
+    expect(await selectedSeq()).toBe(events[events.length - 1]!.seq);
+    await p.page.keyboard.press('Home');
+    await p.page.keyboard.press('ArrowDown');
+    await p.page.waitForFunction(() => document.querySelector('[data-testid="timeline-list"] .tl-row[aria-selected="true"]')?.getAttribute('data-seq') === '1');
+    expect(await selectedSeq()).toBe(events[1]!.seq);
+    await p.page.keyboard.press('Enter');
+    const reveal = await p.waitForMessage('revealLine');
+    expect(reveal.line).toBe(events[1]!.line);
+    expect((await p.state())?.timeline.selectedSeq).toBe(events[1]!.seq);
+    await p.close();
+  });
 });

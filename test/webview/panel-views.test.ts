@@ -258,4 +258,28 @@ describe.runIf(enabled)('panel views (Chromium)', { timeout: 90_000 }, () => {
     expect((await p.state())?.timeline.selectedSeq).toBe(events[1]!.seq);
     await p.close();
   });
+
+  it('Shadow tables under v3.0 bypass_guest_pf: trap entries (0xFFFFFFFFFFFFF001) decoded, with the trap ruler', async () => {
+    const run = examplePanelRun('examples/bypass-guest-pf.mmio.yaml');
+    expect(run.result.tdp).toBe(false);
+    expect(run.result.bypass_guest_pf).toBe(true);
+    const p = await openWith(run, 'light');
+    await p.showView('shadow');
+    const ids = await p.page.$$eval('[data-testid="shadow-tree"] [data-page-id]', (els) => [...new Set(els.map((e) => e.getAttribute('data-page-id')))]);
+    let trap = null;
+    for (const id of ids) {
+      await p.page.click(`[data-page-id="${id}"] .page-label >> nth=0`);
+      await p.page.waitForFunction((n) => (document.querySelector('[data-table="sptes"] h3')?.textContent ?? '').startsWith(`Entries of page ${n} (`), id);
+      trap = await p.page.$('[data-table="sptes"] vscode-table-row[data-kind="trap"]');
+      if (trap) break;
+    }
+    expect(trap).not.toBeNull();
+    expect(((await trap!.textContent()) ?? '').toLowerCase()).toContain('0xfffffffffffff001');
+    await trap!.click();
+    expect(await p.page.getAttribute('[data-testid="bit-ruler"]', 'data-kind')).toBe('trap');
+    expect(await p.page.$eval('[data-testid="bit-ruler"] [data-field="P"] .bit-value', (e) => e.textContent)).toBe('0x1');
+    await p.screenshot('shadow-trap-light');
+    expect(p.errors).toEqual([]);
+    await p.close();
+  });
 });

@@ -182,4 +182,24 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     laps.lap('timeline click');
     await screenshot(page, 'code-server-timeline-reveal-line');
   });
+
+  it('Open as Text: the shadow tables at the end of the run open as a read-only document holding the MMIO SPTE', async () => {
+    await panel.click('vscode-tab-header[data-view-tab="shadow"]');
+    await panel.click('[data-testid="open-as-text"]');
+    const tab = page.locator('.tabs-container .tab[aria-label*="end-of-run.txt"]').first();
+    await tab.waitFor({ timeout: 15_000 });
+    // Find the MMIO SPTE in the document with the editor's own find widget (the document may be
+    // longer than the viewport).
+    const editor = page.locator('.editor-group-container').filter({ has: page.locator('.tab.active[aria-label*="end-of-run.txt"]') }).first();
+    await editor.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+F');
+    await page.keyboard.type('0x1fe0000febf0006');
+    await expect.poll(async () => (await editor.locator('.find-widget .matchesCount').first().textContent().catch(() => ''))?.trim(), { timeout: 10_000 }).toBe('1 of 1');
+    await page.keyboard.press('Escape');
+    // Read-only: typing changes nothing (the tab never becomes dirty).
+    await page.keyboard.type('x');
+    expect(await tab.getAttribute('class')).not.toContain('dirty');
+    laps.lap('open as text');
+    await screenshot(page, 'code-server-tables-as-text');
+  });
 });

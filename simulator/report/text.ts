@@ -72,7 +72,8 @@ export function fixed(x: number, d: number): string {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-function us(r: RunResult, cycles: number): number {
+/** Cycles as microseconds at the run's TSC rate. */
+export function us(r: RunResult, cycles: number): number {
   return cycles / (r.cycles.ghz * 1000);
 }
 
@@ -80,8 +81,13 @@ function int(n: number): string {
   return Number.isInteger(n) ? n.toFixed(0) : String(n);
 }
 
+/** part/whole as a percentage with two decimals (0 when whole is 0), without the sign. */
+export function share(part: number, whole: number): string {
+  return fixed(whole === 0 ? 0 : (part / whole) * 100, 2);
+}
+
 function pct(part: number, whole: number): string {
-  return `${fixed(whole === 0 ? 0 : (part / whole) * 100, 2)}%`;
+  return `${share(part, whole)}%`;
 }
 
 /** Rows of cells as aligned columns, indented by two spaces; `right[i]` right-aligns column i. */

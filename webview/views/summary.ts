@@ -5,7 +5,7 @@
 import { fmtInt } from '../../shared/format';
 import type { PanelRun } from '../../shared/protocol';
 import { COMPONENTS, type Component } from '../../simulator/cost/profile';
-import { fixed, relStddev } from '../../simulator/report/text';
+import { fixed, relStddev, share, us } from '../../simulator/report/text';
 import type { ExitStats, RunResult } from '../../simulator/run/result';
 import { KVM_STATS, SIM_STATS } from '../../simulator/trace/stats';
 import { chartColor, stackedBar, swatch } from '../chart';
@@ -26,16 +26,6 @@ export class SummaryView implements View {
     const r = run.result;
     replace(this.root, warningList(r), figureOfMerit(r), exitTable(r), faultTable(r), cycleBreakdown(r), expectTable(r), counterTables(r));
   }
-}
-
-/** Cycles to microseconds at the run's TSC rate (text.ts's `us`). */
-function us(r: RunResult, cycles: number): number {
-  return cycles / (r.cycles.ghz * 1000);
-}
-
-/** part/whole as a percentage with two decimals, 0 when whole is 0 (text.ts's `pct`). */
-function percent(part: number, whole: number): string {
-  return fixed(whole === 0 ? 0 : (part / whole) * 100, 2);
 }
 
 function byName(a: string, b: string): number {
@@ -91,8 +81,8 @@ function exitTable(r: RunResult): HTMLElement {
   const row = (e: ExitStats) => [
     e.reason,
     fmtInt(e.count),
-    `${percent(e.count, totalCount)}%`,
-    `${percent(e.total_cycles, totalCycles)}%`,
+    `${share(e.count, totalCount)}%`,
+    `${share(e.total_cycles, totalCycles)}%`,
     time(e.min_cycles),
     time(e.max_cycles),
     `${time(e.total_cycles / e.count)} (± ${fixed(relStddev(e), 2)}%)`,
@@ -124,7 +114,7 @@ function faultTable(r: RunResult): HTMLElement {
     id: 'fault-classes',
     caption,
     columns: [{ title: 'class' }, { title: 'count', numeric: true }, { title: 'percent', numeric: true }, { title: 'function' }, { title: 'value', numeric: true }, { title: 'meaning' }],
-    rows: seen.map((f) => [f.class, fmtInt(f.count), `${percent(f.count, all)}%`, f.ret.fn, String(f.ret.value), f.ret.meaning]),
+    rows: seen.map((f) => [f.class, fmtInt(f.count), `${share(f.count, all)}%`, f.ret.fn, String(f.ret.value), f.ret.meaning]),
     widths: ['13%', '9%', '9%', '27%', '7%', '35%'],
   });
   return table;
@@ -149,11 +139,11 @@ function cycleBreakdown(r: RunResult): HTMLElement {
   const total = r.cycles.total > 0 ? r.cycles.total : sum;
   const used = COMPONENTS.filter((c) => (by[c] ?? 0) > 0).sort((a, b) => by[b] - by[a]);
   const color = (c: Component) => chartColor(COLOR_ORDER.indexOf(c));
-  const segments = used.map((c) => ({ name: c, value: by[c], color: color(c), title: `${c}: ${fmtInt(by[c])} cycles (${percent(by[c], total)} %)` }));
+  const segments = used.map((c) => ({ name: c, value: by[c], color: color(c), title: `${c}: ${fmtInt(by[c])} cycles (${share(by[c], total)} %)` }));
   const legend = h(
     'ul',
     { class: 'chart-legend' },
-    ...used.map((c) => h('li', { 'data-component': c }, swatch(color(c)), h('span', { class: 'legend-name' }, c), h('span', { class: 'legend-value' }, `${percent(by[c], total)} %`))),
+    ...used.map((c) => h('li', { 'data-component': c }, swatch(color(c)), h('span', { class: 'legend-name' }, c), h('span', { class: 'legend-value' }, `${share(by[c], total)} %`))),
   );
   return h(
     'section',
@@ -166,7 +156,7 @@ function cycleBreakdown(r: RunResult): HTMLElement {
       id: 'cycles',
       caption: 'Cycles by component',
       columns: [{ title: 'component' }, { title: 'cycles', numeric: true }, { title: 'percent', numeric: true }],
-      rows: used.map((c) => [c, fmtInt(by[c]), `${percent(by[c], total)}%`]),
+      rows: used.map((c) => [c, fmtInt(by[c]), `${share(by[c], total)}%`]),
     }),
   );
 }

@@ -20,6 +20,19 @@ async function rows(p: PanelPage, table: string): Promise<string[][]> {
   );
 }
 
+/** Select each shadow page in turn until one shows an entry of `kind`; that entry's row, or null. */
+async function selectPageWithEntry(p: PanelPage, kind: string) {
+  const ids = await p.page.$$eval('[data-testid="shadow-tree"] [data-page-id]', (els) => [...new Set(els.map((e) => e.getAttribute('data-page-id')))]);
+  for (const id of ids) {
+    await p.page.click(`[data-page-id="${id}"] .page-label >> nth=0`);
+    // The entries table is rendered on the click: wait for its caption to name this page.
+    await p.page.waitForFunction((n) => (document.querySelector('[data-table="sptes"] h3')?.textContent ?? '').startsWith(`Entries of page ${n} (`), id);
+    const row = await p.page.$(`[data-table="sptes"] vscode-table-row[data-kind="${kind}"]`);
+    if (row) return row;
+  }
+  return null;
+}
+
 describe.runIf(enabled)('panel views (Chromium)', { timeout: 90_000 }, () => {
   let harness: PanelHarness;
   let doorbell: PanelRun;
@@ -81,17 +94,7 @@ describe.runIf(enabled)('panel views (Chromium)', { timeout: 90_000 }, () => {
   it('Shadow tables: the MMIO SPTE decoded, with a bit ruler naming its fields', async () => {
     const p = await openWith(doorbell);
     await p.showView('shadow');
-    // Select each page until the one holding the doorbell's MMIO SPTE shows.
-    const ids = await p.page.$$eval('[data-testid="shadow-tree"] [data-page-id]', (els) => [...new Set(els.map((e) => e.getAttribute('data-page-id')))]);
-    let found = false;
-    for (const id of ids) {
-      await p.page.click(`[data-page-id="${id}"] .page-label >> nth=0`);
-      if ((await p.page.$('[data-table="sptes"] vscode-table-row[data-kind="mmio"]')) !== null) {
-        found = true;
-        break;
-      }
-    }
-    expect(found).toBe(true);
+    expect(await selectPageWithEntry(p, 'mmio')).not.toBeNull();
     const mmio = await p.page.$eval('[data-table="sptes"] vscode-table-row[data-kind="mmio"]', (tr) => ({ index: tr.getAttribute('data-index'), text: tr.textContent ?? '' }));
     expect(mmio.index).toBe('496'); // gfn 0xfebf0 & 0x1ff
     expect(mmio.text.toLowerCase()).toContain('0x1fe0000febf0006');
@@ -265,14 +268,7 @@ describe.runIf(enabled)('panel views (Chromium)', { timeout: 90_000 }, () => {
     expect(run.result.bypass_guest_pf).toBe(true);
     const p = await openWith(run, 'light');
     await p.showView('shadow');
-    const ids = await p.page.$$eval('[data-testid="shadow-tree"] [data-page-id]', (els) => [...new Set(els.map((e) => e.getAttribute('data-page-id')))]);
-    let trap = null;
-    for (const id of ids) {
-      await p.page.click(`[data-page-id="${id}"] .page-label >> nth=0`);
-      await p.page.waitForFunction((n) => (document.querySelector('[data-table="sptes"] h3')?.textContent ?? '').startsWith(`Entries of page ${n} (`), id);
-      trap = await p.page.$('[data-table="sptes"] vscode-table-row[data-kind="trap"]');
-      if (trap) break;
-    }
+    const trap = await selectPageWithEntry(p, 'trap');
     expect(trap).not.toBeNull();
     expect(((await trap!.textContent()) ?? '').toLowerCase()).toContain('0xfffffffffffff001');
     await trap!.click();

@@ -2,7 +2,9 @@
 // same host as the desktop), driven as a person would: install the .vsix, open a copy of examples/,
 // open the doorbell with quick open, run "MMU Lab: Run MMIO Scenario" from the command palette,
 // then read the panel's own DOM: the exit table, the decoded MMIO SPTE in the shadow tables, and a
-// timeline click that selects its workload line in the editor. Screenshots: test-artifacts/e2e/.
+// timeline click that selects its workload line in the editor; then Open as Text (a read-only
+// document), the Test Explorer (the file's expectations pass) and a problem reported while typing.
+// Screenshots: test-artifacts/e2e/.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
@@ -201,5 +203,67 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     expect(await tab.getAttribute('class')).not.toContain('dirty');
     laps.lap('open as text');
     await screenshot(page, 'code-server-tables-as-text');
+  });
+
+  /** Bring the scenario's editor to the front (its tab in the first group). */
+  async function focusScenario(): Promise<void> {
+    await page.locator(`.tabs-container .tab[aria-label*="${SCENARIO}"]`).first().click();
+    await page.locator('.monaco-editor .view-lines').first().click({ position: { x: 400, y: 10 } });
+  }
+
+  async function palette(title: string): Promise<void> {
+    const quickInput = page.locator('.quick-input-widget');
+    await page.keyboard.press('F1');
+    await quickInput.locator('input').waitFor({ state: 'visible', timeout: 15_000 });
+    await page.keyboard.type(title);
+    await quickInput.locator('.monaco-list-row', { hasText: title }).first().waitFor({ timeout: 30_000 });
+    await page.keyboard.press('Enter');
+  }
+
+  it('Test Explorer: running the file\'s tests checks each expectation and marks it passed at its line', async () => {
+    await focusScenario();
+    await palette('Test: Run Tests in Current File');
+    // The doorbell's four expectations (lines 27-30) get the passed icon in the gutter.
+    // The results tree lists the file and its four expectations, each passed; none failed.
+    const tree = page.locator('.testing-stdtree-container');
+    await expect.poll(() => tree.locator('.codicon-testing-passed-icon').count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(5);
+    expect(await tree.locator('.codicon-testing-failed-icon').count()).toBe(0);
+    for (const path of ['exits.EPT_MISCONFIG', 'exits.EPT_VIOLATION', 'faults.mmio-slow', 'stats.mmio_sptes_created']) {
+      expect(await page.locator('.testing-stdtree-container', { hasText: path }).count(), path).toBeGreaterThan(0);
+    }
+    // And the file's own glyph in the editor's gutter says passed.
+    expect(await page.locator('.monaco-editor .testing-run-glyph.codicon-testing-passed-icon').count()).toBeGreaterThan(0);
+    laps.lap('test explorer');
+    await screenshot(page, 'code-server-tests-passed');
+  });
+
+  it('Problems while typing: an invalid access size is reported at its line, and goes when undone', async () => {
+    await focusScenario();
+    const problems = page.locator('.statusbar-item[id="status.problems"]');
+    // Its label is "No Problems", or counts such as "1 Error, 0 Warnings" / "Errors: 1, Warnings: 0".
+    const errors = async () => {
+      const label = (await problems.getAttribute('aria-label')) ?? '';
+      if (/no problems/i.test(label)) return 0;
+      const m = /(\d+)\s*errors?/i.exec(label) ?? /errors?:?\s*(\d+)/i.exec(label);
+      return m ? Number(m[1]) : Number.NaN;
+    };
+    await expect.poll(errors, { timeout: 10_000 }).toBe(0);
+    // Line 24 ends with `size: 8 }`: make the size 3, a size no MOV has.
+    await page.keyboard.press('Control+G');
+    await page.keyboard.type(String(READ_LINE));
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('End');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('Backspace');
+    await page.keyboard.type('3');
+    await expect.poll(errors, { timeout: 15_000 }).toBe(1);
+    // The squiggle is on that line.
+    await expect.poll(() => page.locator('.monaco-editor .squiggly-error').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    await screenshot(page, 'code-server-problem-while-typing');
+    await page.keyboard.press('Control+Z');
+    await page.keyboard.press('Control+Z');
+    await expect.poll(errors, { timeout: 15_000 }).toBe(0);
+    laps.lap('problems while typing');
   });
 });

@@ -208,7 +208,8 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
   /** Bring the scenario's editor to the front (its tab in the first group). */
   async function focusScenario(): Promise<void> {
     await page.locator(`.tabs-container .tab[aria-label*="${SCENARIO}"]`).first().click();
-    await page.locator('.monaco-editor .view-lines').first().click({ position: { x: 400, y: 10 } });
+    // Clicking the tab gives its editor the keyboard focus.
+    await page.locator('.editor-group-container .monaco-editor.focused').first().waitFor({ timeout: 10_000 });
   }
 
   async function palette(title: string): Promise<void> {
@@ -219,6 +220,21 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     await quickInput.locator('.monaco-list-row', { hasText: title }).first().waitFor({ timeout: 30_000 });
     await page.keyboard.press('Enter');
   }
+
+  it('Timeline: moving the editor\'s cursor to the doorbell write highlights that line\'s events', async () => {
+    const WRITE_LINE = 23; // `- { write: 0xffffc90000000050, size: 4, value: 1 }`
+    await panel.click('vscode-tab-header[data-view-tab="timeline"]', { timeout: 10_000 });
+    await focusScenario();
+    await page.keyboard.press('Control+G');
+    await page.keyboard.type(String(WRITE_LINE));
+    await page.keyboard.press('Enter');
+    await expect.poll(() => panel.getAttribute('[data-testid="timeline-list"]', 'data-highlight-line'), { timeout: 10_000 }).toBe(String(WRITE_LINE));
+    const lit = await panel.$$eval('[data-testid="timeline-list"] .tl-row.highlighted', (rs) => rs.map((r) => r.children[6]?.textContent));
+    expect(lit.length).toBeGreaterThan(0);
+    expect(new Set(lit)).toEqual(new Set([String(WRITE_LINE)]));
+    laps.lap('cursor -> timeline');
+    await screenshot(page, 'code-server-cursor-highlights-events');
+  });
 
   it('Test Explorer: running the file\'s tests checks each expectation and marks it passed at its line', async () => {
     await focusScenario();

@@ -30,11 +30,13 @@ describe('fault classes', () => {
   });
 
   it('mmio-retry: the lockless walk finds the SPTE zapped (vCPU 1 creates a memslot meanwhile)', () => {
+    // vCPU 1 publishes the slot and synchronizes after vCPU 0's first access (turns alternate), while
+    // vCPU 0 is in the guest; the commit and the flush that zaps wait for vCPU 0's next lockless walk.
     const pair = `      - { write: ${NIC}, size: 4, value: 1 }\n      - { write: ${EXTRA}, size: 4, value: 1 }`;
     const r = run(
       vmVcpus('v3.1', [
         `${pair}\n${pair}`,
-        `      - { wait_for: { vcpu: 0, point: walk_shadow_page_lockless_begin } }\n      - { memslot: add, slot: 3, gpa: 0x8000000, size: 1M }`,
+        `      - { memslot: add, slot: 3, gpa: 0x8000000, size: 1M, resume_at: { vcpu: 0, point: walk_shadow_page_lockless_begin } }`,
       ]),
     );
     expect(r.faults['mmio-retry']).toBe(1);

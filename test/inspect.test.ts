@@ -64,14 +64,35 @@ describe('shadow-table snapshot', () => {
     expect(run(yaml).shadow_tables.afterStep).toBeNull();
   });
 
-  it('the memslot array: 35 entries with VMX\'s private slots flagged', () => {
+  it('the memslot array: 35 entries with VMX\'s private slots flagged (33 without EPT)', () => {
+    // asm/vmx.h (3.0.1 373-375, 3.1.10 377-379): TSS_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 0, three
+    // pages (vmx_set_tss_addr: `.memory_size = PAGE_SIZE * 3`); IDENTITY_PAGETABLE_PRIVATE_MEMSLOT =
+    // KVM_MEMORY_SLOTS + 2, one page at VMX_EPT_IDENTITY_PAGETABLE_ADDR 0xfffbc000, only `if
+    // (enable_ept)` (vmx_create_vcpu). The APIC-access page (+ 1) needs flexpriority: off here.
     const r = run(vm('v3.1', '  - { compute: 1 }'));
     expect(r.memslot_table.nmemslots).toBe(35);
     expect(r.memslot_table.slots).toEqual([
       { slot: 0, gpa: '0x0', npages: 16384, private: false },
-      { slot: 33, gpa: '0xfffbc000', npages: 1, private: true },
-      { slot: 34, gpa: '0xfffbd000', npages: 3, private: true },
+      { slot: 32, gpa: '0xfffbd000', npages: 3, private: true },
+      { slot: 34, gpa: '0xfffbc000', npages: 1, private: true },
     ]);
+    const shadow = run(vm('v3.1', '  - { compute: 1 }').replace('kernel: v3.1', 'kernel: v3.1\nmmu: { tdp: false }'));
+    expect(shadow.memslot_table.nmemslots).toBe(33);
+    expect(shadow.memslot_table.slots.map((s) => s.slot)).toEqual([0, 32]);
+  });
+
+  it('a memslot miss compares nmemslots entries (33 without EPT), a hit in slot 0 one', () => {
+    // __gfn_to_memslot (kvm_main.c, 3.0.1 941 / 3.1.10 964): `for (i = 0; i < slots->nmemslots; ++i)`,
+    // returning at the first slot that holds the gfn.
+    for (const [tdp, nmemslots] of [[false, 33], [true, 35]] as const) {
+      const yaml = (n: number) => vm('v3.0', `  - repeat: ${n}\n    steps:\n      - { write: ${NIC}, size: 4, value: 1 }`).replace('kernel: v3.0', `kernel: v3.0\nmmu: { tdp: ${tdp} }`);
+      const a = run(yaml(10)).stats;
+      const b = run(yaml(11)).stats;
+      const misses = b.memslot_misses! - a.memslot_misses!;
+      const hits = b.memslot_lookups! - a.memslot_lookups! - misses;
+      expect(misses).toBeGreaterThan(0);
+      expect(b.memslot_compares! - a.memslot_compares!).toBe(misses * nmemslots + hits);
+    }
   });
 
   it('reads as text, one entry per line', () => {

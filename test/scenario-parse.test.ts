@@ -195,7 +195,7 @@ describe('parseScenario: the full example', () => {
     expect(s.name).toBe('Doorbell writes to an emulated NIC');
     expect(s.kernel).toBe('v3.1');
     expect(s.host).toEqual({ maxphyaddr: 40, profile: 'westmere-2011' });
-    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true, bypass_guest_pf: null });
+    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true });
     expect(s.scheduler).toEqual({ seed: 1, preempt: 0 });
   });
 
@@ -264,9 +264,10 @@ describe('parseScenario: the full example', () => {
       gpa: 0xfebf0000,
       size: 4096,
       readonly: false,
+      resume_at: null,
       pos: { line: 25, col: 5 },
     });
-    expect(del).toEqual({ kind: 'memslot-delete', slot: 1, pos: { line: 26, col: 5 } });
+    expect(del).toEqual({ kind: 'memslot-delete', slot: 1, gpa: null, resume_at: null, pos: { line: 26, col: 5 } });
     expect(set).toEqual({ kind: 'set', mmio_caching: false, pos: { line: 27, col: 5 } });
   });
 
@@ -295,7 +296,7 @@ workload:
     expect(s.name).toBe('minimal');
     expect(s.kernel).toBe('v3.1');
     expect(s.host).toEqual({ maxphyaddr: 40, profile: 'westmere-2011' });
-    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true, bypass_guest_pf: null });
+    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true });
     expect(s.scheduler).toEqual({ seed: 1, preempt: 0 });
     expect(s.devices).toEqual([]);
     expect(s.expect).toEqual([]);
@@ -368,7 +369,7 @@ describe('parseScenario: shadow paging', () => {
   const s = ok(SHADOW);
 
   it('reads the mmu settings and the new CPU state', () => {
-    expect(s.mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: true });
+    expect(s.mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: true, oos_shadow: true });
     expect(s.guest.cpu).toEqual({
       cr0_wp: true, efer_nx: false, cpl: 3, cr4_smep: true, cr4_smap: true, cr4_pke: false, pkru: 0xc, eflags_ac: true,
     });
@@ -461,10 +462,10 @@ describe('parseScenario: shadow paging', () => {
   });
 
   it('defaults bypass_guest_pf to null and accepts false anywhere, true with v3.0 shadow paging', () => {
-    expect(ok(replaced('memslots:\n', 'mmu: { tdp: false }\nmemslots:\n')).mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: null });
+    expect(ok(replaced('memslots:\n', 'mmu: { tdp: false }\nmemslots:\n')).mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true });
     expect(ok(replaced('memslots:\n', 'mmu: { bypass_guest_pf: false }\nmemslots:\n')).mmu.bypass_guest_pf).toBe(false);
     const v30 = ok(replaced('memslots:\n', 'kernel: v3.0\nmmu: { tdp: false, bypass_guest_pf: true }\nmemslots:\n'));
-    expect(v30.mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: true });
+    expect(v30.mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: true, oos_shadow: true });
   });
 });
 
@@ -596,7 +597,7 @@ describe('parseScenario: diagnostics', () => {
     ['bad access size', 'size: 4, value', 'size: 3, value', '3, value', 'workload[0].steps[0].size: must be 1, 2, 4 or 8 (got 3)'],
     ['bad size near a page end: only the size is wrong', '0xffffc90000000050, size: 4', '0xffffc90000000ffc, size: 3', '3, value', 'workload[0].steps[0].size: must be 1, 2, 4 or 8 (got 3)'],
     ['cycles too large', '{ compute: 100 }', '{ compute: 9007199254740992 }', '9007199254740992', 'workload[0].steps[1].compute: must be at most 9007199254740991 (got 9007199254740992)'],
-    ['memslot delete through an alias takes the slot only', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: &op delete, slot: 1 }\n  - { memslot: *op, slot: 2, size: 4K }\n', '4K }', 'workload[2].size: `size` does not apply to `memslot: delete` (it takes `slot` only)'],
+    ['memslot delete through an alias takes no size', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: &op delete, slot: 1 }\n  - { memslot: *op, slot: 2, size: 4K }\n', '4K }', 'workload[2].size: `size` does not apply to `memslot: delete` (it takes `slot`, `gpa` and `resume_at`)'],
     ['code outside RAM', 'flags: "p w pcd nx" }\nworkload:', 'flags: "p w pcd nx" }\n  code: { gva: 0xffffffff81000000, gpa: 0xfebf0000 }\nworkload:', '0xfebf0000 }\n', 'guest.code.gpa: 0xfebf0000 is not in a RAM memslot: the guest\'s code must live in RAM'],
     ['value too wide', 'size: 4, value: 1', 'size: 4, value: 0x100000000', '0x100000000', 'workload[0].steps[0].value: 0x100000000 does not fit in 4 bytes'],
     ['step gva not canonical', 'write: 0xffffc90000000050', 'write: 0x0000900000000050', '0x0000900000000050', 'workload[0].steps[0].write: 0x900000000050 is not canonical (bits 63:47 must all be equal)'],
@@ -607,7 +608,10 @@ describe('parseScenario: diagnostics', () => {
     ['memslot add misaligned', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: add, slot: 1, gpa: 0x20000000, size: 0x1800 }\n', '0x1800', 'workload[1].size: 0x1800 is not a multiple of the 4K page size'],
     ['memslot add beyond maxphyaddr', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: add, slot: 1, gpa: 0x20000000000, size: 4K }\n', '0x20000000000', 'workload[1].gpa: 0x20000000000 is beyond maxphyaddr 40 (limit 0x10000000000)'],
     ['memslot delete without slot', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: delete }\n', '{ memslot: delete', 'workload[1]: missing required key `slot`'],
-    ['memslot delete with gpa', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: delete, slot: 1, gpa: 0x0 }\n', '0x0 }', 'workload[1].gpa: `gpa` does not apply to `memslot: delete` (it takes `slot` only)'],
+    ['memslot delete with a misaligned gpa', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: delete, slot: 1, gpa: 0x800 }\n', '0x800 }', 'workload[1].gpa: 0x800 is not aligned to the 4K page size'],
+    ['memslot delete beyond maxphyaddr', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: delete, slot: 1, gpa: 0x20000000000 }\n', '0x20000000000', 'workload[1].gpa: 0x20000000000 is beyond maxphyaddr 40 (limit 0x10000000000)'],
+    ['memslot delete with readonly', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: delete, slot: 1, readonly: false }\n', 'false }', 'workload[1].readonly: `readonly` does not apply to `memslot: delete` (it takes `slot`, `gpa` and `resume_at`)'],
+    ['resume_at in a single-vCPU scenario', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: add, slot: 1, gpa: 0x20000000, size: 4K, resume_at: { vcpu: 1, point: kvm_exit } }\n', '1, point', 'workload[1].resume_at.vcpu: vCPU 1 does not exist (the scenario has 1 vCPU)'],
     ['bad memslot op', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { memslot: remove, slot: 1 }\n', 'remove', 'workload[1].memslot: expected one of add, delete, got remove'],
     ['set with unknown key', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { set: { mmio_cache: false } }\n', 'mmio_cache', 'workload[1].set: unknown key `mmio_cache`; did you mean `mmio_caching`?'],
     ['wait_for a missing vCPU', '      - { compute: 100 }\n', '      - { compute: 100 }\n  - { wait_for: { vcpu: 1, point: kvm_exit } }\n', '1, point', 'workload[1].wait_for.vcpu: vCPU 1 does not exist (the scenario has 1 vCPU)'],
@@ -693,7 +697,7 @@ describe('parseScenario: diagnostics', () => {
   });
 
   it.each([
-    ['unknown point', 'point: mmu_lok', 'mmu_lok', 'vcpus[1].workload[0].wait_for.point: expected one of kvm_exit, walk_shadow_page_lockless_begin, mmu_spte_get_lockless, walk_shadow_page_lockless_end, mmu_lock, got mmu_lok; did you mean `mmu_lock`?'],
+    ['unknown point', 'point: mmu_lok', 'mmu_lok', 'vcpus[1].workload[0].wait_for.point: expected one of kvm_exit, walk_shadow_page_lockless_begin, mmu_spte_get_lockless, walk_shadow_page_lockless_end, mmu_lock, synchronize_srcu_expedited, got mmu_lok; did you mean `mmu_lock`?'],
     ['level with another point', 'point: kvm_exit, level: 2', '2 } }', 'vcpus[1].workload[0].wait_for.level: is only allowed with point mmu_spte_get_lockless'],
     ['level out of range', 'point: mmu_spte_get_lockless, level: 5', '5 }', 'vcpus[1].workload[0].wait_for.level: must be between 1 and 4 (got 5)'],
     ['missing point', 'level: 1', '{ vcpu: 0, level', 'vcpus[1].workload[0].wait_for: missing required key `point`'],
@@ -701,6 +705,23 @@ describe('parseScenario: diagnostics', () => {
     ['misspelt point', 'pont: kvm_exit', 'pont', 'vcpus[1].workload[0].wait_for: unknown key `pont`; did you mean `point`?'],
   ])('wait_for: %s', (_what, rest, needle, message) => {
     expectOne(twoVcpus(`{ wait_for: { vcpu: 0, ${rest} } }`), needle, message);
+  });
+
+  it('reads memslot steps with resume_at and a deletion gpa', () => {
+    const s = ok(twoVcpus('{ memslot: delete, slot: 3, gpa: 0xfd000000, resume_at: { vcpu: 0, point: mmu_spte_get_lockless, level: 3 } }'));
+    expect(s.vcpus[1]!.workload[0]).toMatchObject({ kind: 'memslot-delete', slot: 3, gpa: 0xfd000000, resume_at: { vcpu: 0, point: 'mmu_spte_get_lockless', level: 3 } });
+    const add = ok(twoVcpus('{ memslot: add, slot: 3, gpa: 0x20000000, size: 4K, resume_at: { vcpu: 0, point: kvm_exit } }'));
+    expect(add.vcpus[1]!.workload[0]).toMatchObject({ kind: 'memslot-add', slot: 3, resume_at: { vcpu: 0, point: 'kvm_exit', level: null } });
+  });
+
+  it.each([
+    ['itself', 'vcpu: 1, point: kvm_exit', '1, point', 'vcpus[1].workload[0].resume_at.vcpu: vCPU 1 cannot wait for itself'],
+    ['level with another point', 'vcpu: 0, point: mmu_lock, level: 2', '2 }', 'vcpus[1].workload[0].resume_at.level: is only allowed with point mmu_spte_get_lockless'],
+    // The update holds kvm->slots_lock while it waits: no other update can reach its synchronize.
+    ['a synchronize', 'vcpu: 0, point: synchronize_srcu_expedited', 'synchronize_srcu_expedited', 'vcpus[1].workload[0].resume_at.point: vCPU 0 cannot reach synchronize_srcu_expedited while this update holds kvm->slots_lock'],
+    ['misspelt key', 'vcpu: 0, pont: kvm_exit', 'pont', 'vcpus[1].workload[0].resume_at: unknown key `pont`; did you mean `point`?'],
+  ])('memslot resume_at: %s', (_what, rest, needle, message) => {
+    expectOne(twoVcpus(`{ memslot: add, slot: 3, gpa: 0x20000000, size: 4K, resume_at: { ${rest} } }`), needle, message);
   });
 
   // A 2G memslot, so that a 1G mapping at 0x40000000 is backed.

@@ -5,8 +5,8 @@ import { describe, it, expect } from 'vitest';
 import { run, NIC, EXTRA, RAM } from './helpers/scenario';
 
 /** The helper VM with shadow paging (and v3.0's bypass_guest_pf as given). */
-function svm(kernel: 'v3.0' | 'v3.1', workload: string, opts: { bypass?: boolean; maxphyaddr?: number } = {}): string {
-  const mmu = `mmu: { tdp: false${opts.bypass === false ? ', bypass_guest_pf: false' : ''} }`;
+function svm(kernel: 'v3.0' | 'v3.1', workload: string, opts: { bypass?: boolean; maxphyaddr?: number; oos?: boolean } = {}): string {
+  const mmu = `mmu: { tdp: false${opts.bypass === false ? ', bypass_guest_pf: false' : ''}${opts.oos === false ? ', oos_shadow: false' : ''} }`;
   const host = opts.maxphyaddr ? `host: { maxphyaddr: ${opts.maxphyaddr} }\n` : '';
   return `kernel: ${kernel}
 ${host}${mmu}
@@ -51,7 +51,11 @@ describe('shadow-mode MMIO', () => {
   it('v3.1 cold (S1): one walk, one search miss, one MMIO SPTE; the emulator then hits the GVA cache', () => {
     const r = run(svm('v3.1', writes(1)));
     expect(r.stats.guest_walks - r.stats.emulator_fetches).toBe(1);
-    expect(r.stats.memslot_misses).toBe(1);
+    // try_async_pf misses, then FNAME(fetch) calls FNAME(pte_prefetch) after the MMIO SPTE too (3.1
+    // paging_tmpl.h: `mmu_set_spte(...); FNAME(pte_prefetch)(vcpu, gw, it.sptep);`): the next gPTE
+    // of the 8K mapping (EXTRA) asks pte_prefetch_gfn_to_pfn -> gfn_to_memslot_dirty_bitmap, a
+    // second miss, and `if (mmu_invalid_pfn(pfn)) { ...; break; }` ends the loop.
+    expect(r.stats.memslot_misses).toBe(2);
     expect(r.stats.mmio_sptes_created).toBe(1);
     expect(r.trace.events.some((e) => e.name === 'vcpu_match_mmio' && e.fields.gpa_match === false)).toBe(true);
   });
@@ -61,7 +65,10 @@ describe('shadow-mode MMIO', () => {
     const r = run(svm('v3.1', body(20)));
     expect(r.faults['mmio-fast']).toBe(38);
     expect(r.stats.lockless_walks).toBe(38);
-    expect(r.stats.memslot_misses).toBe(2);
+    // Two cold faults, each a try_async_pf miss plus a pte_prefetch miss on the other page (an MMIO
+    // SPTE is not shadow-present, so pte_prefetch considers it: `if (is_shadow_present_pte(*spte))
+    // continue;`), which breaks the loop.
+    expect(r.stats.memslot_misses).toBe(4);
   });
 
   it('v3.0: every access walks the guest tables at least twice and misses in the memslots', () => {
@@ -112,17 +119,50 @@ describe('bypass_guest_pf (v3.0)', () => {
 });
 
 describe('write protection of guest page tables', () => {
-  it('a guest write to its own page table faults, is emulated (wp-emulate) and updates the shadow', () => {
-    // Touch the NIC first, so that KVM shadows (and write-protects) the guest table that maps it.
-    const body = `  - { write: ${NIC}, size: 4, value: 1 }
+  // Touch the NIC first, so that KVM shadows (and write-protects) the guest table that maps it; then
+  // make its PTE read-only, INVLPG it and write again.
+  const ptePlusInvlpg = `  - { write: ${NIC}, size: 4, value: 1 }
   - { pte: ${NIC}, level: 1, flags: "p a d nx" }
   - { invlpg: ${NIC} }
   - { write: ${NIC}, size: 4, value: 1 }`;
-    const r = run(svm('v3.1', body), { accesses: true });
-    expect(r.faults['wp-emulate']).toBeGreaterThanOrEqual(1);
-    expect(r.stats.mmu_pte_write).toBeGreaterThanOrEqual(1);
+
+  it('oos_shadow = 0: a guest write to its own page table faults, is emulated (wp-emulate) and updates the shadow', () => {
+    const r = run(svm('v3.1', ptePlusInvlpg, { oos: false }), { accesses: true });
+    // set_spte: `if (mmu_need_write_protect(vcpu, gfn, can_unsync))` -> `if (!oos_shadow) return 1;`
+    // -> ret = 1 -> `if (write_fault) *emulate = 1;`: the emulator writes the gPTE, and
+    // emulator_write_phys -> kvm_mmu_pte_write zaps the SPTE and mmu_pte_write_new_pte ->
+    // FNAME(update_pte) maps the new gPTE: its gfn has no slot, gfn_to_pfn_atomic gives bad_pfn,
+    // which mmu_invalid_pfn (hwpoison or fault pfn) lets through, so set_mmio_spte installs an MMIO
+    // SPTE (the second one of the run).
+    expect(r.faults['wp-emulate']).toBe(1);
+    expect(r.stats.mmu_pte_write).toBe(1);
+    expect(r.stats.mmu_pte_updated).toBe(1);
+    expect(r.stats.mmio_sptes_created).toBe(2);
+    expect(r.stats.mmu_unsync).toBe(0);
+    // FNAME(invlpg): the leaf page is not unsync (`if (!sp->unsync) break;`): nothing is dropped and
+    // no guest PTE re-read, so mmu_pte_write stays at 1.
     expect(r.stats.invlpg).toBe(1);
-    // The entry is now read-only: the write faults in the guest with P|W.
+    // The MMIO SPTE carries gw->pte_access without W; the cached access fails
+    // check_write_user_access, the emulator walks and the guest gets #PF with P|W.
+    expect(r.accesses!.at(-1)).toMatchObject({ op: 'write', result: 'guest-fault', error_code: '0x3' });
+  });
+
+  it('oos_shadow = 1 (the default): the guest writes its table directly; INVLPG re-reads the unsync PTE', () => {
+    const r = run(svm('v3.1', ptePlusInvlpg), { accesses: true });
+    // set_spte -> mmu_need_write_protect: a last-level page, not unsync, oos_shadow -> need_unsync
+    // -> kvm_unsync_pages -> __kvm_unsync_page (++mmu_unsync); returns 0, so the alias is mapped
+    // writable and the guest's MOV completes without emulation.
+    expect(r.faults['wp-emulate']).toBe(0);
+    expect(r.stats.mmu_unsync).toBe(1);
+    // FNAME(invlpg) walks down while `sp->unsync_children` (mark_unsync set it on every ancestor),
+    // finds the unsync leaf page, clears its MMIO SPTE (mmu_spte_clear_no_track) and calls
+    // kvm_mmu_pte_write(vcpu, pte_gpa, NULL, ...): one pte write, one update (the MMIO SPTE again).
+    expect(r.stats.mmu_pte_write).toBe(1);
+    expect(r.stats.mmu_pte_updated).toBe(1);
+    expect(r.stats.mmio_sptes_created).toBe(2);
+    expect(r.stats.invlpg).toBe(1);
+    // The NIC access and the first write through the page table's alias exit; nothing else does.
+    expect(r.exits.EXCEPTION_NMI).toBe(3);
     expect(r.accesses!.at(-1)).toMatchObject({ op: 'write', result: 'guest-fault', error_code: '0x3' });
   });
 
@@ -151,14 +191,31 @@ describe('what shadow paging cannot offer', () => {
 });
 
 describe('classification of emulated page-table writes', () => {
-  it('every write to a write-protected guest table is wp-emulate, also when its SPTE is already in place', () => {
-    const body = `  - { write: ${NIC}, size: 4, value: 1 }
+  const body = `  - { write: ${NIC}, size: 4, value: 1 }
   - repeat: 5
     steps:
       - { pte: ${NIC}, level: 1, flags: "p w a d pcd nx" }`;
-    const r = run(svm('v3.1', body));
-    expect(r.faults['wp-emulate']).toBe(5);
+
+  it('oos_shadow = 0: writes to a write-protected guest table are wp-emulate until the fork detector floods it', () => {
+    const r = run(svm('v3.1', body, { oos: false }));
+    // kvm_mmu_pte_write (guest_initiated): write 1 sets last_pt_write_gfn, count 1; FNAME(update_pte)
+    // maps the new gPTE speculatively (an MMIO SPTE), so mmu_set_spte sets last_pte_updated. Nothing
+    // uses that SPTE (last_updated_pte_accessed is false), so writes 2 and 3 count on, and the third
+    // `if (vcpu->arch.last_pt_write_count >= 3) flooded = 1;` zaps the table's shadow page
+    // (++mmu_flooded). Writes 4 and 5 fault on the still read-only alias, but set_spte finds no
+    // shadow page of the gfn any more (mmu_need_write_protect returns 0): mapped writable, no emulation.
+    expect(r.faults['wp-emulate']).toBe(3);
+    expect(r.stats.mmu_pte_write).toBe(3);
+    expect(r.stats.mmu_flooded).toBe(1);
     expect(r.faults.spurious).toBe(0);
-    expect(r.stats.mmu_pte_write).toBe(5);
+  });
+
+  it('oos_shadow = 1: the first write makes the table unsync, the other four go straight to RAM', () => {
+    const r = run(svm('v3.1', body));
+    expect(r.faults['wp-emulate']).toBe(0);
+    expect(r.stats.mmu_pte_write).toBe(0);
+    expect(r.stats.mmu_unsync).toBe(1);
+    // One exit for the NIC access (cold MMIO), one for the first write through the alias.
+    expect(r.exits.EXCEPTION_NMI).toBe(2);
   });
 });

@@ -38,7 +38,10 @@ const step = fc.record({
 
 function stepYaml(s: { op: string; target: number; cpl: number; value: number; pte: string }): string {
   const gva = '0x' + ((BigInt(s.target + 1) << 39n) + 0x18n).toString(16);
-  if (s.op === 'pte') return `  - { pte: ${gva}, level: 1, flags: "${s.pte}" }`;
+  // The architecture guarantees a changed PTE is seen only after INVLPG (or a CR3 load): until then
+  // a TLB may keep the old translation, and so may KVM's unsync shadow pages (oos_shadow). So every
+  // PTE change is followed by INVLPG, and the property compares what the architecture promises.
+  if (s.op === 'pte') return `  - { pte: ${gva}, level: 1, flags: "${s.pte}" }\n  - { invlpg: ${gva} }`;
   // Instruction fetches from the device page would make KVM emulate an instruction in MMIO, which
   // it cannot (emulation failure): natively it is just a fetch. Keep fetches on RAM.
   if (s.op === 'fetch') return s.target === 0 ? `  - { read: ${gva}, size: 4, cpl: ${s.cpl} }` : `  - { fetch: ${gva}, cpl: ${s.cpl} }`;
@@ -102,6 +105,27 @@ describe('transparency', () => {
       { numRuns: Number(process.env.TRANSPARENCY_RUNS ?? 200) },
     );
   }, 120_000);
+});
+
+describe('stale translations, as a TLB allows', () => {
+  // A read, then the guest clears P in the leaf without INVLPG, reads again, INVLPGs, reads again.
+  const maps = ['    - { gva: 0x8000000000, gpa: 0x2000000, size: 4K, page: 4K, flags: "p w a d", pde: "p w a", pdpte: "p w a", pml4e: "p w a" }'];
+  const steps = ['  - { read: 0x8000000018, size: 4 }', '  - { pte: 0x8000000018, level: 1, flags: "a d" }', '  - { read: 0x8000000018, size: 4 }', '  - { invlpg: 0x8000000018 }', '  - { read: 0x8000000018, size: 4 }'];
+  const cpu = { cr0_wp: true, efer_nx: false, cr4_smep: false, cr4_smap: false, eflags_ac: false };
+  const results = (o: ScenarioOverrides) => virtualized(yaml(maps, steps, cpu), o).accesses.filter((a) => a.op === 'read').map((a) => a.result);
+
+  it('oos_shadow = 1: the unsync shadow page keeps the old translation until INVLPG', () => {
+    // The write through the alias makes the table's shadow page unsync (mmu_need_write_protect), so
+    // the shadow SPTE still maps the page; FNAME(invlpg) drops it and re-reads the gPTE.
+    expect(results({ kernel: 'v3.1', tdp: false })).toEqual(['ok', 'ok', 'guest-fault']);
+    expect(results({ kernel: 'v3.0', tdp: false })).toEqual(['ok', 'ok', 'guest-fault']);
+  });
+
+  it('oos_shadow = 0 and EPT: the change is seen at once (no TLB is modelled)', () => {
+    expect(results({ kernel: 'v3.1', tdp: false, oos_shadow: false })).toEqual(['ok', 'guest-fault', 'guest-fault']);
+    expect(results({ kernel: 'v3.1', tdp: true })).toEqual(['ok', 'guest-fault', 'guest-fault']);
+    expect(runNative(scenario(yaml(maps, steps, cpu))).accesses.filter((a) => a.op === 'read').map((a) => a.result)).toEqual(['ok', 'guest-fault', 'guest-fault']);
+  });
 });
 
 describe('where the 2011 shadow MMU shows through', () => {

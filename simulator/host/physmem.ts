@@ -69,6 +69,11 @@ export class HostMemory {
     return (pfn - FIRST_PFN) * WORDS_PER_FRAME + index * 2;
   }
 
+  /** The frame holding word `w` (the inverse of entryWord). */
+  pfnOfWord(w: number): number {
+    return Math.floor(w / WORDS_PER_FRAME) + FIRST_PFN;
+  }
+
   /** Byte offset of host physical address pfn:offset in the arena. */
   byteOffset(pfn: number, offset: number): number {
     return (pfn - FIRST_PFN) * 4096 + offset;

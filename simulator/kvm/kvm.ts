@@ -16,6 +16,8 @@ import { TraceBuffer } from '../trace/buffer';
 import { E } from '../trace/events';
 import { newStats, S } from '../trace/stats';
 import { Vcpu } from './vcpu';
+import { Srcu } from './srcu';
+import { MemslotUpdate } from './memslot_update';
 import { FAULT_CLASSES } from './fault_class';
 
 /** What the scheduler offers the fault paths: a chance to let another vCPU run at a race point. */
@@ -29,6 +31,8 @@ export interface KvmConfig {
   kernel: Kernel;
   tdp: boolean;
   mmioCaching: boolean;
+  /** mmu.c's oos_shadow module parameter (default 1). */
+  oosShadow: boolean;
   bypassGuestPf: boolean;
   maxphyaddr: number;
   cost: CostProfile;
@@ -56,6 +60,8 @@ export class Kvm {
   readonly vcpus: Vcpu[] = [];
   /** v3.0's bypass_guest_pf, in force (shadow paging only). */
   readonly bypassGuestPf: boolean;
+  /** oos_shadow: a last-level guest page table KVM shadows may be left writable and go unsync. */
+  readonly oosShadow: boolean;
   /** The cover letter's runtime switch for MMIO SPTEs (see docs/decisions.md). */
   mmioCaching: boolean;
   /** kvm->arch.reader_counter: lockless walkers inside the shadow tables (2011 RCU scheme). */
@@ -63,6 +69,10 @@ export class Kvm {
   /** Shadow pages isolated by a zap while a walker was inside, freed after the grace period. */
   readonly rcuPending: number[] = [];
   races: RaceHooks = NO_RACES;
+  /** kvm->srcu: the vCPUs inside an exit handler, and the memslot update waiting for them. */
+  readonly srcu: Srcu;
+  /** The memslot update in progress (kvm->slots_lock lets one run at a time). */
+  readonly memslotUpdate = new MemslotUpdate();
   /** The result of the last lockless shadow walk. */
   readonly lockless = new LocklessResult();
   readonly warnings: string[] = [];
@@ -71,6 +81,7 @@ export class Kvm {
     this.kernel = cfg.kernel;
     this.tdp = cfg.tdp;
     this.mmioCaching = cfg.mmioCaching;
+    this.oosShadow = cfg.oosShadow;
     this.cost = cfg.cost;
     this.host = new HostMemory(cfg.maxphyaddr);
     this.bypassGuestPf = !cfg.tdp && cfg.kernel === 'v3.0' && cfg.bypassGuestPf;
@@ -78,6 +89,7 @@ export class Kvm {
     this.acct = new Accounting(cfg.cost);
     this.trace = new TraceBuffer(cfg.traceCapacity);
     for (let i = 0; i < cfg.vcpus; i++) this.vcpus.push(new Vcpu(i));
+    this.srcu = new Srcu(cfg.vcpus);
     this.sp = new ShadowPages(this);
     this.rmap = new Rmap(this);
   }
@@ -96,16 +108,23 @@ export class Kvm {
     this.host.freeFrame(pfn);
   }
 
-  /** gfn_to_memslot, charging the lookup and each comparison to `vcpu`. */
+  /**
+   * gfn_to_memslot, charging the lookup and each comparison to `vcpu`. A slot flagged
+   * KVM_MEMSLOT_INVALID (a deletion in progress) is found and counted as a hit, as __gfn_to_memslot
+   * finds it, but null is returned: every caller uses the slot the way gfn_to_hva_many (`if (!slot ||
+   * slot->flags & KVM_MEMSLOT_INVALID) return bad_hva();`) or gfn_to_memslot_dirty_bitmap do, except
+   * rmap, memslot_id and mark_page_dirty, which ignore the result.
+   */
   gfnToMemslot(vcpu: Vcpu, gfn: number): Memslot | null {
     const ms = this.memslots;
     const before = ms.compares;
-    const slot = ms.lookup(gfn);
+    const found = ms.lookup(gfn);
+    const slot = found !== null && found.invalid ? null : found;
     const compares = ms.compares - before;
     const st = this.stats;
     st[S.memslot_lookups]!++;
     st[S.memslot_compares]! += compares;
-    if (slot === null) st[S.memslot_misses]!++;
+    if (found === null) st[S.memslot_misses]!++;
     this.acct.charge(vcpu, C.memslot_search, this.cost.memslot_lookup + compares * this.cost.memslot_compare);
     return slot;
   }
@@ -161,6 +180,7 @@ export class Kvm {
     this.stats.fill(0);
     this.stats[S.shadow_pages] = this.sp.inUse;
     this.stats[S.shadow_pages_max] = this.sp.inUse;
+    this.stats[S.mmu_unsync] = this.sp.unsyncCount(); // a gauge in the kernel too (++ and --)
     this.faultCounts.fill(0);
     this.lineFaults.fill(0);
     this.acct.reset();

@@ -3,6 +3,11 @@
 // indexed by slot id, 32 user slots plus 4 private ones that VMX creates for itself. A lookup walks
 // the array in slot-id order over all `nmemslots` entries (empty entries included), so a gfn that no
 // slot holds (every MMIO gfn) costs a comparison with every entry: the scan the 2011 series avoids.
+//
+// An entry is never cleared: __kvm_set_memory_region writes `new = old = *memslot; new.base_gfn =
+// base_gfn; new.npages = npages;` back even for a deletion, so a deleted slot keeps the base gfn the
+// VMM passed, with npages 0 (no lookup matches it; the overlap check skips it). A never-used entry is
+// null here (all zeroes in the kernel).
 
 import type { HostMemory } from '../host/physmem';
 
@@ -10,16 +15,18 @@ export const KVM_MEMORY_SLOTS = 32;
 export const KVM_PRIVATE_MEM_SLOTS = 4;
 export const KVM_MEM_SLOTS_NUM = KVM_MEMORY_SLOTS + KVM_PRIVATE_MEM_SLOTS;
 
-/** VMX's private slots (arch/x86/kvm/vmx.c, 3.x): the identity page table for EPT and the real-mode TSS. */
-export const APIC_ACCESS_PAGE_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 0;
-export const IDENTITY_PAGETABLE_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 1;
-export const TSS_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 2;
+/** VMX's private slots (arch/x86/include/asm/vmx.h, 3.0.1 and 3.1.10). */
+export const TSS_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 0;
+export const APIC_ACCESS_PAGE_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 1;
+export const IDENTITY_PAGETABLE_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 2;
 
 const CHUNK_SHIFT = 9; // host pfns are tracked in chunks of 512 gfns, allocated when first touched
 
 export class Memslot {
   /** Host pfn behind each gfn, 0 until the page is first faulted in (get_user_pages). */
   private chunks: (Int32Array | undefined)[] = [];
+  /** KVM_MEMSLOT_INVALID: set on the copy a deletion publishes first; gfn_to_hva then fails for it. */
+  invalid = false;
   constructor(
     readonly id: number,
     readonly baseGfn: number,
@@ -76,26 +83,41 @@ export class Memslots {
     return null;
   }
 
-  /** Install a slot (the array update of __kvm_set_memory_region); bumps the generation. */
+  /** A lookup that is not the kernel's (the simulator's own bookkeeping): the first slot holding
+   *  `gfn`, in the same order, without counting. */
+  find(gfn: number): Memslot | null {
+    const n = this.nmemslots;
+    for (let i = 0; i < n; i++) {
+      const s = this.slots[i];
+      if (s !== null && s !== undefined && gfn >= s.baseGfn && gfn < s.baseGfn + s.npages) return s;
+    }
+    return null;
+  }
+
+  /** Store an entry and publish the array (rcu_assign_pointer of the new kvm_memslots). */
   install(slot: Memslot): void {
     this.slots[slot.id] = slot;
-    if (slot.id >= this.nmemslots) this.nmemslots = slot.id + 1;
+    this.publish(slot.id);
+  }
+
+  /** Publish a copy of the array for a change to entry `id`: `if (mem->slot >= slots->nmemslots)
+   *  slots->nmemslots = mem->slot + 1; slots->generation++;`. */
+  publish(id: number): void {
+    if (id >= this.nmemslots) this.nmemslots = id + 1;
     this.generation++;
   }
 
-  /** Remove a slot: its entry becomes empty (npages 0) but nmemslots does not shrink, as in 3.x. */
-  remove(id: number): Memslot | null {
-    const s = this.slots[id] ?? null;
-    this.slots[id] = null;
-    this.generation++;
-    return s;
-  }
-
-  /** Does any slot overlap [gfn, gfn + npages)? (The overlap check of __kvm_set_memory_region.) */
-  overlaps(gfn: number, npages: number, exceptId: number): Memslot | null {
-    for (const s of this.slots) {
-      if (s === null || s.id === exceptId) continue;
-      if (gfn < s.baseGfn + s.npages && s.baseGfn < gfn + npages) return s;
+  /**
+   * The overlap check of __kvm_set_memory_region: `for (i = 0; i < KVM_MEMORY_SLOTS; ++i) { if (s ==
+   * memslot || !s->npages) continue; if (!((base_gfn + npages <= s->base_gfn) || (base_gfn >=
+   * s->base_gfn + s->npages))) goto out_free; }` Only user slots are checked, and with npages 0 (a
+   * deletion) a base gfn strictly inside another slot still clashes.
+   */
+  overlaps(gfn: number, npages: number, id: number): Memslot | null {
+    for (let i = 0; i < KVM_MEMORY_SLOTS; i++) {
+      const s = this.slots[i];
+      if (i === id || s === null || s === undefined || s.npages === 0) continue;
+      if (!(gfn + npages <= s.baseGfn || gfn >= s.baseGfn + s.npages)) return s;
     }
     return null;
   }

@@ -47,6 +47,14 @@ export class Vcpu {
   root = -1;
   /** KVM_REQ_MMU_RELOAD pending (kvm_reload_remote_mmus). */
   reloadRequested = false;
+  /** KVM_REQ_MMU_SYNC pending (kvm_mmu_get_page met a page with unsync children). */
+  syncRequested = false;
+  /** kvm_mmu_pte_write's fork detector: the SPTE the last speculative mmu_set_spte wrote (a word
+   *  index, -1 for NULL) and its gfn; the guest table written last and how many times in a row. */
+  lastPteUpdated = -1;
+  lastPteGfn = 0;
+  lastPtWriteGfn = -1;
+  lastPtWriteCount = 0;
 
   /** The MMIO info cache (struct kvm_vcpu_arch, v3.1): mmio_gva as a page number (0 = empty), mmio_gfn, access. */
   mmioGvaVpn = 0;

@@ -20,7 +20,6 @@ import { EMULATE_DO_MMIO, EMULATE_DONE } from './x86/emulate';
 import { tdpPageFault } from './mmu/tdp';
 import { handleMmioPageFaultCommon } from './mmu/mmio_fault';
 import { shadowMmuUnload, type ShadowMmu } from './mmu/shadow';
-import { vcpuClearMmioInfo } from './x86/mmio_cache';
 import { E } from '../trace/events';
 import { S } from '../trace/stats';
 import { indexOfVpn } from '../arch/x86/paging';
@@ -54,16 +53,19 @@ export function handlePageFaultException(kvm: Kvm, em: Emulator, mmu: ShadowMmu,
   return afterPageFault(kvm, em, mmu.pageFault(vcpu, vpn, offset, errorCode), vcpu);
 }
 
-/** handle_cr for MOV to CR3 (shadow paging): kvm_set_cr3. The same CR3 again syncs the roots and
- *  flushes; a new one frees the roots, and the next entry loads the root for it. */
-export function handleCr3Load(kvm: Kvm, vcpu: Vcpu, cr3: number): number {
-  kvm.stats[S.tlb_flush]!++;
+/** handle_cr for MOV to CR3 (shadow paging): kvm_set_cr3. The same CR3 again syncs the roots
+ *  (kvm_mmu_sync_roots: the unsync pages below the root are synced) and flushes; a new one must be
+ *  in a memslot (gfn_to_memslot), frees the roots (paging_new_cr3 -> mmu_free_roots), and the next
+ *  entry loads and syncs the root for it (kvm_mmu_load). */
+export function handleCr3Load(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, cr3: number): number {
   if (cr3 === vcpu.cr3) {
-    vcpuClearMmioInfo(vcpu); // kvm_mmu_sync_roots -> mmu_sync_roots
+    mmu.kvmMmuSyncRoots(vcpu);
+    kvm.stats[S.tlb_flush]!++; // kvm_mmu_flush_tlb
     return 1;
   }
+  if (kvm.gfnToMemslot(vcpu, Math.floor(cr3 / 4096)) === null) return 1; // kvm_inject_gp: not modelled
   vcpu.cr3 = cr3;
-  shadowMmuUnload(kvm, vcpu); // paging_new_cr3 -> mmu_free_roots
+  shadowMmuUnload(kvm, vcpu);
   return 1;
 }
 

@@ -15,7 +15,8 @@ import { encodeMov } from '../arch/x86/insn';
 import { KvmWalker } from '../kvm/mmu/paging_tmpl';
 import { Emulator } from '../kvm/x86/emulate';
 import { mmuLoad, tdpPageFault } from '../kvm/mmu/tdp';
-import { kvmDeleteMemoryRegion, kvmMmuZapAll, kvmSetMemoryRegion } from '../kvm/memslot_update';
+import { kvmMmuZapAll, MEMSLOT_DONE, MEMSLOT_STILL_WAITING, MEMSLOT_SYNCED } from '../kvm/memslot_update';
+import { RACE_SRCU_SYNCHRONIZED } from '../kvm/races';
 import { buildGuest, entryAddress, GuestRam, GuestSetupError, type BuiltGuest } from '../guest/page_tables';
 import { ShadowMmu, shadowMmuLoad } from '../kvm/mmu/shadow';
 import { VcpuRunner, accessPfec, INSN_GUEST_FAULT, INSN_STOPPED } from './vcpu_run';
@@ -60,6 +61,8 @@ export class Machine {
   readonly iterStart: Float64Array;
   readonly done: Uint8Array;
   readonly waiting: Uint8Array;
+  /** The number of a step still in progress (a memslot update between its slices), -1 for none. */
+  private readonly sliceSeq: Int32Array;
   /** User memslots at the start (the scenario's plus fillers). */
   readonly userMemslots: number;
   private codeVpn = 0;
@@ -78,6 +81,7 @@ export class Machine {
       kernel,
       tdp,
       mmioCaching: o.mmio_caching ?? sc.mmu.mmio_caching,
+      oosShadow: o.oos_shadow ?? sc.mmu.oos_shadow,
       // bypass_guest_pf: a v3.0 module parameter, default 1, forced off with EPT; gone in v3.1.
       bypassGuestPf: o.bypass_guest_pf ?? sc.mmu.bypass_guest_pf ?? kernel === 'v3.0',
       maxphyaddr,
@@ -136,6 +140,7 @@ export class Machine {
     this.iterStart = new Float64Array(n * MAX_LOOP_DEPTH);
     this.done = new Uint8Array(n);
     this.waiting = new Uint8Array(n);
+    this.sliceSeq = new Int32Array(n).fill(-1);
     this.accessLog = opts.accesses ? new AccessLog() : null;
     this.stopAfterStep = opts.stopAfterStep ?? Infinity;
     this.scheduler = new Scheduler(this, sc.scheduler.seed, sc.scheduler.preempt);
@@ -188,22 +193,30 @@ export class Machine {
         if (this.done[i]) continue;
         live = true;
         if (this.waiting[i] || this.scheduler.onStack(i)) continue;
-        this.step(i);
-        progressed = true;
+        if (this.step(i)) progressed = true;
       }
       if (!live) return;
       if (!progressed) {
         const stuck = [...this.waiting].map((w, i) => (w ? i : -1)).filter((i) => i >= 0);
-        this.kvm.warnings.push(`vCPUs ${stuck.join(', ')} wait for race points no other vCPU reaches: stopped`);
+        const owner = this.kvm.memslotUpdate.owner;
+        const asleep = this.programs.map((_, i) => i).filter((i) => !this.done[i] && !this.waiting[i]);
+        const lock = asleep.length > 0 ? `; vCPUs ${asleep.join(', ')} sleep on kvm->slots_lock, which vCPU ${owner} holds` : '';
+        this.kvm.warnings.push(`vCPUs ${stuck.join(', ')} wait for race points no other vCPU reaches${lock}: stopped`);
         return;
       }
     }
   }
 
-  /** Execute vCPU `i` until one workload step completes (loop bookkeeping is free). */
-  step(i: number): void {
+  /**
+   * Execute vCPU `i` until one workload step completes (loop bookkeeping is free), or, for a memslot
+   * update, until its next slice ends (kvm/memslot_update.ts). Returns false when nothing happened
+   * (the update is still asleep).
+   */
+  step(i: number): boolean {
     const prog = this.programs[i]!;
     const vcpu = this.kvm.vcpus[i]!;
+    let progress = true;
+    let synced = -1; // the step number of an update whose synchronize just returned
     this.scheduler.enter(i);
     for (;;) {
       const pc = this.pc[i]!;
@@ -239,16 +252,75 @@ export class Machine {
       }
       this.pc[i] = pc + 1;
       const outer = this.kvm.trace.step; // a step run at another vCPU's race point nests
-      this.kvm.trace.step = this.stepSeq++;
+      const seq = this.sliceSeq[i]! >= 0 ? this.sliceSeq[i]! : this.stepSeq++; // slices keep their step's number
+      this.kvm.trace.step = seq;
       const start = vcpu.clock;
-      this.execute(vcpu, prog, pc, op);
-      this.lineCount[vcpu.line]!++;
+      const r = op === OP_MEMSLOT_ADD || op === OP_MEMSLOT_DELETE ? this.memslot(vcpu, prog, pc, op) : MEMSLOT_DONE;
+      if (r === MEMSLOT_DONE) {
+        if (op !== OP_MEMSLOT_ADD && op !== OP_MEMSLOT_DELETE) this.execute(vcpu, prog, pc, op);
+        this.lineCount[vcpu.line]!++;
+        this.sliceSeq[i] = -1;
+      } else {
+        this.pc[i] = pc; // the update goes on at its next slice
+        this.sliceSeq[i] = seq;
+        progress = r !== MEMSLOT_STILL_WAITING;
+        if (r === MEMSLOT_SYNCED) synced = seq;
+      }
       this.lineCycles[vcpu.line]! += vcpu.clock - start;
       this.kvm.trace.step = outer;
       break;
     }
     this.armWait(i);
     this.scheduler.leave(i);
+    // The updater stands between its phases, off the stack: the point is offered now.
+    if (synced >= 0) {
+      const outer = this.kvm.trace.step;
+      this.kvm.trace.step = synced;
+      this.kvm.races.point(vcpu, RACE_SRCU_SYNCHRONIZED, 0);
+      this.kvm.trace.step = outer;
+    }
+    return progress;
+  }
+
+  /** The next slice of a memslot step (KVM_SET_USER_MEMORY_REGION). After the update's first
+   *  synchronize, `resume_at` makes its remaining slices wait for that race point. */
+  private memslot(vcpu: Vcpu, prog: Program, pc: number, op: number): number {
+    const u = this.kvm.memslotUpdate;
+    const del = op === OP_MEMSLOT_DELETE;
+    const id = prog.arg(pc, 0);
+    let gpa = prog.arg(pc, 1);
+    if (del && gpa < 0) gpa = (this.kvm.memslots.slots[id]?.baseGfn ?? 0) * 4096; // QEMU passes the slot's own GPA
+    const r = u.run(this.kvm, vcpu, id, gpa, del ? 0 : prog.arg(pc, 2), !del && prog.arg(pc, 3) === 1);
+    const resume = prog.arg(pc, 4);
+    if (r === MEMSLOT_SYNCED && u.syncs === 1 && resume >= 0) {
+      this.waiting[vcpu.id] = 1;
+      this.scheduler.waitFor(vcpu.id, resume, prog.arg(pc, 5), prog.arg(pc, 6));
+    }
+    return r;
+  }
+
+  /** Is vCPU `i` asleep in a memslot update (kvm->slots_lock, or synchronize_srcu_expedited with a
+   *  reader still inside)? Its next operation is found without running the loop bookkeeping. */
+  blocked(i: number): boolean {
+    const prog = this.programs[i]!;
+    let pc = this.pc[i]!;
+    let d = this.depth[i]!;
+    for (;;) {
+      if (pc >= prog.length) return false;
+      const op = prog.ops[pc]!;
+      if (op === OP_LOOP) {
+        pc++; // a repeat's count and body are never empty
+        d++;
+      } else if (op === OP_END) {
+        if (this.loopLeft[i * MAX_LOOP_DEPTH + d - 1]! > 1) pc = prog.arg(pc, 0) + 1;
+        else {
+          pc++;
+          d--;
+        }
+      } else {
+        return (op === OP_MEMSLOT_ADD || op === OP_MEMSLOT_DELETE) && this.kvm.memslotUpdate.blocked(this.kvm, i);
+      }
+    }
   }
 
   /** A vCPU whose next step is `wait_for` waits from now on, not from when it is next scheduled. */
@@ -282,12 +354,6 @@ export class Machine {
         return;
       case OP_COMPUTE:
         kvm.acct.charge(vcpu, C.guest_compute, prog.arg(pc, 0));
-        return;
-      case OP_MEMSLOT_ADD:
-        kvmSetMemoryRegion(kvm, vcpu, prog.arg(pc, 0), prog.arg(pc, 1), prog.arg(pc, 2), prog.arg(pc, 3) === 1);
-        return;
-      case OP_MEMSLOT_DELETE:
-        kvmDeleteMemoryRegion(kvm, vcpu, prog.arg(pc, 0));
         return;
       case OP_SET_CACHING: {
         const on = prog.arg(pc, 0) === 1;
@@ -401,10 +467,15 @@ function addFillerSlots(kvm: Kvm, sc: Scenario, count: number): number {
   return have;
 }
 
-/** VMX's private memslots, at the 3.x defaults: the real-mode TSS (KVM_SET_TSS_ADDR from the VMM, on
- *  every VMX VM) and, with EPT, the identity page table (vmx_create_vcpu). The TSS slot alone makes
- *  nmemslots 35, so every miss compares 35 entries. The APIC-access page (slot 32) is not created:
- *  APIC virtualization is not modelled. */
+/**
+ * VMX's private memslots (vmx.c and asm/vmx.h, 3.0.1 and 3.1.10): the real-mode TSS, slot 32
+ * (TSS_PRIVATE_MEMSLOT), three pages, created by vmx_set_tss_addr when the VMM calls KVM_SET_TSS_ADDR
+ * (every VMX VM; qemu-kvm of the time put it at 0xfffbd000), and with EPT the identity page table,
+ * slot 34 (IDENTITY_PAGETABLE_PRIVATE_MEMSLOT), one page at VMX_EPT_IDENTITY_PAGETABLE_ADDR 0xfffbc000,
+ * created by vmx_create_vcpu `if (enable_ept)`. The APIC-access page, slot 33, needs
+ * vm_need_virtualize_apic_accesses() (flexpriority and an in-kernel irqchip): not modelled (flexpriority
+ * off, docs/decisions.md). So nmemslots is 35 under EPT and 33 under shadow paging.
+ */
 function addVmxPrivateSlots(kvm: Kvm, sc: Scenario): void {
   const taken = (gpa: number, size: number) =>
     sc.memslots.some((m) => gpa < m.gpa + m.size && m.gpa < gpa + size) || sc.devices.some((d) => gpa < d.gpa + d.size && d.gpa < gpa + size);
@@ -412,7 +483,7 @@ function addVmxPrivateSlots(kvm: Kvm, sc: Scenario): void {
     if (taken(gpa, pages * 4096)) kvm.warnings.push(`private memslot ${id} at 0x${gpa.toString(16)} overlaps the scenario's memory: not created`);
     else kvm.memslots.install(new Memslot(id, gpa / 4096, pages));
   };
-  if (kvm.tdp) add(IDENTITY_PAGETABLE_PRIVATE_MEMSLOT, 0xfffbc000, 1); // VMX_EPT_IDENTITY_PAGETABLE_ADDR
-  add(TSS_PRIVATE_MEMSLOT, 0xfffbd000, 3); // RMODE_TSS_SIZE spans 3 pages
+  add(TSS_PRIVATE_MEMSLOT, 0xfffbd000, 3); // RMODE_TSS_SIZE spans 3 pages: `.memory_size = PAGE_SIZE * 3`
+  if (kvm.tdp) add(IDENTITY_PAGETABLE_PRIVATE_MEMSLOT, 0xfffbc000, 1); // `.memory_size = PAGE_SIZE`
 }
 

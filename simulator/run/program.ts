@@ -3,7 +3,7 @@
 // stack per vCPU; each memory access gets its own instruction slot in the guest's code pages (16
 // bytes apart), so the emulator fetches a real instruction and every trace event maps to a line.
 
-import type { Step } from '../scenario/types';
+import type { Step, WaitPoint } from '../scenario/types';
 import { RACE_POINTS } from '../scenario/types';
 
 export const OP_READ = 0;
@@ -11,8 +11,8 @@ export const OP_WRITE = 1;
 export const OP_COMPUTE = 2;
 export const OP_LOOP = 3; // a: count, b: label id (-1 none), c: pc of the matching END
 export const OP_END = 4; // a: pc of the matching LOOP
-export const OP_MEMSLOT_ADD = 5; // a: slot, b: gpa, c: size, d: readonly
-export const OP_MEMSLOT_DELETE = 6; // a: slot
+export const OP_MEMSLOT_ADD = 5; // a: slot, b: gpa, c: size, d: readonly, e-g: resume_at (vcpu -1: none, point, level)
+export const OP_MEMSLOT_DELETE = 6; // a: slot, b: gpa (-1: the slot's own), e-g: resume_at
 export const OP_SET_CACHING = 7; // a: 0/1
 export const OP_WAIT_FOR = 8; // a: vcpu, b: race point, c: level (0 = any)
 export const OP_FETCH = 9; // a: vpn, b: offset, g: cpl
@@ -113,10 +113,10 @@ export class Compiler {
             break;
           }
           case 'memslot-add':
-            emit(OP_MEMSLOT_ADD, line, s.slot, s.gpa, s.size, s.readonly ? 1 : 0);
+            emit(OP_MEMSLOT_ADD, line, s.slot, s.gpa, s.size, s.readonly ? 1 : 0, ...resumeAt(s.resume_at));
             break;
           case 'memslot-delete':
-            emit(OP_MEMSLOT_DELETE, line, s.slot);
+            emit(OP_MEMSLOT_DELETE, line, s.slot, s.gpa ?? -1, 0, 0, ...resumeAt(s.resume_at));
             break;
           case 'set':
             emit(OP_SET_CACHING, line, s.mmio_caching ? 1 : 0);
@@ -140,6 +140,11 @@ export class Compiler {
   get codePages(): number {
     return Math.max(1, Math.ceil(this.codeSlots.length / SLOTS_PER_PAGE));
   }
+}
+
+/** A memslot step's `resume_at` as operands e, f, g: vCPU (-1: none), race point, level (0: any). */
+function resumeAt(w: WaitPoint | null): [number, number, number] {
+  return w === null ? [-1, 0, 0] : [w.vcpu, RACE_POINTS.indexOf(w.point), w.level ?? 0];
 }
 
 /** How many leaf steps a list runs, repeats multiplied out. */

@@ -2,16 +2,28 @@
 // points where KVM itself can race (kvm/races.ts), another vCPU may run one whole step of its own
 // while this one stands still there: because a vCPU blocked in `wait_for` asked for exactly that
 // point, or because the seeded pseudo-random preemption chose to. The vCPUs standing at a point form
-// a stack, so a step never resumes out of order and no per-step state needs saving: the
-// interleavings that matter here (a zap while a lockless walker is inside the tables, a memslot
-// change between an exit and its handler) are all of this shape.
+// a stack, so a step never resumes out of order and no per-step state needs saving.
+//
+// The one step that does keep state is a memslot update (kvm/memslot_update.ts): it runs in slices
+// that end where the kernel's updater sleeps in synchronize_srcu_expedited, and between slices it is
+// off the stack, so its later phases (the commit, the zap) can run at another vCPU's race point, or
+// between that vCPU's steps, as a VMM thread can be scheduled. What SRCU forbids cannot happen: a
+// vCPU standing at a point inside its exit handler holds kvm->srcu, so an update run on top of it
+// sleeps in synchronize_srcu_expedited (trace `srcu_synchronize_wait`) and its slice ends there;
+// the update goes on only once that vCPU has left its handler, and a vCPU asleep like that (or on
+// kvm->slots_lock) is never chosen to run. The slice boundary is itself a race point
+// (synchronize_srcu_expedited), offered once the updater is off the stack, and a memslot step's
+// `resume_at` is a wait for its remaining slices.
 
 import type { RaceHooks } from '../kvm/kvm';
 import type { Vcpu } from '../kvm/vcpu';
 import { E } from '../trace/events';
 
 export interface Steppable {
-  step(i: number): void;
+  step(i: number): boolean;
+  /** Is vCPU i asleep (a memslot update on kvm->slots_lock, or in synchronize_srcu_expedited with
+   *  a reader still inside)? Such a vCPU cannot run. */
+  blocked(i: number): boolean;
   readonly waiting: Uint8Array;
   readonly done: Uint8Array;
   readonly kvm: { vcpus: Vcpu[]; trace: { emit(id: number, vcpu: number, line: number, cycles: number, a0?: number, a1?: number): void } };
@@ -66,7 +78,7 @@ export class Scheduler implements RaceHooks {
       const start = Math.floor(this.random() * n);
       for (let k = 0; k < n; k++) {
         const w = (start + k) % n;
-        if (w === vcpu.id || this.stack[w] || this.m.waiting[w] || this.m.done[w]) continue;
+        if (w === vcpu.id || this.stack[w] || this.m.waiting[w] || this.m.done[w] || this.m.blocked(w)) continue;
         this.runOther(vcpu, w, point);
         break;
       }

@@ -135,7 +135,10 @@ export class VcpuRunner {
     const qual = reason === EXIT_REASON_EPT_VIOLATION ? this.cpu.ept.qualification : arg;
     kvm.trace.emit(E.kvm_exit, vcpu.id, vcpu.line, vcpu.clock, reason, vaLo(vcpu.ripVpn, vcpu.ripOffset), vaHi(vcpu.ripVpn), qual);
     vcpu.exitClass = -1;
+    // vcpu_enter_guest: `preempt_enable(); vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);` then
+    // handle_exit: the race point is the preempt_enable(), before the vCPU holds kvm->srcu.
     kvm.races.point(vcpu, RACE_KVM_EXIT, 0);
+    kvm.srcu.readLock(vcpu);
     const shadow = this.shadow!;
     switch (reason) {
       case EXIT_REASON_EPT_VIOLATION:
@@ -145,7 +148,7 @@ export class VcpuRunner {
         handlePageFaultException(kvm, this.emulator, shadow, vcpu, vpn, offset, arg);
         break;
       case EXIT_REASON_CR_ACCESS:
-        handleCr3Load(kvm, vcpu, arg);
+        handleCr3Load(kvm, shadow, vcpu, arg);
         break;
       case EXIT_REASON_INVLPG:
         handleInvlpg(kvm, shadow, vcpu, vpn);
@@ -157,6 +160,9 @@ export class VcpuRunner {
     if (vcpu.exitClass >= 0) kvm.countFault(vcpu, vcpu.exitClass);
     else if (reason !== EXIT_REASON_CR_ACCESS && reason !== EXIT_REASON_INVLPG) kvm.warn(vcpu, `exit ${reason} was not classified`);
     this.exitTimes.record(reason, vcpu.clock - start);
+    // srcu_read_unlock just before kvm_guest_enter (the reload at the next entry, which the kernel
+    // also does inside the section, has no race point in between).
+    kvm.srcu.readUnlock(vcpu);
     kvm.trace.emit(E.kvm_entry, vcpu.id, vcpu.line, vcpu.clock, vcpu.exitClass);
   }
 }

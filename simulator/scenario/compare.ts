@@ -146,6 +146,8 @@ export function physUses(memslots: Placed<MemslotDecl>[], devices: Placed<Device
         uses.push({ start: s.gpa, end: s.gpa + 4096, what: `the \`pte\` step at line ${s.pos.line}` });
       } else if (s.kind === 'memslot-add') {
         uses.push({ start: s.gpa, end: s.gpa + s.size, what: `the \`memslot: add\` step at line ${s.pos.line}` });
+      } else if (s.kind === 'memslot-delete' && s.gpa !== null) {
+        uses.push({ start: s.gpa, end: s.gpa + 4096, what: `the \`memslot: delete\` step at line ${s.pos.line}` });
       }
     });
   }
@@ -191,6 +193,9 @@ function readOverrides(ctx: Ctx, o: Obj, base: CompareBase): ScenarioOverrides {
   const bypassV = mmu?.keys.get('bypass_guest_pf');
   const bypass = bypassV ? readBool(ctx, bypassV) : null;
   if (bypass !== null) out.bypass_guest_pf = bypass;
+  const oosV = mmu?.keys.get('oos_shadow');
+  const oos = oosV ? readBool(ctx, oosV) : null;
+  if (oos !== null) out.oos_shadow = oos;
 
   const hostV = o.keys.get('host');
   const host = hostV ? readObj(ctx, hostV, HOST_KEYS) : null;

@@ -109,13 +109,15 @@ export type RacePoint =
   | 'walk_shadow_page_lockless_begin'
   | 'mmu_spte_get_lockless'
   | 'walk_shadow_page_lockless_end'
-  | 'mmu_lock';
+  | 'mmu_lock'
+  | 'synchronize_srcu_expedited';
 export const RACE_POINTS: readonly RacePoint[] = [
   'kvm_exit',
   'walk_shadow_page_lockless_begin',
   'mmu_spte_get_lockless',
   'walk_shadow_page_lockless_end',
   'mmu_lock',
+  'synchronize_srcu_expedited',
 ];
 
 export type Step =
@@ -134,12 +136,22 @@ export type Step =
   | { kind: 'cr3'; space: number; pos: SourcePos }
   | { kind: 'compute'; cycles: number; pos: SourcePos }
   | { kind: 'repeat'; count: number; label: string | null; steps: Step[]; pos: SourcePos }
-  | { kind: 'memslot-add'; slot: number; gpa: number; size: number; readonly: boolean; pos: SourcePos }
-  | { kind: 'memslot-delete'; slot: number; pos: SourcePos }
+  /** `resume_at`: after its first synchronize_srcu_expedited, the update waits until that vCPU stands
+   *  at that point, and runs its remaining phases there (null: at once). */
+  | { kind: 'memslot-add'; slot: number; gpa: number; size: number; readonly: boolean; resume_at: WaitPoint | null; pos: SourcePos }
+  /** `gpa`: the guest_phys_addr the VMM passes with memory_size 0 (null: the slot's own, as QEMU does). */
+  | { kind: 'memslot-delete'; slot: number; gpa: number | null; resume_at: WaitPoint | null; pos: SourcePos }
   | { kind: 'set'; mmio_caching: boolean; pos: SourcePos }
   /** Block this vCPU until vCPU `vcpu` stands at `point` (and, for mmu_spte_get_lockless, has just read
    *  the SPTE at `level`); then run this vCPU's next step while the other stays there. */
   | { kind: 'wait-for'; vcpu: number; point: RacePoint; level: number | null; pos: SourcePos };
+
+/** Another vCPU at a race point (and, for mmu_spte_get_lockless, just after reading `level`'s SPTE). */
+export interface WaitPoint {
+  vcpu: number;
+  point: RacePoint;
+  level: number | null;
+}
 
 export interface VcpuDecl {
   id: number;
@@ -176,7 +188,8 @@ export interface Scenario {
   kernel: Kernel;
   host: { maxphyaddr: number; profile: ProfileName };
   /** bypass_guest_pf: null means the era's default (on for v3.0 shadow paging; it does not exist in v3.1). */
-  mmu: { tdp: boolean; mmio_caching: boolean; bypass_guest_pf: boolean | null };
+  /** oos_shadow: the 3.x module parameter (default 1): last-level guest page tables may go unsync. */
+  mmu: { tdp: boolean; mmio_caching: boolean; bypass_guest_pf: boolean | null; oos_shadow: boolean };
   /** Seed of the scheduler's pseudo-random choices, and the probability that it preempts a vCPU at a race point. */
   scheduler: { seed: number; preempt: number };
   memslots: MemslotDecl[];
@@ -196,6 +209,7 @@ export interface ScenarioOverrides {
   tdp?: boolean;
   mmio_caching?: boolean;
   bypass_guest_pf?: boolean;
+  oos_shadow?: boolean;
   profile?: ProfileName;
   maxphyaddr?: number;
   /** The number of user memslots: the scenario's own, plus 4K filler slots (the lowest ids nobody

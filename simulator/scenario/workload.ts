@@ -27,7 +27,7 @@ import {
   type Val,
 } from './reader';
 import { closestName } from './suggest';
-import { RACE_POINTS, type SourcePos, type Step, type VcpuDecl } from './types';
+import { RACE_POINTS, type SourcePos, type Step, type VcpuDecl, type WaitPoint } from './types';
 
 const STEP_KINDS = [
   'read', 'write', 'fetch', 'pte', 'invlpg', 'cr3', 'compute', 'repeat', 'memslot', 'set', 'wait_for',
@@ -42,7 +42,7 @@ const STEP_KEYS: Record<StepKind, readonly string[]> = {
   cr3: ['cr3'],
   compute: ['compute'],
   repeat: ['repeat', 'label', 'steps'],
-  memslot: ['memslot', 'slot', 'gpa', 'size', 'readonly'],
+  memslot: ['memslot', 'slot', 'gpa', 'size', 'readonly', 'resume_at'],
   set: ['set'],
   wait_for: ['wait_for'],
 };
@@ -243,19 +243,39 @@ function readLabel(ctx: Ctx, v: Val, labels: Map<string, Val>): string | null {
 function readMemslotStep(ctx: Ctx, o: Obj, sc: StepCtx, pos: SourcePos): Step | null {
   const op = readEnum(ctx, o.keys.get('memslot')!, ['add', 'delete'] as const);
   const slot = req(ctx, o, 'slot', (v) => numOrNull(readInt(ctx, v, 0n, 31n)));
+  const resumeV = o.keys.get('resume_at');
+  const resume_at = resumeV ? readResumeAt(ctx, resumeV, sc) : null;
+  const badResume = resumeV !== undefined && resume_at === null;
   if (op === 'delete') {
-    // Judged on the resolved operation (an alias included): a deletion takes the slot id only.
-    for (const k of ['gpa', 'size', 'readonly']) {
+    // Judged on the resolved operation (an alias included): a deletion takes no size.
+    for (const k of ['size', 'readonly']) {
       const extra = o.keys.get(k);
-      if (extra) ctx.error(extra, `\`${k}\` does not apply to \`memslot: delete\` (it takes \`slot\` only)`);
+      if (extra) ctx.error(extra, `\`${k}\` does not apply to \`memslot: delete\` (it takes \`slot\`, \`gpa\` and \`resume_at\`)`);
     }
-    return slot === null ? null : { kind: 'memslot-delete', slot, pos };
+    // The guest_phys_addr passed with memory_size 0; the deleted entry keeps it (default: the slot's own).
+    const gpaV = o.keys.get('gpa');
+    let gpa = gpaV ? readAligned(ctx, gpaV, PAGE_4K) : null;
+    if (gpaV && gpa !== null && !checkPhys(ctx, gpaV, gpaV, gpa, PAGE_4K, sc.maxphyaddr)) gpa = null;
+    if (slot === null || (gpaV && gpa === null) || badResume) return null;
+    return { kind: 'memslot-delete', slot, gpa: gpa === null ? null : Number(gpa), resume_at, pos };
   }
   // With an unknown operation, still check the range if one is given, but do not demand it.
   const range = op !== null || o.keys.has('gpa') || o.keys.has('size') ? readPhysRange(ctx, o, PAGE_4K, sc.maxphyaddr) : null;
   const readonly = opt(o, 'readonly', (v) => readBool(ctx, v), false);
-  if (op === null || slot === null || !range) return null;
-  return { kind: 'memslot-add', slot, gpa: Number(range.gpa), size: Number(range.size), readonly, pos };
+  if (op === null || slot === null || !range || badResume) return null;
+  return { kind: 'memslot-add', slot, gpa: Number(range.gpa), size: Number(range.size), readonly, resume_at, pos };
+}
+
+/** A memslot step's `resume_at`: a race point of another vCPU, as `wait_for` names one. While the
+ *  update waits there it holds kvm->slots_lock, so no other vCPU can reach synchronize_srcu_expedited. */
+function readResumeAt(ctx: Ctx, v: Val, sc: StepCtx): WaitPoint | null {
+  const inner = readObj(ctx, v, ['vcpu', 'point', 'level']);
+  const w = inner ? readWaitPoint(ctx, inner, sc) : null;
+  if (w !== null && w.point === 'synchronize_srcu_expedited') {
+    ctx.error(inner!.keys.get('point')!, `vCPU ${w.vcpu} cannot reach synchronize_srcu_expedited while this update holds kvm->slots_lock`);
+    return null;
+  }
+  return w;
 }
 
 function readSet(ctx: Ctx, o: Obj, pos: SourcePos): Step | null {
@@ -266,7 +286,12 @@ function readSet(ctx: Ctx, o: Obj, pos: SourcePos): Step | null {
 
 function readWaitFor(ctx: Ctx, o: Obj, sc: StepCtx, pos: SourcePos): Step | null {
   const inner = readObj(ctx, o.keys.get('wait_for')!, ['vcpu', 'point', 'level']);
-  if (!inner) return null;
+  const w = inner ? readWaitPoint(ctx, inner, sc) : null;
+  return w === null ? null : { kind: 'wait-for', ...w, pos };
+}
+
+/** `{ vcpu, point, level? }`: another vCPU's race point. */
+function readWaitPoint(ctx: Ctx, inner: Obj, sc: StepCtx): WaitPoint | null {
   const vcpuV = need(ctx, inner, 'vcpu');
   let vcpu = vcpuV ? numOrNull(readInt(ctx, vcpuV, 0n, MAX_SAFE)) : null;
   if (vcpuV && vcpu !== null && vcpu >= sc.vcpuCount) {
@@ -286,5 +311,5 @@ function readWaitFor(ctx: Ctx, o: Obj, sc: StepCtx, pos: SourcePos): Step | null
     level = numOrNull(readInt(ctx, levelV, 1n, 4n));
   }
   if (vcpu === null || point === null) return null;
-  return { kind: 'wait-for', vcpu, point, level, pos };
+  return { vcpu, point, level };
 }

@@ -24,6 +24,8 @@ export const EVENTS = {
   kvm_mmu_walker_error: { name: 'kvm_mmu_walker_error', fields: [['pferr', 'hex']] },
   kvm_mmu_get_page: { name: 'kvm_mmu_get_page', fields: [['gfn', 'hex'], ['role', 'hex'], ['level', 'num'], ['created', 'bool']] },
   kvm_mmu_prepare_zap_page: { name: 'kvm_mmu_prepare_zap_page', fields: [['gfn', 'hex'], ['role', 'hex'], ['level', 'num']] },
+  kvm_mmu_unsync_page: { name: 'kvm_mmu_unsync_page', fields: [['gfn', 'hex'], ['role', 'hex']] },
+  kvm_mmu_sync_page: { name: 'kvm_mmu_sync_page', fields: [['gfn', 'hex'], ['role', 'hex']] },
   kvm_mmu_delay_free_pages: { name: 'kvm_mmu_delay_free_pages', fields: [['gfn', 'hex'], ['role', 'hex'], ['pages', 'num']] },
   mark_mmio_spte: { name: 'mark_mmio_spte', fields: [['sptep', 'hex'], ['gfn', 'hex'], ['access', 'hex']] },
   handle_mmio_page_fault: { name: 'handle_mmio_page_fault', fields: [['addr', 'hex64'], ['gfn', 'hex'], ['access', 'hex']] },
@@ -40,6 +42,8 @@ export const EVENTS = {
   lockless_spte: { name: 'mmu_spte_get_lockless', fn: true, fields: [['spte', 'hex64'], ['level', 'num']] },
   ept_misconfig_real: { name: 'ept_misconfig_inspect_spte', fn: true, fields: [['spte', 'hex64'], ['level', 'num']] },
   vcpu_switch: { name: 'vcpu_switch', fn: true, fields: [['to', 'num'], ['point', 'num']] },
+  // A memslot update's synchronize_srcu_expedited must sleep: `readers` vCPUs are inside an exit handler.
+  srcu_synchronize_wait: { name: 'srcu_synchronize_wait', fn: true, fields: [['readers', 'num'], ['first', 'num']] },
 } as const satisfies Record<string, EventSchema>;
 
 export type EventKey = keyof typeof EVENTS;

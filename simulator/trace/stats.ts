@@ -45,6 +45,7 @@ export const SIM_STATS = [
   'guest_faults', // #PF delivered to the guest, by hardware or by KVM
   'mmio_retries', // RSVD faults / misconfigurations sent back to the guest to fault again
   'memslot_updates', // memslots created or deleted while running
+  'srcu_waits', // synchronize_srcu_expedited calls that slept until a vCPU left its exit handler
 ] as const;
 
 export const STATS = [...KVM_STATS, ...SIM_STATS] as const;

@@ -11,6 +11,9 @@ export const MODES: [string, ScenarioOverrides][] = [
   ['shadow v3.0, no bypass', { kernel: 'v3.0', tdp: false, bypass_guest_pf: false }],
   ['shadow v3.1', { kernel: 'v3.1', tdp: false }],
   ['shadow v3.1, caching off', { kernel: 'v3.1', tdp: false, mmio_caching: false }],
+  // oos_shadow = 0: every shadowed guest table stays write-protected (the default is 1: unsync pages).
+  ['shadow v3.0, bypass_guest_pf, oos_shadow 0', { kernel: 'v3.0', tdp: false, bypass_guest_pf: true, oos_shadow: false }],
+  ['shadow v3.1, oos_shadow 0', { kernel: 'v3.1', tdp: false, oos_shadow: false }],
 ];
 
 export type Seen = Pick<NativeAccess, 'op' | 'result' | 'error_code' | 'value'>;

@@ -67,7 +67,7 @@ function summary(r: RunResult): HTMLElement {
       item('memslot_misses', fmtInt(misses), 'memslot_misses'),
       item('compares per lookup', lookups === 0 ? '-' : fixed(compares / lookups, 2), 'compares_per_lookup'),
     ),
-    // docs/kernel-paths.md §2 and docs/decisions.md "Private memslots".
+    // docs/kernel-paths.md §3 and docs/decisions.md "Private memslots".
     h(
       'p',
       { class: 'note', 'data-testid': 'memslot-explanation' },

@@ -10,8 +10,8 @@ import type { Vcpu } from '../vcpu';
 import { C } from '../../cost/accounting';
 import { E } from '../../trace/events';
 import { S } from '../../trace/stats';
-import { GuestWalker, WALK_OK, type WalkMemory } from '../../arch/x86/walker';
-import { PT_ACCESSED_MASK } from '../../arch/x86/paging';
+import { GuestWalker, WALK_ABORTED, WALK_OK, type WalkMemory } from '../../arch/x86/walker';
+import { PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, PT_ACCESSED_MASK } from '../../arch/x86/paging';
 
 class KvmGuestMemory implements WalkMemory {
   lo = 0;
@@ -39,7 +39,7 @@ class KvmGuestMemory implements WalkMemory {
     const kvm = this.kvm;
     const vcpu = this.vcpu;
     const gfn = Math.floor(gpa / 4096);
-    const slot = kvm.memslots.slots.find((s) => s !== null && gfn >= s.baseGfn && gfn < s.baseGfn + s.npages) ?? null;
+    const slot = kvm.memslots.find(gfn);
     if (slot === null) return false;
     const pfn = slot.pfnOf(gfn); // the hva the read used: no new lookup for the cmpxchg itself
     kvm.host.read(pfn, gpa % 4096, 8);
@@ -67,6 +67,12 @@ export class KvmWalker {
     kvm.trace.emit(E.kvm_mmu_pagetable_walk, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, offset), vaHi(vpn), pfec);
     this.mem.vcpu = vcpu;
     const r = this.walker.walk(this.mem, vcpu, vpn, pfec, true);
+    if (r === WALK_ABORTED) {
+      // A table gfn with no slot: `if (unlikely(kvm_is_error_hva(host_addr))) goto error;` — a
+      // not-present fault with the access's W/U, and I/D for a fetch when NX (3.1: or SMEP) is on.
+      const fetch = (pfec & PFERR_FETCH_MASK) !== 0 && (vcpu.nx || (kvm.kernel !== 'v3.0' && vcpu.smep));
+      this.walker.errorCode = (pfec & (PFERR_WRITE_MASK | PFERR_USER_MASK)) | (fetch ? PFERR_FETCH_MASK : 0);
+    }
     if (r !== WALK_OK) {
       kvm.trace.emit(E.kvm_mmu_walker_error, vcpu.id, vcpu.line, vcpu.clock, this.walker.errorCode);
       return false;

@@ -32,6 +32,11 @@ export class Rmap {
 
   /** rmap_write_protect: clear W in every SPTE mapping `gfn`; true when one changed (a flush is due). */
   writeProtect(vcpu: Vcpu, gfn: number): boolean {
+    // gfn_to_rmap(kvm, gfn, PT_PAGE_TABLE_LEVEL), then the same for each large level (`for (i =
+    // PT_DIRECTORY_LEVEL; i < PT_PAGE_TABLE_LEVEL + KVM_NR_PAGE_SIZES; ++i)`, KVM_NR_PAGE_SIZES 3):
+    // three lookups. Host pages are 4K, so only the first rmap holds SPTEs.
+    this.kvm.gfnToMemslot(vcpu, gfn);
+    this.kvm.gfnToMemslot(vcpu, gfn);
     this.kvm.gfnToMemslot(vcpu, gfn);
     const words = this.kvm.host.words;
     let changed = false;

@@ -17,6 +17,7 @@ import { E } from '../../trace/events';
 import { C } from '../../cost/accounting';
 import { frameOf } from '../../arch/x86/u64';
 import { grown } from '../../util/grow';
+import { kvmUnlinkUnsyncPage, mmuZapUnsyncChildren } from './unsync';
 
 export const ROLE_LEVEL_MASK = 0xf;
 export const ROLE_DIRECT = 1 << 13;
@@ -43,6 +44,11 @@ export class ShadowPages {
    *  table can be linked from several places. */
   parents: number[][] = [];
   state = new Uint8Array(0);
+  /** sp->unsync: a last-level page whose guest table the guest may write directly (oos_shadow). */
+  unsync = new Uint8Array(0);
+  /** sp->unsync_children and sp->unsync_child_bitmap (512 bits, 16 words per page). */
+  unsyncChildren = new Int32Array(0);
+  childBitmap = new Uint32Array(0);
   private freeIds: number[] = [];
   private next = 0;
   private readonly buckets: number[][] = Array.from({ length: 1 << KVM_MMU_HASH_SHIFT }, () => []);
@@ -87,14 +93,31 @@ export class ShadowPages {
    * `parentWord` is the SPTE that will point to it (-1 for a root). Returns the page id.
    */
   getPage(vcpuId: number, gfn: number, role: number, parentWord: number): number {
-    const kvm = this.kvm;
-    const vcpu = kvm.vcpus[vcpuId]!;
     for (const id of this.buckets[gfn & HASH_MASK]!) {
       if (this.gfn[id] !== gfn || this.role[id] !== role) continue;
-      kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, gfn, role, role & ROLE_LEVEL_MASK, 0);
-      if (parentWord >= 0) this.parents[id]!.push(parentWord); // mmu_page_add_parent_pte
+      this.found(vcpuId, id, parentWord);
       return id;
     }
+    return this.create(vcpuId, gfn, role, parentWord);
+  }
+
+  /** The hash bucket of `gfn` (for_each_gfn_sp walks it, checking sp->gfn). */
+  bucket(gfn: number): readonly number[] {
+    return this.buckets[gfn & HASH_MASK]!;
+  }
+
+  /** kvm_mmu_get_page found page `id` in the hash: mmu_page_add_parent_pte, trace. */
+  found(vcpuId: number, id: number, parentWord: number): void {
+    const kvm = this.kvm;
+    const vcpu = kvm.vcpus[vcpuId]!;
+    if (parentWord >= 0) this.parents[id]!.push(parentWord); // mmu_page_add_parent_pte
+    kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.role[id]! & ROLE_LEVEL_MASK, 0);
+  }
+
+  /** kvm_mmu_get_page's miss: ++mmu_cache_miss, kvm_mmu_alloc_page, hash it. */
+  create(vcpuId: number, gfn: number, role: number, parentWord: number): number {
+    const kvm = this.kvm;
+    const vcpu = kvm.vcpus[vcpuId]!;
     kvm.stats[S.mmu_cache_miss]!++;
     const id = this.alloc(gfn, role, parentWord);
     kvm.acct.charge(vcpu, C.shadow_page, kvm.cost.shadow_page_alloc);
@@ -115,6 +138,9 @@ export class ShadowPages {
     this.rootCount[id] = 0;
     this.parents[id] = parentWord >= 0 ? [parentWord] : [];
     this.state[id] = SP_ACTIVE;
+    this.unsync[id] = 0;
+    this.unsyncChildren[id] = 0;
+    this.childBitmap.fill(0, id * 16, id * 16 + 16);
     this.gfns[id] = (role & ROLE_DIRECT) === 0 ? new Float64Array(512) : null;
     if ((role & ROLE_DIRECT) === 0) this.indirectCount++; // account_shadowed
     this.buckets[gfn & HASH_MASK]!.push(id);
@@ -138,9 +164,14 @@ export class ShadowPages {
     kvm.trace.emit(E.kvm_mmu_prepare_zap_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.level(id));
     kvm.stats[S.mmu_shadow_zapped]!++;
     kvm.acct.charge(vcpu, C.shadow_page, kvm.cost.shadow_page_zap);
+    mmuZapUnsyncChildren(kvm, vcpuId, id, invalid);
     this.unlinkChildren(vcpuId, id);
     this.unlinkParent(id);
-    if ((this.role[id]! & (ROLE_DIRECT | ROLE_INVALID)) === 0) this.indirectCount--; // unaccount_shadowed
+    if ((this.role[id]! & (ROLE_DIRECT | ROLE_INVALID)) === 0) {
+      this.indirectCount--; // unaccount_shadowed: `slot = gfn_to_memslot(kvm, gfn);`
+      kvm.gfnToMemslot(vcpu, this.gfn[id]!);
+    }
+    if (this.unsync[id]) kvmUnlinkUnsyncPage(kvm, vcpu, id);
     if (this.rootCount[id] === 0) {
       this.active.delete(id);
       invalid.push(id);
@@ -149,6 +180,7 @@ export class ShadowPages {
       kvm.reloadRemoteMmus();
     }
     this.role[id] = this.role[id]! | ROLE_INVALID;
+    for (const v of kvm.vcpus) v.lastPteUpdated = -1; // kvm_mmu_reset_last_pte_updated
   }
 
   /** kvm_mmu_page_unlink_children: mmu_page_zap_pte on all 512 SPTEs. */
@@ -177,6 +209,18 @@ export class ShadowPages {
     kvm.clearSpte(word);
   }
 
+  /** The page whose spt holds SPTE word `word` (page_header(__pa(sptep))), and its index there. */
+  idOfWord(word: number): number {
+    return this.idOfPfn(this.kvm.host.pfnOfWord(word));
+  }
+
+  /** Pages that are unsync now (the mmu_unsync gauge). */
+  unsyncCount(): number {
+    let n = 0;
+    for (const id of this.active) n += this.unsync[id]!;
+    return n;
+  }
+
   /** kvm_mmu_unlink_parents: clear every SPTE that points to this page (drop_parent_pte). */
   private unlinkParent(id: number): void {
     for (const pw of this.parents[id]!) this.kvm.clearSpte(pw);
@@ -198,6 +242,11 @@ export class ShadowPages {
 
   /** For each indirect page: the gfn each of its 512 SPTEs maps (sp->gfns). */
   gfns: (Float64Array | null)[] = [];
+
+  /** for_each_gfn_indirect_valid_sp's test: page `id` shadows guest table `gfn` and is valid. */
+  isIndirectValid(id: number, gfn: number): boolean {
+    return this.gfn[id] === gfn && (this.role[id]! & (ROLE_DIRECT | ROLE_INVALID)) === 0;
+  }
 
   /** The pages shadowing guest table `gfn` (for_each_gfn_indirect_valid_sp). */
   indirectOf(gfn: number): number[] {
@@ -244,10 +293,11 @@ export class ShadowPages {
   /** Drop a root reference (mmu_free_roots); an invalid root nobody uses any more is zapped and freed. */
   putRoot(vcpuId: number, id: number): void {
     this.rootCount[id]!--;
+    // mmu_free_roots: `if (!sp->root_count && sp->role.invalid) { kvm_mmu_prepare_zap_page(...);
+    // kvm_mmu_commit_zap_page(...); }`: the invalid root is prepare-zapped a second time.
     if (this.rootCount[id] === 0 && this.isInvalid(id)) {
       const invalid: number[] = [];
-      this.active.delete(id);
-      invalid.push(id);
+      this.prepareZap(vcpuId, id, invalid);
       this.commitZap(vcpuId, invalid);
     }
   }
@@ -275,6 +325,9 @@ export class ShadowPages {
     this.pfn = grown(this.pfn, cap);
     this.rootCount = grown(this.rootCount, cap);
     this.state = grown(this.state, cap);
+    this.unsync = grown(this.unsync, cap);
+    this.unsyncChildren = grown(this.unsyncChildren, cap);
+    this.childBitmap = grown(this.childBitmap, cap * 16);
     this.cap = cap;
   }
 }

@@ -48,11 +48,10 @@ export function mmuUnload(kvm: Kvm, vcpu: Vcpu): void {
 export function tdpPageFault(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: number): number {
   if (kvm.kernel !== 'v3.0' && (errorCode & PFERR_RSVD_MASK) !== 0) return handleMmioPageFault(kvm, vcpu, Math.floor(gpa / 4096), true);
   const gfn = Math.floor(gpa / 4096);
-  // force_pt_level = mapping_level_dirty_bitmap(): a gfn_to_memslot. v3.0 lacks the `!` that v3.1
-  // added (return gfn_to_memslot_dirty_bitmap(...) instead of !...), so in v3.0 a RAM slot forces
-  // 4K and a miss does not; in v3.1 a miss forces 4K and RAM does not.
-  const found = kvm.gfnToMemslot(vcpu, gfn) !== null;
-  const forcePtLevel = kvm.kernel === 'v3.0' ? found : !found;
+  // force_pt_level = mapping_level_dirty_bitmap(): `return !gfn_to_memslot_dirty_bitmap(vcpu,
+  // large_gfn, true);` in both eras (3.0.1 and 3.1.10 mmu.c): a gfn without a usable slot (MMIO, or a
+  // slot being deleted) forces 4K and skips mapping_level; RAM without dirty logging does not.
+  const forcePtLevel = kvm.gfnToMemslot(vcpu, gfn) === null;
   // mapping_level() -> host_mapping_level() -> kvm_host_page_size() -> gfn_to_hva(): host pages
   // are 4K here, so it returns PT_PAGE_TABLE_LEVEL without probing large pages.
   if (!forcePtLevel) kvm.gfnToMemslot(vcpu, gfn);
@@ -99,6 +98,18 @@ function directMap(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: boole
   const index = indexOfVpn(gfn, 1);
   const w = host.entryWord(table, index);
   let emulate = 0;
+  // mmu_set_spte: a present leaf for another pfn (or one an MMIO SPTE replaces: a slot being deleted)
+  // is dropped first (`drop_spte(); kvm_flush_remote_tlbs();`); one for this pfn stays rmapped.
+  const oldLo = host.words[w]!;
+  const oldHi = host.words[w + 1]!;
+  let wasRmapped = false;
+  if (kvm.fmt.isShadowPresent(oldLo, oldHi)) {
+    if (noslot || frameOf(oldLo, oldHi) !== pfn) {
+      kvm.rmap.remove(vcpu, gfn, w);
+      kvm.clearSpte(w);
+      kvm.flushRemoteTlbs(vcpu);
+    } else wasRmapped = true;
+  }
   if (noslot) {
     // set_spte() -> set_mmio_spte() -> mark_mmio_spte(): mask | access | gfn << 12.
     kvm.setSpte(vcpu, w, kvm.fmt.mmioLoOf(gfn, ACC_ALL), kvm.fmt.mmioHiOf(gfn));
@@ -109,16 +120,15 @@ function directMap(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: boole
   } else {
     const lo = kvm.fmt.eptLeafLo(pfn, ACC_ALL);
     const hi = frameHi(pfn);
-    const old = host.words[w]!;
-    if (old === lo && host.words[w + 1] === hi) {
+    // set_spte() -> mark_page_dirty(), then mmu_set_spte(): page_header_update_slot() (memslot_id)
+    // and, unless was_rmapped, rmap_add() (gfn_to_rmap): each looks the slot up again.
+    kvm.gfnToMemslot(vcpu, gfn);
+    kvm.gfnToMemslot(vcpu, gfn);
+    if (!wasRmapped) kvm.rmap.add(vcpu, gfn, w);
+    if (oldLo === lo && oldHi === hi) {
       noteFault(kvm, vcpu, CLASS_SPURIOUS); // another vCPU mapped it first
     } else {
-      // set_spte() -> mark_page_dirty(), then mmu_set_spte(): page_header_update_slot() (memslot_id)
-      // and rmap_add() (gfn_to_rmap): each looks the slot up again.
-      kvm.gfnToMemslot(vcpu, gfn);
-      kvm.gfnToMemslot(vcpu, gfn);
-      kvm.rmap.add(vcpu, gfn, w);
-      kvm.setSpte(vcpu, w, lo, hi);
+      kvm.setSpte(vcpu, w, lo, hi); // a new leaf, or W back on one kvm_mmu_slot_remove_write_access cleared
       kvm.trace.emit(E.kvm_set_spte, vcpu.id, vcpu.line, vcpu.clock, gfn, lo, hi, 1);
       noteFault(kvm, vcpu, CLASS_MAP);
     }

@@ -10,10 +10,11 @@
 //               APIC page -> MMIO
 //               write: emulator_write_phys(gpa) -> kvm_write_guest       (memslot lookup; miss = MMIO)
 //               read:  kvm_read_guest_virt(addr)                         (another walk + lookup; miss = MMIO)
-//       v3.1  emulator_read_write_onepage -> vcpu_mmio_gva_to_gpa:
+//       v3.1  emulator_read_emulated / emulator_write_emulated_onepage -> vcpu_mmio_gva_to_gpa:
 //               GVA match in the MMIO cache (and access allowed) -> MMIO, no walk
 //               else gpa = gva_to_gpa(addr) (a walk); APIC page or GPA match -> MMIO
-//               else RAM through read_write_emulate (a lookup), MMIO on failure
+//               else RAM as in v3.0 (write: emulator_write_phys; read: kvm_read_guest_virt, a
+//               second walk), MMIO on failure
 //     MMIO: vcpu_mmio_read/write -> in-kernel device (the local APIC, then KVM_MMIO_BUS), else
 //       KVM_EXIT_MMIO to userspace; a read completes on the next KVM_RUN by emulating again with
 //       EMULTYPE_NO_DECODE.
@@ -100,11 +101,14 @@ export class Emulator {
     const mmio = kvm.kernel === 'v3.0' ? this.gvaToGpaV30(vcpu, true) : this.mmioGvaToGpa(vcpu, true);
     if (mmio < 0) return this.injectPageFault(vcpu);
     if (mmio === 0) {
-      // emulator_write_phys / read_write_emulate: kvm_write_guest (a memslot lookup)
-      const slot = kvm.gfnToMemslot(vcpu, Math.floor(this.gpa / 4096));
+      // emulator_write_phys -> kvm_write_guest -> kvm_write_guest_page: gfn_to_hva (a lookup), the
+      // copy, then `mark_page_dirty(kvm, gfn);` (another lookup).
+      const gfn = Math.floor(this.gpa / 4096);
+      const slot = kvm.gfnToMemslot(vcpu, gfn);
       if (slot !== null) {
-        kvm.host.write(kvm.slotPfn(vcpu, slot, Math.floor(this.gpa / 4096)), this.gpa % 4096, size, vcpu.raxLo, vcpu.raxHi);
-        kvmMmuPteWrite(kvm, this.shadow, vcpu, this.gpa, size); // emulator_write_phys
+        kvm.host.write(kvm.slotPfn(vcpu, slot, gfn), this.gpa % 4096, size, vcpu.raxLo, vcpu.raxHi);
+        kvm.gfnToMemslot(vcpu, gfn); // mark_page_dirty
+        kvmMmuPteWrite(kvm, this.shadow, vcpu, this.gpa, size, true); // emulator_write_phys
         return EMULATE_DONE;
       }
     }
@@ -131,11 +135,11 @@ export class Emulator {
     const mmio = kvm.kernel === 'v3.0' ? this.gvaToGpaV30(vcpu, false) : this.mmioGvaToGpa(vcpu, false);
     if (mmio < 0) return this.injectPageFault(vcpu);
     if (mmio === 0) {
-      if (kvm.kernel === 'v3.0') {
-        // kvm_read_guest_virt(addr): a second guest walk, then kvm_read_guest (a lookup).
-        const pfec = vcpu.cpl === 3 ? PFERR_USER_MASK : 0;
-        if (!this.walker.gvaToGpa(vcpu, vcpu.rdiVpn, vcpu.rdiOffset, pfec)) return this.injectPageFault(vcpu);
-      }
+      // emulator_read_emulated (3.0.1 and 3.1.10): `if (kvm_read_guest_virt(ctxt, addr, val, bytes,
+      // exception) == X86EMUL_CONTINUE) return X86EMUL_CONTINUE;`: a second guest walk, then
+      // kvm_read_guest (a lookup). (3.2 reads the gpa it has with kvm_read_guest.)
+      const pfec = vcpu.cpl === 3 ? PFERR_USER_MASK : 0;
+      if (!this.walker.gvaToGpa(vcpu, vcpu.rdiVpn, vcpu.rdiOffset, pfec)) return this.injectPageFault(vcpu);
       const gfn = Math.floor(this.gpa / 4096);
       const slot = kvm.gfnToMemslot(vcpu, gfn);
       if (slot !== null) {

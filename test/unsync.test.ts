@@ -1,0 +1,129 @@
+// Unsync shadow pages (oos_shadow = 1, the 3.0.1 / 3.1 default) and the shadow-MMU behaviours around
+// them. Expected values come from the release sources (mmu.c and paging_tmpl.h of 3.0.1 and 3.1.10);
+// each test names the lines.
+import { describe, it, expect } from 'vitest';
+import { run, machine } from './helpers/scenario';
+import { entryAddress } from '../simulator/guest/page_tables';
+import type { RunResult } from '../simulator/run/result';
+import { S } from '../simulator/trace/stats';
+
+const PAGE = '0x8000000018';
+
+function vm(kernel: 'v3.0' | 'v3.1', workload: string, opts: { oos?: boolean; bypass?: boolean; leaf?: string } = {}): string {
+  const mmu = [`tdp: false`, opts.oos === false ? 'oos_shadow: false' : '', opts.bypass === false ? 'bypass_guest_pf: false' : ''].filter(Boolean).join(', ');
+  return `kernel: ${kernel}
+mmu: { ${mmu} }
+memslots:
+  - { slot: 0, gpa: 0x0, size: 64M }
+devices:
+  - { name: dev, gpa: 0xfebf0000, size: 4K, handler: kernel }
+guest:
+  cpu: { cr0_wp: true }
+  mappings:
+    - { gva: 0xffff880000000000, gpa: 0x0, size: 64M, page: 2M, flags: "p w a d" }
+    - { gva: 0x8000000000, gpa: 0x2000000, size: 4K, page: 4K, flags: "${opts.leaf ?? 'p w a d'}", pde: "p w a", pdpte: "p w a", pml4e: "p w a" }
+    - { gva: 0xc000000000, gpa: 0xfebf0000, size: 4K, page: 4K, flags: "${opts.leaf ?? 'p w a d'}", pde: "p w a", pdpte: "p w a", pml4e: "p w a" }
+workload:
+${workload}
+`;
+}
+
+const results = (r: RunResult) => r.accesses!.filter((a) => a.op !== 'write' || !a.gva.startsWith('0xffff88')).map((a) => `${a.op} ${a.result}${a.error_code ? ' ' + a.error_code : ''}`);
+const count = (r: RunResult, name: string) => r.trace.events.filter((e) => e.name === name).length;
+
+describe('oos_shadow = 1: a CR3 load syncs the unsync pages below the root', () => {
+  it('a PTE cleared without INVLPG is seen after MOV CR3 (same value): kvm_mmu_sync_roots -> mmu_sync_children', () => {
+    const w = `  - { read: ${PAGE}, size: 4 }\n  - { pte: ${PAGE}, level: 1, flags: "a d" }\n  - { read: ${PAGE}, size: 4 }\n  - { cr3: 0 }\n  - { read: ${PAGE}, size: 4 }`;
+    const r = run(vm('v3.1', w), { accesses: true, traceCapacity: 100_000 });
+    // Before the CR3 load the unsync page still maps the page (a stale translation, as a TLB may
+    // keep); kvm_set_cr3 with the same CR3 runs kvm_mmu_sync_roots, and the read faults (P = 0).
+    expect(results(r)).toEqual(['read ok', 'read ok', 'read guest-fault 0x0']);
+    // __kvm_unsync_page: trace_kvm_mmu_unsync_page, ++mmu_unsync; kvm_unlink_unsync_page:
+    // trace_kvm_mmu_sync_page, --mmu_unsync.
+    expect(count(r, 'kvm_mmu_unsync_page')).toBe(1);
+    expect(count(r, 'kvm_mmu_sync_page')).toBe(1);
+    expect(r.stats.mmu_unsync).toBe(0);
+    // FNAME(sync_page): the page's only SPTE maps a gPTE that is no longer present, so
+    // prefetch_invalid_gpte drops it, nr_present stays 0 and `return !nr_present;` makes
+    // __kvm_sync_page zap the page (kvm_mmu_prepare_zap_page: ++mmu_shadow_zapped).
+    expect(r.stats.mmu_shadow_zapped).toBe(1);
+  });
+
+  it('a PTE made read-only is synced with W cleared: set_spte with can_unsync = 0 keeps the page', () => {
+    const w = `  - { write: ${PAGE}, size: 4, value: 1 }\n  - { pte: ${PAGE}, level: 1, flags: "p a d" }\n  - { write: ${PAGE}, size: 4, value: 2 }\n  - { cr3: 0 }\n  - { write: ${PAGE}, size: 4, value: 3 }`;
+    const r = run(vm('v3.1', w), { accesses: true });
+    expect(results(r)).toEqual(['write ok', 'write ok', 'write guest-fault 0x3']);
+    // nr_present = 1: no zap; the sync costs one kvm_read_guest_atomic per SPTE in use.
+    expect(r.stats.mmu_shadow_zapped).toBe(0);
+    expect(r.stats.mmu_unsync).toBe(0);
+  });
+
+  it('INVLPG of the page re-reads just that gPTE; the page stays unsync', () => {
+    const w = `  - { read: ${PAGE}, size: 4 }\n  - { pte: ${PAGE}, level: 1, flags: "a d" }\n  - { invlpg: ${PAGE} }\n  - { read: ${PAGE}, size: 4 }`;
+    const r = run(vm('v3.1', w), { accesses: true });
+    expect(results(r)).toEqual(['read ok', 'read guest-fault 0x0']);
+    // FNAME(invlpg) -> kvm_mmu_pte_write(vcpu, pte_gpa, NULL, ...): ++mmu_pte_write; the new gPTE
+    // is not present (gentry != 0: A and D are set), so mmu_pte_write_new_pte runs
+    // (++mmu_pte_updated) and update_pte drops the SPTE. Nothing syncs the page.
+    expect(r.stats.mmu_pte_write).toBe(1);
+    expect(r.stats.mmu_pte_updated).toBe(1);
+    expect(r.stats.mmu_unsync).toBe(1);
+    expect(count(r, 'kvm_mmu_sync_page')).toBe(0);
+  });
+
+  it('a zap takes the unsync state with it (kvm_mmu_prepare_zap_page -> kvm_unlink_unsync_page)', () => {
+    const w = `  - { read: ${PAGE}, size: 4 }\n  - { pte: ${PAGE}, level: 1, flags: "p w a d" }\n  - { memslot: add, slot: 1, gpa: 0x10000000, size: 1M }`;
+    const r = run(vm('v3.1', w));
+    // v3.1 __kvm_set_memory_region: `if (npages && old.base_gfn != ...) kvm_arch_flush_shadow(kvm);`
+    // -> kvm_mmu_zap_all: every page goes, the unsync one with its unsync state.
+    expect(count(r, 'kvm_mmu_unsync_page')).toBe(1);
+    expect(r.stats.mmu_unsync).toBe(0);
+    // The vCPU's root is still in use: kvm_mmu_prepare_zap_page keeps it on active_mmu_pages
+    // (`list_move(&sp->link, &kvm->arch.active_mmu_pages); kvm_reload_remote_mmus(kvm);`) until the
+    // vCPU's next entry drops it; the run ends before that.
+    expect(r.stats.shadow_pages).toBe(1);
+  });
+});
+
+describe('v3.0 with bypass_guest_pf', () => {
+  it('an emulated write of a not-present gPTE leaves notrap, so the next fault is delivered without an exit', () => {
+    // oos_shadow = 0, so the PTE write is emulated: kvm_mmu_pte_write -> mmu_pte_write_zap_pte
+    // writes shadow_trap_nonpresent_pte, then FNAME(update_pte) -> FNAME(prefetch_invalid_gpte):
+    // `if (!is_present_gpte(gpte)) { if (!sp->unsync) nonpresent = shadow_notrap_nonpresent_pte;`
+    // A not-present SPTE of 0 faults with P = 0, which PFEC_MASK = PFEC_MATCH = 1 does not match.
+    const w = `  - { read: ${PAGE}, size: 4 }\n  - { pte: ${PAGE}, level: 1, flags: "a d" }\n  - { read: ${PAGE}, size: 4 }`;
+    const r = run(vm('v3.0', w, { oos: false }), { accesses: true });
+    expect(results(r)).toEqual(['read ok', 'read guest-fault 0x0']);
+    expect(r.faults['wp-emulate']).toBe(1);
+    expect(r.faults['guest-pf-direct']).toBe(1);
+    expect(r.faults['guest-pf']).toBe(0);
+  });
+
+  it('unsync converts notrap to trap (__kvm_unsync_page -> mmu_convert_notrap)', () => {
+    // The page table of PAGE has 511 absent entries: prefetch_page made them notrap. Once unsync,
+    // they are trap, so a fault on one of them exits and KVM injects it (guest-pf).
+    const w = `  - { read: ${PAGE}, size: 4 }\n  - { pte: ${PAGE}, level: 1, flags: "p w a d" }\n  - { read: 0x8000001018, size: 4 }`;
+    const r = run(vm('v3.0', w), { accesses: true });
+    expect(r.stats.mmu_unsync).toBe(1);
+    expect(r.faults['guest-pf']).toBe(1);
+    expect(r.faults['guest-pf-direct']).toBe(0);
+  });
+});
+
+describe('MMIO under shadow paging (v3.1)', () => {
+  it('a clean leaf caches access without W; a later write walks and sets D, as hardware would', () => {
+    // walk_addr_generic: pte_access = pt_access & FNAME(gpte_access)(vcpu, pte, true), and
+    // gpte_access drops W when `last && !is_dirty_gpte(gpte)`; handle_abnormal_pfn caches that access
+    // and mark_mmio_spte stores it. The write then fails check_write_user_access in
+    // vcpu_mmio_gva_to_gpa, so kvm_mmu_gva_to_gpa_write walks the guest tables and sets D.
+    const w = `  - { read: 0xc000000000, size: 4 }\n  - { write: 0xc000000000, size: 4, value: 7 }`;
+    const m = machine(vm('v3.1', w, { leaf: 'p w a' }), { accesses: true });
+    m.run();
+    const leaf = m.guest.ram.read64(entryAddress(m.guest.ram, m.guest.cr3s[0]!, 0xc000000000 / 4096, 1));
+    expect(leaf.lo & 0x40).toBe(0x40);
+    // Walks beyond the emulator's instruction fetches: the read's FNAME(walk_addr), and the write's
+    // gva_to_gpa (the cached access lacks W). With W cached the write would not walk at all.
+    const st = m.kvm.stats;
+    expect(st[S.guest_walks]! - st[S.emulator_fetches]!).toBe(2);
+  });
+});

@@ -158,9 +158,26 @@ export class Kvm {
 
   /** kvm_flush_remote_tlbs: ++remote_tlb_flush and a flush request to every vCPU. */
   flushRemoteTlbs(vcpu: Vcpu): void {
+    // `if (make_all_cpus_request(kvm, KVM_REQ_TLB_FLUSH)) ++kvm->stat.remote_tlb_flush;`: every vCPU
+    // gets the request, but only an IPI to another CPU running a vCPU in guest mode
+    // (`cpu != me && kvm_vcpu_exiting_guest_mode(vcpu) != OUTSIDE_GUEST_MODE`) counts, and costs.
+    this.trace.emit(E.kvm_flush_remote_tlbs, vcpu.id, vcpu.line, vcpu.clock);
+    if (!this.otherVcpuInGuestMode(vcpu)) return;
     this.stats[S.remote_tlb_flush]!++;
     this.acct.charge(vcpu, C.shadow_page, this.cost.remote_tlb_flush);
-    this.trace.emit(E.kvm_flush_remote_tlbs, vcpu.id, vcpu.line, vcpu.clock);
+  }
+
+  /** Set by the machine: per vCPU, 1 once its workload has ended (it no longer enters the guest). */
+  finished: Uint8Array = new Uint8Array(0);
+
+  /** Is a vCPU other than `vcpu` in guest mode? Not while it is inside an exit handler (it holds
+   *  kvm->srcu from the exit to the next entry), runs a memslot ioctl, or has finished. */
+  private otherVcpuInGuestMode(vcpu: Vcpu): boolean {
+    for (let w = 0; w < this.vcpus.length; w++) {
+      if (w === vcpu.id || this.finished[w] === 1 || this.srcu.inside[w] === 1 || this.memslotUpdate.owner === w) continue;
+      return true;
+    }
+    return false;
   }
 
   /** kvm_reload_remote_mmus: every vCPU drops its root before its next guest entry. */

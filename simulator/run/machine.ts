@@ -139,6 +139,7 @@ export class Machine {
     this.loopLeft = new Float64Array(n * MAX_LOOP_DEPTH);
     this.iterStart = new Float64Array(n * MAX_LOOP_DEPTH);
     this.done = new Uint8Array(n);
+    this.kvm.finished = this.done;
     this.waiting = new Uint8Array(n);
     this.sliceSeq = new Int32Array(n).fill(-1);
     this.accessLog = opts.accesses ? new AccessLog() : null;

@@ -127,3 +127,41 @@ describe('MMIO under shadow paging (v3.1)', () => {
     expect(st[S.guest_walks]! - st[S.emulator_fetches]!).toBe(2);
   });
 });
+
+describe('kvm_mmu_zap_all (3.0.1 and 3.1.10 mmu.c)', () => {
+  it('a root still in use moves to the head of active_mmu_pages and is prepare-zapped again at every restart', () => {
+    // `restart: list_for_each_entry_safe(sp, node, &kvm->arch.active_mmu_pages, link) if
+    // (kvm_mmu_prepare_zap_page(kvm, sp, &invalid_list)) goto restart;` with new pages added at the
+    // head (kvm_mmu_alloc_page: list_add), and a page still used as a root `list_move`d back to the
+    // head with 0 returned. So the in-use root (space 1's) is zapped once when the newest-first walk
+    // reaches it, and again after each of the restarts that every older page's zap causes.
+    const yaml = `kernel: v3.1
+mmu: { tdp: false }
+memslots:
+  - { slot: 0, gpa: 0x0, size: 64M }
+guest:
+  mappings:
+    - { gva: 0x8000000000, gpa: 0x2000000, size: 4K, page: 4K, flags: "p w a d", pde: "p w a", pdpte: "p w a", pml4e: "p w a", space: 0 }
+    - { gva: 0x8000000000, gpa: 0x2001000, size: 4K, page: 4K, flags: "p w a d", pde: "p w a", pdpte: "p w a", pml4e: "p w a", space: 1 }
+workload:
+  - { read: 0x8000000018, size: 4 }
+  - { cr3: 1 }
+  - { read: 0x8000000018, size: 4 }
+  - { memslot: add, slot: 1, gpa: 0x10000000, size: 1M }
+`;
+    const r = run(yaml, { traceCapacity: 100_000 });
+    const ev = r.trace.events;
+    const created = ev.filter((e) => e.name === 'kvm_mmu_get_page' && e.fields.created === true);
+    const zaps = ev.filter((e) => e.name === 'kvm_mmu_prepare_zap_page');
+    const root1 = created.find((e) => e.fields.level === 4 && zaps.filter((z) => z.fields.gfn === e.fields.gfn).length > 1)!;
+    expect(root1).toBeDefined();
+    // Pages older than space 1's root: space 0's root, made at boot (before the trace starts), and
+    // the pages the first read created.
+    const older = 1 + created.filter((e) => ev.indexOf(e) < ev.indexOf(root1)).length;
+    expect(older).toBe(4); // the root, and the L3, L2 and L1 pages of space 0's path
+    expect(zaps.filter((z) => z.fields.gfn === root1.fields.gfn).length).toBe(1 + older);
+    // Every page once (the boot root, not in the trace, too), plus the in-use root's 4 extra zaps: 12.
+    expect(r.stats.mmu_shadow_zapped).toBe(12);
+    expect(r.stats.mmu_shadow_zapped).toBe(created.length + 1 + older);
+  });
+});

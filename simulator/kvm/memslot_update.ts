@@ -241,12 +241,27 @@ export function kvmArchFlushShadow(kvm: Kvm, vcpu: Vcpu): void {
   kvm.reloadRemoteMmus();
 }
 
-/** kvm_mmu_zap_all: prepare-zap every page on active_mmu_pages under mmu_lock, then commit. */
+/**
+ * kvm_mmu_zap_all under mmu_lock: `restart: list_for_each_entry_safe(sp, node,
+ * &kvm->arch.active_mmu_pages, link) if (kvm_mmu_prepare_zap_page(kvm, sp, &invalid_list)) goto
+ * restart;` then commit. The list runs newest first; a root still in use returns 0 and moves to the
+ * head, so every restart prepare-zaps it again (++mmu_shadow_zapped each time, as the kernel counts).
+ */
 export function kvmMmuZapAll(kvm: Kvm, vcpu: Vcpu): void {
   kvm.acct.charge(vcpu, C.mmu_lock, kvm.cost.mmu_lock);
   const invalid: number[] = [];
-  const pages = [...kvm.sp.active];
-  for (const id of pages) if (kvm.sp.active.has(id)) kvm.sp.prepareZap(vcpu.id, id, invalid);
-  kvm.trace.emit(E.kvm_mmu_zap_all, vcpu.id, vcpu.line, vcpu.clock, pages.length);
+  const before = kvm.sp.active.size;
+  for (let restart = true; restart; ) {
+    restart = false;
+    const newestFirst = [...kvm.sp.active].reverse();
+    for (const id of newestFirst) {
+      if (!kvm.sp.active.has(id)) continue;
+      if (kvm.sp.prepareZap(vcpu.id, id, invalid) > 0) {
+        restart = true;
+        break;
+      }
+    }
+  }
+  kvm.trace.emit(E.kvm_mmu_zap_all, vcpu.id, vcpu.line, vcpu.clock, before);
   kvm.sp.commitZap(vcpu.id, invalid);
 }

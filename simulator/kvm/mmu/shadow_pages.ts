@@ -155,16 +155,16 @@ export class ShadowPages {
 
   /**
    * kvm_mmu_prepare_zap_page: clear every SPTE of the page (a child loses its parent pointer; MMIO
-   * SPTEs are simply cleared), drop the parent SPTE, mark the role invalid. Returns true when the
-   * page goes on the invalid list (root_count 0) rather than staying active as an invalid root.
+   * SPTEs are simply cleared), drop the parent SPTE, mark the role invalid. Returns the pages put on
+   * the invalid list (its unsync children, and itself unless it is still some vCPU's root).
    */
-  prepareZap(vcpuId: number, id: number, invalid: number[]): void {
+  prepareZap(vcpuId: number, id: number, invalid: number[]): number {
     const kvm = this.kvm;
     const vcpu = kvm.vcpus[vcpuId]!;
     kvm.trace.emit(E.kvm_mmu_prepare_zap_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.level(id));
     kvm.stats[S.mmu_shadow_zapped]!++;
     kvm.acct.charge(vcpu, C.shadow_page, kvm.cost.shadow_page_zap);
-    mmuZapUnsyncChildren(kvm, vcpuId, id, invalid);
+    let ret = mmuZapUnsyncChildren(kvm, vcpuId, id, invalid);
     this.unlinkChildren(vcpuId, id);
     this.unlinkParent(id);
     if ((this.role[id]! & (ROLE_DIRECT | ROLE_INVALID)) === 0) {
@@ -173,14 +173,19 @@ export class ShadowPages {
     }
     if (this.unsync[id]) kvmUnlinkUnsyncPage(kvm, vcpu, id);
     if (this.rootCount[id] === 0) {
+      ret++; // "Count self"
       this.active.delete(id);
       invalid.push(id);
     } else {
-      // Still some vCPU's root: it stays on the active list, invalid, and every vCPU reloads its MMU.
+      // Still some vCPU's root: `list_move(&sp->link, &kvm->arch.active_mmu_pages)` (to the head,
+      // where the newest pages are), invalid, and every vCPU reloads its MMU.
+      this.active.delete(id);
+      this.active.add(id);
       kvm.reloadRemoteMmus();
     }
     this.role[id] = this.role[id]! | ROLE_INVALID;
     for (const v of kvm.vcpus) v.lastPteUpdated = -1; // kvm_mmu_reset_last_pte_updated
+    return ret;
   }
 
   /** kvm_mmu_page_unlink_children: mmu_page_zap_pte on all 512 SPTEs. */

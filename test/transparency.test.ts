@@ -129,6 +129,16 @@ describe('stale translations, as a TLB allows', () => {
 });
 
 describe('where the 2011 shadow MMU shows through', () => {
+  it('bit 8 of a PML4E: the CPU ignores it, KVM 3.x reserves it (rsvd_bits(7, 8)), so shadow paging injects a reserved-bit #PF', () => {
+    const maps = ['    - { gva: 0x8000000000, gpa: 0x2000000, size: 4K, page: 4K, flags: "p w a d", pde: "p w a", pdpte: "p w a", pml4e: "p w a bit8" }'];
+    const text = yaml(maps, ['  - { read: 0x8000000018, size: 4 }'], { cr0_wp: true, efer_nx: false, cr4_smep: false, cr4_smap: false, eflags_ac: false });
+    expect(runNative(scenario(text)).accesses[0]).toMatchObject({ op: 'read', result: 'ok' });
+    expect(virtualized(text, { kernel: 'v3.1', tdp: true }).accesses[0]).toMatchObject({ op: 'read', result: 'ok' });
+    // FNAME(walk_addr_generic): `if (unlikely(is_rsvd_bits_set(&vcpu->arch.mmu, pte, walker->level)))`
+    // -> errcode |= PFERR_RSVD_MASK | PFERR_PRESENT_MASK: 0x9 for a supervisor read.
+    for (const k of ['v3.0', 'v3.1'] as const) expect(virtualized(text, { kernel: k, tdp: false }).accesses[0]).toMatchObject({ op: 'read', result: 'guest-fault', error_code: '0x9' });
+  });
+
   it("an SMEP fault found by KVM's software walk leaves the guest leaf accessed (bare hardware does not)", () => {
     const maps = ['    - { gva: 0x8000000000, gpa: 0x2000000, size: 4K, page: 4K, flags: "p w u", pde: "p w u a", pdpte: "p w u a", pml4e: "p w u a" }'];
     const text = yaml(maps, ['  - { fetch: 0x8000000018, cpl: 0 }'], { cr0_wp: true, efer_nx: true, cr4_smep: true, cr4_smap: false, eflags_ac: false });

@@ -90,7 +90,7 @@ function kvm2011AccessedBits(tables: Map<number, bigint>, cpu: OracleCpu, gva: b
     const e = tables.get(addr) ?? 0n;
     if ((e & P) === 0n) break;
     const ps = (kind === 'PDPTE' || kind === 'PDE') && (e & PS) !== 0n;
-    if ((e & sdmReservedMask(kind as 'PML4E', ps, cpu.maxphyaddr, cpu.nx)) !== 0n) break;
+    if ((e & sdmReservedMask(kind as 'PML4E', ps, cpu.maxphyaddr, cpu.nx, true)) !== 0n) break;
     if (a.write && (e & W) === 0n && (a.user || cpu.cr0Wp)) eperm = true;
     if (a.user && (e & U) === 0n) eperm = true;
     if (a.fetch && cpu.nx && (e & NX) !== 0n) eperm = true;
@@ -126,15 +126,17 @@ function check(tables: Map<number, bigint>, cpu: OracleCpu, gva: bigint, a: Orac
   }
   const cpuGfn = w.gfn;
 
-  // KVM's 2011 style: same verdict; identical A/D on success; the 2011 A bits on a fault.
+  // KVM's 2011 style: the oracle with KVM's reserved bit 8 (reset_rsvds_bits_mask); identical A/D
+  // to the CPU's on success; the 2011 A bits on a fault.
+  const wantKvm = sdmTranslate(tables, cpu, gva, a, true);
   const kvmMem = new BigMapMemory(new Map(tables));
   const k = w.walk(kvmMem, wcpu, vpn, pfec, true);
-  if (k !== r) return describe(`kvm: status ${k}`);
-  if (want.ok) {
+  if (k !== (wantKvm.ok ? WALK_OK : WALK_FAULT)) return describe(`kvm: status ${k}`);
+  if (wantKvm.ok) {
     if (w.gfn !== cpuGfn) return describe('kvm: gfn differs');
     if (!sameMemory(kvmMem.m, cpuMem.m)) return describe('kvm: A/D differ from the CPU style on success');
   } else {
-    if (w.errorCode !== want.errorCode) return describe(`kvm: error code 0x${w.errorCode.toString(16)}`);
+    if (w.errorCode !== wantKvm.errorCode) return describe(`kvm: error code 0x${w.errorCode.toString(16)}`);
     if (!sameMemory(kvmMem.m, withBits(tables, kvm2011AccessedBits(tables, cpu, gva, a)))) return describe('kvm: A bits on a fault');
   }
   return null;

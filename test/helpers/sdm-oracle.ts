@@ -86,17 +86,20 @@ const KINDS: readonly { kind: Kind; idxHi: number; idxLo: number }[] = [
 ];
 
 /** The reserved bits of an entry of this kind (PS as found in the entry). */
-export function sdmReservedMask(kind: Kind, ps: boolean, maxphyaddr: number, nxe: boolean): bigint {
+export function sdmReservedMask(kind: Kind, ps: boolean, maxphyaddr: number, nxe: boolean, kvm2011 = false): bigint {
   let m = range(51, maxphyaddr);
   if (!nxe) m |= 1n << 63n;
   if (kind === 'PML4E') m |= 1n << 7n;
+  // Not the SDM: KVM's software walk of 3.0.1/3.1.10 (reset_rsvds_bits_mask) reserves `rsvd_bits(7, 8)`
+  // in a PML4E and in a PDPTE that maps a table, where the CPU ignores bit 8.
+  if (kvm2011 && (kind === 'PML4E' || (kind === 'PDPTE' && !ps))) m |= 1n << 8n;
   if (kind === 'PDPTE' && ps) m |= range(29, 13);
   if (kind === 'PDE' && ps) m |= range(20, 13);
   return m;
 }
 
 /** Translate `gva` (bits 47:0 used) for `access` under `cpu`; `tables` maps entry addresses to entries (absent = 0). */
-export function sdmTranslate(tables: Map<number, bigint>, cpu: OracleCpu, gva: bigint, access: OracleAccess): OracleResult {
+export function sdmTranslate(tables: Map<number, bigint>, cpu: OracleCpu, gva: bigint, access: OracleAccess, kvm2011 = false): OracleResult {
   const M = cpu.maxphyaddr;
   const errorBase = (access.write ? 2 : 0) | (access.user ? 4 : 0) | (access.fetch && (cpu.nx || cpu.smep) ? 16 : 0);
 
@@ -111,7 +114,7 @@ export function sdmTranslate(tables: Map<number, bigint>, cpu: OracleCpu, gva: b
     used.push({ addr: Number(addr), value });
     if (!has(value, 0)) return { ok: false, errorCode: errorBase };
     const ps = (kind === 'PDPTE' || kind === 'PDE') && has(value, 7);
-    if ((value & sdmReservedMask(kind, ps, M, cpu.nx)) !== 0n) {
+    if ((value & sdmReservedMask(kind, ps, M, cpu.nx, kvm2011)) !== 0n) {
       return { ok: false, errorCode: errorBase | 1 | 8 };
     }
     if (kind === 'PTE' || ps) {

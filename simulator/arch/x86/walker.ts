@@ -144,7 +144,10 @@ export class GuestWalker {
       this.pteHi[level] = hi;
       if ((lo & PT_PRESENT_MASK) === 0) return this.fault(pfec, 0, cpu);
       const leaf = level === 1 || ((level === 2 || level === 3) && (lo & PT_PAGE_SIZE_MASK) !== 0);
-      if (this.reserved(lo, hi, level, leaf, cpu.nx)) return this.fault(pfec, PFERR_RSVD_MASK | PFERR_PRESENT_MASK, cpu);
+      // KVM's walk (reset_rsvds_bits_mask, 3.0.1 and 3.1.10) also reserves bit 8 of a PML4E and of a
+      // PDPTE that maps a table (`rsvd_bits(7, 8)`), which the CPU ignores.
+      const kvmRsvd8 = kvmStyle && (level === 4 || (level === 3 && !leaf)) && (lo & 0x100) !== 0;
+      if (this.reserved(lo, hi, level, leaf, cpu.nx) || kvmRsvd8) return this.fault(pfec, PFERR_RSVD_MASK | PFERR_PRESENT_MASK, cpu);
       if (writeFault && (lo & PT_WRITABLE_MASK) === 0 && (userFault || cpu.cr0Wp)) eperm = true;
       if (userFault && (lo & PT_USER_MASK) === 0) eperm = true;
       if (fetchFault && cpu.nx && (hi & PT64_NX_MASK_HI) !== 0) eperm = true;

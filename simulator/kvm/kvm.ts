@@ -116,17 +116,27 @@ export class Kvm {
    * rmap, memslot_id and mark_page_dirty, which ignore the result.
    */
   gfnToMemslot(vcpu: Vcpu, gfn: number): Memslot | null {
-    const ms = this.memslots;
-    const before = ms.compares;
-    const found = ms.lookup(gfn);
-    const slot = found !== null && found.invalid ? null : found;
-    const compares = ms.compares - before;
+    const before = this.memslots.compares;
+    const found = this.memslots.lookup(gfn);
+    this.chargeSearch(vcpu, this.memslots.compares - before, found !== null);
+    return found !== null && found.invalid ? null : found;
+  }
+
+  /** Count and charge one memslot search of `compares` entries. */
+  private chargeSearch(vcpu: Vcpu, compares: number, hit: boolean): void {
     const st = this.stats;
     st[S.memslot_lookups]!++;
     st[S.memslot_compares]! += compares;
-    if (found === null) st[S.memslot_misses]!++;
+    if (!hit) st[S.memslot_misses]!++;
     this.acct.charge(vcpu, C.memslot_search, this.cost.memslot_lookup + compares * this.cost.memslot_compare);
-    return slot;
+  }
+
+  /** kvm_is_visible_gfn, counted and charged as a memslot search (its compares over the user slots). */
+  isVisibleGfn(vcpu: Vcpu, gfn: number): boolean {
+    const before = this.memslots.compares;
+    const visible = this.memslots.isVisible(gfn);
+    this.chargeSearch(vcpu, this.memslots.compares - before, visible);
+    return visible;
   }
 
   /** The host pfn behind a RAM gfn, faulting the page in on first touch (hva_to_pfn / get_user_pages). */

@@ -83,6 +83,20 @@ export class Memslots {
     return null;
   }
 
+  /** kvm_is_visible_gfn (kvm_main.c, 3.0.1 and 3.1.10): `for (i = 0; i < KVM_MEMORY_SLOTS; ++i)`,
+   *  skipping `memslot->flags & KVM_MEMSLOT_INVALID`: the user slots only, whatever nmemslots is. */
+  isVisible(gfn: number): boolean {
+    this.lookups++;
+    for (let i = 0; i < KVM_MEMORY_SLOTS; i++) {
+      this.compares++;
+      const s = this.slots[i];
+      if (s === null || s === undefined || s.invalid) continue;
+      if (gfn >= s.baseGfn && gfn < s.baseGfn + s.npages) return true;
+    }
+    this.misses++;
+    return false;
+  }
+
   /** A lookup that is not the kernel's (the simulator's own bookkeeping): the first slot holding
    *  `gfn`, in the same order, without counting. */
   find(gfn: number): Memslot | null {

@@ -58,7 +58,7 @@ export function shadowMmuLoad(kvm: Kvm, em: ShadowMmu, vcpu: Vcpu): void {
   }
   if (vcpu.root >= 0) return;
   const rootGfn = Math.floor(vcpu.cr3 / 4096);
-  kvm.gfnToMemslot(vcpu, rootGfn); // mmu_check_root -> kvm_is_visible_gfn
+  kvm.isVisibleGfn(vcpu, rootGfn); // mmu_check_root -> kvm_is_visible_gfn
   const id = em.getShadowPage(vcpu, rootGfn, indirectRole(vcpu, 4, ACC_ALL), -1);
   kvm.sp.rootCount[id]!++;
   vcpu.root = id;

@@ -1,7 +1,7 @@
 // KVM's VMX exit handlers for memory faults under EPT (arch/x86/kvm/vmx.c, 3.0 and 3.2):
 //
-//   handle_ept_violation: error_code = (qual & 2) | ((qual >> 3) & 1)   (write, "present")
-//                         trace_kvm_page_fault(gpa, qual); kvm_mmu_page_fault(vcpu, gpa, error_code)
+//   handle_ept_violation: trace_kvm_page_fault(gpa, qual);
+//                         kvm_mmu_page_fault(vcpu, gpa, exit_qualification & 0x3, NULL, 0)  (read, write)
 //   kvm_mmu_page_fault:   r = tdp_page_fault(); r < 0: error; r == 0: resume;
 //                         else x86_emulate_instruction: DONE -> 1; DO_MMIO -> ++mmio_exits, 0; FAIL -> 0
 //   handle_ept_misconfig: v3.0: always a real misconfiguration (dump the SPTEs, KVM_EXIT_UNKNOWN).
@@ -28,7 +28,7 @@ import { noteFault, CLASS_MMIO_BUG } from './fault_class';
 
 /** handle_ept_violation. Returns the handler's int: 1 = re-enter the guest, 0 = exit to userspace. */
 export function handleEptViolation(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number, qual: number): number {
-  const errorCode = (qual & 2) | ((qual >>> 3) & 1);
+  const errorCode = qual & 0x3; // 3.0.1 and 3.1.10: `exit_qualification & 0x3`
   kvm.trace.emit(E.kvm_page_fault, vcpu.id, vcpu.line, vcpu.clock, gpa % 0x100000000, Math.floor(gpa / 0x100000000), qual);
   return kvmMmuPageFault(kvm, em, vcpu, gpa, errorCode);
 }

@@ -24,6 +24,7 @@ function smallRun(over: Partial<RunResult> = {}): RunResult {
     tdp: true,
     mmio_caching: true,
     bypass_guest_pf: false,
+    oos_shadow: true,
     profile: 'westmere-2011',
     maxphyaddr: 40,
     vcpus: 1,
@@ -269,7 +270,7 @@ describe('the other sections', () => {
       ),
     );
     expect(shadow[1]).toBe(
-      'kernel v3.0 · shadow paging · mmio_caching off · profile westmere-2011 (2.93 GHz) · maxphyaddr 40 · 2 vCPUs',
+      'kernel v3.0 · shadow paging · oos_shadow on · mmio_caching off · profile westmere-2011 (2.93 GHz) · maxphyaddr 40 · 2 vCPUs',
     );
   });
 

@@ -102,7 +102,7 @@ function table(rows: string[][], right: boolean[]): string {
 // a. Header
 
 function headerSection(r: RunResult): string {
-  const paging = r.tdp ? 'EPT (tdp)' : 'shadow paging';
+  const paging = r.tdp ? 'EPT (tdp)' : `shadow paging · oos_shadow ${r.oos_shadow ? 'on' : 'off'}${r.bypass_guest_pf ? ' · bypass_guest_pf on' : ''}`;
   const vcpus = `${r.vcpus} vCPU${r.vcpus === 1 ? '' : 's'}`;
   return (
     `Scenario ${r.name} (${r.file})\n` +

@@ -90,6 +90,8 @@ export interface RunResult {
   mmio_caching: boolean;
   /** v3.0's bypass_guest_pf in force (shadow paging only). */
   bypass_guest_pf: boolean;
+  /** mmu.c's oos_shadow (unsync shadow pages; matters with shadow paging only). */
+  oos_shadow: boolean;
   profile: ProfileName;
   maxphyaddr: number;
   vcpus: number;

@@ -40,6 +40,7 @@ function collect(m: Machine, opts: RunOptions): RunResult {
     tdp: kvm.tdp,
     mmio_caching: kvm.mmioCaching,
     bypass_guest_pf: kvm.bypassGuestPf,
+    oos_shadow: kvm.oosShadow,
     profile: kvm.cost.name,
     maxphyaddr: kvm.host.maxphyaddr,
     vcpus: kvm.vcpus.length,

@@ -165,3 +165,18 @@ workload:
     expect(r.stats.mmu_shadow_zapped).toBe(created.length + 1 + older);
   });
 });
+
+describe('the shadow page role (asm/kvm_host.h union kvm_mmu_page_role)', () => {
+  it('3.1.10 keys pages by smep_andnot_wp (SMEP with CR0.WP = 0); 3.0.1 has no such bit', () => {
+    // kvm_init_shadow_mmu (3.1.10): `base_role.smep_andnot_wp = smep && !is_write_protection(vcpu);`,
+    // the bit after cr0_wp (bit 20). 3.0.1's role ends at cr0_wp.
+    const w = `  - { read: ${PAGE}, size: 4 }`;
+    const roles = (k: 'v3.0' | 'v3.1') => {
+      const m = machine(vm(k, w).replace('cpu: { cr0_wp: true }', 'cpu: { cr0_wp: false, cr4_smep: true }'));
+      m.run();
+      return [...m.kvm.sp.active].map((id) => m.kvm.sp.role[id]! & (1 << 20));
+    };
+    expect(roles('v3.1').every((r) => r !== 0)).toBe(true);
+    expect(roles('v3.0').every((r) => r === 0)).toBe(true);
+  });
+});

@@ -8,7 +8,7 @@ import { frameOf, hex64, hexNum } from '../../arch/x86/u64';
 import { PT_ACCESSED_MASK, PT_DIRTY_MASK, PT_PRESENT_MASK, PT_USER_MASK, PT_WRITABLE_MASK, PT64_NX_MASK_HI } from '../../arch/x86/paging';
 import { VMX_EPT_EXECUTABLE_MASK, VMX_EPT_IPAT_BIT, VMX_EPT_MT_MASK, VMX_EPT_MT_EPTE_SHIFT } from '../../arch/x86/ept';
 import { SPTE_HOST_WRITEABLE, spteFields, type SpteField } from './spte';
-import { ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, ROLE_INVALID, ROLE_NXE } from './shadow_pages';
+import { ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, ROLE_INVALID, ROLE_NXE, ROLE_SMEP_ANDNOT_WP } from './shadow_pages';
 
 export type SpteKind = 'leaf' | 'nonleaf' | 'mmio' | 'trap' | 'nonpresent';
 
@@ -35,7 +35,7 @@ export interface ShadowPageRecord {
   /** The vCPUs whose root this page is. */
   rootOf: number[];
   access: string;
-  /** The role's guest paging context (shadow paging): cr0_wp, nxe. */
+  /** The role's guest paging context (shadow paging): cr0_wp, nxe, and 3.1's smep_andnot_wp. */
   context: string;
   entries: SpteRecord[];
 }
@@ -76,7 +76,7 @@ export function snapshotShadowTables(kvm: Kvm, afterStep: number | null): Shadow
       invalid: (role & ROLE_INVALID) !== 0,
       rootOf: kvm.vcpus.filter((v) => v.root === id).map((v) => v.id),
       access: ACCESS_NAMES[(role >>> ROLE_ACCESS_SHIFT) & 7]!,
-      context: kvm.tdp ? '' : `${role & ROLE_CR0_WP ? 'cr0_wp' : '!cr0_wp'} ${role & ROLE_NXE ? 'nxe' : '!nxe'}`, // TDP roles carry no guest paging context
+      context: kvm.tdp ? '' : `${role & ROLE_CR0_WP ? 'cr0_wp' : '!cr0_wp'} ${role & ROLE_NXE ? 'nxe' : '!nxe'}${role & ROLE_SMEP_ANDNOT_WP ? ' smep_andnot_wp' : ''}`, // TDP roles carry no guest paging context
       entries,
     });
   }

@@ -18,7 +18,7 @@ import {
 } from '../../arch/x86/paging';
 import { frameOf, frameHi, vaHi, vaLo } from '../../arch/x86/u64';
 import { gpteAccess } from '../../arch/x86/walker';
-import { ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, ROLE_LEVEL_MASK, ROLE_NXE } from './shadow_pages';
+import { ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, ROLE_LEVEL_MASK, ROLE_NXE, ROLE_SMEP_ANDNOT_WP } from './shadow_pages';
 import { kvmMmuMarkParentsUnsync, kvmSyncPages, kvmSyncPageTransient, mmuNeedWriteProtect, mmuSyncRoots, type UnsyncHooks } from './unsync';
 import { handleMmioPageFault } from './mmio_fault';
 import { kvmMmuPteWrite } from './pte_write';
@@ -32,16 +32,17 @@ const PF_VECTOR = 14;
 const PTE_PREFETCH_NUM = 8;
 
 /** vcpu->arch.mmu.base_role for a 4-level guest: cr4_pae, nxe, cr0_wp. */
-function baseRole(vcpu: Vcpu): number {
-  return ROLE_CR4_PAE | (vcpu.nx ? ROLE_NXE : 0) | (vcpu.cr0Wp ? ROLE_CR0_WP : 0);
+function baseRole(kvm: Kvm, vcpu: Vcpu): number {
+  const smepAndnotWp = kvm.kernel !== 'v3.0' && vcpu.smep && !vcpu.cr0Wp;
+  return ROLE_CR4_PAE | (vcpu.nx ? ROLE_NXE : 0) | (vcpu.cr0Wp ? ROLE_CR0_WP : 0) | (smepAndnotWp ? ROLE_SMEP_ANDNOT_WP : 0);
 }
 
-function indirectRole(vcpu: Vcpu, level: number, access: number): number {
-  return baseRole(vcpu) | level | (access << ROLE_ACCESS_SHIFT);
+function indirectRole(kvm: Kvm, vcpu: Vcpu, level: number, access: number): number {
+  return baseRole(kvm, vcpu) | level | (access << ROLE_ACCESS_SHIFT);
 }
 
-function directRole(vcpu: Vcpu, level: number, access: number): number {
-  return (baseRole(vcpu) & ~ROLE_CR4_PAE) | level | ROLE_DIRECT | (access << ROLE_ACCESS_SHIFT);
+function directRole(kvm: Kvm, vcpu: Vcpu, level: number, access: number): number {
+  return (baseRole(kvm, vcpu) & ~ROLE_CR4_PAE) | level | ROLE_DIRECT | (access << ROLE_ACCESS_SHIFT);
 }
 
 /** vcpu_enter_guest's requests, then kvm_mmu_reload: KVM_REQ_MMU_RELOAD (kvm_mmu_unload), then
@@ -59,7 +60,7 @@ export function shadowMmuLoad(kvm: Kvm, em: ShadowMmu, vcpu: Vcpu): void {
   if (vcpu.root >= 0) return;
   const rootGfn = Math.floor(vcpu.cr3 / 4096);
   kvm.isVisibleGfn(vcpu, rootGfn); // mmu_check_root -> kvm_is_visible_gfn
-  const id = em.getShadowPage(vcpu, rootGfn, indirectRole(vcpu, 4, ACC_ALL), -1);
+  const id = em.getShadowPage(vcpu, rootGfn, indirectRole(kvm, vcpu, 4, ACC_ALL), -1);
   kvm.sp.rootCount[id]!++;
   vcpu.root = id;
   em.syncRoots(vcpu); // kvm_mmu_load: mmu_sync_roots under mmu_lock (then vmx_set_cr3 flushes)
@@ -176,7 +177,7 @@ export class ShadowMmu implements UnsyncHooks {
       let child = -1;
       if (!kvm.fmt.isShadowPresent(host.words[sw]!, host.words[sw + 1]!)) {
         const tableGfn = Math.floor(w.pteGpa[level - 1]! / 4096);
-        child = this.getShadowPage(vcpu, tableGfn, indirectRole(vcpu, level - 1, ptAccess), sw);
+        child = this.getShadowPage(vcpu, tableGfn, indirectRole(kvm, vcpu, level - 1, ptAccess), sw);
       }
       if (this.gpteChanged(vcpu, level - 1)) return 0;
       if (child >= 0) kvm.setSpte(vcpu, sw, kvm.fmt.shadowNonLeafLo(kvm.sp.pfn[child]!), frameHi(kvm.sp.pfn[child]!));
@@ -199,7 +200,7 @@ export class ShadowMmu implements UnsyncHooks {
       }
       if (!kvm.fmt.isShadowPresent(host.words[sw]!, host.words[sw + 1]!)) {
         const directGfn = w.gfn - (w.gfn % pagesPerLevel(level));
-        const child = this.getShadowPage(vcpu, directGfn, directRole(vcpu, level - 1, directAccess), sw);
+        const child = this.getShadowPage(vcpu, directGfn, directRole(kvm, vcpu, level - 1, directAccess), sw);
         kvm.setSpte(vcpu, sw, kvm.fmt.shadowNonLeafLo(kvm.sp.pfn[child]!), frameHi(kvm.sp.pfn[child]!));
       }
       table = frameOf(host.words[sw]!, host.words[sw + 1]!);

@@ -3,7 +3,7 @@
 // knows its parent SPTE. Under EPT every page is direct (it maps a linear GPA range).
 //
 // Role word (LSB first, v3.2 `union kvm_mmu_page_role`): level 0-3, cr4_pae 4, quadrant 5-6,
-// direct 13, access 14-16, invalid 17, nxe 18, cr0_wp 19.
+// direct 13, access 14-16, invalid 17, nxe 18, cr0_wp 19, smep_andnot_wp 20 (3.1.10 only).
 //
 // Zapping follows kvm_mmu_prepare_zap_page / kvm_mmu_commit_zap_page of the 2011 series: a zapped
 // page's SPTEs are cleared and its parent SPTE dropped; pages still used as a root stay on the active
@@ -25,6 +25,8 @@ export const ROLE_ACCESS_SHIFT = 14;
 export const ROLE_INVALID = 1 << 17;
 export const ROLE_NXE = 1 << 18;
 export const ROLE_CR0_WP = 1 << 19;
+/** 3.1.10 only: `base_role.smep_andnot_wp = smep && !is_write_protection(vcpu);` */
+export const ROLE_SMEP_ANDNOT_WP = 1 << 20;
 
 const KVM_MMU_HASH_SHIFT = 10;
 const HASH_MASK = (1 << KVM_MMU_HASH_SHIFT) - 1;

@@ -179,7 +179,11 @@ export class ShadowMmu implements UnsyncHooks {
         const tableGfn = Math.floor(w.pteGpa[level - 1]! / 4096);
         child = this.getShadowPage(vcpu, tableGfn, indirectRole(kvm, vcpu, level - 1, ptAccess), sw);
       }
-      if (this.gpteChanged(vcpu, level - 1)) return 0;
+      if (this.gpteChanged(vcpu, level - 1)) {
+        // out_gpte_changed: `if (sp) kvm_mmu_put_page(sp, it.sptep);` (forget the unlinked parent)
+        if (child >= 0) kvm.sp.dropParent(child, sw);
+        return 0;
+      }
       if (child >= 0) kvm.setSpte(vcpu, sw, kvm.fmt.shadowNonLeafLo(kvm.sp.pfn[child]!), frameHi(kvm.sp.pfn[child]!));
       table = frameOf(host.words[sw]!, host.words[sw + 1]!);
     }

@@ -180,3 +180,38 @@ describe('the shadow page role (asm/kvm_host.h union kvm_mmu_page_role)', () => 
     expect(roles('v3.0').every((r) => r === 0)).toBe(true);
   });
 });
+
+describe('the shadow page budget (kvm_mmu_calculate_mmu_pages, kvm_mmu_free_some_pages)', () => {
+  // asm/kvm_host.h: KVM_PERMILLE_MMU_PAGES 20, KVM_MIN_ALLOC_MMU_PAGES 64, KVM_MIN_FREE_MMU_PAGES 5,
+  // KVM_REFILL_PAGES 25. n_max_mmu_pages = max(pages in memslots * 20 / 1000, 64).
+  const spread = (n: number) => {
+    const maps: string[] = [];
+    const steps: string[] = [];
+    for (let k = 1; k <= n; k++) {
+      const gva = '0x' + (BigInt(k) << 39n).toString(16);
+      maps.push(`    - { gva: ${gva}, gpa: ${'0x' + (k * 0x1000).toString(16)}, size: 4K, page: 4K, flags: "p w a d", pde: "p w a", pdpte: "p w a", pml4e: "p w a" }`);
+      steps.push(`  - { read: ${gva}, size: 4 }`);
+    }
+    return `kernel: v3.1\nmmu: { tdp: false }\nmemslots:\n  - { slot: 0, gpa: 0x0, size: 1M }\nguest:\n  mappings:\n${maps.join('\n')}\nworkload:\n${steps.join('\n')}\n`;
+  };
+
+  it('n_max_mmu_pages: 20 per 1000 memslot pages, at least 64', () => {
+    // 64M of RAM plus VMX's TSS slot (3 pages) without EPT: 16387 pages -> 327; with EPT the
+    // identity page table adds one: 16388 -> 327.
+    const big = machine(vm('v3.1', `  - { read: ${PAGE}, size: 4 }`));
+    expect(big.kvm.sp.nMax).toBe(327);
+    // 1M: 259 pages -> 5, so the floor of 64.
+    expect(machine(spread(1)).kvm.sp.nMax).toBe(64);
+  });
+
+  it('faults keep at least KVM_MIN_FREE_MMU_PAGES free by recycling the oldest pages', () => {
+    // 30 translations, each in its own PML4 slot: three pages each beside the root, 91 in all, over
+    // a budget of 64. Without the budget every page would stay.
+    const r = run(spread(30));
+    expect(r.stats.mmu_recycled).toBeGreaterThan(0);
+    // Before each fault maps (and before a root is allocated) at least 5 pages are free, and a fault
+    // adds at most 3 (4-level tables): no more than 64 - 5 + 3 pages are ever in use.
+    expect(r.stats.shadow_pages_max).toBeLessThanOrEqual(62);
+    expect(run(spread(18)).stats.mmu_recycled).toBe(0); // 1 + 3 * 18 = 55 pages: never short
+  });
+});

@@ -189,10 +189,12 @@ export class MemslotUpdate {
 /**
  * kvm_arch_commit_memory_region (x86.c): `spin_lock(&kvm->mmu_lock); if (nr_mmu_pages)
  * kvm_mmu_change_mmu_pages(kvm, nr_mmu_pages); kvm_mmu_slot_remove_write_access(kvm, mem->slot);
- * spin_unlock(&kvm->mmu_lock);` The shadow page limit (kvm_mmu_change_mmu_pages) is not modelled.
+ * spin_unlock(&kvm->mmu_lock);` with `nr_mmu_pages = kvm_mmu_calculate_mmu_pages(kvm)` (the VMM set
+ * no KVM_SET_NR_MMU_PAGES).
  */
 export function kvmArchCommitMemoryRegion(kvm: Kvm, vcpu: Vcpu, slot: number): void {
   kvm.acct.charge(vcpu, C.mmu_lock, kvm.cost.mmu_lock);
+  kvm.sp.changeMmuPages(vcpu.id);
   kvmMmuSlotRemoveWriteAccess(kvm, vcpu, slot);
 }
 

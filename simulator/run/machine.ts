@@ -96,6 +96,9 @@ export class Machine {
     }
     this.userMemslots = addFillerSlots(kvm, sc, o.memslot_count ?? sc.memslots.length);
     addVmxPrivateSlots(kvm, sc);
+    // The VMM's KVM_SET_USER_MEMORY_REGION calls each ended in kvm_arch_commit_memory_region, whose
+    // kvm_mmu_change_mmu_pages set the shadow page budget from the slots' pages.
+    kvm.sp.changeMmuPages(0);
     kvm.bus = new MmioBus(sc.devices.map((d) => new MmioDevice(d)));
     const walker = new KvmWalker(kvm);
     this.emulator = new Emulator(kvm, walker);

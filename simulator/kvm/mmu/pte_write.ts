@@ -54,6 +54,7 @@ export function kvmMmuPteWrite(kvm: Kvm, mmu: ShadowMmu | null, vcpu: Vcpu, gpa:
   }
   const gentry = glo !== 0 || ghi !== 0;
   kvm.acct.charge(vcpu, C.mmu_lock, kvm.cost.mmu_lock);
+  kvm.sp.freeSomePages(vcpu.id); // kvm_mmu_free_some_pages
   kvm.stats[S.mmu_pte_write]!++;
   let flooded = false;
   if (guestInitiated) {

@@ -60,6 +60,7 @@ export function shadowMmuLoad(kvm: Kvm, em: ShadowMmu, vcpu: Vcpu): void {
   if (vcpu.root >= 0) return;
   const rootGfn = Math.floor(vcpu.cr3 / 4096);
   kvm.isVisibleGfn(vcpu, rootGfn); // mmu_check_root -> kvm_is_visible_gfn
+  kvm.sp.freeSomePages(vcpu.id); // mmu_alloc_shadow_roots: kvm_mmu_free_some_pages
   const id = em.getShadowPage(vcpu, rootGfn, indirectRole(kvm, vcpu, 4, ACC_ALL), -1);
   kvm.sp.rootCount[id]!++;
   vcpu.root = id;
@@ -141,6 +142,7 @@ export class ShadowMmu implements UnsyncHooks {
     const pfn = slot === null ? 0 : kvm.slotPfn(vcpu, slot, gfn);
     kvm.races.point(vcpu, RACE_MMU_LOCK, 0);
     kvm.acct.charge(vcpu, C.mmu_lock, kvm.cost.mmu_lock);
+    kvm.sp.freeSomePages(vcpu.id); // kvm_mmu_free_some_pages
     const emulate = this.fetch(vcpu, vpn, write, user, pfn, slot === null);
     if (!emulate) vcpu.lastPtWriteCount = 0; // reset fork detector
     kvm.stats[S.pf_fixed]!++;

@@ -29,6 +29,11 @@ export const ROLE_CR0_WP = 1 << 19;
 export const ROLE_SMEP_ANDNOT_WP = 1 << 20;
 
 const KVM_MMU_HASH_SHIFT = 10;
+/** asm/kvm_host.h (3.0.1, 3.1.10): the shadow page budget. */
+const KVM_PERMILLE_MMU_PAGES = 20;
+const KVM_MIN_ALLOC_MMU_PAGES = 64;
+const KVM_MIN_FREE_MMU_PAGES = 5;
+const KVM_REFILL_PAGES = 25;
 const HASH_MASK = (1 << KVM_MMU_HASH_SHIFT) - 1;
 
 /** Page states: on the active list, or zapped and waiting for a grace period, or free. */
@@ -59,6 +64,10 @@ export class ShadowPages {
   /** host pfn -> page id (page_header(__pa)). */
   private readonly byPfn = new Map<number, number>();
   inUse = 0;
+  /** kvm->arch.n_used_mmu_pages (3.1: down when a page goes on the invalid list; 3.0: when freed) and
+   *  n_max_mmu_pages (kvm_mmu_calculate_mmu_pages at each memslot commit). */
+  nUsed = 0;
+  nMax = KVM_MIN_ALLOC_MMU_PAGES;
   /** kvm->arch.indirect_shadow_pages: valid pages that shadow a guest table. */
   indirectCount = 0;
 
@@ -149,6 +158,7 @@ export class ShadowPages {
     this.active.add(id);
     this.byPfn.set(pfn, id);
     this.inUse++;
+    this.nUsed++; // kvm_mod_used_mmu_pages(vcpu->kvm, +1)
     const st = this.kvm.stats;
     st[S.shadow_pages] = this.inUse;
     if (this.inUse > st[S.shadow_pages_max]!) st[S.shadow_pages_max] = this.inUse;
@@ -178,6 +188,7 @@ export class ShadowPages {
       ret++; // "Count self"
       this.active.delete(id);
       invalid.push(id);
+      if (kvm.kernel !== 'v3.0') this.nUsed--; // 3.1: kvm_mod_used_mmu_pages(kvm, -1) here
     } else {
       // Still some vCPU's root: `list_move(&sp->link, &kvm->arch.active_mmu_pages)` (to the head,
       // where the newest pages are), invalid, and every vCPU reloads its MMU.
@@ -323,7 +334,60 @@ export class ShadowPages {
     this.state[id] = SP_FREE;
     this.freeIds.push(id);
     this.inUse--;
+    if (this.kvm.kernel === 'v3.0') this.nUsed--; // 3.0.1: kvm_mmu_free_page
     this.kvm.stats[S.shadow_pages] = this.inUse;
+  }
+
+  /** kvm_mmu_available_pages: n_max - n_used (unsigned in the kernel: never below 0 here). */
+  private available(): number {
+    return this.nMax > this.nUsed ? this.nMax - this.nUsed : 0;
+  }
+
+  /** The oldest page on active_mmu_pages (`active_mmu_pages.prev`): new pages go to the head. */
+  private oldest(): number {
+    for (const id of this.active) return id;
+    return -1;
+  }
+
+  /**
+   * kvm_mmu_free_some_pages, before a fault maps or a root is allocated: with fewer than
+   * KVM_MIN_FREE_MMU_PAGES available, zap the oldest pages until KVM_REFILL_PAGES are
+   * (++mmu_recycled each). 3.0.1 commits each zap at once, 3.1.10 once at the end.
+   */
+  freeSomePages(vcpuId: number): void {
+    if (this.available() >= KVM_MIN_FREE_MMU_PAGES) return;
+    const kvm = this.kvm;
+    const invalid: number[] = [];
+    const eachAtOnce = kvm.kernel === 'v3.0';
+    // A root still in use is moved to the head, not freed: bound the loop by the pages there are.
+    for (let guard = this.active.size * 2; this.available() < KVM_REFILL_PAGES && this.active.size > 0 && guard > 0; guard--) {
+      this.prepareZap(vcpuId, this.oldest(), invalid);
+      if (eachAtOnce) {
+        this.commitZap(vcpuId, invalid);
+        invalid.length = 0;
+      }
+      kvm.stats[S.mmu_recycled]!++;
+    }
+    this.commitZap(vcpuId, invalid);
+  }
+
+  /**
+   * kvm_mmu_calculate_mmu_pages, then kvm_mmu_change_mmu_pages (kvm_arch_commit_memory_region, when
+   * the VMM never set KVM_SET_NR_MMU_PAGES): 20 pages per 1000 pages of memslots, at least 64; pages
+   * beyond a smaller goal are zapped oldest first.
+   */
+  changeMmuPages(vcpuId: number): void {
+    let nrPages = 0;
+    const ms = this.kvm.memslots;
+    for (let i = 0; i < ms.nmemslots; i++) nrPages += ms.slots[i]?.npages ?? 0;
+    let goal = Math.max(Math.floor((nrPages * KVM_PERMILLE_MMU_PAGES) / 1000), KVM_MIN_ALLOC_MMU_PAGES);
+    if (this.nUsed > goal) {
+      const invalid: number[] = [];
+      for (let guard = this.active.size * 2; this.nUsed > goal && this.active.size > 0 && guard > 0; guard--) this.prepareZap(vcpuId, this.oldest(), invalid);
+      this.commitZap(vcpuId, invalid);
+      goal = this.nUsed;
+    }
+    this.nMax = goal;
   }
 
   private grow(cap: number): void {

@@ -27,6 +27,7 @@ export function mmuLoad(kvm: Kvm, vcpu: Vcpu): void {
     mmuUnload(kvm, vcpu);
   }
   if (vcpu.root >= 0) return;
+  kvm.sp.freeSomePages(vcpu.id); // mmu_alloc_direct_roots: kvm_mmu_free_some_pages
   const id = kvm.sp.getPage(vcpu.id, 0, tdpRole(4), -1);
   kvm.sp.rootCount[id]!++;
   vcpu.root = id;
@@ -70,6 +71,7 @@ export function tdpPageFault(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: numbe
   const pfn = slot === null ? 0 : kvm.slotPfn(vcpu, slot, gfn);
   kvm.races.point(vcpu, RACE_MMU_LOCK, 0);
   kvm.acct.charge(vcpu, C.mmu_lock, kvm.cost.mmu_lock); // spin_lock(&kvm->mmu_lock) ... spin_unlock
+  kvm.sp.freeSomePages(vcpu.id); // kvm_mmu_free_some_pages
   return directMap(kvm, vcpu, gfn, pfn, slot === null);
 }
 

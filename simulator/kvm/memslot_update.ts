@@ -107,7 +107,7 @@ export class MemslotUpdate {
     const gfn = gpa / 4096;
     const npages = size / 4096;
     if (readonly) {
-      kvm.warn(vcpu, `memslot ${id}: KVM_MEM_READONLY does not exist before v3.8; the ${kvm.kernel} ioctl fails with -EINVAL`);
+      kvm.warn(vcpu, `memslot ${id}: KVM_MEM_READONLY arrived in v3.8; ${kvm.kernel} knows only KVM_MEM_LOG_DIRTY_PAGES and would keep the bit but map the slot writable: not modelled, the step is skipped`);
       return MEMSLOT_DONE;
     }
     const old = kvm.memslots.slots[id] ?? null;

@@ -91,7 +91,7 @@ export class Machine {
     });
     const kvm = this.kvm;
     for (const m of sc.memslots) {
-      if (m.readonly) throw new GuestSetupError(`memslot ${m.slot}: read-only memslots (KVM_MEM_READONLY) arrived in v3.8; ${kernel} rejects them with -EINVAL`, m.pos.line, m.pos.col);
+      if (m.readonly) throw new GuestSetupError(`memslot ${m.slot}: read-only memslots (KVM_MEM_READONLY) arrived in v3.8; ${kernel} knows only KVM_MEM_LOG_DIRTY_PAGES and would map the slot writable, so it is not modelled`, m.pos.line, m.pos.col);
       kvm.memslots.install(new Memslot(m.slot, m.gpa / 4096, m.size / 4096));
     }
     this.userMemslots = addFillerSlots(kvm, sc, o.memslot_count ?? sc.memslots.length);

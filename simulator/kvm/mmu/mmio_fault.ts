@@ -30,7 +30,7 @@ export class LocklessResult {
 
 /** `page` is the faulting address's page: the gfn for a direct MMU (EPT), the GVA's vpn for shadow
  *  paging. (The page offset plays no part in the handler.) */
-export function handleMmioPageFaultCommon(kvm: Kvm, vcpu: Vcpu, page: number, direct: boolean): number {
+export function handleMmioPageFaultCommon(kvm: Kvm, vcpu: Vcpu, page: number, direct: boolean, offset = 0): number {
   if (quicklyCheckMmioPf(kvm, vcpu, page, direct)) {
     noteFault(kvm, vcpu, CLASS_MMIO_CACHE);
     return 1;
@@ -40,7 +40,8 @@ export function handleMmioPageFaultCommon(kvm: Kvm, vcpu: Vcpu, page: number, di
     const gfn = kvm.fmt.mmioGfn(last.lo, last.hi);
     const access = kvm.fmt.mmioAccess(last.lo);
     const vpn = direct ? 0 : page; // if (direct) addr = 0
-    kvm.trace.emit(E.handle_mmio_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, 0), vaHi(vpn), gfn, access);
+    // trace_handle_mmio_page_fault(addr, gfn, access): the whole faulting address (cr2) under shadow paging.
+    kvm.trace.emit(E.handle_mmio_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, direct ? 0 : offset), vaHi(vpn), gfn, access);
     vcpuCacheMmioInfo(kvm, vcpu, vpn, gfn, access);
     noteFault(kvm, vcpu, CLASS_MMIO_FAST);
     return 1;
@@ -56,8 +57,8 @@ export function handleMmioPageFaultCommon(kvm: Kvm, vcpu: Vcpu, page: number, di
 }
 
 /** handle_mmio_page_fault: the common handler, with WARN_ON(r < 0). */
-export function handleMmioPageFault(kvm: Kvm, vcpu: Vcpu, page: number, direct: boolean): number {
-  const r = handleMmioPageFaultCommon(kvm, vcpu, page, direct);
+export function handleMmioPageFault(kvm: Kvm, vcpu: Vcpu, page: number, direct: boolean, offset = 0): number {
+  const r = handleMmioPageFaultCommon(kvm, vcpu, page, direct, offset);
   if (r < 0) kvm.warn(vcpu, `WARN_ON(r < 0) in handle_mmio_page_fault, page 0x${page.toString(16)}`);
   return r;
 }

@@ -103,7 +103,7 @@ export class ShadowMmu implements UnsyncHooks {
    */
   pageFault(vcpu: Vcpu, vpn: number, offset: number, errorCode: number): number {
     const kvm = this.kvm;
-    if (kvm.kernel !== 'v3.0' && (errorCode & PFERR_RSVD_MASK) !== 0) return handleMmioPageFault(kvm, vcpu, vpn, false);
+    if (kvm.kernel !== 'v3.0' && (errorCode & PFERR_RSVD_MASK) !== 0) return handleMmioPageFault(kvm, vcpu, vpn, false, offset);
     const access = errorCode & (PFERR_WRITE_MASK | PFERR_USER_MASK | PFERR_FETCH_MASK);
     const w = this.walker.walker;
     if (!this.walker.gvaToGpa(vcpu, vpn, offset, access)) {

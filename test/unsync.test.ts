@@ -215,3 +215,18 @@ describe('the shadow page budget (kvm_mmu_calculate_mmu_pages, kvm_mmu_free_some
     expect(run(spread(18)).stats.mmu_recycled).toBe(0); // 1 + 3 * 18 = 55 pages: never short
   });
 });
+
+describe('v3.0 mmu_pte_write_zap_pte', () => {
+  it('a guest write of 0 over a notrap entry leaves trap, so the next fault exits', () => {
+    // 3.0.1 mmu.c mmu_pte_write_zap_pte: `__set_spte(spte, shadow_trap_nonpresent_pte);` for every
+    // entry written; gentry 0 means no mmu_pte_write_new_pte, so trap stays. The PTE at 0x8000001018
+    // was absent when its table was shadowed (prefetch_page: notrap); the emulated write of 0 (oos_shadow
+    // 0) makes it trap, so the read's #PF (P = 0) exits and KVM injects it (guest-pf, not -direct).
+    const w = `  - { read: ${PAGE}, size: 4 }\n  - { pte: 0x8000001018, level: 1, flags: "", gpa: 0x0 }\n  - { read: 0x8000001018, size: 4 }`;
+    const maps = vm('v3.0', w, { oos: false }).replace('mappings:\n', 'mappings:\n    - { gva: 0x8000001000, gpa: 0x2001000, size: 4K, page: 4K, flags: "", pde: "p w a", pdpte: "p w a", pml4e: "p w a" }\n');
+    const r = run(maps, { accesses: true });
+    expect(r.faults['wp-emulate']).toBe(1);
+    expect(r.faults['guest-pf']).toBe(1);
+    expect(r.faults['guest-pf-direct']).toBe(0);
+  });
+});

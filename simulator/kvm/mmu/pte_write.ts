@@ -86,7 +86,10 @@ export function kvmMmuPteWrite(kvm: Kvm, mmu: ShadowMmu | null, vcpu: Vcpu, gpa:
     const word = kvm.host.entryWord(kvm.sp.pfn[id]!, index);
     const oldLo = kvm.host.words[word]!;
     const oldHi = kvm.host.words[word + 1]!;
-    kvm.sp.zapPte(vcpu.id, id, index); // mmu_page_zap_pte (3.0: mmu_pte_write_zap_pte)
+    kvm.sp.zapPte(vcpu.id, id, index); // mmu_page_zap_pte
+    // 3.0.1's mmu_pte_write_zap_pte ends `__set_spte(spte, shadow_trap_nonpresent_pte);` whatever the
+    // entry held, so even a notrap entry becomes trap (with bypass_guest_pf; 0 otherwise).
+    if (kvm.kernel === 'v3.0') kvm.clearSpte(word);
     if (gentry && ((kvm.sp.role[id]! ^ baseRole) & roleMask) === 0) {
       if (kvm.sp.level(id) !== 1) kvm.stats[S.mmu_pde_zapped]!++;
       else {

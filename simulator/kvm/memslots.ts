@@ -62,38 +62,32 @@ export class Memslots {
   readonly slots: (Memslot | null)[] = new Array<Memslot | null>(KVM_MEM_SLOTS_NUM).fill(null);
   nmemslots = 0;
   generation = 0;
-  /** Counters of the last lookups, read by the caller to charge cost and bump stats. */
-  lookups = 0;
+  /** Slots compared by every search so far: the caller charges and counts the difference. */
   compares = 0;
-  misses = 0;
 
   /**
    * gfn_to_memslot (3.0/3.1): `for (i = 0; i < slots->nmemslots; ++i) if (gfn >= base_gfn && gfn <
    * base_gfn + npages) return &slots->memslots[i];` Returns the slot or null; counts the comparisons.
    */
   lookup(gfn: number): Memslot | null {
-    this.lookups++;
     const n = this.nmemslots;
     for (let i = 0; i < n; i++) {
       this.compares++;
       const s = this.slots[i];
       if (s !== null && s !== undefined && gfn >= s.baseGfn && gfn < s.baseGfn + s.npages) return s;
     }
-    this.misses++;
     return null;
   }
 
   /** kvm_is_visible_gfn (kvm_main.c, 3.0.1 and 3.1.10): `for (i = 0; i < KVM_MEMORY_SLOTS; ++i)`,
    *  skipping `memslot->flags & KVM_MEMSLOT_INVALID`: the user slots only, whatever nmemslots is. */
   isVisible(gfn: number): boolean {
-    this.lookups++;
     for (let i = 0; i < KVM_MEMORY_SLOTS; i++) {
       this.compares++;
       const s = this.slots[i];
       if (s === null || s === undefined || s.invalid) continue;
       if (gfn >= s.baseGfn && gfn < s.baseGfn + s.npages) return true;
     }
-    this.misses++;
     return false;
   }
 

@@ -1,0 +1,30 @@
+// The tests Stryker runs against each mutant (npm run mutate, stryker.config.mjs): the simulator's
+// unit tests, i.e. the top-level test/*.test.ts files that import only simulator/ and test/helpers/.
+// Left out: the extension's tests (extension-*: they import extension/ and shared/, some start a
+// browser), the CLI tests (cli, compare: they spawn the dist/ bundle, which is built from the
+// unmutated sources), the .vsix test (package) and the webview/e2e suites (Chromium, workbenches).
+import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/** Files whose tests take seconds each (hundreds of thousands of simulated accesses). */
+const SLOW = ['permissions-modes', 'transparency', 'walker-sdm', 'equivalence', 'bounded', 'scenario-parse'];
+const rank = (file: string): number => (/\/mutation-[^/]+\.test\.ts$/.test(file) ? 0 : SLOW.some((s) => file.endsWith(`/${s}.test.ts`)) ? 2 : 1);
+
+/** Stryker stops a mutant's run at its first failing test: let the quick, targeted files go first. */
+class QuickFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    return [...files].sort((a, b) => rank(a.moduleId) - rank(b.moduleId) || a.moduleId.localeCompare(b.moduleId));
+  }
+}
+
+export default defineConfig({
+  test: {
+    include: ['test/*.test.ts'],
+    exclude: ['**/node_modules/**', 'test/extension-*.test.ts', 'test/cli.test.ts', 'test/compare.test.ts', 'test/package.test.ts'],
+    sequence: { sequencer: QuickFirst },
+    // Mutated (instrumented) code on the hot paths runs several times slower; Stryker's own timeout
+    // catches the mutants that loop.
+    testTimeout: 60_000,
+    reporters: ['default'],
+  },
+});

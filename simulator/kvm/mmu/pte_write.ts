@@ -36,16 +36,11 @@ export function kvmMmuPteWrite(kvm: Kvm, mmu: ShadowMmu | null, vcpu: Vcpu, gpa:
   // give gentry 0 (`switch (bytes)`).
   let glo = 0;
   let ghi = 0;
-  if (bytes === 4 || !guestInitiated) {
-    bytes = 8;
-    const slot = kvm.gfnToMemslot(vcpu, gfn);
-    if (slot !== null) {
-      kvm.host.read(kvm.slotPfn(vcpu, slot, gfn), index * 8, 8);
-      glo = kvm.host.lo;
-      ghi = kvm.host.hi;
-    }
-  } else if (bytes === 8) {
-    const slot = kvm.memslots.find(gfn); // the value the emulator just wrote there
+  const reread = bytes === 4 || !guestInitiated;
+  if (reread) bytes = 8;
+  if (bytes === 8) {
+    // kvm_read_guest is a lookup; an 8-byte write's value is what the emulator just stored there.
+    const slot = reread ? kvm.gfnToMemslot(vcpu, gfn) : kvm.memslots.find(gfn);
     if (slot !== null) {
       kvm.host.read(kvm.slotPfn(vcpu, slot, gfn), index * 8, 8);
       glo = kvm.host.lo;

@@ -11,7 +11,7 @@ import { DecodedInsn, decodeMov, encodeMov } from '../simulator/arch/x86/insn';
 import { FLAG_TOKENS, indexOfVpn, pagesPerLevel } from '../simulator/arch/x86/paging';
 import { frameHi, frameLo, frameOf, fromBigInt, hex64, hexNum, hiBits, toBigInt, vaHi, vaLo } from '../simulator/arch/x86/u64';
 import { ACCESS_DONE, ACCESS_EXIT, ACCESS_GUEST_PF, Cpu } from '../simulator/arch/x86/cpu';
-import type { WalkCpu } from '../simulator/arch/x86/walker';
+import { GuestWalker, WALK_FAULT, WALK_OK, type WalkCpu, type WalkMemory } from '../simulator/arch/x86/walker';
 import { PFERR_FETCH_MASK as PFERR_F, PFERR_PRESENT_MASK as PFERR_P, PFERR_USER_MASK as PFERR_U, PFERR_WRITE_MASK as PFERR_W } from '../simulator/arch/x86/paging';
 
 describe('VMX exit reasons (3.1.10 arch/x86/include/asm/vmx.h:245-283)', () => {
@@ -441,5 +441,97 @@ describe('Cpu.accessShadow (cpu.ts)', () => {
     expect(s.cpu.errorCode).toBe(PFERR_P);
     expect(s.cpu.accessShadow(guest({ smap: true, ac: true }), s.root, s.V, 0, 4, 0, 0, 0)).toBe(ACCESS_DONE);
     expect(s.cpu.accessShadow(guest({ smap: false }), s.root, s.V, 0, 4, PFERR_W | PFERR_U, 1, 0)).toBe(ACCESS_DONE); // PKRU all-deny ignored
+  });
+});
+
+/** Guest tables as a map of entries; setBits is a cmpxchg that can be made to lose `losses` times
+ *  (another CPU set the bit first: the entry no longer holds the value read). */
+class RacyMemory implements WalkMemory {
+  lo = 0;
+  hi = 0;
+  readonly m = new Map<number, number>();
+  losses = 0;
+  cmpxchgs = 0;
+  readEntry(gpa: number): boolean {
+    this.lo = this.m.get(gpa) ?? 0;
+    this.hi = 0;
+    return true;
+  }
+  setBits(gpa: number, bits: number, lo: number): boolean {
+    this.cmpxchgs++;
+    if (this.losses > 0 || this.m.get(gpa) !== lo) {
+      this.losses--;
+      this.m.set(gpa, (this.m.get(gpa)! | bits) >>> 0); // the other writer's result
+      return false;
+    }
+    this.m.set(gpa, (lo | bits) >>> 0);
+    return true;
+  }
+}
+const VPN = 0x12345;
+/** vpn 0x12345 through tables at 0x1000.. with `upper` in the non-leaf entries and `leaf` in the PTE. */
+function racy(upper: number, leaf: number): RacyMemory {
+  const m = new RacyMemory();
+  m.m.set(0x1000 + indexOfVpn(VPN, 4) * 8, 0x2000 | upper);
+  m.m.set(0x2000 + indexOfVpn(VPN, 3) * 8, 0x3000 | upper);
+  m.m.set(0x3000 + indexOfVpn(VPN, 2) * 8, 0x4000 | upper);
+  m.m.set(0x4000 + indexOfVpn(VPN, 1) * 8, 0x777000 | leaf);
+  return m;
+}
+const wcpu: WalkCpu = { cr3: 0x1000, cr0Wp: true, nx: true, smep: false, smap: false, pke: false, pkru: 0, ac: false };
+
+// FNAME(walk_addr_generic) (3.1.10 paging_tmpl.h:141-300): every level read is one
+// trace_kvm_mmu_paging_element; a lost cmpxchg of the A bit (224-237) or of the D bit (282-291)
+// restarts the whole walk from CR3 (`goto retry_walk`).
+describe('GuestWalker (walker.ts): reads and KVM\'s retry_walk', () => {
+  it('counts one read per level used: 4 for a 4K page, 3 for 2M, 2 for 1G, up to the not-present entry', () => {
+    const w = new GuestWalker(46);
+    expect(w.walk(racy(0x27, 0x67), wcpu, VPN, 0, true)).toBe(WALK_OK);
+    expect([w.reads, w.level, w.gfn]).toEqual([4, 1, 0x777]);
+    const big = racy(0x27, 0x67);
+    big.m.set(0x3000 + indexOfVpn(VPN, 2) * 8, 0x40000000 | 0xa7); // 2M PDE (PS), frame 0x40000000
+    expect(w.walk(big, wcpu, VPN, 0, false)).toBe(WALK_OK);
+    expect([w.reads, w.level, w.gfn]).toEqual([3, 2, 0x40000 + (VPN % 512)]);
+    big.m.set(0x2000 + indexOfVpn(VPN, 3) * 8, 0x40000000 | 0xa7); // 1G PDPTE
+    expect(w.walk(big, wcpu, VPN, 0, false)).toBe(WALK_OK);
+    expect([w.reads, w.level, w.gfn]).toEqual([2, 3, 0x40000 + (VPN % (512 * 512))]);
+    const hole = racy(0x27, 0x67);
+    hole.m.delete(0x2000 + indexOfVpn(VPN, 3) * 8);
+    expect(w.walk(hole, wcpu, VPN, 0, true)).toBe(WALK_FAULT);
+    expect([w.reads, w.errorCode]).toEqual([2, 0]);
+  });
+
+  it('KVM: the A bit is set level by level; a lost cmpxchg restarts the walk, which then finds A set', () => {
+    const w = new GuestWalker(46);
+    const m = racy(0x07, 0x07); // A clear everywhere
+    expect(w.walk(m, wcpu, VPN, 0, true)).toBe(WALK_OK);
+    expect([w.reads, m.cmpxchgs]).toEqual([4, 4]);
+    const r = racy(0x27, 0x07); // A clear only in the PTE, and the first cmpxchg loses
+    r.losses = 1;
+    expect(w.walk(r, wcpu, VPN, 0, true)).toBe(WALK_OK);
+    expect([w.reads, r.cmpxchgs]).toEqual([8, 1]); // 4 reads, lost cmpxchg, 4 reads again
+    expect(w.pteLo[1]).toBe(0x777027);
+  });
+
+  it('KVM: the D bit of a write is set after the walk; a lost cmpxchg restarts it too', () => {
+    const w = new GuestWalker(46);
+    const m = racy(0x27, 0x27); // A set, D clear in the PTE
+    m.losses = 1;
+    expect(w.walk(m, wcpu, VPN, PFERR_W, true)).toBe(WALK_OK);
+    expect([w.reads, m.cmpxchgs]).toEqual([8, 1]); // the retried walk finds D set
+    expect(w.pteLo[1]).toBe(0x777067);
+    const n = racy(0x27, 0x27);
+    expect(w.walk(n, wcpu, VPN, PFERR_W, true)).toBe(WALK_OK);
+    expect([w.reads, n.cmpxchgs, w.pteLo[1]]).toEqual([4, 1, 0x777067]);
+    expect(n.m.get(0x4000 + indexOfVpn(VPN, 1) * 8)).toBe(0x777067);
+  });
+
+  it('KVM: no A bit is set at or below a level with a permission fault, and no D bit on a fault', () => {
+    const w = new GuestWalker(46);
+    const m = racy(0x07, 0x05); // the PTE is read-only; A clear everywhere
+    expect(w.walk(m, wcpu, VPN, PFERR_W, true)).toBe(WALK_FAULT);
+    expect(w.errorCode).toBe(PFERR_P | PFERR_W);
+    expect(m.cmpxchgs).toBe(3); // PML4E, PDPTE, PDE got A; the PTE, where eperm is set, did not
+    expect(m.m.get(0x4000 + indexOfVpn(VPN, 1) * 8)).toBe(0x777005);
   });
 });

@@ -214,6 +214,8 @@ describe('the overlap check of __kvm_set_memory_region: `for (i = 0; i < KVM_MEM
   it('the slot itself (`s == memslot`) and empty slots (`!s->npages`) are skipped', () => {
     expect(clash(0x150, 0x100, 0)).toBeNull();
     expect(clash(0x400, 0x10, 1)).toBeNull();
+    // A range across the deleted slot's base gfn 0x400: only `!s->npages` lets it pass.
+    expect(clash(0x3f0, 0x20, 1)).toBeNull();
   });
 
   it('only user slots are checked: a private slot in the way is not seen', () => {
@@ -268,6 +270,25 @@ describe('kvm->srcu (srcu_read_lock / srcu_read_unlock around each exit handler;
     expect([...s.section]).toEqual([0, 0, 0]);
     expect(s.syncer).toBe(-1);
     expect(s.pendingReader()).toBe(-1);
+  });
+
+  it('without a synchronize in progress nothing is awaited, whoever is inside', () => {
+    const v = vcpus();
+    const s = new Srcu(4);
+    s.readLock(v[0]!);
+    s.readLock(v[2]!);
+    expect(s.pendingReader()).toBe(-1);
+    v[2]!.clock = 50;
+    s.readUnlock(v[2]!);
+    expect(s.syncEnd()).toBe(0);
+    // A synchronize by vCPU 1 now waits for vCPU 0 alone (vCPU 2 has left).
+    expect(s.syncStart(v[1]!)).toBe(1);
+    s.readLock(v[2]!); // a later section (vCPU 2's second): not awaited
+    expect(s.pendingReader()).toBe(0);
+    v[0]!.clock = 60;
+    s.readUnlock(v[0]!);
+    expect(s.pendingReader()).toBe(-1);
+    expect(s.syncEnd()).toBe(60);
   });
 
   it('with no other vCPU inside, synchronize returns at once', () => {
@@ -753,6 +774,36 @@ describe('kvm_mmu_zap_all: every page prepare-zapped, the list restarted after e
     expect(kvm.stats[S.mmu_shadow_zapped]! - zapped).toBe(before);
     const order = named(kvm, 'kvm_mmu_prepare_zap_page').slice(-before).map((e) => e.fields.level);
     expect(order).toEqual(levels.reverse());
+  });
+});
+
+describe('kvm_mmu_zap_all with the root in use at the head: `if (kvm_mmu_prepare_zap_page(kvm, sp, &invalid_list)) goto restart;`', () => {
+  it('shadow paging, after a CR3 switch: the newest page is the root in use, prepare-zapped again at every restart', () => {
+    // Space 1's root is allocated after space 0's pages (its children, the shared kernel half, are
+    // found in the hash and reused): the list from the head is R1, then space 0's pages. R1 has
+    // root_count 1 (`list_move(&sp->link, &kvm->arch.active_mmu_pages)`: back to the head, ret 0);
+    // every other page goes to the invalid list (`ret++`) and the walk restarts at the head, where R1
+    // is met again. N pages: N - 1 restarts, each zapping R1 and one page, and a last pass with R1
+    // alone: 2N - 1 prepare-zaps.
+    const yaml = vm('v3.1', `  - { write: ${RAM}, size: 8, value: 1 }\n  - { cr3: 1 }\n  - { write: ${RAM}, size: 8, value: 2 }`).replace('kernel: v3.1', 'kernel: v3.1\nmmu: { tdp: false }');
+    const m = machine(yaml);
+    m.run();
+    const kvm = m.kvm;
+    const ids = [...kvm.sp.active];
+    const n = ids.length;
+    expect(n).toBeGreaterThan(2);
+    const newest = ids[n - 1]!;
+    expect(kvm.sp.level(newest)).toBe(4);
+    const zapped = kvm.stats[S.mmu_shadow_zapped]!;
+    const seen = named(kvm, 'kvm_mmu_prepare_zap_page').length;
+    kvmMmuZapAll(kvm, kvm.vcpus[0]!);
+    expect(kvm.stats[S.mmu_shadow_zapped]! - zapped).toBe(2 * n - 1);
+    expect([...kvm.sp.active]).toEqual([newest]);
+    const levels = named(kvm, 'kvm_mmu_prepare_zap_page').slice(seen).map((e) => e.fields.level);
+    expect(levels.length).toBe(2 * n - 1);
+    // R1 first, then after every other page.
+    for (let i = 0; i < levels.length; i += 2) expect(levels[i]).toBe(4);
+    expect(named(kvm, 'kvm_mmu_zap_all').at(-1)!.fields).toEqual({ pages: n });
   });
 });
 

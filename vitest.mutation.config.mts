@@ -32,6 +32,9 @@ export default defineConfig({
     // Mutated (instrumented) code on the hot paths runs several times slower; Stryker's own timeout
     // catches the mutants that loop.
     testTimeout: 60_000,
+    // Smaller exhaustive checks per mutant (see the two test files): they run for every surviving
+    // mutant they cover.
+    env: { TRANSPARENCY_RUNS: '50', PERMISSIONS_SAMPLE: '5' },
     reporters: ['default'],
   },
 });

@@ -143,6 +143,13 @@ function bits(e: Env, sp: number): number[] {
 
 const uc = (e: Env, sp: number) => e.kvm.sp.unsyncChildren[sp];
 
+/** Every page, the VM's own root included: unsync_children counts the bits set in
+ *  unsync_child_bitmap (mark_unsync sets a bit and `sp->unsync_children++`; clear_child_bitmap and
+ *  mmu_pages_clear_parents clear one and `sp->unsync_children--`). */
+function consistent(e: Env): void {
+  for (const id of e.kvm.sp.active) expect([e.byId.get(id) ?? id, uc(e, id)]).toEqual([e.byId.get(id) ?? id, bits(e, id).length]);
+}
+
 /** __kvm_unsync_page through its only caller: mmu_need_write_protect(vcpu, gfn, can_unsync = 1). */
 function goUnsync(e: Env, sp: number): void {
   expect(mmuNeedWriteProtect(e.kvm, e.v, e.kvm.sp.gfn[sp]!, true, e.ops)).toBe(false);
@@ -231,6 +238,7 @@ describe('mmu_sync_children over a 4-level tree', () => {
     e.log.length = 0;
     mmuSyncChildren(e.kvm, e.v, r, e.ops);
     expect(e.log).toEqual([]);
+    consistent(e);
   });
 
   it('nothing write-protected, no remote flush (`if (protected)`)', () => {
@@ -243,6 +251,7 @@ describe('mmu_sync_children over a 4-level tree', () => {
     e.log.length = 0;
     mmuSyncChildren(e.kvm, e.v, r, e.ops);
     expect(e.log).toEqual(['wp C', 'kvm_mmu_sync_page C', 'syncop C']);
+    consistent(e);
   });
 
   it('mmu_sync_children below a non-root parent stops clearing at that parent (kvm_mmu_pages_init: parent[level-1] = NULL)', () => {
@@ -269,6 +278,7 @@ describe('mmu_sync_children over a 4-level tree', () => {
     mmuSyncChildren(e.kvm, e.v, r, e.ops);
     expect(e.log).toEqual([]);
     expect([bits(e, a), bits(e, r), [uc(e, a), uc(e, r)]]).toEqual([[], [], [0, 0]]);
+    consistent(e);
   });
 
   it('two L2 subtrees under one L3 page go in one batch: R, A, B1, C1, C2, B2, D1', () => {
@@ -289,6 +299,7 @@ describe('mmu_sync_children over a 4-level tree', () => {
     expect(e.log).toEqual(['wp C1', 'wp C2', 'wp D1', 'kvm_mmu_sync_page C1', 'syncop C1', 'kvm_mmu_sync_page C2', 'syncop C2', 'kvm_mmu_sync_page D1', 'syncop D1']);
     expect([uc(e, b1), uc(e, b2), uc(e, a), uc(e, r)]).toEqual([0, 0, 0, 0]);
     expect([bits(e, b1), bits(e, b2), bits(e, a), bits(e, r)]).toEqual([[], [], [], []]);
+    consistent(e);
   });
 
   it('the walk stops at entry 511: the next page\'s bitmap and SPTEs are not part of this one (for_each_unsync_children: `idx < 512`)', () => {
@@ -308,6 +319,7 @@ describe('mmu_sync_children over a 4-level tree', () => {
     mmuSyncChildren(e.kvm, e.v, r, e.ops);
     expect(e.log).toEqual(['wp C', 'wp D', 'kvm_mmu_sync_page C', 'syncop C', 'kvm_mmu_sync_page D', 'syncop D']);
     expect([uc(e, b), uc(e, b2), uc(e, a), uc(e, r)]).toEqual([0, 0, 0, 0]);
+    consistent(e);
   });
 
   it('v3.0 with bypass_guest_pf: a trap SPTE beside the link does not disturb the walk', () => {
@@ -328,6 +340,35 @@ describe('mmu_sync_children over a 4-level tree', () => {
     mmuSyncChildren(e.kvm, e.v, r, e.ops);
     expect(e.log).toEqual(['wp C', 'kvm_mmu_sync_page C', 'syncop C']);
     expect([uc(e, b), uc(e, a), uc(e, r)]).toEqual([0, 0, 0]);
+    consistent(e);
+  });
+
+  it('a walk from an L2 page after a longer one from the root: entries past the vector\'s nr are not read (mmu_pages_next: `n < pvec->nr`)', () => {
+    const e = env();
+    const r = mk(e, 'R', 0x100, 4);
+    const a1 = mk(e, 'A1', 0x101, 3, r, 1);
+    const b1 = mk(e, 'B1', 0x102, 2, a1, 2);
+    const c1 = mk(e, 'C1', 0x103, 1, b1, 3);
+    const a2 = mk(e, 'A2', 0x104, 3, r, 4);
+    const b2 = mk(e, 'B2', 0x105, 2, a2, 5);
+    const c2 = mk(e, 'C2', 0x106, 1, b2, 6);
+    goUnsync(e, c1);
+    goUnsync(e, c2);
+    // The vector: R, A1, B1, C1, A2, B2, C2 (each level's `nr_unsync_leaf += ret;` is positive, so
+    // the root's walk goes on past A1 to A2): one batch.
+    e.log.length = 0;
+    mmuSyncChildren(e.kvm, e.v, r, e.ops);
+    expect(e.log).toEqual(['wp C1', 'wp C2', 'kvm_mmu_sync_page C1', 'syncop C1', 'kvm_mmu_sync_page C2', 'syncop C2']);
+    const ds = [10, 11, 12].map((i, k) => mk(e, `D${k}`, 0x110 + k, 1, b1, i));
+    for (const d of ds) goUnsync(e, d);
+    e.log.length = 0;
+    // Now the vector is B1, D0, D1, D2 (nr = 4); its slot 4 still holds A2 from the walk above.
+    mmuSyncChildren(e.kvm, e.v, b1, e.ops);
+    expect(e.log).toEqual(['wp D0', 'wp D1', 'wp D2', 'kvm_mmu_sync_page D0', 'syncop D0', 'kvm_mmu_sync_page D1', 'syncop D1', 'kvm_mmu_sync_page D2', 'syncop D2']);
+    // The path ends at B1 (kvm_mmu_pages_init); A1 and R keep their bits, A2 is untouched.
+    expect([uc(e, b1), uc(e, a1), uc(e, r), uc(e, a2), uc(e, b2)]).toEqual([0, 1, 1, 0, 0]);
+    expect([bits(e, a1), bits(e, r), bits(e, a2)]).toEqual([[2], [1], []]);
+    consistent(e);
   });
 
   it('a failed sync zaps the leaf; the batch ends with kvm_mmu_commit_zap_page (one remote flush)', () => {
@@ -355,6 +396,7 @@ describe('mmu_sync_children over a 4-level tree', () => {
     const w = e.kvm.host.entryWord(e.kvm.sp.pfn[b]!, 3);
     expect([e.kvm.host.words[w], e.kvm.host.words[w + 1]]).toEqual([0, 0]);
     expect([uc(e, b), uc(e, a), uc(e, r)]).toEqual([0, 0, 0]);
+    consistent(e);
   });
 
   it('a leaf linked twice is added to the vector once (mmu_pages_add: `if (sp->unsync) for (...) if (pvec->page[i].sp == sp) return 0;`)', () => {
@@ -364,19 +406,23 @@ describe('mmu_sync_children over a 4-level tree', () => {
     const b = mk(e, 'B', 0x102, 2, a, 2);
     const c = mk(e, 'C', 0x103, 1, b, 3);
     link(e, b, 40, c);
+    const d = mk(e, 'D', 0x104, 1, b, 50);
     goUnsync(e, c);
-    expect(uc(e, b)).toBe(2);
+    goUnsync(e, d);
+    expect(uc(e, b)).toBe(3);
     e.log.length = 0;
     const tlb = e.kvm.stats[S.tlb_flush]!;
     mmuSyncChildren(e.kvm, e.v, r, e.ops);
-    // One kvm_sync_page; mmu_pages_clear_parents clears B[3] (the idx the vector recorded); the next
+    // The second add of C returns 0 (not "full"), so the walk goes on to D in the same batch. One
+    // kvm_sync_page of C; mmu_pages_clear_parents clears B[3] (the idx the vector recorded); the next
     // __mmu_unsync_walk finds B[40] pointing at a page neither unsync nor with unsync children and
     // clears it (`} else goto clear_child_bitmap;`), then A's and R's bits on the way back.
-    expect(e.log).toEqual(['wp C', 'kvm_mmu_sync_page C', 'syncop C']);
-    expect(e.kvm.stats[S.tlb_flush]! - tlb).toBe(1);
+    expect(e.log).toEqual(['wp C', 'wp D', 'kvm_mmu_sync_page C', 'syncop C', 'kvm_mmu_sync_page D', 'syncop D']);
+    expect(e.kvm.stats[S.tlb_flush]! - tlb).toBe(2);
     expect(e.kvm.stats[S.mmu_unsync]).toBe(0);
     expect([bits(e, b), bits(e, a), bits(e, r)]).toEqual([[], [], []]);
     expect([uc(e, b), uc(e, a), uc(e, r)]).toEqual([0, 0, 0]);
+    consistent(e);
   });
 
   it('a bit whose SPTE is no longer present is cleared by the walk (`if (!is_shadow_present_pte(ent) ...) goto clear_child_bitmap;`)', () => {
@@ -398,6 +444,7 @@ describe('mmu_sync_children over a 4-level tree', () => {
     expect(e.kvm.sp.unsync[c]).toBe(1);
     expect([bits(e, b), bits(e, a), bits(e, r)]).toEqual([[], [], []]);
     expect([uc(e, b), uc(e, a), uc(e, r)]).toEqual([0, 0, 0]);
+    consistent(e);
   });
 
   it('mmu_sync_roots: `if (!VALID_PAGE(vcpu->arch.mmu.root_hpa)) return;`, else mmu_sync_children(vcpu, root)', () => {
@@ -455,6 +502,7 @@ describe('the page vector fills up (KVM_PAGE_ARRAY_NR = 16): __mmu_unsync_walk r
     expect(e.kvm.stats[S.mmu_unsync]).toBe(0);
     expect([bits(e, b), bits(e, a), bits(e, r)]).toEqual([[], [], []]);
     expect([uc(e, b), uc(e, a), uc(e, r)]).toEqual([0, 0, 0]);
+    consistent(e);
   });
 
   it('the vector fills when an upper page is added: 12 leaves under B1, then B2 is the 16th entry', () => {
@@ -485,6 +533,33 @@ describe('the page vector fills up (KVM_PAGE_ARRAY_NR = 16): __mmu_unsync_walk r
     expect(e.log).toEqual(expected);
     expect([bits(e, b1), bits(e, b2), bits(e, a), bits(e, r)]).toEqual([[], [], [], []]);
     expect([uc(e, b1), uc(e, b2), uc(e, a), uc(e, r)]).toEqual([0, 0, 0, 0]);
+    consistent(e);
+  });
+
+  it('an upper page linked twice is in the vector twice (mmu_pages_add looks for duplicates only `if (sp->unsync)`)', () => {
+    const e = env();
+    const r = mk(e, 'R', 0x100, 4);
+    const a = mk(e, 'A', 0x101, 3, r, 0);
+    const b = mk(e, 'B', 0x102, 2, a, 0);
+    link(e, a, 1, b);
+    const b3 = mk(e, 'B3', 0x103, 2, a, 2);
+    const names = [...Array(11).keys()].map((k) => `L${k}`);
+    names.forEach((n, k) => goUnsync(e, mk(e, n, 0x200 + k, 1, b, k)));
+    goUnsync(e, mk(e, 'X', 0x300, 1, b3, 0));
+    expect([uc(e, a), bits(e, a)]).toEqual([3, [0, 1, 2]]);
+    e.log.length = 0;
+    mmuSyncChildren(e.kvm, e.v, r, e.ops);
+    // R, A, B (A[0]), L0..L10 (14), B again (A[1]: B is not unsync, so it is added; the leaves below
+    // it are, and are not added twice), B3 (the 16th: -ENOSPC before X). So X goes in a second batch.
+    expect(e.log).toEqual([
+      ...names.map((n) => `wp ${n}`),
+      ...names.flatMap((n) => [`kvm_mmu_sync_page ${n}`, `syncop ${n}`]),
+      'wp X',
+      'kvm_mmu_sync_page X',
+      'syncop X',
+    ]);
+    expect([uc(e, b), uc(e, b3), uc(e, a), uc(e, r)]).toEqual([0, 0, 0, 0]);
+    consistent(e);
   });
 
   it('exactly 13 leaves fill the vector with the last leaf: the second walk finds the bits cleared and stops', () => {
@@ -499,6 +574,7 @@ describe('the page vector fills up (KVM_PAGE_ARRAY_NR = 16): __mmu_unsync_walk r
     const order = [...Array(13).keys()].reverse().map((k) => `L${k}`);
     expect(e.log).toEqual([...order.map((n) => `wp ${n}`), ...order.flatMap((n) => [`kvm_mmu_sync_page ${n}`, `syncop ${n}`])]);
     expect([uc(e, b), uc(e, a), uc(e, r)]).toEqual([0, 0, 0]);
+    consistent(e);
   });
 });
 
@@ -532,6 +608,7 @@ describe('mmu_zap_unsync_children (via kvm_mmu_prepare_zap_page)', () => {
     // B's path ended at B (`parents->parent[parent->role.level-1] = NULL`): A keeps its bit for B.
     expect([bits(e, a), uc(e, a), bits(e, r), uc(e, r)]).toEqual([[2], 1, [1], 1]);
     expect(uc(e, b)).toBe(0);
+    consistent(e);
   });
 
   it('a last-level page has no unsync children to zap: `return 0` at once', () => {
@@ -548,6 +625,7 @@ describe('mmu_zap_unsync_children (via kvm_mmu_prepare_zap_page)', () => {
     expect(mmuZapUnsyncChildren(e.kvm, e.v.id, c, [])).toBe(0);
     expect(e.log).toEqual([]);
     expect(e.kvm.sp.unsyncChildren[c]).toBe(1);
+    consistent(e);
   });
 
   it('zapping the root takes 17 unsync leaves, in two batches of the vector (R, A, B + 13, then R, A, B + 4)', () => {
@@ -565,6 +643,7 @@ describe('mmu_zap_unsync_children (via kvm_mmu_prepare_zap_page)', () => {
     expect(e.log).toEqual(leaves.flatMap((_, k) => [`kvm_mmu_prepare_zap_page L${k}`, `kvm_mmu_sync_page L${k}`]));
     expect([uc(e, b), uc(e, a), uc(e, r)]).toEqual([0, 0, 0]);
     expect([bits(e, b), bits(e, a), bits(e, r)]).toEqual([[], [], []]);
+    consistent(e);
   });
 
   it('zapping an L3 page with unsync leaves under two L2 pages clears A as the last of its path', () => {
@@ -585,6 +664,7 @@ describe('mmu_zap_unsync_children (via kvm_mmu_prepare_zap_page)', () => {
     expect(bits(e, a)).toEqual([]);
     // The walk started at A: R is not on the path (parent[2] = NULL ends mmu_pages_clear_parents).
     expect([bits(e, r), uc(e, r)]).toEqual([[1], 1]);
+    consistent(e);
   });
 });
 

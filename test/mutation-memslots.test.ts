@@ -83,7 +83,7 @@ describe('__gfn_to_memslot: `for (i = 0; i < slots->nmemslots; ++i)` ... `if (gf
     const m = slots([[1, 0x10, 1]]);
     // Only slot 1 installed through install(): nmemslots 2. An entry stored beyond it without a
     // publish is outside the loop.
-    m.slots[4] = new Memslot(4, 0x40, 1);
+    m.slots[2] = new Memslot(2, 0x40, 1); // entry nmemslots itself
     expect(m.nmemslots).toBe(2);
     expect(lookupCost(m, 0x40)).toEqual([null, 2]);
     expect(m.find(0x40)).toBeNull();
@@ -254,6 +254,18 @@ describe('a slot\'s pages: __gfn_to_hva is `slot->userspace_addr + (gfn - slot->
     expect(gfns.map((g) => s.pfnOf(g))).toEqual(gfns.map(() => 0));
     s.release(host); // nothing left to free: no double free
     expect(host.allocated).toBe(0);
+  });
+
+  it('release skips the chunks never touched (gfns 0 and 1100 of a 2048-page slot: chunks 0 and 2)', () => {
+    const host = new HostMemory(40);
+    const s = new Memslot(1, 0x1000, 2048);
+    const a = s.faultIn(0x1000, host);
+    const b = s.faultIn(0x1000 + 1100, host);
+    expect(s.pfnOf(0x1000 + 600)).toBe(0); // chunk 1: none
+    expect(host.allocated).toBe(2);
+    s.release(host);
+    expect(host.allocated).toBe(0);
+    expect([host.isLive(a), host.isLive(b)]).toEqual([false, false]);
   });
 
   it('a new slot is not flagged KVM_MEMSLOT_INVALID', () => {
@@ -677,6 +689,34 @@ describe('synchronize_srcu_expedited inside an update: it sleeps while another v
     expect(kvm.warnings).toEqual([]);
   });
 
+  it('another vCPU\'s ioctl sleeps on slots_lock between the pieces too (not only while the owner sleeps)', () => {
+    const { kvm, u, call } = vmOf('v3.1', 2);
+    expect(call(0, 3, 0x8000000, 0x1000)).toBe(MEMSLOT_SYNCED);
+    expect(u.blocked(kvm, 1)).toBe(true);
+    expect(u.blocked(kvm, 0)).toBe(false);
+    // vCPU 1 asks for another slot: mutex_lock(&kvm->slots_lock) sleeps; vCPU 0's commit is not run.
+    expect(call(1, 4, 0x9000000, 0x1000)).toBe(MEMSLOT_STILL_WAITING);
+    expect(u.owner).toBe(0);
+    expect(named(kvm, 'kvm_flush_remote_tlbs')).toEqual([]);
+    expect(kvm.memslots.slots[4]).toBeNull();
+    expect(call(0, 3, 0x8000000, 0x1000)).toBe(MEMSLOT_DONE);
+    expect(named(kvm, 'kvm_mmu_zap_all').length).toBe(1);
+  });
+
+  it('the reader is vCPU 0, the updater vCPU 1', () => {
+    const { kvm, u, v, call } = vmOf('v3.1', 2);
+    kvm.srcu.readLock(v[0]!);
+    expect(call(1, 3, 0x8000000, 0x1000)).toBe(MEMSLOT_WAITING);
+    expect(named(kvm, 'srcu_synchronize_wait').map((e) => [e.vcpu, e.fields])).toEqual([[1, { readers: 1, first: 0 }]]);
+    expect(u.blocked(kvm, 1)).toBe(true);
+    expect(call(1, 3, 0x8000000, 0x1000)).toBe(MEMSLOT_STILL_WAITING);
+    expect(u.syncing).toBe(true);
+    kvm.srcu.readUnlock(v[0]!);
+    expect(u.blocked(kvm, 1)).toBe(false);
+    expect(call(1, 3, 0x8000000, 0x1000)).toBe(MEMSLOT_SYNCED);
+    expect(call(1, 3, 0x8000000, 0x1000)).toBe(MEMSLOT_DONE);
+  });
+
   it('the updater\'s own read-side section does not hold up its synchronize', () => {
     const { kvm, v, call } = vmOf('v3.1', 2);
     kvm.srcu.readLock(v[0]!);
@@ -750,6 +790,63 @@ describe('kvm_mmu_slot_remove_write_access (mmu.c): W cleared in the present lea
       expect([kvm.host.words[w], kvm.host.words[w + 1]]).toEqual([expectLo, hi]);
     }
     expect(changed).toBeGreaterThan(0);
+  });
+});
+
+describe('kvm_mmu_slot_remove_write_access on a page shared by two slots (v3.0, shadow paging, bypass_guest_pf)', () => {
+  // Slot 0: gfns 0..0xff, slot 1: 0x100..0x3fff. The guest writes gfns 0x10 and 0x20 and reads gfn
+  // 0xff (its top-level page table: write-protected, the leaf is read-only): one direct level-1 page
+  // maps gfns 0..0x1ff and holds three leaves, all of slot 0; its other entries hold
+  // shadow_trap_nonpresent_pte. Only mmu_set_spte -> page_header_update_slot sets a bit in
+  // sp->slot_bitmap, for the slot of the gfn it maps: that page has slot 0's bit, not slot 1's; no
+  // page has a leaf of slot 1. (The host frame after that page's is gfn 0x20's, whose first 8 bytes
+  // the guest set to 3.)
+  const YAML = `kernel: v3.0
+mmu: { tdp: false }
+memslots:
+  - { slot: 0, gpa: 0x0, size: 1M }
+  - { slot: 1, gpa: 0x100000, size: 63M }
+guest:
+  cpu: { cr0_wp: true, efer_nx: true }
+  mappings:
+    - { gva: 0xffff880000000000, gpa: 0x0, size: 64M, page: 2M, flags: "p w a d nx" }
+workload:
+  - { write: 0xffff880000010000, size: 8, value: 3 }
+  - { write: 0xffff880000020000, size: 8, value: 3 }
+  - { read: 0xffff8800000ff000, size: 8 }
+`;
+
+  it('slot 1: no word of host memory changes; slot 0: the two leaves lose W and nothing else changes', () => {
+    const m = machine(YAML);
+    m.run();
+    const kvm = m.kvm;
+    expect(kvm.warnings).toEqual([]);
+    const v0 = kvm.vcpus[0]!;
+    const page = [...kvm.sp.active].find((id) => kvm.sp.level(id) === 1 && kvm.sp.leafGfn(id, 0) === 0)!;
+    expect(page).toBeDefined();
+    const base = kvm.host.entryWord(kvm.sp.pfn[page]!, 0);
+    const leafWords = [0x10, 0x20].map((i) => base + 2 * i);
+    for (const w of leafWords) expect(kvm.host.words[w]! & PT_WRITABLE_MASK).not.toBe(0);
+    const ro = base + 2 * 0xff;
+    expect(kvm.fmt.isShadowPresent(kvm.host.words[ro]!, kvm.host.words[ro + 1]!)).toBe(true);
+    expect(kvm.host.words[ro]! & PT_WRITABLE_MASK).toBe(0);
+    // Setup check (the simulator's frame order, not a kernel fact): gfn 0x20's frame follows the
+    // page's, so that an entry index running past 511 would read the guest's data.
+    expect(kvm.memslots.slots[0]!.pfnOf(0x20)).toBe(kvm.sp.pfn[page]! + 1);
+    const snap = kvm.host.words.slice();
+    const diff = () => {
+      const out: [number, number, number][] = [];
+      for (let w = 0; w < snap.length; w++) if (kvm.host.words[w] !== snap[w]) out.push([w, snap[w]!, kvm.host.words[w]!]);
+      return out;
+    };
+    const written = kvm.stats[S.sptes_written]!;
+    kvmMmuSlotRemoveWriteAccess(kvm, v0, 1);
+    expect(diff()).toEqual([]);
+    expect(kvm.stats[S.sptes_written]).toBe(written);
+    // `mmu_spte_update(&pt[i], pt[i] & ~PT_WRITABLE_MASK)` (3.0: update_spte): the high word (NX) stays.
+    kvmMmuSlotRemoveWriteAccess(kvm, v0, 0);
+    expect(diff()).toEqual(leafWords.map((w) => [w, snap[w]!, (snap[w]! & ~PT_WRITABLE_MASK) >>> 0]));
+    expect(kvm.stats[S.sptes_written]).toBe(written + 2);
   });
 });
 

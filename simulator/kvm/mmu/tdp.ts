@@ -135,6 +135,6 @@ function directMap(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: boole
       noteFault(kvm, vcpu, CLASS_MAP);
     }
   }
-  kvm.stats[S.pf_fixed]!++; // __direct_map counts every leaf it sets, MMIO SPTEs included (v3.2)
+  kvm.stats[S.pf_fixed]!++; // __direct_map counts every leaf it sets, MMIO SPTEs included (`++vcpu->stat.pf_fixed;`)
   return emulate;
 }

@@ -323,9 +323,11 @@ describe('mmu_sync_children over a 4-level tree', () => {
   });
 
   it('v3.0 with bypass_guest_pf: a trap SPTE beside the link does not disturb the walk', () => {
-    // In 3.0.1 an upper-level shadow page holds shadow_trap_nonpresent_pte (all ones but P: its high
-    // half is 0xffffffff) for guest entries not yet shadowed (FNAME(prefetch_page)). The walk reads
-    // each entry whole: `u64 ent = sp->spt[i]; ... child = page_header(ent & PT64_BASE_ADDR_MASK);`.
+    // In 3.0.1 a new shadow page of any level gets shadow_trap_nonpresent_pte for the guest's present
+    // entries (FNAME(prefetch_page): `if (r || is_present_gpte(pt[j])) sp->spt[i+j] =
+    // shadow_trap_nonpresent_pte;`), and vmx.c sets it to ~0xffeull: its high half is 0xffffffff.
+    // The walk reads each entry whole: `u64 ent = sp->spt[i]; ... child = page_header(ent &
+    // PT64_BASE_ADDR_MASK);`, so the neighbour at B[3] has no part in B[4]'s child.
     const e = env({ kernel: 'v3.0' });
     expect(e.kvm.bypassGuestPf).toBe(true);
     const r = mk(e, 'R', 0x100, 4);

@@ -539,6 +539,8 @@ describe('3.0.1 mmu_pte_write_zap_pte: `__set_spte(spte, shadow_trap_nonpresent_
   });
 
   it('v3.0 without bypass_guest_pf: the trap value is 0', () => {
+    // 3.0.1 x86.c kvm_arch_init: `kvm_mmu_set_nonpresent_ptes(0ull, 0ull);`; only vmx.c's
+    // `if (bypass_guest_pf) kvm_mmu_set_nonpresent_ptes(~0xffeull, 0ull);` changes it.
     const f = setup('v3.0', 'tdp: false, oos_shadow: false, bypass_guest_pf: false');
     f.write(f.ptGfn * 4096 + 5 * 8, 8);
     expect(f.spte(5)).toEqual([0, 0]);

@@ -154,7 +154,9 @@ export class ShadowPages {
     this.childBitmap.fill(0, id * 16, id * 16 + 16);
     this.gfns[id] = (role & ROLE_DIRECT) === 0 ? new Float64Array(512) : null;
     if ((role & ROLE_DIRECT) === 0) this.indirectCount++; // account_shadowed
-    this.buckets[gfn & HASH_MASK]!.push(id);
+    // `hlist_add_head(&sp->hash_link, &vcpu->kvm->arch.mmu_page_hash[...])`: the newest page of a
+    // bucket comes first in for_each_gfn_sp and the other hash walks.
+    this.buckets[gfn & HASH_MASK]!.unshift(id);
     this.active.add(id);
     this.byPfn.set(pfn, id);
     this.inUse++;

@@ -1,4 +1,4 @@
-// KVM's VMX exit handlers for memory faults under EPT (arch/x86/kvm/vmx.c, 3.0 and 3.2):
+// KVM's VMX exit handlers for memory faults under EPT (arch/x86/kvm/vmx.c, 3.0.1 and 3.1.10):
 //
 //   handle_ept_violation: trace_kvm_page_fault(gpa, qual);
 //                         kvm_mmu_page_fault(vcpu, gpa, exit_qualification & 0x3, NULL, 0)  (read, write)

@@ -1,4 +1,4 @@
-// x86 paging-entry bits (arch/x86/kvm/mmu.h; identical in v3.0 and v3.2), #PF error-code bits and
+// x86 paging-entry bits (arch/x86/kvm/mmu.h; the same bits in 3.0.1 and 3.1.10), #PF error-code bits and
 // KVM's ACC_* access bits. All low-half masks unless named *_HI (bit 32+n of an entry is bit n of hi).
 
 export const PT_PRESENT_MASK = 1 << 0;

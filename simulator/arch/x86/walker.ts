@@ -7,7 +7,7 @@
 //   - KVM's 2011 walker sets A level by level during the descent while no permission fault has been
 //     seen, and D after the loop, each with a cmpxchg that restarts the walk if the entry changed.
 // Permission checks (SDM vol. 3A §4.6 "Access Rights", §4.7 "Page-Fault Exceptions"): the walk keeps
-// the 2011 walker's (v3.0/v3.2 paging_tmpl.h) per-level `eperm` for W, U and NX, which the kvmStyle
+// the 2011 walker's (3.0.1/3.1.10 paging_tmpl.h) per-level `eperm` for W, U and NX, which the kvmStyle
 // A-bit timing depends on (A is set level by level while no violation has been seen); the checks that
 // need the combined access of the whole translation (SMEP, which the 2011 walker did at the leaf after
 // its A bit; SMAP and PKU, which postdate it) come after the loop, so in kvmStyle a fault that only

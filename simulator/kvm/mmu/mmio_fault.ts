@@ -1,4 +1,4 @@
-// The 2011 series' MMIO fault handler (v3.1, read in v3.2.4 mmu.c):
+// The 2011 series' MMIO fault handler (3.1.10 mmu.c, docs/kernel-paths.md §4.3):
 //
 //   handle_mmio_page_fault_common(vcpu, addr, direct):
 //     if (quickly_check_mmio_pf(vcpu, addr, direct)) return 1;        // per-vCPU cache, no walk

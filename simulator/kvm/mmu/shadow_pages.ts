@@ -1,8 +1,8 @@
-// Shadow pages (`struct kvm_mmu_page`, v3.2 layout): each owns one host frame of 512 SPTEs (`spt`),
+// Shadow pages (`struct kvm_mmu_page`, 3.0.1 / 3.1.10): each owns one host frame of 512 SPTEs (`spt`),
 // is keyed by (gfn, role) in a 1024-bucket hash (`gfn & 1023`), sits on `active_mmu_pages`, and
 // knows its parent SPTE. Under EPT every page is direct (it maps a linear GPA range).
 //
-// Role word (LSB first, v3.2 `union kvm_mmu_page_role`): level 0-3, cr4_pae 4, quadrant 5-6,
+// Role word (LSB first, 3.1.10 `union kvm_mmu_page_role` in asm/kvm_host.h): level 0-3, cr4_pae 4, quadrant 5-6,
 // direct 13, access 14-16, invalid 17, nxe 18, cr0_wp 19, smep_andnot_wp 20 (3.1.10 only).
 //
 // Zapping follows kvm_mmu_prepare_zap_page / kvm_mmu_commit_zap_page of the 2011 series: a zapped

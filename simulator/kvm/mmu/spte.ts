@@ -3,7 +3,7 @@
 //
 //   v3.0: no MMIO SPTE. Non-present entries are trap/notrap values (both 0 under EPT, where
 //         bypass_guest_pf is forced off).
-//   v3.1 (read in v3.2.4): an MMIO SPTE is `shadow_mmio_mask | (access & (W|U)) | gfn << 12`,
+//   v3.1 (3.1.10 mmu.c, x86.c kvm_set_mmio_spte_mask): an MMIO SPTE is `shadow_mmio_mask | (access & (W|U)) | gfn << 12`,
 //         recognised by `(spte & mask) == mask`:
 //           EPT mask    = 0xff << 49 | 0x6  = 0x01FE000000000006  (RWX = 110b: EPT misconfiguration;
 //                         the byte at 49..56 is only a marker)

@@ -231,7 +231,7 @@ export class Emulator {
   }
 }
 
-/** check_write_user_access (v3.2): the cached access must allow this write / user access. */
+/** check_write_user_access (3.1.10 mmu.h): the cached access must allow this write / user access. */
 function checkWriteUserAccess(vcpu: Vcpu, write: boolean, user: boolean, access: number): boolean {
   if (write && (access & ACC_WRITE_MASK) === 0 && (user || vcpu.cr0Wp)) return false;
   if (user && (access & ACC_USER_MASK) === 0) return false;

@@ -1,4 +1,4 @@
-// The per-vCPU MMIO info cache of the 2011 series (arch/x86/kvm/x86.h, v3.2):
+// The per-vCPU MMIO info cache of the 2011 series (3.1.10 arch/x86/kvm/x86.h, docs/kernel-paths.md §7):
 //   vcpu_cache_mmio_info(gva, gfn, access): mmio_gva = gva & PAGE_MASK; access; mmio_gfn = gfn
 //   vcpu_clear_mmio_info(gva): if (gva != ~0 && mmio_gva != (gva & PAGE_MASK)) return; mmio_gva = 0
 //   vcpu_match_mmio_gva(gva): mmio_gva && mmio_gva == (gva & PAGE_MASK)

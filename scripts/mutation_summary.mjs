@@ -1,8 +1,10 @@
 // The mutation score per file from Stryker's JSON report (npm run mutate writes
 // reports/mutation/mutation.json).
 //
-//   node scripts/mutation_summary.mjs [report.json] [--survivors]
+//   node scripts/mutation_summary.mjs [report.json ...] [--survivors]
 //
+// Several reports (runs over different files, e.g. with local configs that split the work) are
+// merged; a source file in more than one report is taken from the last one given.
 // Score = (killed + timed out) / (killed + timed out + survived + no coverage), as Stryker computes
 // it; compile and runtime errors and ignored mutants do not count. --survivors also lists every
 // mutant that survived or was not covered, as file:line:column, mutator and replacement.
@@ -10,14 +12,17 @@ import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
 const survivors = args.includes('--survivors');
-const file = args.find((a) => !a.startsWith('--')) ?? 'reports/mutation/mutation.json';
+const paths = args.filter((a) => !a.startsWith('--'));
+if (paths.length === 0) paths.push('reports/mutation/mutation.json');
 
-let report;
-try {
-  report = JSON.parse(readFileSync(file, 'utf8'));
-} catch (e) {
-  console.error(`mutation_summary: cannot read ${file}: ${e.message} (run npm run mutate first)`);
-  process.exit(2);
+const report = { files: {} };
+for (const file of paths) {
+  try {
+    Object.assign(report.files, JSON.parse(readFileSync(file, 'utf8')).files);
+  } catch (e) {
+    console.error(`mutation_summary: cannot read ${file}: ${e.message} (run npm run mutate first)`);
+    process.exit(2);
+  }
 }
 
 const UNDETECTED = new Set(['Survived', 'NoCoverage']);

@@ -311,6 +311,25 @@ describe('tdp_page_fault -> __direct_map on RAM (mmu.c 3.0.1:2738, 3.1.10:3047; 
     expect(e.ev.filter((x) => x.id === E.kvm_flush_remote_tlbs)).toEqual([]);
   });
 
+  it('the same pfn and low half, another high half (an ignored bit 52 set): set_spte rewrites it, a map, not spurious', () => {
+    // set_spte builds the SPTE from scratch (`spte |= (u64)pfn << PAGE_SHIFT;` ...) and
+    // mmu_spte_update(sptep, spte) stores it: the stray bit is gone; was_rmapped (same pfn).
+    const e = ept('v3.1');
+    const { kvm, v } = e;
+    tdpPageFault(kvm, v, GFN * 4096, 0);
+    const p = path(kvm, v, GFN);
+    const [lo, hi] = spte(kvm, p.word[1]!);
+    kvm.host.words[p.word[1]! + 1] = (hi! | 0x100000) >>> 0;
+    e.ev.length = 0;
+    const c = counters(kvm);
+    expect(tdpPageFault(kvm, v, GFN * 4096, 0)).toBe(0);
+    expect(spte(kvm, p.word[1]!)).toEqual([lo, hi]);
+    expect(args(e, E.kvm_set_spte, 4)).toEqual([[GFN, lo, hi, 1]]);
+    expect(v.exitClass).toBe(CLASS_MAP);
+    expect(rmapOf(kvm, GFN)).toEqual([p.word[1]]);
+    expect(dStat(kvm, c, S.sptes_written)).toBe(1);
+  });
+
   it('a present leaf for another pfn: drop_spte (rmap_remove) and kvm_flush_remote_tlbs first, then the new leaf, rmapped once', () => {
     // mmu_set_spte: `} else if (pfn != spte_to_pfn(*sptep)) { drop_spte(vcpu->kvm, sptep);
     // kvm_flush_remote_tlbs(vcpu->kvm); }`; drop_spte -> rmap_remove -> gfn_to_rmap (1 lookup); then
@@ -876,14 +895,17 @@ workload:
     });
   }
 
-  for (const [kernel, nx, smep, want] of [
-    ['v3.1', true, false, PFERR_WRITE | PFERR_USER | PFERR_FETCH],
-    ['v3.1', false, true, PFERR_WRITE | PFERR_USER | PFERR_FETCH],
-    ['v3.1', false, false, PFERR_WRITE | PFERR_USER],
-    ['v3.0', false, true, PFERR_WRITE | PFERR_USER],
-    ['v3.0', true, false, PFERR_WRITE | PFERR_USER | PFERR_FETCH],
+  const WUF = PFERR_WRITE | PFERR_USER | PFERR_FETCH;
+  for (const [kernel, nx, smep, pfec, want] of [
+    ['v3.1', true, false, WUF, WUF],
+    ['v3.1', false, true, WUF, WUF],
+    ['v3.1', false, false, WUF, PFERR_WRITE | PFERR_USER],
+    ['v3.1', true, true, PFERR_WRITE | PFERR_USER, PFERR_WRITE | PFERR_USER],
+    ['v3.1', false, false, PFERR_FETCH, 0],
+    ['v3.0', false, true, WUF, PFERR_WRITE | PFERR_USER],
+    ['v3.0', true, false, WUF, WUF],
   ] as const) {
-    it(`${kernel}, a table gfn without a slot, NX ${nx}, SMEP ${smep}: error code 0x${want.toString(16)} (no P), trace_kvm_mmu_walker_error`, () => {
+    it(`${kernel}, a table gfn without a slot, NX ${nx}, SMEP ${smep}, pfec 0x${pfec.toString(16)}: error code 0x${want.toString(16)} (no P), trace_kvm_mmu_walker_error`, () => {
       // 3.1.10: `if (unlikely(kvm_is_error_hva(host_addr))) goto error;` ... `errcode |= write_fault |
       // user_fault; if (fetch_fault && (mmu->nx || kvm_read_cr4_bits(vcpu, X86_CR4_SMEP))) errcode |=
       // PFERR_FETCH_MASK;` 3.0.1: `present = false;` ... `if (fetch_fault && mmu->nx)`.
@@ -895,7 +917,6 @@ workload:
       expect([v.nx, v.smep]).toEqual([nx, smep]);
       const w = new KvmWalker(kvm);
       const c = counters(kvm);
-      const pfec = PFERR_WRITE | PFERR_USER | PFERR_FETCH;
       expect(w.gvaToGpa(v, RAM_VPN, 0, pfec)).toBe(false);
       expect(w.walker.errorCode).toBe(want);
       expect(args(e, E.kvm_mmu_pagetable_walk, 3)).toEqual([[0x100000, 0xffff8800, pfec]]);
@@ -907,6 +928,17 @@ workload:
       expect(dComp(kvm, c, C.guest_walk)).toBe(kvm.cost.guest_walk_setup + kvm.cost.guest_pte_read);
     });
   }
+
+  it('a user read of a supervisor page: the walk\'s own error code P | U stands (not the no-slot formula)', () => {
+    // `if (!check_write_user_access(vcpu, write_fault, user_fault, pte)) eperm = true;` ...
+    // `if (unlikely(eperm)) { errcode |= PFERR_PRESENT_MASK; goto error; }` then `errcode |= write_fault | user_fault;`
+    const e = ept('v3.1');
+    const { kvm, v } = e;
+    const w = new KvmWalker(kvm);
+    expect(w.gvaToGpa(v, RAM_VPN, 0, PFERR_USER)).toBe(false);
+    expect(w.walker.errorCode).toBe(PFERR_PRESENT | PFERR_USER);
+    expect(args(e, E.kvm_mmu_walker_error, 1)).toEqual([[PFERR_PRESENT | PFERR_USER]]);
+  });
 
   it('a not-present guest entry: the walk faults with the W bit only, trace_kvm_mmu_walker_error(pferr)', () => {
     // `if (unlikely(!is_present_gpte(pte))) goto error;` errcode = write_fault | user_fault (no P).

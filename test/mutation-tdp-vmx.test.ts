@@ -169,6 +169,7 @@ describe('mmu_alloc_direct_roots / mmu_free_roots (tdp.ts mmuLoad, mmuUnload)', 
     expect(kvm.sp.role[v0!.root]).toBe(tdpRoleWord(4));
     expect(kvm.sp.gfn[v0!.root]).toBe(0);
     expect(kvm.sp.rootCount[v0!.root]).toBe(2);
+    expect(kvm.sp.parents[v0!.root]).toEqual([]); // parent_pte NULL
     expect([1, 2, 3, 4].map(tdpRole)).toEqual([1, 2, 3, 4].map(tdpRoleWord));
   });
 
@@ -714,15 +715,16 @@ describe('handle_ept_misconfig (vmx.c 3.0.1:3777, 3.1.10:4682)', () => {
     const { kvm, v } = e;
     v.mmioGfn = 0;
     const p = path(kvm, v, NIC_GFN);
-    kvm.host.words[p.word[1]!] = 0xfebf0002; // RWX = 010b: misconfigured, not the MMIO pattern
-    kvm.host.words[p.word[1]! + 1] = 0;
+    // RWX = 010b and bit 40 (reserved above MAXPHYADDR 40): misconfigured, not the MMIO pattern
+    kvm.host.words[p.word[1]!] = 0xfebf0002;
+    kvm.host.words[p.word[1]! + 1] = 0x100;
     const { em, calls } = fakeEm(EMULATE_DONE);
     expect(handleEptMisconfig(kvm, em, v, NIC_GPA + 4)).toBe(0);
     expect(calls).toEqual([]);
     expect(v.exitClass).toBe(CLASS_MMIO_BUG);
     expect(v.halted).toBe(true);
     expect(args(e, E.ept_misconfig_real, 3)).toEqual([4, 3, 2, 1].map((l) => [...spte(kvm, p.word[l]!), l]));
-    expect(args(e, E.ept_misconfig_real, 3)[3]).toEqual([0xfebf0002, 0, 1]);
+    expect(args(e, E.ept_misconfig_real, 3)[3]).toEqual([0xfebf0002, 0x100, 1]);
     // handle_ept_misconfig calls handle_mmio_page_fault_common itself: no WARN_ON(ret < 0) of
     // handle_mmio_page_fault, only the report.
     expect(kvm.warnings).toHaveLength(1);

@@ -292,6 +292,27 @@ describe('tdp_page_fault -> __direct_map on RAM (mmu.c 3.0.1:2738, 3.1.10:3047; 
     expect(args(e, E.kvm_mmu_get_page, 4)).toEqual([]); // every table is there
   });
 
+  it('only the indexed entry is read at each level: a stray MMIO-like high half in the neighbouring (non-present) level-2 entry changes nothing', () => {
+    // for_each_shadow_entry: `iterator->sptep = ((u64 *)__va(iterator->shadow_addr)) + iterator->index;`
+    // and __direct_map tests `is_shadow_present_pte(*iterator.sptep)` on that entry only.
+    const e = ept('v3.1');
+    const { kvm, v } = e;
+    tdpPageFault(kvm, v, GFN * 4096, 0);
+    const p = path(kvm, v, GFN);
+    const w2 = p.word[2]!;
+    expect(indexOfVpn(GFN, 2)).toBeGreaterThan(0);
+    expect(spte(kvm, w2 - 2)).toEqual([0, 0]); // the entry before it is not present
+    kvm.host.words[w2 - 1] = EPT_MMIO_HI; // its high half: the MMIO mask bits
+    const leaf = spte(kvm, p.word[1]!);
+    e.ev.length = 0;
+    const c = counters(kvm);
+    expect(tdpPageFault(kvm, v, GFN * 4096, 0)).toBe(0);
+    expect(v.exitClass).toBe(CLASS_SPURIOUS);
+    expect(args(e, E.kvm_mmu_get_page, 4)).toEqual([]);
+    expect(dStat(kvm, c, S.sptes_written)).toBe(0);
+    expect(spte(kvm, p.word[1]!)).toEqual(leaf);
+  });
+
   it('the same pfn with W cleared (kvm_mmu_slot_remove_write_access): rewritten with W, not rmapped again', () => {
     const e = ept('v3.0');
     const { kvm, v } = e;
@@ -467,12 +488,16 @@ describe('tdp_page_fault on a gfn without a memslot', () => {
     const { kvm, v } = e;
     tdpPageFault(kvm, v, NIC_GPA, PFERR_WRITE); // the MMIO SPTE
     v.mmioGfn = 0; // miss the cache: the walk decides
+    v.mmioGvaVpn = 0x777; // to see it replaced: direct = true, so `if (direct) addr = 0;`
     const c = counters(kvm);
     e.ev.length = 0;
     expect(tdpPageFault(kvm, v, NIC_GPA + 8, PFERR_RSVD | PFERR_PRESENT)).toBe(1);
     expect(v.exitClass).toBe(CLASS_MMIO_FAST);
-    // the walk decodes the MMIO SPTE: gfn, access (W|U & ACC_ALL = 6, masked by get_mmio_spte_access)
+    // the walk decodes the MMIO SPTE's gfn; vcpu_cache_mmio_info(vcpu, addr = 0, gfn, access)
     expect(v.mmioGfn).toBe(NIC_GFN);
+    expect(v.mmioGvaVpn).toBe(0);
+    // trace_handle_mmio_page_fault(addr, gfn, access): addr 0 for a direct MMU
+    expect(args(e, E.handle_mmio_page_fault, 3)).toEqual([[0, 0, NIC_GFN]]);
     expect(dStat(kvm, c, S.lockless_walks)).toBe(1);
     expect(dStat(kvm, c, S.memslot_lookups)).toBe(0);
     expect(dStat(kvm, c, S.pf_fixed)).toBe(0);

@@ -757,6 +757,26 @@ describe('handle_ept_misconfig (vmx.c 3.0.1:3777, 3.1.10:4682)', () => {
     expect(kvm.warnings[0]).toContain('KVM_EXIT_UNKNOWN, hardware_exit_reason 49');
   });
 
+  it('v3.1, a non-leaf entry with R clear: both walks stop there (is_shadow_present_pte), so the report has levels 4 and 3', () => {
+    // 3.1.10 mmu.c: `return pte & PT_PRESENT_MASK && !is_mmio_spte(pte);` (PT_PRESENT_MASK is EPT R).
+    // walk_shadow_page_get_mmio_spte breaks at the level-3 entry; it is not MMIO and not 0, so
+    // check_direct_spte_mmio_pf (`return spte == 0ull;`) fails: -1; kvm_mmu_get_spte_hierarchy then
+    // records level 4, then level 3 and `if (!is_shadow_present_pte(spte)) break;`.
+    const e = warm();
+    const { kvm, v } = e;
+    v.mmioGfn = 0;
+    const p = path(kvm, v, NIC_GFN);
+    kvm.host.words[p.word[3]!] = (kvm.host.words[p.word[3]!]! & ~1) >>> 0; // W X, no R
+    const { em, calls } = fakeEm(EMULATE_DONE);
+    expect(handleEptMisconfig(kvm, em, v, NIC_GPA)).toBe(0);
+    expect(calls).toEqual([]);
+    expect(v.exitClass).toBe(CLASS_MMIO_BUG);
+    expect(args(e, E.ept_misconfig_real, 3)).toEqual([
+      [...spte(kvm, p.word[4]!), 4],
+      [...spte(kvm, p.word[3]!), 3],
+    ]);
+  });
+
   it('v3.0: always the real misconfiguration (no MMIO handling): the walk stops at the first non-present entry', () => {
     // 3.0.1 kvm_mmu_get_spte_hierarchy: `sptes[iterator.level-1] = *iterator.sptep; nr_sptes++; if
     // (!is_shadow_present_pte(*iterator.sptep)) break;` (a 0 entry: shadow_trap_nonpresent_pte under EPT).

@@ -96,7 +96,7 @@ export function handleEptMisconfig(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: numb
     kvm.trace.emit(E.ept_misconfig_real, vcpu.id, vcpu.line, vcpu.clock, lo, hi, level);
     // kvm_mmu_get_spte_hierarchy: `if (!is_shadow_present_pte(*iterator.sptep)) break;` (3.0.1: not
     // trap/notrap; 3.1.10: `pte & PT_PRESENT_MASK && !is_mmio_spte(pte)`); the iterator ends at level 1.
-    if (!kvm.fmt.isShadowPresent(lo, hi) || level === 1) break;
+    if (!kvm.fmt.isShadowPresent(lo, hi)) break;
     table = frameOf(lo, hi);
   }
   kvm.warn(vcpu, `EPT: Misconfiguration at gpa 0x${gpa.toString(16)}: KVM_EXIT_UNKNOWN, hardware_exit_reason 49; the vCPU stops`);

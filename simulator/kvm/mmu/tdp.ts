@@ -59,8 +59,9 @@ export function tdpPageFault(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: numbe
   // try_async_pf() -> gfn_to_pfn_async() -> gfn_to_hva() -> hva_to_pfn().
   const slot = kvm.gfnToMemslot(vcpu, gfn);
   if (slot === null) {
-    if (kvm.kernel === 'v3.0' || !kvm.mmioSptesEnabled) {
-      // kvm_handle_bad_page(): the error pfn of a gfn without a slot means "emulate".
+    if (!kvm.mmioSptesEnabled) {
+      // v3.0 (no MMIO SPTE format) or 3.1 with caching off: kvm_handle_bad_page(): the error pfn of
+      // a gfn without a slot means "emulate".
       if (kvm.kernel !== 'v3.0') vcpuCacheMmioInfo(kvm, vcpu, 0, gfn, ACC_ALL);
       noteFault(kvm, vcpu, CLASS_MMIO_SLOW);
       return 1;

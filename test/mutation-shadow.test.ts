@@ -12,7 +12,7 @@
 import { describe, it, expect } from 'vitest';
 import { machine } from './helpers/scenario';
 import { S } from '../simulator/trace/stats';
-import { ROLE_ACCESS_SHIFT, ROLE_DIRECT } from '../simulator/kvm/mmu/shadow_pages';
+import { ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, ROLE_NXE, ROLE_SMEP_ANDNOT_WP } from '../simulator/kvm/mmu/shadow_pages';
 import { TRAP_HI, TRAP_LO } from '../simulator/kvm/mmu/spte';
 import { CLASS_GUEST_PF, CLASS_MAP, CLASS_MMIO_SLOW, CLASS_SPURIOUS, CLASS_WP_EMULATE } from '../simulator/kvm/fault_class';
 import { shadowMmuLoad, shadowMmuUnload } from '../simulator/kvm/mmu/shadow';
@@ -95,12 +95,32 @@ ${work}`;
     const w = (mmu0 as unknown as { walker: { walker: { pteGpa: number[] } } }).walker.walker;
     return Math.floor(w.pteGpa[1]! / 4096);
   };
+  const kw = (mmu0 as unknown as { walker: { walker: { pteGpa: number[]; level: number }; gvaToGpa: (vc: typeof v, vpn: number, off: number, pfec: number) => boolean } }).walker;
+  /** The guest table of `level` for `vpn`, by a walk of KVM's own walker (no shadow page made);
+   *  the counters are reset afterwards. */
+  const guestTable = (vpn: number, level: number) => {
+    kw.gvaToGpa(v, vpn, 0, 0);
+    const gfn = Math.floor(kw.walker.pteGpa[level]! / 4096);
+    kvm.resetCounters();
+    return gfn;
+  };
+  /** Run `hook` right after the guest walk of the next page fault (between FNAME(walk_addr) and
+   *  FNAME(fetch)'s gpte_changed re-reads). */
+  const afterWalk = (hook: (pteGpa: number[]) => void) => {
+    const orig = kw.gvaToGpa.bind(kw);
+    kw.gvaToGpa = (vc, vpn, off, pfec) => {
+      const r = orig(vc, vpn, off, pfec);
+      kw.gvaToGpa = orig;
+      hook(kw.walker.pteGpa);
+      return r;
+    };
+  };
   /** Guest RAM: entry `i` of guest frame `gfn`. */
   const gpte = (gfn: number, i: number, lo: number, hi = 0) => m.guest.ram.write64(gfn * 4096 + i * 8, lo, hi);
   const events = (name: string) => kvm.trace.records().filter((e) => e.name === name);
   const flushes = () => events('kvm_flush_remote_tlbs').length;
   const rmapOf = (gfn: number) => ((kvm.rmap as unknown as { heads: Map<number, number[]> }).heads.get(gfn) ?? []).slice();
-  return { m, kvm, v, mmu: mmu0, stat, fault, pages, page, word, spte, pfn, resident, ptGfn, gpte, events, flushes, rmapOf };
+  return { m, kvm, v, mmu: mmu0, guestTable, afterWalk, stat, fault, pages, page, word, spte, pfn, resident, ptGfn, gpte, events, flushes, rmapOf };
 }
 
 /** set_spte's leaf for a RAM pfn (shadow paging): `spte = PT_PRESENT_MASK; if (!speculative) spte |=
@@ -258,5 +278,257 @@ describe('set_spte with CR0.WP = 0: a supervisor write to a read-only page', () 
     const f = setup({ smep: true });
     f.fault(BASE_VPN + 3, PF_W);
     expect(f.spte(f.page(1), 3)).toEqual([leaf(f.pfn(DATA + 3), W | U | A), 0]);
+  });
+});
+
+/** The guest table frame of the 4K mapping (level 1) and the alias through which the 2M kernel
+ *  mapping at 0xffff880000000000 (gpa 0, "p w a d", not user) reaches guest frame `gfn`. */
+const KERNEL_VPN = 0xffff880000000; // 0xffff880000000000 >> 12
+const ROLE_CR4_PAE = 1 << 4; // union kvm_mmu_page_role: level:4, cr4_pae:1, ...
+
+describe('FNAME(page_fault) on a gfn without a memslot (MMIO)', () => {
+  it('v3.1: handle_abnormal_pfn caches the MMIO info, mmu_set_spte -> mark_mmio_spte, emulate = 1', () => {
+    const f = setup();
+    f.v.lastPtWriteCount = 2;
+    expect(f.fault(BASE_VPN + 16, 0)).toBe(1);
+    const pt = f.page(1);
+    // mark_mmio_spte: `access &= ACC_WRITE_MASK | ACC_USER_MASK; trace_mark_mmio_spte(sptep, gfn,
+    // access); mmu_spte_set(sptep, shadow_mmio_mask | access | gfn << PAGE_SHIFT);` with
+    // gw->pte_access = 7 (a dirty "p w u" leaf under "p w u" tables).
+    expect(f.spte(pt, 16)).toEqual([(NIC_GFN * 4096 + P + W + U) >>> 0, MMIO_HI]);
+    expect(f.events('mark_mmio_spte').map((e) => e.fields)).toEqual([{ sptep: '0x' + (f.kvm.sp.pfn[pt]! * 4096 + 16 * 8).toString(16), gfn: '0xfebf0', access: '0x6' }]);
+    expect(f.stat('mmio_sptes_created')).toBe(1);
+    // vcpu_cache_mmio_info(vcpu, gva, gfn, access): gva's page, the gfn, walker.pte_access.
+    expect([f.v.mmioGvaVpn, f.v.mmioGfn, f.v.mmioAccess]).toEqual([BASE_VPN + 16, NIC_GFN, 7]);
+    expect(f.stat('mmio_cache_fills')).toBe(1);
+    // `if (unlikely(is_mmio_spte(*sptep) && emulate)) *emulate = 1;`, then `++pf_fixed` and no
+    // fork-detector reset (emulate is 1).
+    expect(f.stat('pf_fixed')).toBe(1);
+    expect(f.v.lastPtWriteCount).toBe(2);
+    expect(f.v.exitClass).toBe(CLASS_MMIO_SLOW);
+    expect(f.rmapOf(NIC_GFN)).toEqual([]); // an MMIO SPTE is not shadow-present: no rmap_add
+    expect(f.kvm.sp.gfns[pt]![16]).toBe(0);
+    // FNAME(pte_prefetch) runs after the MMIO SPTE too; `if (spte == sptep) continue;` skips entry
+    // 16 itself (not shadow-present, it would otherwise be considered and end the loop: no slot),
+    // and gPTEs 17..23 are not present: prefetch_invalid_gpte -> drop_spte, 7 stores. With the 3
+    // link_shadow_page stores and the MMIO SPTE: 11.
+    expect(f.stat('sptes_written')).toBe(11);
+    expect(f.events('__direct_map')).toEqual([]);
+  });
+
+  it('v3.1: a clean MMIO gPTE: the SPTE and the cache carry the access without W', () => {
+    const f = setup();
+    const gpt = f.guestTable(BASE_VPN, 1);
+    f.gpte(gpt, 16, NIC_GFN * 4096 + (P | W | U | A));
+    expect(f.fault(BASE_VPN + 16, 0)).toBe(1);
+    // walker.pte_access = pt_access & gpte_access(vcpu, pte, true): `if (last && !is_dirty_gpte(gpte))
+    // access &= ~ACC_WRITE_MASK;` -> U|X = 5; mark_mmio_spte keeps W|U of it: U.
+    expect(f.spte(f.page(1), 16)).toEqual([(NIC_GFN * 4096 + P + U) >>> 0, MMIO_HI]);
+    expect(f.events('mark_mmio_spte')[0]!.fields.access).toBe('0x4');
+    expect(f.v.mmioAccess).toBe(5);
+  });
+
+  it('v3.1 with mmio_caching off: the info is cached, nothing is shadowed, emulate = 1, no pf_fixed', () => {
+    const f = setup({ mmioCaching: false });
+    const before = f.kvm.sp.active.size;
+    expect(f.fault(BASE_VPN + 16, 0)).toBe(1);
+    expect([f.v.mmioGvaVpn, f.v.mmioGfn, f.v.mmioAccess]).toEqual([BASE_VPN + 16, NIC_GFN, 7]);
+    expect(f.stat('mmio_cache_fills')).toBe(1);
+    expect(f.stat('mmio_sptes_created')).toBe(0);
+    expect(f.stat('pf_fixed')).toBe(0);
+    expect(f.kvm.sp.active.size).toBe(before);
+    expect(f.v.exitClass).toBe(CLASS_MMIO_SLOW);
+  });
+
+  it('v3.0: `if (is_error_pfn(pfn)) return kvm_handle_bad_page(...)`: emulate, no SPTE, no cache, no pf_fixed', () => {
+    const f = setup({ kernel: 'v3.0' });
+    const before = f.kvm.sp.active.size;
+    f.v.lastPtWriteCount = 2;
+    expect(f.fault(BASE_VPN + 16, 0)).toBe(1);
+    expect(f.stat('mmio_cache_fills')).toBe(0);
+    expect(f.v.mmioGfn).toBe(0);
+    expect(f.stat('mmio_sptes_created')).toBe(0);
+    expect(f.stat('pf_fixed')).toBe(0);
+    expect(f.stat('sptes_written')).toBe(0);
+    expect(f.kvm.sp.active.size).toBe(before);
+    expect(f.v.lastPtWriteCount).toBe(2);
+    expect(f.v.exitClass).toBe(CLASS_MMIO_SLOW);
+  });
+});
+
+describe('FNAME(page_fault) with PFERR_RSVD_MASK', () => {
+  it('v3.1: `if (unlikely(error_code & PFERR_RSVD_MASK)) return handle_mmio_page_fault(...)`: no guest walk', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, PF_RSVD | P);
+    expect(f.stat('guest_walks')).toBe(0);
+    expect(f.stat('pf_fixed')).toBe(0);
+  });
+
+  it('v3.0 has no such test: the fault is walked and mapped like any other', () => {
+    const f = setup({ kernel: 'v3.0', bypass: false });
+    expect(f.fault(BASE_VPN + 3, PF_RSVD | P)).toBe(0);
+    expect(f.stat('guest_walks')).toBe(1);
+    expect(f.stat('pf_fixed')).toBe(1);
+    expect(f.spte(f.page(1), 3)).toEqual([leaf(f.pfn(DATA + 3), W | U | A), 0]);
+  });
+});
+
+describe('set_spte -> mmu_need_write_protect: a fault on a guest page table', () => {
+  it('oos_shadow = 0, write: read-only, `if (write_fault) *emulate = 1; kvm_mmu_flush_tlb(vcpu);`', () => {
+    const f = setup({ oos: false });
+    f.fault(BASE_VPN + 3, 0); // shadows the guest tables
+    const gpt = f.kvm.sp.gfn[f.page(1)]!;
+    f.kvm.resetCounters();
+    f.v.lastPtWriteCount = 2;
+    expect(f.fault(KERNEL_VPN + gpt, PF_W)).toBe(1);
+    const dp = f.page(1, true);
+    // A 2M guest page: a direct page below it; the leaf loses W (`ret = 1; pte_access &=
+    // ~ACC_WRITE_MASK; if (is_writable_pte(spte)) spte &= ~PT_WRITABLE_MASK;`), no U (kernel page).
+    expect(f.spte(dp, gpt % 512)).toEqual([leaf(f.pfn(gpt), A), 0]);
+    expect(f.stat('tlb_flush')).toBe(1);
+    expect(f.stat('pf_fixed')).toBe(1);
+    expect(f.v.lastPtWriteCount).toBe(2);
+    expect(f.v.exitClass).toBe(CLASS_WP_EMULATE);
+    expect(f.rmapOf(gpt)).toEqual([f.word(dp, gpt % 512)]);
+    // The fault's own record still shows the read-only SPTE it set.
+    expect(f.events('__direct_map').map((e) => e.fields.gfn)).toEqual(['0x' + gpt.toString(16)]);
+  });
+
+  it('oos_shadow = 0, read: the same read-only SPTE and TLB flush, but no emulation', () => {
+    const f = setup({ oos: false });
+    f.fault(BASE_VPN + 3, 0);
+    const gpt = f.kvm.sp.gfn[f.page(1)]!;
+    f.kvm.resetCounters();
+    f.v.lastPtWriteCount = 2;
+    expect(f.fault(KERNEL_VPN + gpt, 0)).toBe(0);
+    expect(f.spte(f.page(1, true), gpt % 512)).toEqual([leaf(f.pfn(gpt), A), 0]);
+    expect(f.stat('tlb_flush')).toBe(1);
+    expect(f.v.lastPtWriteCount).toBe(0);
+    expect(f.v.exitClass).toBe(CLASS_MAP);
+  });
+
+  it('oos_shadow = 1: the last-level table is made unsync and the alias mapped writable', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    const gpt = f.kvm.sp.gfn[pt]!;
+    f.kvm.resetCounters();
+    expect(f.fault(KERNEL_VPN + gpt, PF_W)).toBe(0);
+    expect(f.spte(f.page(1, true), gpt % 512)).toEqual([leaf(f.pfn(gpt), W | A), 0]);
+    expect(f.kvm.sp.unsync[pt]).toBeTruthy();
+    expect(f.stat('mmu_unsync')).toBe(1);
+    expect(f.stat('tlb_flush')).toBe(0);
+    expect(f.v.exitClass).toBe(CLASS_MAP);
+  });
+});
+
+describe('FNAME(fetch): shadow page roles and validate_direct_spte', () => {
+  it('indirect pages: base_role (cr4_pae, nxe, cr0_wp) | level | pt_access; the direct page: no cr4_pae, direct', () => {
+    const f = setup();
+    f.fault(LARGE_VPN + 5, 0);
+    // kvm_mmu_get_page: `role = vcpu->arch.mmu.base_role; role.level = level; role.direct = direct;
+    // if (role.direct) role.cr4_pae = 0; role.access = access;`
+    const base = ROLE_CR4_PAE | ROLE_NXE | ROLE_CR0_WP;
+    expect(f.kvm.sp.role[f.page(3)]).toBe(base | 3 | (7 << ROLE_ACCESS_SHIFT));
+    expect(f.kvm.sp.role[f.page(2)]).toBe(base | 2 | (7 << ROLE_ACCESS_SHIFT));
+    const dp = f.page(1, true);
+    // 3.1: direct_access = gw->pte_access (clean: W dropped) = U|X = 5; 3.0: the same from
+    // `if (!dirty) direct_access &= ~ACC_WRITE_MASK;`. direct_gfn = gw->gfn & ~(512 - 1).
+    expect(f.kvm.sp.role[dp]).toBe(ROLE_NXE | ROLE_CR0_WP | ROLE_DIRECT | 1 | (5 << ROLE_ACCESS_SHIFT));
+    expect(f.kvm.sp.gfn[dp]).toBe(LARGE_GFN);
+    expect(f.spte(dp, 5)).toEqual([leaf(f.pfn(LARGE_GFN + 5), U | A), 0]);
+    // No FNAME(pte_prefetch) for a direct page (__direct_pte_prefetch is not modelled; nothing else).
+    expect(f.spte(dp, 4)).toEqual([0, 0]);
+    expect(f.stat('pf_fixed')).toBe(1);
+  });
+
+  it('v3.1 SMEP with CR0.WP = 0: smep_andnot_wp is in the role', () => {
+    const f = setup({ smep: true, cr0wp: false });
+    f.fault(BASE_VPN + 3, 0);
+    // `base_role.smep_andnot_wp = smep && !is_write_protection(vcpu);`
+    expect(f.kvm.sp.role[f.page(1)]).toBe(ROLE_CR4_PAE | ROLE_NXE | ROLE_SMEP_ANDNOT_WP | 1 | (7 << ROLE_ACCESS_SHIFT));
+  });
+
+  it('v3.0 has no smep_andnot_wp', () => {
+    const f = setup({ kernel: 'v3.0', smep: false, cr0wp: false });
+    f.fault(BASE_VPN + 3, 0);
+    expect(f.kvm.sp.role[f.page(1)]).toBe(ROLE_CR4_PAE | ROLE_NXE | 1 | (7 << ROLE_ACCESS_SHIFT));
+  });
+
+  for (const kernel of ['v3.0', 'v3.1'] as Kernel[]) {
+    it(`${kernel}: the large page written dirty: the direct page of another access is unlinked and remote TLBs flushed`, () => {
+      const f = setup({ kernel, bypass: false });
+      f.fault(LARGE_VPN + 5, 0);
+      const old = f.page(1, true);
+      const pd = f.page(2);
+      const pdIndex = 1; // 0x8000200000: PD index 1
+      f.kvm.resetCounters();
+      f.fault(LARGE_VPN + 5, PF_W);
+      // validate_direct_spte: `if (child->role.access == direct_access) return; drop_parent_pte(child,
+      // sptep); kvm_flush_remote_tlbs(vcpu->kvm);` then a new direct page with access 7.
+      expect(f.flushes()).toBe(1);
+      expect(f.kvm.sp.parents[old]).toEqual([]);
+      const now = f.pages(1, true).find((id) => id !== old)!;
+      expect(f.kvm.sp.roleAccess(now)).toBe(7);
+      expect(f.kvm.sp.parents[now]).toEqual([f.word(pd, pdIndex)]);
+      expect(f.spte(pd, pdIndex)).toEqual([f.kvm.fmt.shadowNonLeafLo(f.kvm.sp.pfn[now]!), 0]);
+      expect(f.spte(now, 5)).toEqual([leaf(f.pfn(LARGE_GFN + 5), W | U | A), 0]);
+      // A read of another 4K piece of the (now dirty) large page: same access, nothing unlinked.
+      f.kvm.resetCounters();
+      f.fault(LARGE_VPN + 6, 0);
+      expect(f.flushes()).toBe(0);
+      expect(f.pages(1, true).length).toBe(2);
+      expect(f.spte(now, 6)).toEqual([leaf(f.pfn(LARGE_GFN + 6), W | U | A), 0]);
+    });
+  }
+});
+
+describe('FNAME(gpte_changed): the guest changed an entry between the walk and the fetch', () => {
+  it('the top level: `if (FNAME(gpte_changed)(vcpu, gw, top_level)) goto out_gpte_changed;` before any page', () => {
+    const f = setup();
+    const before = f.kvm.sp.active.size;
+    f.afterWalk((g) => f.m.guest.ram.write64(g[4]!, 0, 0));
+    f.v.lastPtWriteCount = 2;
+    expect(f.fault(BASE_VPN + 3, 0)).toBe(0);
+    expect(f.kvm.sp.active.size).toBe(before);
+    expect(f.stat('sptes_written')).toBe(0);
+    // FNAME(fetch) returns NULL, emulate stays 0: the detector is reset and pf_fixed still counts.
+    expect(f.stat('pf_fixed')).toBe(1);
+    expect(f.v.lastPtWriteCount).toBe(0);
+  });
+
+  for (const level of [2, 1]) {
+    it(`level ${level}: the new level-${level} page is made, then put (kvm_mmu_put_page), and not linked`, () => {
+      const f = setup();
+      f.afterWalk((g) => {
+        const gpa = g[level]!;
+        f.m.guest.ram.write64(gpa, 0, 0);
+      });
+      expect(f.fault(BASE_VPN + 3, 0)).toBe(0);
+      // `if (!is_shadow_present_pte(*it.sptep)) sp = kvm_mmu_get_page(...);` `if
+      // (FNAME(gpte_changed)(vcpu, gw, it.level - 1)) goto out_gpte_changed;` ... `if (sp)
+      // kvm_mmu_put_page(sp, it.sptep);`: the page exists, with no parent; its parent SPTE is empty.
+      const sp = f.page(level);
+      expect(f.kvm.sp.parents[sp]).toEqual([]);
+      const parent = f.page(level + 1);
+      const idx = level === 2 ? 0 : 0; // 0x8000000000: index 0 at every level below the root
+      expect(f.spte(parent, idx)).toEqual([0, 0]);
+      // link_shadow_page ran only above: 4 - level - 1 links.
+      expect(f.stat('sptes_written')).toBe(3 - level);
+      expect(f.events('__direct_map')).toEqual([]);
+      expect(f.stat('pf_fixed')).toBe(1);
+    });
+  }
+
+  it('level 1 with every page present: nothing made, nothing put, nothing mapped', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    f.kvm.resetCounters();
+    f.afterWalk((g) => f.m.guest.ram.write64(g[1]!, (DATA + 9) * 4096 + (P | W | U | A | D), 0));
+    expect(f.fault(BASE_VPN + 3, 0)).toBe(0);
+    expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), W | U | A), 0]);
+    expect(f.kvm.sp.parents[pt]!.length).toBe(1);
+    expect(f.stat('sptes_written')).toBe(0);
   });
 });

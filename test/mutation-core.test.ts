@@ -216,3 +216,181 @@ describe('x86_emulate_instruction: decode (x86.c 3.0.1:4578 / 3.1.10:4766)', () 
     });
   }
 });
+
+const ev = (name: string, fields: Record<string, string | number | boolean> = {}) => ({ name, fields });
+const insn = (slot: number, bytes: string, len: number) => ev('kvm_emulate_insn', { rip: `0x${(0xfffff81000000 + slot * 16).toString(16)}`, len, insn: bytes, failed: false });
+/** kvm_mmio (include/trace/events/kvm.h): type, len, gpa, val. */
+const mmio = (type: string, len: number, gpa: number, val: string) => ev('kvm_mmio', { type, len, gpa: `0x${gpa.toString(16)}`, val });
+/** trace_kvm_userspace_exit(vcpu->run->exit_reason, r): KVM_EXIT_MMIO = 6 (include/linux/kvm.h). */
+const uexit = ev('kvm_userspace_exit', { reason: 6 });
+
+describe('emulator_read_emulated: vcpu_mmio_read, KVM_EXIT_MMIO and the completion (x86.c 3.0.1:3872, 3.1.10:4048; §6)', () => {
+  for (const kernel of ['v3.0', 'v3.1'] as const) {
+    it(`${kernel}: a userspace device: two operand walks, kvm_read_guest misses, unsatisfied-read, the exit, then READ at the completion`, () => {
+      const g = rig(kernel);
+      const x = exec(g, R4, NIC_VPN, 8);
+      // `trace_kvm_mmio(KVM_TRACE_MMIO_READ_UNSATISFIED, bytes, gpa, 0); vcpu->mmio_needed = 1;
+      // vcpu->run->exit_reason = KVM_EXIT_MMIO;` then on the next KVM_RUN complete_mmio ->
+      // EMULTYPE_NO_DECODE -> `trace_kvm_mmio(KVM_TRACE_MMIO_READ, bytes, vcpu->mmio_phys_addr, *(u64 *)val);`
+      expect(nonWalk(x)).toEqual([insn(R4, '0x78b', 2), mmio('unsatisfied-read', 4, 0xfebf0008, '0x0'), uexit, mmio('read', 4, 0xfebf0008, '0x1234')]);
+      // kvm_mmu_gva_to_gpa_read (3.0.1) / vcpu_mmio_gva_to_gpa's walk (3.1.10, nothing cached), then
+      // kvm_read_guest_virt's own walk; neither has PFERR_WRITE_MASK.
+      expect(walks(x).map((w) => w.pferr)).toEqual(['0x10', '0x0', '0x0']);
+      expect([x.d('memslot_lookups'), x.d('memslot_misses'), x.d('guest_walks')]).toEqual([FETCH + 4 + 4 + 1, 1, 3]);
+      expect([x.d('userspace_exits'), x.d('mmio_reads'), x.d('mmio_writes'), x.d('pf_guest')]).toEqual([1, 1, 0, 0]);
+      expect([x.c('emulation'), x.c('device_userspace'), x.c('device_kernel')]).toEqual([W.emulate_decode + W.emulate_execute, W.device_userspace, 0]);
+      // EMULATE_DO_MMIO; the completion's writeback moves RIP past the MOV, once.
+      expect(x.r).toBe(EMULATE_DO_MMIO);
+      expect(x.rip).toBe(2);
+      expect([g.v.readLo, g.v.readHi]).toEqual([0x1234, 0]);
+    });
+
+    it(`${kernel}: an in-kernel device (KVM_MMIO_BUS): vcpu_mmio_read handles it, READ traced there, no exit, EMULATE_DONE`, () => {
+      const g = rig(kernel);
+      const x = exec(g, R8, EXTRA_VPN, 0x10);
+      // vcpu_mmio_read: `trace_kvm_mmio(KVM_TRACE_MMIO_READ, n, addr, *(u64 *)v);` and `if (handled == bytes) return X86EMUL_CONTINUE;`
+      expect(nonWalk(x)).toEqual([insn(R8, '0x78b48', 3), mmio('read', 8, 0xfebf1010, '0x89abcdef')]);
+      expect([x.d('memslot_lookups'), x.d('memslot_misses')]).toEqual([FETCH + 4 + 4 + 1, 1]);
+      expect([x.d('userspace_exits'), x.d('mmio_reads')]).toEqual([0, 1]);
+      expect([x.c('device_kernel'), x.c('device_userspace')]).toEqual([W.device_kernel, 0]);
+      expect(x.clock).toBe(x.c('emulation') + x.c('device_kernel') + x.c('memslot_search') + x.c('guest_walk') + x.c('mmio_cache'));
+      expect(x.r).toBe(EMULATE_DONE);
+      expect(x.rip).toBe(3);
+      expect([g.v.readLo, g.v.readHi]).toEqual([0x89abcdef, 0]);
+    });
+
+    it(`${kernel}: the APIC page goes to mmio: without kvm_read_guest_virt (\`(gpa & PAGE_MASK) == APIC_DEFAULT_PHYS_BASE\`)`, () => {
+      const g = rig(kernel);
+      const x = exec(g, R4, APIC_VPN, 0x30);
+      expect(nonWalk(x)).toEqual([insn(R4, '0x78b', 2), mmio('read', 4, 0xfee00030, '0x50014')]);
+      expect([x.d('memslot_lookups'), x.d('memslot_misses'), x.d('guest_walks')]).toEqual([FETCH + 4, 0, 2]);
+      expect(x.r).toBe(EMULATE_DONE);
+      expect(g.v.readLo).toBe(0x50014);
+    });
+
+    it(`${kernel}: RAM: kvm_read_guest_virt succeeds (\`== X86EMUL_CONTINUE\`): no kvm_mmio, no exit; the bytes of the access size`, () => {
+      const g = rig(kernel);
+      g.m.guest.ram.write64(0x100008, 0x89abcdef, 0x01234567);
+      const x = exec(g, R8, RAM_VPN + 0x100, 8);
+      expect(nonWalk(x)).toEqual([insn(R8, '0x78b48', 3)]);
+      // Two 3-level walks through the 2M mapping, kvm_read_guest's hit.
+      expect([x.d('memslot_lookups'), x.d('memslot_misses'), x.d('guest_walks')]).toEqual([FETCH + 3 + 3 + 1, 0, 3]);
+      expect([x.d('mmio_reads'), x.d('userspace_exits')]).toEqual([0, 0]);
+      expect(x.r).toBe(EMULATE_DONE);
+      expect(x.rip).toBe(3);
+      expect([g.v.readLo, g.v.readHi]).toEqual([0x89abcdef, 0x01234567]);
+      const y = exec(g, R2, RAM_VPN + 0x100, 8);
+      expect([g.v.readLo, g.v.readHi, y.rip]).toEqual([0xcdef, 0, 3]);
+    });
+
+    it(`${kernel}: nothing claims the address: the VMM's all-ones, kept to the access size (\`memcpy(val, vcpu->mmio_data, bytes)\`)`, () => {
+      const g = rig(kernel);
+      const want: [number, number, number, number][] = [
+        [R1, 1, 0xff, 0],
+        [R2, 2, 0xffff, 0],
+        [R4, 4, 0xffffffff, 0],
+        [R8, 8, 0xffffffff, 0xffffffff],
+      ];
+      for (const [slot, size, lo, hi] of want) {
+        g.v.readLo = g.v.readHi = 0x5a5a5a5a;
+        const x = exec(g, slot, NOTHING_VPN, 8);
+        expect(nonWalk(x).slice(1)).toEqual([mmio('unsatisfied-read', size, 0xfebf2008, '0x0'), uexit, mmio('read', size, 0xfebf2008, '0xffffffffffffffff')]);
+        expect([x.d('userspace_exits'), x.d('mmio_reads')]).toEqual([1, 0]);
+        expect([x.r, x.rip]).toEqual([EMULATE_DO_MMIO, LEN[slot]]);
+        expect([g.v.readLo, g.v.readHi]).toEqual([lo, hi]);
+      }
+    });
+
+    it(`${kernel}: an operand walk that faults: X86EMUL_PROPAGATE_FAULT -> inject_emulated_exception -> kvm_inject_page_fault (++pf_guest)`, () => {
+      const g = rig(kernel);
+      const x = exec(g, R4, HOLE_VPN, 8);
+      // kvm_inject_page_fault (x86.c:344): `++vcpu->stat.pf_guest; ... kvm_queue_exception_e(vcpu, PF_VECTOR, fault->error_code);`
+      // A not-present read at CPL 0: error code 0.
+      expect(nonWalk(x)).toEqual([insn(R4, '0x78b', 2), ev('kvm_mmu_walker_error', { pferr: '0x0' }), ev('kvm_inj_exception', { exception: 14, error_code: '0x0', address: '0xffffc90000003008' })]);
+      expect([x.d('pf_guest'), x.d('guest_faults'), x.d('userspace_exits'), x.d('mmio_reads')]).toEqual([1, 1, 0, 0]);
+      expect([x.d('memslot_lookups'), x.d('guest_walks')]).toEqual([FETCH + 4, 2]); // no kvm_read_guest
+      expect(x.r).toBe(EMULATE_DONE);
+      expect([g.v.guestFault, g.v.guestFaultCode, g.v.exitClass]).toEqual([true, 0, CLASS_GUEST_PF]);
+      // A user read of a supervisor page: P | U (PFERR_PRESENT_MASK | PFERR_USER_MASK).
+      const u = exec(g, 8, NIC_VPN, 8, { cpl: 3 });
+      expect(nonWalk(u).at(-1)).toEqual(ev('kvm_inj_exception', { exception: 14, error_code: '0x5', address: '0xffffc90000000008' }));
+      expect([g.v.guestFault, g.v.guestFaultCode]).toEqual([true, 5]);
+    });
+  }
+});
+
+describe('emulator_write_emulated_onepage (x86.c 3.0.1:3941, 3.1.10:4116)', () => {
+  for (const kernel of ['v3.0', 'v3.1'] as const) {
+    it(`${kernel}: a userspace device: kvm_write_guest misses, WRITE traced before vcpu_mmio_write, the exit; RIP retired before it`, () => {
+      const g = rig(kernel);
+      const x = exec(g, W8, NIC_VPN, 8, { lo: 0xcafe, hi: 0x12 });
+      // mmio: `trace_kvm_mmio(KVM_TRACE_MMIO_WRITE, bytes, gpa, *(u64 *)val);` then the exit.
+      expect(nonWalk(x)).toEqual([insn(W8, '0x78948', 3), mmio('write', 8, 0xfebf0008, '0x120000cafe'), uexit]);
+      expect(walks(x).map((w) => w.pferr)).toEqual(['0x10', '0x2']); // kvm_mmu_gva_to_gpa_write: PFERR_WRITE_MASK
+      expect([x.d('memslot_lookups'), x.d('memslot_misses'), x.d('guest_walks')]).toEqual([FETCH + 4 + 1, 1, 2]);
+      expect([x.d('userspace_exits'), x.d('mmio_writes'), x.d('mmio_reads')]).toEqual([1, 1, 0]);
+      expect([x.c('device_userspace'), x.c('device_kernel')]).toEqual([W.device_userspace, 0]);
+      // x86_emulate_instruction: `if (!vcpu->mmio_is_write) writeback = false;`: a write is written back now.
+      expect([x.r, x.rip]).toEqual([EMULATE_DO_MMIO, 3]);
+      const nic = g.kvm.bus.find(0xfebf0008)!;
+      nic.read(0xfebf0008, 8);
+      expect([nic.lo, nic.hi]).toEqual([0xcafe, 0x12]);
+    });
+
+    it(`${kernel}: an in-kernel device: vcpu_mmio_write handles it (\`handled == bytes\`), no exit, EMULATE_DONE`, () => {
+      const g = rig(kernel);
+      const x = exec(g, W2, EXTRA_VPN, 0x20, { lo: 0xbeef });
+      expect(nonWalk(x)).toEqual([insn(W2, '0x78966', 3), mmio('write', 2, 0xfebf1020, '0xbeef')]);
+      expect([x.d('userspace_exits'), x.d('mmio_writes')]).toEqual([0, 1]);
+      expect([x.c('device_kernel'), x.c('device_userspace')]).toEqual([W.device_kernel, 0]);
+      expect([x.r, x.rip]).toEqual([EMULATE_DONE, 3]);
+      const dev = g.kvm.bus.find(0xfebf1020)!;
+      dev.read(0xfebf1020, 4);
+      expect(dev.lo).toBe(0xbeef);
+    });
+
+    it(`${kernel}: nothing claims the address: the exit, nothing written`, () => {
+      const g = rig(kernel);
+      const x = exec(g, W4, NOTHING_VPN, 0x20, { lo: 7 });
+      expect(nonWalk(x)).toEqual([insn(W4, '0x789', 2), mmio('write', 4, 0xfebf2020, '0x7'), uexit]);
+      expect([x.d('userspace_exits'), x.d('mmio_writes')]).toEqual([1, 0]);
+      expect([x.r, x.rip]).toEqual([EMULATE_DO_MMIO, 2]);
+    });
+
+    it(`${kernel}: the APIC page goes to mmio without emulator_write_phys`, () => {
+      const g = rig(kernel);
+      const x = exec(g, W4, APIC_VPN, 0xb0, { lo: 0 });
+      expect(nonWalk(x)).toEqual([insn(W4, '0x789', 2), mmio('write', 4, 0xfee000b0, '0x0')]);
+      expect([x.d('memslot_lookups'), x.d('memslot_misses')]).toEqual([FETCH + 4, 0]);
+      expect([x.r, x.rip]).toEqual([EMULATE_DONE, 2]);
+    });
+
+    it(`${kernel}: RAM: emulator_write_phys -> kvm_write_guest (gfn_to_hva + mark_page_dirty), no kvm_mmio`, () => {
+      const g = rig(kernel);
+      g.m.guest.ram.write64(0x100020, 0xffffffff, 0xffffffff);
+      const x = exec(g, W1, RAM_VPN + 0x100, 0x20, { lo: 0x12345678 });
+      expect(nonWalk(x)).toEqual([insn(W1, '0x788', 2)]);
+      expect([x.d('memslot_lookups'), x.d('memslot_misses'), x.d('guest_walks')]).toEqual([FETCH + 3 + 2, 0, 2]);
+      expect([x.d('userspace_exits'), x.d('mmio_writes')]).toEqual([0, 0]);
+      expect([x.r, x.rip]).toEqual([EMULATE_DONE, 2]);
+      const m = g.m.guest.ram.read64(0x100020);
+      expect([m.lo >>> 0, m.hi >>> 0]).toEqual([0xffffff78, 0xffffffff]); // one byte written
+      exec(g, W8, RAM_VPN + 0x100, 0x20, { lo: 0x11223344, hi: 0x55667788 });
+      const n = g.m.guest.ram.read64(0x100020);
+      expect([n.lo >>> 0, n.hi >>> 0]).toEqual([0x11223344, 0x55667788]);
+    });
+
+    it(`${kernel}: a write the walk refuses: #PF with the walk's error code, nothing written`, () => {
+      const g = rig(kernel);
+      // A supervisor write to a read-only page with CR0.WP: P | W.
+      const x = exec(g, W4, RO_VPN, 0, { lo: 1 });
+      expect(nonWalk(x).at(-1)).toEqual(ev('kvm_inj_exception', { exception: 14, error_code: '0x3', address: '0xffffc90000100000' }));
+      expect([x.d('pf_guest'), x.d('guest_faults'), x.d('memslot_lookups')]).toEqual([1, 1, FETCH + 4]);
+      expect([x.r, g.v.guestFault, g.v.guestFaultCode]).toEqual([EMULATE_DONE, true, 3]);
+      expect(g.m.guest.ram.read64(0x300000).lo).toBe(0);
+      // A not-present write: W only.
+      const y = exec(g, W4, HOLE_VPN, 0, { lo: 1 });
+      expect(nonWalk(y).at(-1)).toEqual(ev('kvm_inj_exception', { exception: 14, error_code: '0x2', address: '0xffffc90000003000' }));
+    });
+  }
+});

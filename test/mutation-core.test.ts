@@ -394,3 +394,93 @@ describe('emulator_write_emulated_onepage (x86.c 3.0.1:3941, 3.1.10:4116)', () =
     });
   }
 });
+
+describe('vcpu_mmio_gva_to_gpa (3.1.10 x86.c:4013) and its absence in 3.0.1', () => {
+  /** vcpu_cache_mmio_info's three fields, set as a previous fault would have left them. */
+  const cache = (g: Rig, gvaVpn: number, gfn: number, access: number) => {
+    g.v.mmioGvaVpn = gvaVpn;
+    g.v.mmioGfn = gfn;
+    g.v.mmioAccess = access;
+  };
+
+  it('GVA match: no walk; `*gpa = vcpu->arch.mmio_gfn << PAGE_SHIFT | (gva & (PAGE_SIZE - 1))`, traced with gpa_match false', () => {
+    const g = rig('v3.1');
+    // The cached gfn is the kernel device's although RDI is in the NIC's page: the gpa comes from the cache.
+    cache(g, NIC_VPN, EXTRA_GFN, 7);
+    const x = exec(g, R4, NIC_VPN, 0x10);
+    expect(nonWalk(x)).toEqual([
+      insn(R4, '0x78b', 2),
+      ev('vcpu_match_mmio', { gva: '0xffffc90000000010', gpa: '0xfebf1010', write: false, gpa_match: false }),
+      mmio('read', 4, 0xfebf1010, '0x89abcdef'),
+    ]);
+    expect([x.d('memslot_lookups'), x.d('guest_walks')]).toEqual([FETCH, 1]); // the fetch only
+    expect([x.r, g.v.readLo]).toEqual([EMULATE_DONE, 0x89abcdef]);
+    const w = exec(g, W4, NIC_VPN, 0x14, { lo: 9 });
+    expect(nonWalk(w).slice(1, 3)).toEqual([
+      ev('vcpu_match_mmio', { gva: '0xffffc90000000014', gpa: '0xfebf1014', write: true, gpa_match: false }),
+      mmio('write', 4, 0xfebf1014, '0x9'),
+    ]);
+    expect([w.d('memslot_lookups'), w.d('guest_walks')]).toEqual([FETCH, 1]);
+  });
+
+  it('GPA match after the walk: `trace_vcpu_match_mmio(gva, *gpa, write, true); return 1;`: no kvm_read_guest_virt, no kvm_write_guest', () => {
+    const g = rig('v3.1');
+    cache(g, 0, NIC_GFN, 7); // a direct MMU caches gva 0 (handle_mmio_page_fault_common: `if (direct) addr = 0;`)
+    const r = exec(g, R4, NIC_VPN, 8);
+    expect(nonWalk(r)).toEqual([
+      insn(R4, '0x78b', 2),
+      ev('vcpu_match_mmio', { gva: '0xffffc90000000008', gpa: '0xfebf0008', write: false, gpa_match: true }),
+      mmio('unsatisfied-read', 4, 0xfebf0008, '0x0'),
+      uexit,
+      mmio('read', 4, 0xfebf0008, '0x1234'),
+    ]);
+    expect([r.d('memslot_lookups'), r.d('memslot_misses'), r.d('guest_walks')]).toEqual([FETCH + 4, 0, 2]);
+    const w = exec(g, W4, NIC_VPN, 8, { lo: 3 });
+    expect(nonWalk(w).slice(1)).toEqual([ev('vcpu_match_mmio', { gva: '0xffffc90000000008', gpa: '0xfebf0008', write: true, gpa_match: true }), mmio('write', 4, 0xfebf0008, '0x3'), uexit]);
+    expect([w.d('memslot_lookups'), w.d('memslot_misses')]).toEqual([FETCH + 4, 0]);
+  });
+
+  it('the APIC page is MMIO before the GPA test: no vcpu_match_mmio even when the gfn is cached', () => {
+    const g = rig('v3.1');
+    cache(g, 0, 0xfee00, 7);
+    const x = exec(g, R4, APIC_VPN, 0x30);
+    expect(nonWalk(x)).toEqual([insn(R4, '0x78b', 2), mmio('read', 4, 0xfee00030, '0x50014')]);
+  });
+
+  it('v3.0 has no MMIO info cache: the same vCPU state changes nothing (three walks, kvm_read_guest)', () => {
+    const g = rig('v3.0');
+    cache(g, NIC_VPN, EXTRA_GFN, 7);
+    const x = exec(g, R4, NIC_VPN, 8);
+    expect(nonWalk(x).map((e) => e.name)).toEqual(['kvm_emulate_insn', 'kvm_mmio', 'kvm_userspace_exit', 'kvm_mmio']);
+    expect([x.d('memslot_lookups'), x.d('guest_walks')]).toEqual([FETCH + 4 + 4 + 1, 3]);
+    const w = exec(g, W4, NIC_VPN, 8, { lo: 1 });
+    expect(nonWalk(w).map((e) => e.name)).toEqual(['kvm_emulate_insn', 'kvm_mmio', 'kvm_userspace_exit']);
+    expect(w.d('memslot_lookups')).toBe(FETCH + 4 + 1);
+  });
+
+  // check_write_user_access (3.1.10 mmu.h):
+  //   if (unlikely(write_fault && !is_writable_pte(pte) && (user_fault || is_write_protection(vcpu)))) return false;
+  //   if (unlikely(user_fault && !(pte & PT_USER_MASK))) return false;
+  // with pte = vcpu->arch.access (ACC_WRITE_MASK = PT_WRITABLE_MASK 2, ACC_USER_MASK = PT_USER_MASK 4).
+  // A refused GVA match walks; the GPA test then matches (the cached gfn is the NIC's), traced with gpa_match true.
+  const cases: [string, { write: boolean; cpl: 0 | 3; wp: boolean; access: number }, boolean][] = [
+    ['a write, access without W, CR0.WP: refused', { write: true, cpl: 0, wp: true, access: 4 }, false],
+    ['a write, access without W, no CR0.WP, CPL 0: allowed', { write: true, cpl: 0, wp: false, access: 4 }, true],
+    ['a write, access without W, CPL 3, no CR0.WP: refused', { write: true, cpl: 3, wp: false, access: 4 }, false],
+    ['a write, access W|U, CPL 3: allowed', { write: true, cpl: 3, wp: true, access: 6 }, true],
+    ['a read, access without U, CPL 3: refused', { write: false, cpl: 3, wp: true, access: 2 }, false],
+    ['a read, access without U, CPL 0: allowed', { write: false, cpl: 0, wp: true, access: 2 }, true],
+    ['a read, access without W, CPL 0, CR0.WP: allowed (W matters only to writes)', { write: false, cpl: 0, wp: true, access: 0 }, true],
+  ];
+  for (const [name, c, gvaMatch] of cases) {
+    it(`check_write_user_access: ${name}`, () => {
+      const g = rig('v3.1');
+      if (!c.wp) g.v.cr0 &= ~X86_CR0_WP;
+      cache(g, USER_NIC_VPN, NIC_GFN, c.access);
+      const x = exec(g, c.write ? W4 : c.cpl === 3 ? 8 : R4, USER_NIC_VPN, 8, { cpl: c.cpl, lo: 1 });
+      const match = nonWalk(x).find((e) => e.name === 'vcpu_match_mmio')!;
+      expect(match.fields).toEqual({ gva: '0x7f0000000008', gpa: '0xfebf0008', write: c.write, gpa_match: !gvaMatch });
+      expect(x.d('guest_walks')).toBe(gvaMatch ? 1 : 2);
+    });
+  }
+});

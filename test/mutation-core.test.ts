@@ -25,6 +25,7 @@ import { C } from '../simulator/cost/accounting';
 import { S } from '../simulator/trace/stats';
 import { E, EVENT_LIST } from '../simulator/trace/events';
 import { MmioBus } from '../simulator/devices/mmio_device';
+import { Memslot } from '../simulator/kvm/memslots';
 
 /** westmere-2011 (docs/cost-model.md), the scenarios' default profile. */
 const W = profileByName('westmere-2011');
@@ -483,4 +484,272 @@ describe('vcpu_mmio_gva_to_gpa (3.1.10 x86.c:4013) and its absence in 3.0.1', ()
       expect(x.d('guest_walks')).toBe(gvaMatch ? 1 : 2);
     });
   }
+});
+
+function bareKvm(o: { kernel?: 'v3.0' | 'v3.1'; tdp?: boolean; bypass?: boolean; vcpus?: number; mmioCaching?: boolean } = {}): Kvm {
+  return new Kvm({
+    kernel: o.kernel ?? 'v3.1',
+    tdp: o.tdp ?? true,
+    mmioCaching: o.mmioCaching ?? true,
+    oosShadow: true,
+    bypassGuestPf: o.bypass ?? true,
+    maxphyaddr: 40,
+    cost: W,
+    traceCapacity: 100,
+    vcpus: o.vcpus ?? 1,
+  });
+}
+
+const names = (kvm: Kvm) => kvm.trace.records().map((e) => e.name);
+
+describe('struct kvm (kvm.ts): construction per era and mode', () => {
+  it('bypass_guest_pf is in force only for 3.0.1 without EPT (vmx.c hardware_setup: `if (enable_ept) { bypass_guest_pf = 0;`; 3.1 has no such parameter)', () => {
+    const cases: [Partial<Parameters<typeof bareKvm>[0]>, boolean][] = [
+      [{ kernel: 'v3.0', tdp: false, bypass: true }, true],
+      [{ kernel: 'v3.0', tdp: true, bypass: true }, false],
+      [{ kernel: 'v3.1', tdp: false, bypass: true }, false],
+      [{ kernel: 'v3.0', tdp: false, bypass: false }, false],
+    ];
+    for (const [cfg, on] of cases) {
+      const kvm = bareKvm(cfg);
+      expect(kvm.bypassGuestPf).toBe(on);
+      // `if (bypass_guest_pf) kvm_mmu_set_nonpresent_ptes(~0xffeull, 0ull);`: the trap value is ~0xffe.
+      expect([kvm.fmt.trapLo >>> 0, kvm.fmt.trapHi >>> 0]).toEqual(on ? [0xfffff001, 0xffffffff] : [0, 0]);
+    }
+  });
+
+  it('keeps the configuration; one struct kvm_vcpu per vCPU, numbered from 0', () => {
+    const kvm = bareKvm({ kernel: 'v3.0', tdp: false, vcpus: 3 });
+    expect([kvm.kernel, kvm.tdp, kvm.oosShadow, kvm.cost]).toEqual(['v3.0', false, true, W]);
+    expect(kvm.vcpus.map((v) => v.id)).toEqual([0, 1, 2]);
+    expect(kvm.srcu.inside).toHaveLength(3);
+    expect(kvm.trace.capacity).toBe(100);
+    expect([kvm.readerCounter, kvm.rcuPending, kvm.warnings, kvm.races.point(kvm.vcpus[0]!, 0, 0)]).toEqual([0, [], [], undefined]);
+  });
+
+  it('MMIO SPTEs: only 3.1 (kvm_set_mmio_spte_mask), and only with the runtime switch on', () => {
+    expect(bareKvm({ kernel: 'v3.1', tdp: true }).mmioSptesEnabled).toBe(true);
+    expect(bareKvm({ kernel: 'v3.1', tdp: false }).mmioSptesEnabled).toBe(true);
+    expect(bareKvm({ kernel: 'v3.1', mmioCaching: false }).mmioSptesEnabled).toBe(false);
+    expect(bareKvm({ kernel: 'v3.0', tdp: true }).mmioSptesEnabled).toBe(false);
+    const k = bareKvm({ kernel: 'v3.1' });
+    k.mmioCaching = false;
+    expect(k.mmioSptesEnabled).toBe(false);
+  });
+});
+
+describe('struct kvm: memslot searches, host pages and SPTE stores', () => {
+  it('gfn_to_memslot: one lookup, one compare per slot scanned (`for (i = 0; i < slots->nmemslots; ++i)`), a miss counted; memslot_lookup + n x memslot_compare cycles', () => {
+    const kvm = bareKvm();
+    const v = kvm.vcpus[0]!;
+    kvm.memslots.install(new Memslot(0, 0, 0x100));
+    kvm.memslots.install(new Memslot(3, 0x1000, 0x10));
+    const st = kvm.stats;
+    expect(kvm.gfnToMemslot(v, 0x1005)!.id).toBe(3); // slots 0..3 compared
+    expect([st[S.memslot_lookups], st[S.memslot_compares], st[S.memslot_misses]]).toEqual([1, 4, 0]);
+    expect(kvm.acct.byComponent[C.memslot_search]).toBe(W.memslot_lookup + 4 * W.memslot_compare);
+    expect(v.clock).toBe(W.memslot_lookup + 4 * W.memslot_compare);
+    expect(kvm.gfnToMemslot(v, 0x2000)).toBeNull(); // nmemslots = 4 compared
+    expect([st[S.memslot_lookups], st[S.memslot_compares], st[S.memslot_misses]]).toEqual([2, 8, 1]);
+    expect(kvm.acct.byComponent[C.memslot_search]).toBe(2 * W.memslot_lookup + 8 * W.memslot_compare);
+    expect(kvm.gfnToMemslot(v, 0x10)!.id).toBe(0);
+    expect([st[S.memslot_lookups], st[S.memslot_compares], st[S.memslot_misses]]).toEqual([3, 9, 1]);
+  });
+
+  it('a KVM_MEMSLOT_INVALID slot is found (a hit) but unusable: `if (!slot || slot->flags & KVM_MEMSLOT_INVALID) return bad_hva();`', () => {
+    const kvm = bareKvm();
+    const v = kvm.vcpus[0]!;
+    const s = new Memslot(1, 0x100, 0x10);
+    kvm.memslots.install(s);
+    s.invalid = true;
+    expect(kvm.gfnToMemslot(v, 0x105)).toBeNull();
+    expect([kvm.stats[S.memslot_lookups], kvm.stats[S.memslot_compares], kvm.stats[S.memslot_misses]]).toEqual([1, 2, 0]);
+    s.invalid = false;
+    expect(kvm.gfnToMemslot(v, 0x105)).toBe(s);
+  });
+
+  it('kvm_is_visible_gfn: `for (i = 0; i < KVM_MEMORY_SLOTS; ++i)` skipping invalid slots; charged as a search', () => {
+    const kvm = bareKvm();
+    const v = kvm.vcpus[0]!;
+    kvm.memslots.install(new Memslot(2, 0x100, 0x10));
+    expect(kvm.isVisibleGfn(v, 0x100)).toBe(true);
+    expect([kvm.stats[S.memslot_lookups], kvm.stats[S.memslot_compares], kvm.stats[S.memslot_misses]]).toEqual([1, 3, 0]);
+    expect(kvm.isVisibleGfn(v, 0x200)).toBe(false);
+    expect([kvm.stats[S.memslot_lookups], kvm.stats[S.memslot_compares], kvm.stats[S.memslot_misses]]).toEqual([2, 3 + 32, 1]);
+    expect(v.clock).toBe(2 * W.memslot_lookup + 35 * W.memslot_compare);
+  });
+
+  it('gfn_to_pfn: the first touch faults the page in (host_pages, host_page_fault); later ones find it', () => {
+    const kvm = bareKvm();
+    const v = kvm.vcpus[0]!;
+    const s = new Memslot(0, 0, 0x100);
+    kvm.memslots.install(s);
+    const pfn = kvm.slotPfn(v, s, 0x42);
+    expect(pfn).toBeGreaterThan(0);
+    expect(s.pfnOf(0x42)).toBe(pfn);
+    expect(kvm.stats[S.host_pages]).toBe(1);
+    expect(kvm.acct.byComponent[C.host_page_fault]).toBe(W.host_page_fault);
+    expect(v.clock).toBe(W.host_page_fault);
+    expect(kvm.slotPfn(v, s, 0x42)).toBe(pfn);
+    expect(kvm.stats[S.host_pages]).toBe(1);
+    expect(v.clock).toBe(W.host_page_fault);
+    expect(kvm.slotPfn(v, s, 0x43)).not.toBe(pfn);
+    expect(kvm.stats[S.host_pages]).toBe(2);
+  });
+
+  it('host frames for shadow pages count as host pages', () => {
+    const kvm = bareKvm();
+    const a = kvm.allocHostFrame();
+    const b = kvm.allocHostFrame();
+    expect(a).not.toBe(b);
+    expect(kvm.stats[S.host_pages]).toBe(2);
+    kvm.freeHostFrame(b);
+    expect(kvm.allocHostFrame()).toBe(b); // the frame is free again
+  });
+
+  it('__set_spte stores both halves, counts and charges one SPTE write; a zap clears to notrap (0) or to the trap value, uncharged', () => {
+    for (const [kernel, tdp, trap] of [['v3.0', false, [0xfffff001, 0xffffffff]], ['v3.0', true, [0, 0]], ['v3.1', false, [0, 0]]] as const) {
+      const kvm = bareKvm({ kernel, tdp });
+      const v = kvm.vcpus[0]!;
+      const w = kvm.host.entryWord(kvm.allocHostFrame(), 5);
+      kvm.setSpte(v, w, 0x12345007, 0x80000000);
+      expect([kvm.host.words[w], kvm.host.words[w + 1]]).toEqual([0x12345007, 0x80000000]);
+      expect(kvm.stats[S.sptes_written]).toBe(1);
+      expect([kvm.acct.byComponent[C.spte_write], v.clock]).toEqual([W.spte_write, W.spte_write]);
+      // drop_spte(kvm, sptep, shadow_trap_nonpresent_pte) (3.0.1) / mmu_spte_clear_track_bits (3.1.10)
+      kvm.clearSpte(w);
+      expect([kvm.host.words[w]! >>> 0, kvm.host.words[w + 1]! >>> 0]).toEqual(trap);
+      expect(kvm.stats[S.sptes_written]).toBe(2);
+      expect([kvm.acct.byComponent[C.spte_write], v.clock, kvm.acct.total]).toEqual([W.spte_write, W.spte_write, W.spte_write]);
+    }
+  });
+});
+
+describe('kvm_flush_remote_tlbs (kvm_main.c 3.0.1:198, 3.1.10:202) and make_all_cpus_request', () => {
+  // `if (make_all_cpus_request(kvm, KVM_REQ_TLB_FLUSH)) ++kvm->stat.remote_tlb_flush;` where the
+  // request returns true only when an IPI went out: `if (cpus != NULL && cpu != -1 && cpu != me &&
+  // kvm_vcpu_exiting_guest_mode(vcpu) != OUTSIDE_GUEST_MODE) cpumask_set_cpu(cpu, cpus);`.
+  const flush = (kvm: Kvm, id: number) => {
+    kvm.trace.reset();
+    const before = kvm.stats[S.remote_tlb_flush]!;
+    const cyc = kvm.acct.byComponent[C.shadow_page]!;
+    const v = kvm.vcpus[id]!;
+    v.line = 7;
+    const clock = v.clock;
+    kvm.flushRemoteTlbs(v);
+    const recs = kvm.trace.records();
+    expect(recs.map((e) => [e.name, e.vcpu, e.line])).toEqual([['kvm_flush_remote_tlbs', id, 7]]); // traced every time
+    return { counted: kvm.stats[S.remote_tlb_flush]! - before, cycles: kvm.acct.byComponent[C.shadow_page]! - cyc, clock: v.clock - clock };
+  };
+
+  it('a single vCPU: no other CPU to interrupt: not counted, not charged', () => {
+    const kvm = bareKvm();
+    kvm.finished = new Uint8Array(1);
+    expect(flush(kvm, 0)).toEqual({ counted: 0, cycles: 0, clock: 0 });
+  });
+
+  it('another vCPU in guest mode: one IPI round, ++remote_tlb_flush, remote_tlb_flush cycles to the caller', () => {
+    const kvm = bareKvm({ vcpus: 2 });
+    kvm.finished = new Uint8Array(2);
+    expect(flush(kvm, 0)).toEqual({ counted: 1, cycles: W.remote_tlb_flush, clock: W.remote_tlb_flush });
+    expect(flush(kvm, 1)).toEqual({ counted: 1, cycles: W.remote_tlb_flush, clock: W.remote_tlb_flush });
+  });
+
+  it('a vCPU outside guest mode does not count: finished, inside an exit handler (kvm->srcu held), or running a memslot ioctl', () => {
+    const kvm = bareKvm({ vcpus: 2 });
+    kvm.finished = new Uint8Array(2);
+    kvm.finished[1] = 1;
+    expect(flush(kvm, 0).counted).toBe(0);
+    kvm.finished[1] = 0;
+    kvm.srcu.inside[1] = 1;
+    expect(flush(kvm, 0).counted).toBe(0);
+    kvm.srcu.inside[1] = 0;
+    kvm.memslotUpdate.owner = 1;
+    expect(flush(kvm, 0)).toEqual({ counted: 0, cycles: 0, clock: 0 });
+    kvm.memslotUpdate.owner = 0; // the caller's own ioctl does not hide the other vCPU
+    expect(flush(kvm, 0).counted).toBe(1);
+    kvm.memslotUpdate.owner = -1;
+    kvm.srcu.inside[0] = 1; // nor does the caller's own exit
+    expect(flush(kvm, 0).counted).toBe(1);
+  });
+
+  it('any one vCPU in guest mode among several is enough (the loop goes on past one that is not)', () => {
+    const kvm = bareKvm({ vcpus: 3 });
+    kvm.finished = new Uint8Array(3);
+    kvm.finished[1] = 1;
+    expect(flush(kvm, 0).counted).toBe(1);
+    kvm.finished[2] = 1;
+    expect(flush(kvm, 0).counted).toBe(0);
+    kvm.finished[0] = 1;
+    kvm.finished[1] = 0;
+    kvm.srcu.inside[1] = 1;
+    expect(flush(kvm, 2).counted).toBe(0);
+    kvm.srcu.inside[1] = 0;
+    expect(flush(kvm, 2).counted).toBe(1);
+  });
+
+  it('kvm_reload_remote_mmus: make_all_cpus_request(kvm, KVM_REQ_MMU_RELOAD) reaches every vCPU, the caller included', () => {
+    const kvm = bareKvm({ vcpus: 3 });
+    kvm.reloadRemoteMmus();
+    expect(kvm.vcpus.map((v) => v.reloadRequested)).toEqual([true, true, true]);
+    expect(names(kvm)).toEqual([]);
+  });
+});
+
+describe('struct kvm: fault counts, resetCounters, warnings', () => {
+  it('countFault: per class, and per (line, class) when the line is in range', () => {
+    const kvm = bareKvm();
+    const v = kvm.vcpus[0]!;
+    const N = FAULT_CLASSES.length;
+    kvm.lineFaults = new Float64Array(3 * N);
+    v.line = 2;
+    kvm.countFault(v, 4);
+    kvm.countFault(v, 4);
+    v.line = 1;
+    kvm.countFault(v, 0);
+    expect(kvm.faultCounts[4]).toBe(2);
+    expect(kvm.faultCounts[0]).toBe(1);
+    expect(kvm.lineFaults[2 * N + 4]).toBe(2);
+    expect(kvm.lineFaults[1 * N + 0]).toBe(1);
+    expect([...kvm.lineFaults].reduce((a, b) => a + b, 0)).toBe(3);
+    v.line = 3; // past the end: counted for the run only
+    kvm.countFault(v, 1);
+    expect(kvm.faultCounts[1]).toBe(1);
+    expect([...kvm.lineFaults].reduce((a, b) => a + b, 0)).toBe(3);
+    expect(kvm.lineFaults).toHaveLength(3 * N);
+  });
+
+  it('resetCounters forgets counters, cycles, trace and clocks but keeps the gauges of what setup built', () => {
+    const g = rig('v3.1', false);
+    const kvm = g.kvm;
+    g.m.run();
+    const N = FAULT_CLASSES.length;
+    expect(kvm.stats[S.exits]).toBeGreaterThan(0);
+    kvm.countFault(g.v, 2);
+    kvm.sp.unsync[[...kvm.sp.active][0]!] = 1; // one page unsync: mmu_unsync is a gauge (++ and --)
+    kvm.resetCounters();
+    const inUse = kvm.sp.inUse;
+    expect(inUse).toBeGreaterThan(0);
+    const want = new Float64Array(kvm.stats.length);
+    want[S.shadow_pages] = inUse;
+    want[S.shadow_pages_max] = inUse;
+    want[S.mmu_unsync] = 1;
+    expect([...kvm.stats]).toEqual([...want]);
+    expect([...kvm.faultCounts]).toEqual(new Array(N).fill(0));
+    expect([...kvm.lineFaults].every((n) => n === 0)).toBe(true);
+    expect([kvm.acct.total, [...kvm.acct.byComponent].every((n) => n === 0)]).toEqual([0, true]);
+    expect([kvm.trace.total, kvm.trace.step]).toEqual([0, -1]);
+    expect(kvm.vcpus.map((v) => v.clock)).toEqual([0]);
+  });
+
+  it('warn: "vcpu N, line L: message", at most 100 kept', () => {
+    const kvm = bareKvm({ vcpus: 2 });
+    const v = kvm.vcpus[1]!;
+    v.line = 12;
+    kvm.warn(v, 'first');
+    expect(kvm.warnings).toEqual(['vcpu 1, line 12: first']);
+    for (let i = 0; i < 150; i++) kvm.warn(v, `w${i}`);
+    expect(kvm.warnings).toHaveLength(100);
+    expect(kvm.warnings[99]).toBe('vcpu 1, line 12: w98');
+  });
 });

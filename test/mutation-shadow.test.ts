@@ -7,7 +7,8 @@
 //
 // The fixture: a 4-level guest (EFER.NX) with 16 4K pages at 0x8000000000 -> gpa 0x2000000 whose PTEs
 // are "p w u a d" (0x67), a 4K page at 0x8000010000 (index 16 of the same guest table) -> gpa
-// 0xfebf0000 (no memslot: MMIO), and a clean 2M page at 0x8000200000 -> gpa 0x2200000. Nothing is
+// 0xfebf0000 (no memslot: MMIO), a clean 2M page at 0x8000200000 -> gpa 0x2200000, and 8 4K pages
+// at 0x8000400000 -> gpa 0x2400000 under a read-only PDE ("p u a": gw->pt_access = U|X). Nothing is
 // shadowed below the root until a test calls FNAME(page_fault) (ShadowMmu.pageFault) itself.
 import { describe, it, expect } from 'vitest';
 import { machine } from './helpers/scenario';
@@ -16,6 +17,7 @@ import { ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, ROLE_NXE, ROLE_SMEP_ANDNOT
 import { TRAP_HI, TRAP_LO } from '../simulator/kvm/mmu/spte';
 import { CLASS_GUEST_PF, CLASS_MAP, CLASS_MMIO_SLOW, CLASS_SPURIOUS, CLASS_WP_EMULATE } from '../simulator/kvm/fault_class';
 import { shadowMmuLoad, shadowMmuUnload } from '../simulator/kvm/mmu/shadow';
+import { C } from '../simulator/cost/accounting';
 
 type Kernel = 'v3.0' | 'v3.1';
 
@@ -72,6 +74,7 @@ guest:
     - { gva: 0x8000000000, gpa: 0x2000000, size: 64K, page: 4K, flags: "p w u a d", pde: "p w u a", pdpte: "p w u a", pml4e: "p w u a" }
     - { gva: 0x8000010000, gpa: 0xfebf0000, size: 4K, page: 4K, flags: "p w u a d", pde: "p w u a", pdpte: "p w u a", pml4e: "p w u a" }
     - { gva: 0x8000200000, gpa: 0x2200000, size: 2M, page: 2M, flags: "p w u a", pdpte: "p w u a", pml4e: "p w u a" }
+    - { gva: 0x8000400000, gpa: 0x2400000, size: 32K, page: 4K, flags: "p w u a d", pde: "p u a", pdpte: "p w u a", pml4e: "p w u a" }
 ${work}`;
   const m = machine(yaml);
   m.run();
@@ -194,7 +197,7 @@ describe('FNAME(page_fault) -> FNAME(fetch) -> mmu_set_spte on RAM', () => {
     expect(f.fault(BASE_VPN + 3, 0)).toBe(0);
     // mmu_set_spte: `else was_rmapped = 1;` (same pfn): no rmap_add; set_spte builds the same value.
     expect(f.rmapOf(DATA + 3)).toEqual([f.word(pt, 3)]);
-    expect(f.stat('sptes_written')).toBe(0);
+    expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), W | U | A), 0]);
     expect(f.events('__direct_map')).toEqual([]);
     expect(f.v.exitClass).toBe(CLASS_SPURIOUS);
     expect(f.stat('pf_fixed')).toBe(1);
@@ -530,5 +533,265 @@ describe('FNAME(gpte_changed): the guest changed an entry between the walk and t
     expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), W | U | A), 0]);
     expect(f.kvm.sp.parents[pt]!.length).toBe(1);
     expect(f.stat('sptes_written')).toBe(0);
+  });
+});
+
+const RO_VPN = 0x8000400; // 0x8000400000 >> 12
+const RO_GFN = 0x2400;
+const NOSLOT_GFN = 0x10000; // 256M: beyond the 64M memslot
+
+describe('FNAME(pte_prefetch): the 8-entry window around the fault', () => {
+  function prefetchFixture(kernel: Kernel, bypass?: boolean) {
+    const f = setup({ kernel, bypass });
+    const gpt = f.guestTable(BASE_VPN, 1);
+    for (let i = 0; i < 8; i++) f.resident(DATA + i);
+    f.gpte(gpt, 1, (DATA + 1) * 4096 + (P | W | U | D)); // not accessed
+    f.gpte(gpt, 2, (DATA + 2) * 4096 + (P | W | U | A | D), 0x100); // bit 40: reserved (MAXPHYADDR 40)
+    f.gpte(gpt, 4, (DATA + 4) * 4096 + (W | U | A | D)); // not present
+    f.gpte(gpt, 5, (DATA + 5) * 4096 + (P | W | U | A)); // clean
+    f.gpte(gpt, 6, (DATA + 6) * 4096 + (P | W | U | A | D), NX_HI); // not executable
+    f.kvm.resetCounters();
+    expect(f.fault(BASE_VPN + 3, 0)).toBe(0);
+    return f;
+  }
+
+  it('v3.1: valid neighbours mapped speculatively (no A), invalid ones dropped, the rest skipped', () => {
+    const f = prefetchFixture('v3.1');
+    const pt = f.page(1);
+    // mmu_set_spte(vcpu, spte, sp->role.access, pte_access, 0, 0, NULL, PT_PAGE_TABLE_LEVEL, gfn,
+    // pfn, true, true): speculative, so set_spte leaves A out.
+    expect(f.spte(pt, 0)).toEqual([leaf(f.pfn(DATA), W | U), 0]);
+    // FNAME(prefetch_invalid_gpte): not accessed, reserved bits, not present -> `drop_spte(...)`.
+    expect(f.spte(pt, 1)).toEqual([0, 0]);
+    expect(f.spte(pt, 2)).toEqual([0, 0]);
+    expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), W | U | A), 0]);
+    expect(f.spte(pt, 4)).toEqual([0, 0]);
+    expect(f.spte(pt, 5)).toEqual([leaf(f.pfn(DATA + 5), U), 0]); // gpte_access(vcpu, gpte, true): clean
+    expect(f.spte(pt, 6)).toEqual([leaf(f.pfn(DATA + 6), W | U), NX_HI]);
+    expect(f.spte(pt, 7)).toEqual([leaf(f.pfn(DATA + 7), W | U), 0]);
+    expect(f.spte(pt, 8)).toEqual([0, 0]); // outside the window
+    // rmap_add and kvm_mmu_page_set_gfn for each mapped neighbour only.
+    expect([0, 1, 2, 4, 5, 6, 7].map((i) => f.rmapOf(DATA + i).length)).toEqual([1, 0, 0, 0, 1, 1, 1]);
+    expect([0, 1, 5, 7].map((i) => f.kvm.sp.gfns[pt]![i])).toEqual([DATA, 0, DATA + 5, DATA + 7]);
+    // mmu_set_spte: `if (speculative) { vcpu->arch.last_pte_updated = sptep; vcpu->arch.last_pte_gfn = gfn; }`
+    expect([f.v.lastPteUpdated, f.v.lastPteGfn]).toEqual([f.word(pt, 7), DATA + 7]);
+    // 3 links, the leaf, 4 neighbours mapped, 3 dropped.
+    expect(f.stat('sptes_written')).toBe(11);
+    expect(f.events('__direct_map').length).toBe(1); // the fault's own SPTE only
+    expect(f.v.exitClass).toBe(CLASS_MAP);
+  });
+
+  it('v3.0 with bypass_guest_pf: only trap entries are considered; not present gets notrap only via prefetch_page', () => {
+    const f = prefetchFixture('v3.0');
+    const pt = f.page(1);
+    // FNAME(prefetch_page) made the page: trap for present gPTEs, notrap (0) for absent ones.
+    // pte_prefetch: `if (*spte != shadow_trap_nonpresent_pte) continue;`, so entry 4 (notrap)
+    // stays; prefetch_invalid_gpte drops 1 and 2 (present: `nonpresent` stays trap).
+    expect(f.spte(pt, 0)).toEqual([leaf(f.pfn(DATA), W | U), 0]);
+    expect(f.spte(pt, 1)).toEqual([TRAP_LO, TRAP_HI]);
+    expect(f.spte(pt, 2)).toEqual([TRAP_LO, TRAP_HI]);
+    expect(f.spte(pt, 4)).toEqual([0, 0]);
+    // 3.0 set_spte: `if (!dirty) pte_access &= ~ACC_WRITE_MASK;`
+    expect(f.spte(pt, 5)).toEqual([leaf(f.pfn(DATA + 5), U), 0]);
+    expect(f.spte(pt, 6)).toEqual([leaf(f.pfn(DATA + 6), W | U), NX_HI]);
+    expect(f.spte(pt, 7)).toEqual([leaf(f.pfn(DATA + 7), W | U), 0]);
+    // Outside the window: prefetch_page's values. 8..16 present gPTEs (trap), 17.. absent (notrap).
+    for (const i of [8, 15, 16]) expect(f.spte(pt, i)).toEqual([TRAP_LO, TRAP_HI]);
+    for (const i of [17, 100, 511]) expect(f.spte(pt, i)).toEqual([0, 0]);
+  });
+
+  it('v3.0 without bypass_guest_pf: trap == notrap == 0, so not-present gPTEs are dropped like in 3.1', () => {
+    const f = prefetchFixture('v3.0', false);
+    const pt = f.page(1);
+    expect(f.spte(pt, 0)).toEqual([leaf(f.pfn(DATA), W | U), 0]);
+    expect(f.spte(pt, 1)).toEqual([0, 0]);
+    expect(f.spte(pt, 4)).toEqual([0, 0]);
+    expect(f.spte(pt, 5)).toEqual([leaf(f.pfn(DATA + 5), U), 0]);
+    expect(f.spte(pt, 7)).toEqual([leaf(f.pfn(DATA + 7), W | U), 0]);
+    expect(f.stat('sptes_written')).toBe(11);
+  });
+
+  for (const kernel of ['v3.0', 'v3.1'] as Kernel[]) {
+    it(`${kernel}: a neighbour without a memslot ends the loop (\`break\`)`, () => {
+      const f = setup({ kernel, bypass: false });
+      const gpt = f.guestTable(BASE_VPN, 1);
+      for (let i = 0; i < 8; i++) f.resident(DATA + i);
+      f.gpte(gpt, 1, NOSLOT_GFN * 4096 + (P | W | U | A | D));
+      f.fault(BASE_VPN + 3, 0);
+      const pt = f.page(1);
+      // 3.1 pte_prefetch_gfn_to_pfn: no slot -> fault pfn; `if (mmu_invalid_pfn(pfn)) { ...; break; }`
+      // (3.0: bad pfn, `if (is_error_pfn(pfn)) break;`). No MMIO SPTE for it.
+      expect(f.spte(pt, 0)).toEqual([leaf(f.pfn(DATA), W | U), 0]);
+      for (const i of [1, 2, 4, 5, 6, 7]) expect(f.spte(pt, i)).toEqual([0, 0]);
+      expect(f.stat('mmio_sptes_created')).toBe(0);
+      expect(f.stat('sptes_written')).toBe(5);
+    });
+
+    it(`${kernel}: a neighbour whose page is not resident ends the loop (hva_to_pfn_atomic: fault pfn)`, () => {
+      const f = setup({ kernel, bypass: false });
+      for (const i of [0, 2, 4, 5, 6, 7]) f.resident(DATA + i);
+      f.fault(BASE_VPN + 3, 0);
+      const pt = f.page(1);
+      expect(f.spte(pt, 0)).toEqual([leaf(f.pfn(DATA), W | U), 0]);
+      for (const i of [1, 2, 4, 5, 6, 7]) expect(f.spte(pt, i)).toEqual([0, 0]);
+    });
+  }
+
+  it('the fault finds its SPTE unchanged while a neighbour is mapped: the class stays spurious', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0); // neighbours not resident: none mapped
+    const pt = f.page(1);
+    f.resident(DATA);
+    f.kvm.resetCounters();
+    f.fault(BASE_VPN + 3, 0);
+    expect(f.spte(pt, 0)).toEqual([leaf(f.pfn(DATA), W | U), 0]);
+    expect(f.v.exitClass).toBe(CLASS_SPURIOUS);
+    expect(f.events('__direct_map')).toEqual([]);
+  });
+
+  it('sp->role.access limits the neighbours (a read-only PDE above): `sp->role.access & FNAME(gpte_access)(...)`', () => {
+    const f = setup();
+    for (let i = 0; i < 8; i++) f.resident(RO_GFN + i);
+    f.fault(RO_VPN + 2, 0);
+    const pt = f.pages(1).find((id) => f.kvm.sp.gfn[id] !== undefined && f.kvm.sp.roleAccess(id) === 5)!;
+    // gw->pt_access = U|X (the PDE has no W): the page's role.access, and the leaf's access.
+    expect(f.spte(pt, 2)).toEqual([leaf(f.pfn(RO_GFN + 2), U | A), 0]);
+    expect(f.spte(pt, 1)).toEqual([leaf(f.pfn(RO_GFN + 1), U), 0]);
+    expect(f.spte(pt, 7)).toEqual([leaf(f.pfn(RO_GFN + 7), U), 0]);
+  });
+});
+
+describe('v3.0 bypass_guest_pf: FNAME(prefetch_page) and mmu_convert_notrap', () => {
+  it('a direct page is trap everywhere (nonpaging_prefetch_page); an upper indirect page follows its guest table', () => {
+    const f = setup({ kernel: 'v3.0' });
+    f.fault(LARGE_VPN + 5, 0);
+    const dp = f.page(1, true);
+    expect(f.spte(dp, 5)).toEqual([leaf(f.pfn(LARGE_GFN + 5), U | A), 0]);
+    for (const i of [0, 4, 6, 511]) expect(f.spte(dp, i)).toEqual([TRAP_LO, TRAP_HI]);
+    // The PD (level 2): entries 0 (the 4K mapping's table), 1 (this large page, now linked) and 2
+    // (the read-only-PDE table) are present in the guest, the rest not: `if (r || is_present_gpte(pt[j]))
+    // sp->spt[i+j] = shadow_trap_nonpresent_pte; else ... shadow_notrap_nonpresent_pte;`
+    const pd = f.page(2);
+    expect(f.spte(pd, 0)).toEqual([TRAP_LO, TRAP_HI]);
+    expect(f.spte(pd, 1)).toEqual([f.kvm.fmt.shadowNonLeafLo(f.kvm.sp.pfn[dp]!), 0]);
+    expect(f.spte(pd, 2)).toEqual([TRAP_LO, TRAP_HI]);
+    for (const i of [3, 32, 511]) expect(f.spte(pd, i)).toEqual([0, 0]);
+  });
+
+  it('mmu_convert_notrap: `if (pt[i] == shadow_notrap_nonpresent_pte) __set_spte(&pt[i], shadow_trap_nonpresent_pte);`', () => {
+    const f = setup({ kernel: 'v3.0' });
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    f.kvm.resetCounters();
+    f.mmu.convertNotrap(pt);
+    // Entries 17..511 were notrap (the guest table has 17 present entries, 0..16; 3 is the leaf,
+    // the others trap).
+    for (const i of [0, 16, 17, 200, 511]) expect(f.spte(pt, i)).toEqual([TRAP_LO, TRAP_HI]);
+    expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), W | U | A), 0]);
+    expect(f.stat('sptes_written')).toBe(512 - 17);
+  });
+
+  it('without bypass_guest_pf: `if (shadow_trap_nonpresent_pte == shadow_notrap_nonpresent_pte) return;`', () => {
+    const f = setup({ kernel: 'v3.0', bypass: false });
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    f.kvm.resetCounters();
+    f.mmu.convertNotrap(pt);
+    expect(f.spte(pt, 200)).toEqual([0, 0]);
+    expect(f.stat('sptes_written')).toBe(0);
+  });
+
+  it('v3.0 without bypass_guest_pf: a new page is all zero (no prefetch_page values)', () => {
+    const f = setup({ kernel: 'v3.0', bypass: false });
+    f.fault(LARGE_VPN + 5, 0);
+    const dp = f.page(1, true);
+    expect(f.spte(dp, 0)).toEqual([0, 0]);
+    expect(f.spte(f.page(2), 0)).toEqual([0, 0]);
+  });
+});
+
+describe('kvm_mmu_get_page: a new indirect page write-protects its guest table', () => {
+  it('`if (rmap_write_protect(vcpu->kvm, gfn)) kvm_flush_remote_tlbs(vcpu->kvm);`', () => {
+    const f = setup();
+    const gpt = f.guestTable(BASE_VPN, 1);
+    f.fault(KERNEL_VPN + gpt, PF_W); // not yet shadowed: mapped writable
+    const dp = f.page(1, true);
+    expect(f.spte(dp, gpt % 512)).toEqual([leaf(f.pfn(gpt), W | A), 0]);
+    f.kvm.resetCounters();
+    f.fault(BASE_VPN + 3, 0);
+    expect(f.spte(dp, gpt % 512)).toEqual([leaf(f.pfn(gpt), A), 0]);
+    expect(f.flushes()).toBe(1);
+  });
+
+  it('nothing to write-protect: no flush', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0);
+    expect(f.flushes()).toBe(0);
+  });
+});
+
+describe('roots: kvm_mmu_reload, kvm_mmu_load, mmu_sync_roots, mmu_free_roots', () => {
+  it('KVM_REQ_MMU_RELOAD: kvm_mmu_unload, then mmu_alloc_shadow_roots finds the same root page again', () => {
+    const f = setup();
+    const root = f.v.root;
+    expect(f.kvm.sp.rootCount[root]).toBe(1);
+    f.v.reloadRequested = true;
+    shadowMmuLoad(f.kvm, f.mmu, f.v);
+    expect(f.v.reloadRequested).toBe(false);
+    expect(f.v.root).toBe(root);
+    expect(f.kvm.sp.rootCount[root]).toBe(1);
+    // mmu_check_root -> kvm_is_visible_gfn: the one memslot search of the reload (the page is
+    // found in the hash: no write protection, no account_shadowed).
+    expect(f.stat('memslot_lookups')).toBe(1);
+  });
+
+  it('a loaded root and no request: kvm_mmu_reload does nothing', () => {
+    const f = setup();
+    f.v.mmioGvaVpn = 0x1234;
+    shadowMmuLoad(f.kvm, f.mmu, f.v);
+    expect(f.stat('memslot_lookups')).toBe(0);
+    expect(f.v.mmioGvaVpn).toBe(0x1234);
+  });
+
+  it('KVM_REQ_MMU_SYNC: kvm_mmu_sync_roots -> mmu_sync_roots: `vcpu_clear_mmio_info(vcpu, ~0ul);`', () => {
+    const f = setup();
+    f.v.mmioGvaVpn = 0x1234;
+    f.v.syncRequested = true;
+    shadowMmuLoad(f.kvm, f.mmu, f.v);
+    expect(f.v.syncRequested).toBe(false);
+    expect(f.v.mmioGvaVpn).toBe(0);
+  });
+
+  it('mmu_free_roots, then `if (!VALID_PAGE(vcpu->arch.mmu.root_hpa)) return;` in mmu_sync_roots', () => {
+    const f = setup();
+    const root = f.v.root;
+    shadowMmuUnload(f.kvm, f.v);
+    expect(f.v.root).toBe(-1);
+    expect(f.kvm.sp.rootCount[root]).toBe(0);
+    shadowMmuUnload(f.kvm, f.v); // no root: nothing
+    expect(f.kvm.sp.rootCount[root]).toBe(0);
+    f.v.mmioGvaVpn = 0x1234;
+    f.mmu.syncRoots(f.v);
+    expect(f.v.mmioGvaVpn).toBe(0x1234);
+    // kvm_mmu_load: a new root (the same page, root_count 1 again) and mmu_sync_roots.
+    shadowMmuLoad(f.kvm, f.mmu, f.v);
+    expect(f.v.root).toBe(root);
+    expect(f.kvm.sp.rootCount[root]).toBe(1);
+    expect(f.v.mmioGvaVpn).toBe(0);
+  });
+
+  it('kvm_mmu_sync_roots takes mmu_lock once', () => {
+    const f = setup();
+    f.mmu.kvmMmuSyncRoots(f.v);
+    expect(f.kvm.acct.byComponent[C.mmu_lock]).toBe(f.kvm.cost.mmu_lock);
+  });
+
+  it('FNAME(page_fault) takes mmu_lock once for a mapped fault, and not for a guest fault', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0);
+    expect(f.kvm.acct.byComponent[C.mmu_lock]).toBe(f.kvm.cost.mmu_lock);
+    f.kvm.resetCounters();
+    f.fault(0x10, 0); // gva 0x10000: no guest mapping
+    expect(f.kvm.acct.byComponent[C.mmu_lock]).toBe(0);
   });
 });

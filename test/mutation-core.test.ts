@@ -753,3 +753,170 @@ describe('struct kvm: fault counts, resetCounters, warnings', () => {
     expect(kvm.warnings[99]).toBe('vcpu 1, line 12: w98');
   });
 });
+
+describe('struct kvm_vcpu (vcpu.ts): the state a vCPU starts with and the control-register bits', () => {
+  it('starts in long mode (CR0.PE|PG, CR4.PAE, EFER.LME|LMA) at CPL 0, with INVALID_PAGE as root and no request pending', () => {
+    const v = new Vcpu(5);
+    expect(v.id).toBe(5);
+    expect([v.cr0, v.cr4, v.efer]).toEqual([X86_CR0_PE | X86_CR0_PG, X86_CR4_PAE, EFER_LME | EFER_LMA]);
+    // SDM bit positions: CR0.PE 0, WP 16, PG 31; CR4.PAE 5, SMEP 20, SMAP 21, PKE 22; EFER.LME 8, LMA 10, NXE 11.
+    expect([X86_CR0_PE, X86_CR0_WP, X86_CR0_PG >>> 0, X86_CR4_PAE, X86_CR4_SMEP, X86_CR4_SMAP, X86_CR4_PKE, EFER_LME, EFER_LMA, EFER_NX]).toEqual([
+      1, 0x10000, 0x80000000, 0x20, 0x100000, 0x200000, 0x400000, 0x100, 0x400, 0x800,
+    ]);
+    expect([v.cpl, v.defaultCpl, v.ac, v.pkru, v.clock]).toEqual([0, 0, false, 0, 0]);
+    // kvm_mmu_create / init_kvm_mmu: `vcpu->arch.mmu.root_hpa = INVALID_PAGE;`; vcpu->requests = 0.
+    expect([v.root, v.reloadRequested, v.syncRequested]).toEqual([-1, false, false]);
+    // The MMIO info cache is empty (mmio_gva 0 never matches), no exit is being handled, nothing faulted.
+    expect([v.mmioGvaVpn, v.mmioGfn, v.mmioAccess, v.exitClass, v.guestFault, v.guestFaultCode, v.halted]).toEqual([0, 0, 0, -1, false, 0, false]);
+    // kvm_mmu_pte_write's detector: `vcpu->arch.last_pte_updated` NULL, no table written yet.
+    expect([v.lastPteUpdated, v.lastPtWriteCount]).toEqual([-1, 0]);
+    expect(v.cr3s).toEqual([]);
+  });
+
+  it('is_write_protection / is_nx / SMEP / SMAP / PKE read their bits', () => {
+    const v = new Vcpu(0);
+    expect([v.cr0Wp, v.nx, v.smep, v.smap, v.pke]).toEqual([false, false, false, false, false]);
+    v.cr0 |= X86_CR0_WP;
+    v.efer |= EFER_NX;
+    expect([v.cr0Wp, v.nx, v.smep, v.smap, v.pke]).toEqual([true, true, false, false, false]);
+    v.cr4 |= X86_CR4_SMEP;
+    expect([v.smep, v.smap, v.pke]).toEqual([true, false, false]);
+    v.cr4 = X86_CR4_SMAP;
+    expect([v.smep, v.smap, v.pke]).toEqual([false, true, false]);
+    v.cr4 = X86_CR4_PKE;
+    expect([v.smep, v.smap, v.pke]).toEqual([false, false, true]);
+    v.cr0 = X86_CR0_PG;
+    v.efer = EFER_LMA;
+    expect([v.cr0Wp, v.nx]).toEqual([false, false]);
+  });
+});
+
+describe('the shadow-table snapshot (inspect.ts), decoded by the era\'s SPTE layouts', () => {
+  const role = (level: number, access: number, extra = 0) => level | (access << ROLE_ACCESS_SHIFT) | extra;
+  const put = (kvm: Kvm, id: number, i: number, lo: number, hi = 0) => {
+    const w = kvm.host.entryWord(kvm.sp.pfn[id]!, i);
+    kvm.host.words[w] = lo >>> 0;
+    kvm.host.words[w + 1] = hi >>> 0;
+  };
+  const frame = (pfn: number) => (pfn * 4096) >>> 0; // pfns here are below 2^20
+
+  it('EPT 3.1: pages by level (highest first), then gfn; every field of a page; non-leaf, leaf, MMIO, non-present entries', () => {
+    const kvm = bareKvm({ kernel: 'v3.1', tdp: true, vcpus: 2 });
+    const D = ROLE_DIRECT;
+    const l1b = kvm.sp.create(0, 0x200, role(1, 7, D), -1);
+    const l1a = kvm.sp.create(0, 0x100, role(1, 7, D), -1);
+    const root = kvm.sp.create(0, 0, role(4, 7, D), -1);
+    const l2 = kvm.sp.create(0, 0x300, role(2, 5, D | ROLE_INVALID), -1);
+    const l3 = kvm.sp.create(0, 0, role(3, 7, D), -1);
+    kvm.vcpus[0]!.root = root;
+    kvm.vcpus[1]!.root = root;
+    // Non-leaf: `__pa(sp->spt) | PT_PRESENT_MASK | PT_WRITABLE_MASK | shadow_x_mask` (RWX = 7).
+    put(kvm, root, 0, frame(kvm.sp.pfn[l3]!) | 7);
+    put(kvm, root, 1, frame(0x777) | 7); // not a shadow page's frame
+    put(kvm, l3, 2, frame(kvm.sp.pfn[l2]!) | 3); // RW, no X
+    // Leaves: R bit 0, W 1, X 2, memory type 3-5 (6 = WB, 0 = UC), IPAT 6, SPTE_HOST_WRITEABLE bit 9.
+    put(kvm, l1a, 0, frame(0x1234) | 0x277);
+    put(kvm, l1a, 5, frame(0x1235) | 0x1);
+    put(kvm, l1a, 6, frame(0x1236) | 0x41);
+    put(kvm, l1a, 7, frame(0x1237) | 0x21);
+    put(kvm, l1a, 8, frame(0x1238) | 0x35);
+    put(kvm, l1a, 9, frame(0x1239) | 0x4); // X only: no P, not present (is_shadow_present_pte: `pte & PT_PRESENT_MASK`)
+    put(kvm, l1a, 10, kvm.fmt.mmioLoOf(0xfebf0, 6), kvm.fmt.mmioHiOf(0xfebf0)); // 0x01FE0000FEBF0006
+    put(kvm, l1a, 11, 0, 0x10); // only the high half
+    put(kvm, l1a, 511, frame(0x123a) | 0x3);
+    put(kvm, l1b, 0, frame(0x2000) | 0x7);
+    const t = snapshotShadowTables(kvm, 4);
+    expect([t.mode, t.kernel, t.afterStep]).toEqual(['ept', 'v3.1', 4]);
+    expect(t.pages.map((p) => p.id)).toEqual([root, l3, l2, l1a, l1b]);
+    const p = (id: number) => t.pages.find((x) => x.id === id)!;
+    const { entries: rootEntries, ...rootPage } = p(root);
+    expect(rootPage).toEqual({ id: root, gfn: '0x0', level: 4, role: `0x${role(4, 7, D).toString(16)}`, direct: true, invalid: false, rootOf: [0, 1], access: 'wux', context: '' });
+    expect(rootEntries).toEqual([
+      { index: 0, value: `0x${(frame(kvm.sp.pfn[l3]!) | 7).toString(16)}`, kind: 'nonleaf', target: `page ${l3}`, flags: 'R W X', gfn: null },
+      { index: 1, value: '0x777007', kind: 'nonleaf', target: '0x777', flags: 'R W X', gfn: null },
+    ]);
+    const { entries: l2Entries, ...l2Page } = p(l2);
+    expect(l2Page).toMatchObject({ gfn: '0x300', level: 2, direct: true, invalid: true, rootOf: [], access: '-ux', context: '' });
+    expect(l2Entries).toEqual([]);
+    expect(p(l3).entries).toEqual([{ index: 2, value: `0x${(frame(kvm.sp.pfn[l2]!) | 3).toString(16)}`, kind: 'nonleaf', target: `page ${l2}`, flags: 'R W', gfn: null }]);
+    expect(p(l1a).entries).toEqual([
+      { index: 0, value: '0x1234277', kind: 'leaf', target: '0x1234', flags: 'R W X mt=WB+IPAT H', gfn: '0x100' },
+      { index: 5, value: '0x1235001', kind: 'leaf', target: '0x1235', flags: 'R', gfn: '0x105' },
+      { index: 6, value: '0x1236041', kind: 'leaf', target: '0x1236', flags: 'R mt=UC+IPAT', gfn: '0x106' },
+      { index: 7, value: '0x1237021', kind: 'leaf', target: '0x1237', flags: 'R mt=4', gfn: '0x107' },
+      { index: 8, value: '0x1238035', kind: 'leaf', target: '0x1238', flags: 'R X mt=WB', gfn: '0x108' },
+      { index: 9, value: '0x1239004', kind: 'nonpresent', target: '', flags: '', gfn: null },
+      // get_mmio_spte_gfn / get_mmio_spte_access: the EPT mask covers W and X, so the access reads 0.
+      { index: 10, value: '0x1fe0000febf0006', kind: 'mmio', target: '0xfebf0', flags: '---', gfn: '0xfebf0' },
+      { index: 11, value: '0x1000000000', kind: 'nonpresent', target: '', flags: '', gfn: null },
+      { index: 511, value: '0x123a003', kind: 'leaf', target: '0x123a', flags: 'R W', gfn: '0x2ff' },
+    ]);
+    expect(p(l1b).entries.map((e) => [e.index, e.gfn])).toEqual([[0, '0x200']]);
+    for (const k of ['leaf', 'nonleaf', 'mmio', 'trap', 'nonpresent'] as const) expect(t.fields[k]).toEqual(spteFields(kvm.fmt, k));
+    expect(Object.keys(t.fields)).toEqual(['leaf', 'nonleaf', 'mmio', 'trap', 'nonpresent']);
+  });
+
+  it('the entries of one page stop at index 511 (the next frame\'s first entry is not read)', () => {
+    const kvm = bareKvm({ kernel: 'v3.1', tdp: true });
+    const a = kvm.sp.create(0, 0x10, role(1, 7, ROLE_DIRECT), -1);
+    const b = kvm.sp.create(0, 0x20, role(1, 7, ROLE_DIRECT), -1);
+    expect(kvm.host.entryWord(kvm.sp.pfn[b]!, 0)).toBe(kvm.host.entryWord(kvm.sp.pfn[a]!, 512)); // adjacent frames
+    put(kvm, b, 0, frame(0x99) | 7);
+    const t = snapshotShadowTables(kvm, null);
+    expect(t.afterStep).toBeNull();
+    expect(t.pages.find((x) => x.id === a)!.entries).toEqual([]);
+    expect(t.pages.find((x) => x.id === b)!.entries.map((e) => e.index)).toEqual([0]);
+  });
+
+  it('shadow 3.1: the role\'s paging context, indirect leaves through sp->gfns, P W U NX A D H, MMIO access bits', () => {
+    const kvm = bareKvm({ kernel: 'v3.1', tdp: false });
+    const root = kvm.sp.create(0, 0x1000, role(4, 7, ROLE_CR0_WP | ROLE_NXE), -1);
+    const l1 = kvm.sp.create(0, 0x2000, role(1, 2, ROLE_SMEP_ANDNOT_WP), -1);
+    const l1b = kvm.sp.create(0, 0x1800, role(1, 4), -1);
+    put(kvm, root, 3, kvm.fmt.shadowNonLeafLo(kvm.sp.pfn[l1]!)); // link_shadow_page: P | A | W | U
+    kvm.sp.gfns[l1]![0] = 0x4242;
+    kvm.sp.gfns[l1]![1] = 0x4243;
+    // P 0, W 1, U 2, A 5, D 6, host-writable 9; NX is bit 63 (bit 31 of the high half).
+    put(kvm, l1, 0, frame(0x555) | 0x267, 0x80000000);
+    put(kvm, l1, 1, frame(0x556) | 0x1);
+    put(kvm, l1, 2, frame(0x557) | 0x2); // no P: not present
+    // mark_mmio_spte: `mask | access | gfn << PAGE_SHIFT`, mask = GENMASK(62, 40) | P (maxphyaddr 40).
+    put(kvm, l1, 3, kvm.fmt.mmioLoOf(0xfebf0, 6), kvm.fmt.mmioHiOf(0xfebf0));
+    put(kvm, l1, 4, kvm.fmt.mmioLoOf(0xfebf1, 2), kvm.fmt.mmioHiOf(0xfebf1));
+    put(kvm, l1, 5, kvm.fmt.mmioLoOf(0xfebf2, 4), kvm.fmt.mmioHiOf(0xfebf2));
+    const t = snapshotShadowTables(kvm, -1);
+    expect([t.mode, t.kernel, t.afterStep]).toEqual(['shadow', 'v3.1', -1]);
+    expect(t.pages.map((x) => x.id)).toEqual([root, l1b, l1]); // level 1: gfn 0x1800 before 0x2000
+    const r = t.pages[0]!;
+    expect([r.direct, r.invalid, r.access, r.context, r.rootOf]).toEqual([false, false, 'wux', 'cr0_wp nxe', []]);
+    expect(r.entries).toEqual([{ index: 3, value: `0x${kvm.fmt.shadowNonLeafLo(kvm.sp.pfn[l1]!).toString(16)}`, kind: 'nonleaf', target: `page ${l1}`, flags: 'P W U A', gfn: null }]);
+    const p1 = t.pages[2]!;
+    expect([p1.access, p1.context]).toEqual(['w--', '!cr0_wp !nxe smep_andnot_wp']);
+    expect([t.pages[1]!.access, t.pages[1]!.context]).toEqual(['-u-', '!cr0_wp !nxe']);
+    expect(p1.entries).toEqual([
+      { index: 0, value: '0x8000000000555267', kind: 'leaf', target: '0x555', flags: 'P W U NX A D H', gfn: '0x4242' },
+      { index: 1, value: '0x556001', kind: 'leaf', target: '0x556', flags: 'P', gfn: '0x4243' },
+      { index: 2, value: '0x557002', kind: 'nonpresent', target: '', flags: '', gfn: null },
+      { index: 3, value: '0x7fffff00febf0007', kind: 'mmio', target: '0xfebf0', flags: 'wu-', gfn: '0xfebf0' },
+      { index: 4, value: '0x7fffff00febf1003', kind: 'mmio', target: '0xfebf1', flags: 'w--', gfn: '0xfebf1' },
+      { index: 5, value: '0x7fffff00febf2005', kind: 'mmio', target: '0xfebf2', flags: '-u-', gfn: '0xfebf2' },
+    ]);
+  });
+
+  it('shadow 3.0 with bypass_guest_pf: the trap value (~0xffe) decodes as trap; no MMIO kind in 3.0', () => {
+    const kvm = bareKvm({ kernel: 'v3.0', tdp: false, bypass: true });
+    const l1 = kvm.sp.create(0, 0x10, role(1, 7), -1);
+    put(kvm, l1, 0, 0xfffff001, 0xffffffff);
+    // 3.0.1 is_shadow_present_pte: `pte != shadow_trap_nonpresent_pte && pte != shadow_notrap_nonpresent_pte`:
+    // the 3.1 MMIO pattern is a present SPTE here.
+    put(kvm, l1, 1, kvm.fmt.mmioLoOf(0xfebf0, 6) | 0x7 | frame(0xfebf0), 0x7fffff00);
+    kvm.sp.gfns[l1]![1] = 0x77;
+    const t = snapshotShadowTables(kvm, 0);
+    expect(t.pages[0]!.entries).toEqual([
+      { index: 0, value: '0xfffffffffffff001', kind: 'trap', target: '', flags: '', gfn: null },
+      // spte_to_pfn: `(pte & PT64_BASE_ADDR_MASK) >> PAGE_SHIFT`, PT64_BASE_ADDR_MASK = bits 12-51.
+      { index: 1, value: '0x7fffff00febf0007', kind: 'leaf', target: '0xfff00febf0', flags: 'P W U', gfn: '0x77' },
+    ]);
+    expect(t.fields.trap).toEqual(spteFields(kvm.fmt, 'trap'));
+  });
+});

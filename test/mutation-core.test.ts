@@ -167,8 +167,15 @@ describe('x86_emulate_instruction: decode (x86.c 3.0.1:4578 / 3.1.10:4766)', () 
       const w = walks(x);
       expect(w[0]).toEqual({ addr: '0x7ff000000020', pferr: '0x14' });
       expect(w[1]).toEqual({ addr: '0x7f0000000008', pferr: '0x4' });
+      // kvm_read_guest_virt: `u32 access = (kvm_x86_ops->get_cpl(vcpu) == 3) ? PFERR_USER_MASK : 0;`
+      expect(w[2]).toEqual({ addr: '0x7f0000000008', pferr: '0x4' });
+      expect(w).toHaveLength(3);
       expect(x.r).toBe(EMULATE_DO_MMIO);
       expect(g.v.readLo).toBe(0x1234);
+      // A store: kvm_mmu_gva_to_gpa_write / vcpu_mmio_gva_to_gpa: `access |= PFERR_WRITE_MASK` on top of U.
+      const y = exec(g, W4, USER_NIC_VPN, 8, { cpl: 3, lo: 5 });
+      expect(walks(y)).toEqual([{ addr: '0x7ff000000060', pferr: '0x14' }, { addr: '0x7f0000000008', pferr: '0x6' }]);
+      expect(y.r).toBe(EMULATE_DO_MMIO);
     });
 
     it(`${kernel}: an instruction that does not decode: handle_emulation_failure, ++insn_emulation_fail, the vCPU stops (EMULATE_FAIL)`, () => {

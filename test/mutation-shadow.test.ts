@@ -795,3 +795,269 @@ describe('roots: kvm_mmu_reload, kvm_mmu_load, mmu_sync_roots, mmu_free_roots', 
     expect(f.kvm.acct.byComponent[C.mmu_lock]).toBe(0);
   });
 });
+
+/** Shadow the 4K mapping's tables with SPTEs 0..7 mapped (a fault on 3, neighbours resident), the
+ *  MMIO SPTE at 16 (3.1), then make the last-level page unsync: a write through the kernel alias of
+ *  its guest table (set_spte -> mmu_need_write_protect -> kvm_unsync_pages). */
+function unsyncFixture(kernel: Kernel, bypass?: boolean) {
+  const f = setup({ kernel, bypass });
+  for (let i = 0; i < 8; i++) f.resident(DATA + i);
+  f.fault(BASE_VPN + 3, 0);
+  f.fault(BASE_VPN + 16, 0);
+  const pt = f.page(1);
+  const gpt = f.kvm.sp.gfn[pt]!;
+  f.fault(KERNEL_VPN + gpt, PF_W);
+  expect(f.kvm.sp.unsync[pt]).toBeTruthy();
+  f.kvm.resetCounters();
+  return { ...f, pt, gpt };
+}
+
+describe('FNAME(sync_page)', () => {
+  it('v3.1: invalid gPTEs dropped, another gfn dropped, the rest set_spte(speculative, !can_unsync); W lost -> flush', () => {
+    const f = unsyncFixture('v3.1');
+    const { pt, gpt } = f;
+    f.gpte(gpt, 0, 0); // not present
+    f.gpte(gpt, 1, (DATA + 1) * 4096 + (P | W | U | D)); // not accessed
+    f.gpte(gpt, 2, (DATA + 9) * 4096 + (P | W | U | A | D)); // another gfn
+    f.gpte(gpt, 4, (DATA + 4) * 4096 + (P | U | A | D)); // read-only
+    f.gpte(gpt, 5, (DATA + 5) * 4096 + (P | W | U | A)); // clean
+    f.gpte(gpt, 6, (DATA + 6) * 4096 + (P | W | U | A | D), NX_HI);
+    f.gpte(gpt, 16, NIC_GFN * 4096 + (P | W | U | A)); // the MMIO gPTE, now clean
+    expect(f.mmu.syncPage(f.v, pt)).toBe(0); // `return !nr_present;`
+    for (const i of [0, 1, 2]) expect(f.spte(pt, i)).toEqual([0, 0]);
+    expect([0, 1, 2].map((i) => f.rmapOf(DATA + i).length)).toEqual([0, 0, 0]);
+    // set_spte(vcpu, &sp->spt[i], pte_access, 0, 0, PT_PAGE_TABLE_LEVEL, gfn, spte_to_pfn(sp->spt[i]),
+    // true, false, host_writable): speculative, so A goes.
+    expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), W | U), 0]);
+    expect(f.spte(pt, 4)).toEqual([leaf(f.pfn(DATA + 4), U), 0]);
+    expect(f.spte(pt, 5)).toEqual([leaf(f.pfn(DATA + 5), U), 0]);
+    expect(f.spte(pt, 6)).toEqual([leaf(f.pfn(DATA + 6), W | U), NX_HI]);
+    expect(f.spte(pt, 7)).toEqual([leaf(f.pfn(DATA + 7), W | U), 0]);
+    expect(f.rmapOf(DATA + 3)).toEqual([f.word(pt, 3)]); // set_spte adds no rmap
+    // sync_mmio_spte: the same gfn: `(*nr_present)++; mark_mmio_spte(sptep, gfn, access);` with
+    // pte_access = role.access & gpte_access(vcpu, gpte, true): U|X -> U kept.
+    expect(f.spte(pt, 16)).toEqual([(NIC_GFN * 4096 + P + U) >>> 0, MMIO_HI]);
+    // `if (is_writable_pte(entry) && !is_writable_pte(*sptep)) kvm_flush_remote_tlbs(vcpu->kvm);`: 4 and 5.
+    expect(f.flushes()).toBe(2);
+  });
+
+  it('v3.1: an MMIO SPTE whose gPTE maps another gfn is cleared (mmu_spte_clear_no_track); nothing left -> 1', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 16, 0); // only the MMIO SPTE (neighbours 17..23 not present)
+    const pt = f.page(1);
+    const gpt = f.kvm.sp.gfn[pt]!;
+    f.gpte(gpt, 16, (NIC_GFN + 1) * 4096 + (P | W | U | A | D));
+    f.kvm.resetCounters();
+    expect(f.mmu.syncPage(f.v, pt)).toBe(1);
+    expect(f.spte(pt, 16)).toEqual([0, 0]);
+    expect(f.stat('sptes_written')).toBe(1);
+  });
+
+  it('v3.1: the same MMIO gfn keeps the page (nr_present 1)', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 16, 0);
+    const pt = f.page(1);
+    expect(f.mmu.syncPage(f.v, pt)).toBe(0);
+    expect(f.spte(pt, 16)).toEqual([(NIC_GFN * 4096 + P + W + U) >>> 0, MMIO_HI]);
+  });
+
+  it('v3.1: a present SPTE whose gPTE went away: dropped, nothing present -> 1 (zap the page)', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    f.gpte(f.kvm.sp.gfn[pt]!, 3, 0);
+    expect(f.mmu.syncPage(f.v, pt)).toBe(1);
+    expect(f.spte(pt, 3)).toEqual([0, 0]);
+    expect(f.rmapOf(DATA + 3)).toEqual([]);
+  });
+
+  it('v3.0 (bypass): an unsync page drops to trap, not-present gPTEs included; trap entries are skipped', () => {
+    const f = unsyncFixture('v3.0');
+    const { pt, gpt } = f;
+    f.gpte(gpt, 0, 0); // not present: `if (!sp->unsync) nonpresent = notrap` does not apply
+    f.gpte(gpt, 2, (DATA + 9) * 4096 + (P | W | U | A | D));
+    f.gpte(gpt, 5, (DATA + 5) * 4096 + (P | W | U | A)); // clean: 3.0 set_spte's `dirty` argument
+    f.gpte(gpt, 9, (DATA + 9) * 4096 + (P | W | U | A | D)); // SPTE 9 is trap: `if (!is_shadow_present_pte(...)) continue;`
+    expect(f.mmu.syncPage(f.v, pt)).toBe(0);
+    expect(f.spte(pt, 0)).toEqual([TRAP_LO, TRAP_HI]);
+    expect(f.spte(pt, 2)).toEqual([TRAP_LO, TRAP_HI]);
+    expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), W | U), 0]);
+    expect(f.spte(pt, 5)).toEqual([leaf(f.pfn(DATA + 5), U), 0]);
+    expect(f.spte(pt, 9)).toEqual([TRAP_LO, TRAP_HI]);
+    expect(f.rmapOf(DATA + 9)).toEqual([]);
+    expect(f.flushes()).toBe(1); // entry 5 lost W
+  });
+
+  it('v3.0 without bypass: drops go to 0', () => {
+    const f = unsyncFixture('v3.0', false);
+    f.gpte(f.gpt, 0, 0);
+    f.gpte(f.gpt, 2, (DATA + 9) * 4096 + (P | W | U | A | D));
+    expect(f.mmu.syncPage(f.v, f.pt)).toBe(0);
+    expect(f.spte(f.pt, 0)).toEqual([0, 0]);
+    expect(f.spte(f.pt, 2)).toEqual([0, 0]);
+  });
+
+  it('set_spte from sync_page: a read-only SPTE of a shadowed guest table stays read-only (mmu_need_write_protect, !can_unsync)', () => {
+    const f = setup();
+    const gpt = f.guestTable(BASE_VPN, 1);
+    const gpd = f.guestTable(BASE_VPN, 2);
+    f.resident(gpd);
+    // gPTE 0 maps the guest's own page directory, which KVM shadows (a level-2 page).
+    f.gpte(gpt, 0, gpd * 4096 + (P | W | U | A | D));
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    // The prefetch: set_spte -> mmu_need_write_protect: `if (s->role.level != PT_PAGE_TABLE_LEVEL)
+    // return 1;` -> read-only, and `kvm_mmu_flush_tlb` in mmu_set_spte.
+    expect(f.spte(pt, 0)).toEqual([leaf(f.pfn(gpd), U), 0]);
+    expect(f.stat('tlb_flush')).toBe(1);
+    f.fault(KERNEL_VPN + gpt, PF_W); // unsync the last-level page
+    f.kvm.resetCounters();
+    expect(f.mmu.syncPage(f.v, pt)).toBe(0);
+    // `if (!can_unsync && is_writable_pte(*sptep)) goto set_pte;` does not apply (read-only); then
+    // `if (!can_unsync) return 1;` in mmu_need_write_protect: read-only again, nothing changes.
+    expect(f.spte(pt, 0)).toEqual([leaf(f.pfn(gpd), U), 0]);
+    expect(f.flushes()).toBe(0);
+  });
+});
+
+describe('FNAME(invlpg)', () => {
+  it('a sync leaf page: `if (!sp->unsync) break;` nothing dropped, no pte write; the MMIO info of that gva cleared', () => {
+    const f = setup({ oos: false });
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    f.kvm.resetCounters();
+    f.v.mmioGvaVpn = BASE_VPN + 3;
+    f.mmu.invlpg(f.v, BASE_VPN + 3);
+    expect(f.v.mmioGvaVpn).toBe(0); // vcpu_clear_mmio_info(vcpu, gva)
+    expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), W | U | A), 0]);
+    expect(f.stat('mmu_pte_write')).toBe(0);
+    expect(f.flushes()).toBe(0);
+    expect(f.stat('sptes_written')).toBe(0);
+    expect(f.kvm.acct.byComponent[C.mmu_lock]).toBe(f.kvm.cost.mmu_lock);
+  });
+
+  it('vcpu_clear_mmio_info of another gva leaves the cached one', () => {
+    const f = setup();
+    f.v.mmioGvaVpn = BASE_VPN + 4;
+    f.mmu.invlpg(f.v, BASE_VPN + 3);
+    expect(f.v.mmioGvaVpn).toBe(BASE_VPN + 4);
+  });
+
+  for (const kernel of ['v3.0', 'v3.1'] as Kernel[]) {
+    it(`${kernel}: an unsync page's present leaf: drop_spte, kvm_flush_remote_tlbs, kvm_mmu_pte_write(pte_gpa) maps it again`, () => {
+      const f = unsyncFixture(kernel, kernel === 'v3.0' ? false : undefined);
+      const { pt } = f;
+      f.mmu.invlpg(f.v, BASE_VPN + 3);
+      // need_flush = 1 -> one remote flush; then kvm_mmu_pte_write(vcpu, pte_gpa, NULL, 8, 0): the
+      // gPTE at gfn << 12 + 3 * 8 is re-read, mmu_page_zap_pte, and FNAME(update_pte) maps it
+      // speculatively (mmu_set_spte ... true: no A; last_pte_updated = sptep).
+      expect(f.flushes()).toBe(1);
+      expect(f.stat('mmu_pte_write')).toBe(1);
+      expect(f.stat('mmu_pte_updated')).toBe(1);
+      expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), W | U), 0]);
+      expect([f.v.lastPteUpdated, f.v.lastPteGfn]).toEqual([f.word(pt, 3), DATA + 3]);
+      expect(f.rmapOf(DATA + 3)).toEqual([f.word(pt, 3)]);
+    });
+  }
+
+  it('v3.1: an unsync page\'s MMIO leaf is cleared (no flush), then re-installed by update_pte', () => {
+    const f = unsyncFixture('v3.1');
+    const { pt } = f;
+    f.mmu.invlpg(f.v, BASE_VPN + 16);
+    expect(f.flushes()).toBe(0);
+    expect(f.stat('mmu_pte_write')).toBe(1);
+    expect(f.stat('mmio_sptes_created')).toBe(1);
+    expect(f.spte(pt, 16)).toEqual([(NIC_GFN * 4096 + P + W + U) >>> 0, MMIO_HI]);
+    expect([f.v.lastPteUpdated, f.v.lastPteGfn]).toEqual([f.word(pt, 16), NIC_GFN]);
+  });
+
+  it('v3.1: an unsync page\'s empty leaf: nothing to drop, no flush, but the gPTE is still re-read', () => {
+    const f = unsyncFixture('v3.1');
+    f.mmu.invlpg(f.v, BASE_VPN + 12); // gPTE 12 present, its page not resident: update_pte gives up
+    expect(f.flushes()).toBe(0);
+    expect(f.stat('mmu_pte_write')).toBe(1);
+    expect(f.spte(f.pt, 12)).toEqual([0, 0]);
+  });
+
+  it('a gva whose shadow walk ends above the leaf (root entry not present): nothing', () => {
+    const f = unsyncFixture('v3.1');
+    f.mmu.invlpg(f.v, 0x10); // gva 0x10000: PML4 index 0, never shadowed
+    expect(f.stat('mmu_pte_write')).toBe(0);
+    expect(f.flushes()).toBe(0);
+  });
+
+  it('oos_shadow on but nothing unsync: the root has no unsync children, the walk stops there', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0);
+    f.kvm.resetCounters();
+    f.mmu.invlpg(f.v, BASE_VPN + 3);
+    expect(f.stat('mmu_pte_write')).toBe(0);
+    expect(f.spte(f.page(1), 3)).toEqual([leaf(f.pfn(DATA + 3), W | U | A), 0]);
+  });
+});
+
+describe('FNAME(update_pte) (mmu_pte_write_new_pte)', () => {
+  function upd(kernel: Kernel, opts: Opts = {}) {
+    const f = setup({ kernel, bypass: kernel === 'v3.0' ? false : undefined, ...opts });
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    f.kvm.resetCounters();
+    f.v.exitClass = -1;
+    return { ...f, pt };
+  }
+
+  it('v3.1: a gfn with no slot: gfn_to_pfn_atomic gives bad_pfn, mmu_invalid_pfn lets it through: an MMIO SPTE', () => {
+    const f = upd('v3.1');
+    f.mmu.updatePte(f.v, f.pt, 9, NOSLOT_GFN * 4096 + (P | W | U | A), 0);
+    // mark_mmio_spte with the clean gPTE's access (U|X: W dropped) & (W|U) = U.
+    expect(f.spte(f.pt, 9)).toEqual([(NOSLOT_GFN * 4096 + P + U) >>> 0, MMIO_HI]);
+    expect(f.events('mark_mmio_spte').map((e) => e.fields)).toEqual([{ sptep: '0x' + (f.kvm.sp.pfn[f.pt]! * 4096 + 9 * 8).toString(16), gfn: '0x10000', access: '0x4' }]);
+    // speculative: last_pte_updated/last_pte_gfn, and no emulation or fault class.
+    expect([f.v.lastPteUpdated, f.v.lastPteGfn]).toEqual([f.word(f.pt, 9), NOSLOT_GFN]);
+    expect(f.v.exitClass).toBe(-1);
+  });
+
+  it('v3.0: `if (is_error_pfn(pfn)) return;` for a gfn with no slot', () => {
+    const f = upd('v3.0');
+    f.mmu.updatePte(f.v, f.pt, 9, NOSLOT_GFN * 4096 + (P | W | U | A | D), 0);
+    expect(f.spte(f.pt, 9)).toEqual([0, 0]);
+    expect(f.stat('mmio_sptes_created')).toBe(0);
+  });
+
+  it('v3.1 with mmio_caching off: no MMIO SPTE', () => {
+    const f = upd('v3.1', { mmioCaching: false });
+    f.mmu.updatePte(f.v, f.pt, 9, NOSLOT_GFN * 4096 + (P | W | U | A | D), 0);
+    expect(f.spte(f.pt, 9)).toEqual([0, 0]);
+  });
+
+  for (const kernel of ['v3.0', 'v3.1'] as Kernel[]) {
+    it(`${kernel}: a page not resident (fault pfn) is not mapped; a resident one is, speculatively`, () => {
+      const f = upd(kernel);
+      f.mmu.updatePte(f.v, f.pt, 9, (DATA + 9) * 4096 + (P | W | U | A | D), 0);
+      expect(f.spte(f.pt, 9)).toEqual([0, 0]);
+      f.resident(DATA + 9);
+      f.mmu.updatePte(f.v, f.pt, 9, (DATA + 9) * 4096 + (P | W | U | A | D), 0);
+      expect(f.spte(f.pt, 9)).toEqual([leaf(f.pfn(DATA + 9), W | U), 0]);
+      expect(f.rmapOf(DATA + 9)).toEqual([f.word(f.pt, 9)]);
+      expect([f.v.lastPteUpdated, f.v.lastPteGfn]).toEqual([f.word(f.pt, 9), DATA + 9]);
+      expect(f.v.exitClass).toBe(-1);
+      expect(f.events('__direct_map')).toEqual([]);
+    });
+
+    it(`${kernel}: an invalid gPTE drops the SPTE (prefetch_invalid_gpte) and returns`, () => {
+      const f = upd(kernel);
+      f.mmu.updatePte(f.v, f.pt, 3, (DATA + 3) * 4096 + (P | W | U | D), 0); // not accessed
+      expect(f.spte(f.pt, 3)).toEqual([0, 0]);
+      expect(f.rmapOf(DATA + 3)).toEqual([]);
+    });
+  }
+
+  it('the page\'s role.access limits the SPTE: `pte_access = sp->role.access & FNAME(gpte_access)(...)`', () => {
+    const f = setup();
+    f.fault(RO_VPN + 2, 0);
+    const pt = f.pages(1).find((id) => f.kvm.sp.roleAccess(id) === 5)!;
+    f.resident(RO_GFN + 5);
+    f.mmu.updatePte(f.v, pt, 5, (RO_GFN + 5) * 4096 + (P | W | U | A | D), 0);
+    expect(f.spte(pt, 5)).toEqual([leaf(f.pfn(RO_GFN + 5), U), 0]);
+  });
+});

@@ -380,6 +380,11 @@ describe('emulator_write_emulated_onepage (x86.c 3.0.1:3941, 3.1.10:4116)', () =
       expect(nonWalk(x)).toEqual([insn(W1, '0x788', 2)]);
       expect([x.d('memslot_lookups'), x.d('memslot_misses'), x.d('guest_walks')]).toEqual([FETCH + 3 + 2, 0, 2]);
       expect([x.d('userspace_exits'), x.d('mmio_writes')]).toEqual([0, 0]);
+      // emulator_write_phys: `kvm_mmu_pte_write(vcpu, gpa, val, bytes, 1);`: 3.0.1 takes mmu_lock and
+      // `++vcpu->kvm->stat.mmu_pte_write;` for every write; 3.1.10 returns first, EPT having no
+      // indirect page (`if (!ACCESS_ONCE(vcpu->kvm->arch.indirect_shadow_pages)) return;`).
+      expect(x.d('mmu_pte_write')).toBe(kernel === 'v3.0' ? 1 : 0);
+      expect(x.c('mmu_lock')).toBe(kernel === 'v3.0' ? W.mmu_lock : 0);
       expect([x.r, x.rip]).toEqual([EMULATE_DONE, 2]);
       const m = g.m.guest.ram.read64(0x100020);
       expect([m.lo >>> 0, m.hi >>> 0]).toEqual([0xffffff78, 0xffffffff]); // one byte written
@@ -532,6 +537,9 @@ describe('struct kvm (kvm.ts): construction per era and mode', () => {
     expect(kvm.srcu.inside).toHaveLength(3);
     expect(kvm.trace.capacity).toBe(100);
     expect([kvm.readerCounter, kvm.rcuPending, kvm.warnings, kvm.races.point(kvm.vcpus[0]!, 0, 0)]).toEqual([0, [], [], undefined]);
+    // Nothing on the MMIO bus, no per-line counters and no finished flags until the machine sets them.
+    expect([kvm.bus.devices, kvm.bus.find(0xfebf0000), kvm.lineFaults.length, kvm.finished.length]).toEqual([[], null, 0, 0]);
+    expect([...kvm.faultCounts]).toEqual(new Array(FAULT_CLASSES.length).fill(0));
   });
 
   it('MMIO SPTEs: only 3.1 (kvm_set_mmio_spte_mask), and only with the runtime switch on', () => {
@@ -821,6 +829,7 @@ describe('the shadow-table snapshot (inspect.ts), decoded by the era\'s SPTE lay
     put(kvm, root, 0, frame(kvm.sp.pfn[l3]!) | 7);
     put(kvm, root, 1, frame(0x777) | 7); // not a shadow page's frame
     put(kvm, l3, 2, frame(kvm.sp.pfn[l2]!) | 3); // RW, no X
+    put(kvm, l2, 0, frame(kvm.sp.pfn[l1b]!) | 7); // the child is page 0
     // Leaves: R bit 0, W 1, X 2, memory type 3-5 (6 = WB, 0 = UC), IPAT 6, SPTE_HOST_WRITEABLE bit 9.
     put(kvm, l1a, 0, frame(0x1234) | 0x277);
     put(kvm, l1a, 5, frame(0x1235) | 0x1);
@@ -844,7 +853,8 @@ describe('the shadow-table snapshot (inspect.ts), decoded by the era\'s SPTE lay
     ]);
     const { entries: l2Entries, ...l2Page } = p(l2);
     expect(l2Page).toMatchObject({ gfn: '0x300', level: 2, direct: true, invalid: true, rootOf: [], access: '-ux', context: '' });
-    expect(l2Entries).toEqual([]);
+    expect(l1b).toBe(0);
+    expect(l2Entries).toEqual([{ index: 0, value: `0x${(frame(kvm.sp.pfn[l1b]!) | 7).toString(16)}`, kind: 'nonleaf', target: 'page 0', flags: 'R W X', gfn: null }]);
     expect(p(l3).entries).toEqual([{ index: 2, value: `0x${(frame(kvm.sp.pfn[l2]!) | 3).toString(16)}`, kind: 'nonleaf', target: `page ${l2}`, flags: 'R W', gfn: null }]);
     expect(p(l1a).entries).toEqual([
       { index: 0, value: '0x1234277', kind: 'leaf', target: '0x1234', flags: 'R W X mt=WB+IPAT H', gfn: '0x100' },

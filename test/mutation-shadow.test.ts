@@ -123,7 +123,25 @@ ${work}`;
   const events = (name: string) => kvm.trace.records().filter((e) => e.name === name);
   const flushes = () => events('kvm_flush_remote_tlbs').length;
   const rmapOf = (gfn: number) => ((kvm.rmap as unknown as { heads: Map<number, number[]> }).heads.get(gfn) ?? []).slice();
-  return { m, kvm, v, mmu: mmu0, guestTable, afterWalk, stat, fault, pages, page, word, spte, pfn, resident, ptGfn, gpte, events, flushes, rmapOf };
+  /** The gfns of every memslot search (gfn_to_memslot and the helpers that call it) during `fn`,
+   *  from the end of the fault's guest walk on when `afterTheWalk`. */
+  const lookups = (fn: () => void, afterTheWalk = true) => {
+    const gfns: number[] = [];
+    const orig = kvm.gfnToMemslot;
+    let on = !afterTheWalk;
+    if (afterTheWalk) afterWalk(() => { on = true; });
+    kvm.gfnToMemslot = (vc, gfn) => {
+      if (on) gfns.push(gfn);
+      return orig.call(kvm, vc, gfn);
+    };
+    try {
+      fn();
+    } finally {
+      kvm.gfnToMemslot = orig;
+    }
+    return gfns;
+  };
+  return { m, kvm, v, mmu: mmu0, guestTable, afterWalk, lookups, stat, fault, pages, page, word, spte, pfn, resident, ptGfn, gpte, events, flushes, rmapOf };
 }
 
 /** set_spte's leaf for a RAM pfn (shadow paging): `spte = PT_PRESENT_MASK; if (!speculative) spte |=
@@ -1059,5 +1077,100 @@ describe('FNAME(update_pte) (mmu_pte_write_new_pte)', () => {
     f.resident(RO_GFN + 5);
     f.mmu.updatePte(f.v, pt, 5, (RO_GFN + 5) * 4096 + (P | W | U | A | D), 0);
     expect(f.spte(pt, 5)).toEqual([leaf(f.pfn(RO_GFN + 5), U), 0]);
+  });
+});
+
+describe('memslot searches after the guest walk (gfn_to_memslot and its callers), in kernel order', () => {
+  const rep = (gfn: number, n: number) => Array.from({ length: n }, () => gfn);
+  function tables(f: ReturnType<typeof setup>, vpn: number) {
+    return [4, 3, 2, 1].map((l) => f.guestTable(vpn, l));
+  }
+
+  for (const kernel of ['v3.0', 'v3.1'] as Kernel[]) {
+    it(`${kernel}: a 4K RAM fault with nothing shadowed below the root`, () => {
+      const f = setup({ kernel, bypass: false });
+      const [pml4, pdpt, pd, pt] = tables(f, BASE_VPN);
+      const got = f.lookups(() => f.fault(BASE_VPN + 3, 0));
+      // try_async_pf -> gfn_to_pfn (a 4K leaf: `force_pt_level = 1`, no mapping_level); then FNAME(fetch):
+      // gpte_changed(top_level) reads the PML4 entry; per missing level kvm_mmu_get_page ->
+      // rmap_write_protect (gfn_to_rmap at 3 levels) and account_shadowed (gfn_to_memslot), then
+      // gpte_changed(it.level - 1); set_spte -> mark_page_dirty (writable); mmu_set_spte ->
+      // page_header_update_slot (memslot_id), rmap_add (gfn_to_rmap); pte_prefetch ->
+      // pte_prefetch_gfn_to_pfn of neighbour 0 (not resident: break).
+      expect(got).toEqual([DATA + 3, pml4, ...rep(pdpt, 4), pdpt, ...rep(pd, 4), pd, ...rep(pt, 4), pt, DATA + 3, DATA + 3, DATA + 3, DATA]);
+    });
+  }
+
+  it('v3.0 with bypass_guest_pf: FNAME(prefetch_page) reads each new indirect page\'s guest table 256 bytes at a time (16 reads)', () => {
+    const f = setup({ kernel: 'v3.0' });
+    const [pml4, pdpt, pd, pt] = tables(f, BASE_VPN);
+    const got = f.lookups(() => f.fault(BASE_VPN + 3, 0));
+    expect(got).toEqual([DATA + 3, pml4, ...rep(pdpt, 4 + 16), pdpt, ...rep(pd, 4 + 16), pd, ...rep(pt, 4 + 16), pt, DATA + 3, DATA + 3, DATA + 3, DATA]);
+  });
+
+  it('v3.1: the second 4K piece of a clean large page: mapping_level_dirty_bitmap, mapping_level, gfn_to_pfn; no mark_page_dirty', () => {
+    const f = setup();
+    f.fault(LARGE_VPN + 5, 0);
+    const [pml4, pdpt, pd] = tables(f, LARGE_VPN);
+    const g = LARGE_GFN + 6;
+    const got = f.lookups(() => f.fault(LARGE_VPN + 6, 0));
+    // `if (walker.level >= PT_DIRECTORY_LEVEL) force_pt_level = mapping_level_dirty_bitmap(vcpu,
+    // walker.gfn);` (gfn_to_memslot_dirty_bitmap) and `if (!force_pt_level) { level =
+    // min(walker.level, mapping_level(vcpu, walker.gfn)); ...}` (host_mapping_level ->
+    // kvm_host_page_size -> gfn_to_hva); gpte_changed at levels 4, 3, 2; the direct page is there
+    // (validate_direct_spte: same access); a read-only SPTE: no mark_page_dirty; update_slot, rmap_add.
+    expect(got).toEqual([g, g, g, pml4, pdpt, pd, g, g]);
+  });
+
+  it('v3.1: MMIO: the gfn_to_pfn miss, the gpte_changed reads; no lookups for the MMIO SPTE or the invalid neighbours', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0);
+    const [pml4, pdpt, pd, pt] = tables(f, BASE_VPN);
+    const got = f.lookups(() => f.fault(BASE_VPN + 16, 0));
+    expect(got).toEqual([NIC_GFN, pml4, pdpt, pd, pt]);
+  });
+
+  it('v3.1: prefetched neighbours: pte_prefetch_gfn_to_pfn, then mark_page_dirty only for a writable one', () => {
+    const f = setup();
+    const gpt = f.guestTable(BASE_VPN, 1);
+    f.fault(BASE_VPN + 3, 0);
+    f.resident(DATA + 4);
+    f.resident(DATA + 5);
+    f.gpte(gpt, 4, (DATA + 4) * 4096 + (P | W | U | A)); // clean: read-only
+    f.gpte(gpt, 0, 0);
+    f.gpte(gpt, 1, 0);
+    f.gpte(gpt, 2, 0);
+    const [pml4, pdpt, pd] = tables(f, BASE_VPN);
+    const got = f.lookups(() => f.fault(BASE_VPN + 3, 0));
+    // The leaf is already there (same pfn: was_rmapped, no rmap_add), still writable: mark_page_dirty
+    // and update_slot. Neighbours 0..2 not present (no lookup); 4 clean: prefetch, update_slot,
+    // rmap_add; 5: prefetch, mark_page_dirty, update_slot, rmap_add; 6 not resident: break.
+    expect(got).toEqual([DATA + 3, pml4, pdpt, pd, gpt, DATA + 3, DATA + 3, ...rep(DATA + 4, 3), ...rep(DATA + 5, 4), DATA + 6]);
+  });
+
+  it('v3.1 FNAME(sync_page): one kvm_read_guest_atomic per SPTE in use; set_spte skips mark_page_dirty for a writable one', () => {
+    const f = unsyncFixture('v3.1');
+    const { pt, gpt } = f;
+    f.gpte(gpt, 4, (DATA + 4) * 4096 + (P | U | A | D)); // read-only now
+    const got = f.lookups(() => f.mmu.syncPage(f.v, pt), false);
+    // Entries 0..7 (present) and 16 (MMIO): a read each. `if (!can_unsync && is_writable_pte(*sptep))
+    // goto set_pte;` skips mark_page_dirty for the writable ones; entry 4 becomes read-only: none either.
+    expect(got).toEqual(rep(gpt, 9));
+  });
+
+  it('v3.1 FNAME(sync_page): a read-only SPTE whose gPTE became writable and dirty: mark_page_dirty', () => {
+    const f = setup();
+    const gpt = f.guestTable(BASE_VPN, 1);
+    for (let i = 0; i < 8; i++) f.resident(DATA + i);
+    f.gpte(gpt, 5, (DATA + 5) * 4096 + (P | W | U | A)); // clean: prefetched read-only
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    f.fault(KERNEL_VPN + gpt, PF_W); // unsync
+    f.gpte(gpt, 5, (DATA + 5) * 4096 + (P | W | U | A | D));
+    const got = f.lookups(() => f.mmu.syncPage(f.v, pt), false);
+    // set_spte(can_unsync = 0) on a read-only SPTE: mmu_need_write_protect finds no shadow page of
+    // DATA + 5, so W stays and `if (pte_access & ACC_WRITE_MASK) mark_page_dirty(vcpu->kvm, gfn);`
+    expect(got).toEqual([...rep(gpt, 6), DATA + 5, gpt, gpt]);
+    expect(f.spte(pt, 5)).toEqual([leaf(f.pfn(DATA + 5), W | U), 0]);
   });
 });

@@ -1174,3 +1174,86 @@ describe('memslot searches after the guest walk (gfn_to_memslot and its callers)
     expect(f.spte(pt, 5)).toEqual([leaf(f.pfn(DATA + 5), W | U), 0]);
   });
 });
+
+describe('kvm_mmu_get_page for the shadow MMU', () => {
+  it('a hit on a page with unsync children: `kvm_make_request(KVM_REQ_MMU_SYNC, vcpu)` (the root, on a reload)', () => {
+    const f = unsyncFixture('v3.1');
+    const root = f.v.root;
+    expect(f.kvm.sp.unsyncChildren[root]).toBeGreaterThan(0);
+    shadowMmuUnload(f.kvm, f.v);
+    f.v.syncRequested = false;
+    shadowMmuLoad(f.kvm, f.mmu, f.v);
+    expect(f.v.root).toBe(root);
+    expect(f.v.syncRequested).toBe(true);
+  });
+
+  it('a hit on a page without unsync children makes no request', () => {
+    const f = setup({ oos: false });
+    f.fault(BASE_VPN + 3, 0);
+    shadowMmuUnload(f.kvm, f.v);
+    shadowMmuLoad(f.kvm, f.mmu, f.v);
+    expect(f.v.syncRequested).toBe(false);
+  });
+
+  it('a hit on an unsync page: kvm_sync_page_transient syncs it (still unsync) and the page is returned, parent added', () => {
+    const f = unsyncFixture('v3.1');
+    const { pt, gpt } = f;
+    const pd = f.page(2);
+    const pw = f.word(pd, 5); // a second parent SPTE for the test
+    const got = f.mmu.getShadowPage(f.v, gpt, f.kvm.sp.role[pt]!, pw);
+    expect(got).toBe(pt);
+    expect(f.kvm.sp.unsync[pt]).toBeTruthy(); // __kvm_sync_page(..., clear_unsync = false)
+    expect(f.kvm.sp.parents[pt]).toEqual([f.word(pd, 0), pw]); // mmu_page_add_parent_pte
+    // FNAME(sync_page) ran: set_spte(..., speculative = true, ...) took A off the faulted SPTE.
+    expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), W | U), 0]);
+  });
+
+  it('a hit on an unsync page whose sync fails (nothing present): `break`, and a new page is made', () => {
+    const f = unsyncFixture('v3.1');
+    const { pt, gpt } = f;
+    for (let i = 0; i < 17; i++) f.gpte(gpt, i, 0);
+    const got = f.mmu.getShadowPage(f.v, gpt, f.kvm.sp.role[pt]!, -1);
+    // The old page was zapped (its frame may be reused): the page returned is a fresh one, sync,
+    // with empty SPTEs (init_shadow_page_table), and `++vcpu->kvm->stat.mmu_cache_miss;`.
+    expect(f.kvm.sp.gfn[got]).toBe(gpt);
+    expect(f.kvm.sp.unsync[got]).toBeFalsy();
+    expect(f.spte(got, 3)).toEqual([0, 0]);
+    expect(f.stat('mmu_cache_miss')).toBe(1);
+    expect(f.stat('mmu_shadow_zapped')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a new upper-level page for a gfn with an unsync page: `if (level > PT_PAGE_TABLE_LEVEL && need_sync) kvm_sync_pages(vcpu, gfn);`', () => {
+    const f = unsyncFixture('v3.1');
+    const { pt, gpt } = f;
+    const alias = f.word(f.page(1, true), gpt % 512);
+    expect(f.kvm.host.words[alias]! & W).toBe(W); // the unsync table is mapped writable
+    const role2 = (f.kvm.sp.role[pt]! & ~0xf) | 2;
+    f.mmu.getShadowPage(f.v, gpt, role2, -1);
+    // rmap_write_protect(gfn) found the writable alias: kvm_flush_remote_tlbs; kvm_sync_pages
+    // synced the unsync page (kvm_unlink_unsync_page: no longer unsync).
+    expect(f.kvm.host.words[alias]! & W).toBe(0);
+    expect(f.flushes()).toBeGreaterThanOrEqual(1);
+    expect(f.kvm.sp.unsync[pt]).toBeFalsy();
+  });
+
+  it('a new last-level page for that gfn (another role): no kvm_sync_pages, the unsync page stays unsync', () => {
+    const f = unsyncFixture('v3.1');
+    const { pt, gpt } = f;
+    const role1 = (f.kvm.sp.role[pt]! & ~(7 << ROLE_ACCESS_SHIFT)) | (5 << ROLE_ACCESS_SHIFT);
+    const got = f.mmu.getShadowPage(f.v, gpt, role1, -1);
+    expect(got).not.toBe(pt);
+    expect(f.kvm.sp.unsync[pt]).toBeTruthy();
+  });
+
+  for (const kernel of ['v3.0', 'v3.1'] as Kernel[]) {
+    it(`${kernel}: a direct page neither write-protects nor accounts its gfn (\`if (!direct)\`), nor reads a guest table`, () => {
+      const f = setup({ kernel });
+      const [pml4, pdpt, pd] = [4, 3, 2].map((l) => f.guestTable(LARGE_VPN, l));
+      const g = LARGE_GFN + 5;
+      const extra = kernel === 'v3.0' ? 16 : 0; // FNAME(prefetch_page) of each new indirect page
+      const rep = (x: number, n: number) => Array.from({ length: n }, () => x);
+      const got = f.lookups(() => f.fault(LARGE_VPN + 5, 0));
+      expect(got).toEqual([g, g, g, pml4, ...rep(pdpt, 4 + extra), pdpt, ...rep(pd, 4 + extra), pd, g, g]);
+    });
+  }
+});

@@ -1257,3 +1257,63 @@ describe('kvm_mmu_get_page for the shadow MMU', () => {
     });
   }
 });
+
+describe('more branches', () => {
+  it('the walker\'s error code for a user read of a supervisor page (P|U) and a fetch from an NX page (P|F)', () => {
+    const f = setup();
+    // FNAME(page_fault) walks with `error_code` (W|U|F of it) and injects walker.fault.error_code.
+    f.fault(KERNEL_VPN + 5, PF_U);
+    expect(f.v.guestFaultCode).toBe(P | PF_U);
+    const gpt = f.guestTable(BASE_VPN, 1);
+    f.gpte(gpt, 6, (DATA + 6) * 4096 + (P | W | U | A | D), NX_HI);
+    f.fault(BASE_VPN + 6, 16);
+    expect(f.v.guestFaultCode).toBe(P | 16);
+    expect(f.stat('pf_guest')).toBe(1);
+  });
+
+  it('v3.1: a present RAM SPTE whose gPTE now maps a gfn without a slot: dropped (rmap_remove), flushed, MMIO SPTE', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    f.gpte(f.kvm.sp.gfn[pt]!, 3, NOSLOT_GFN * 4096 + (P | W | U | A | D));
+    f.kvm.resetCounters();
+    // mmu_set_spte: `else if (pfn != spte_to_pfn(*sptep)) { drop_spte(vcpu->kvm, sptep);
+    // kvm_flush_remote_tlbs(vcpu->kvm); }`, then set_spte -> set_mmio_spte.
+    expect(f.fault(BASE_VPN + 3, 0)).toBe(1);
+    expect(f.flushes()).toBe(1);
+    expect(f.rmapOf(DATA + 3)).toEqual([]);
+    expect(f.spte(pt, 3)).toEqual([(NOSLOT_GFN * 4096 + P + W + U) >>> 0, MMIO_HI]);
+  });
+
+  it('v3.0 bypass, a sync page: update_pte with a not-present gPTE writes notrap, with a not-accessed one trap', () => {
+    const f = setup({ kernel: 'v3.0' });
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    // prefetch_invalid_gpte: `if (!is_present_gpte(gpte)) { if (!sp->unsync) nonpresent =
+    // shadow_notrap_nonpresent_pte; goto no_present; }`
+    f.mmu.updatePte(f.v, pt, 3, 0, 0);
+    expect(f.spte(pt, 3)).toEqual([0, 0]);
+    expect(f.rmapOf(DATA + 3)).toEqual([]);
+    f.mmu.updatePte(f.v, pt, 9, (DATA + 9) * 4096 + (P | W | U | D), 0);
+    expect(f.spte(pt, 9)).toEqual([TRAP_LO, TRAP_HI]);
+  });
+
+  it('v3.0 bypass, pte_prefetch meets a trap entry whose gPTE went away: notrap', () => {
+    const f = setup({ kernel: 'v3.0' });
+    const gpt = f.guestTable(BASE_VPN, 1);
+    f.fault(BASE_VPN + 3, 0); // prefetch_page: 8..16 trap
+    f.gpte(gpt, 8, 0);
+    f.fault(BASE_VPN + 9, 0);
+    expect(f.spte(f.page(1), 8)).toEqual([0, 0]);
+  });
+
+  it('v3.0 set_spte has no SMEP line: CR0.WP = 0 supervisor write gives W, not U, executable; no smep_andnot_wp', () => {
+    const f = setup({ kernel: 'v3.0', bypass: false, cr0wp: false, smep: true });
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    f.gpte(f.kvm.sp.gfn[pt]!, 4, (DATA + 4) * 4096 + (P | U | A | D));
+    f.fault(BASE_VPN + 4, PF_W);
+    expect(f.spte(pt, 4)).toEqual([leaf(f.pfn(DATA + 4), W | A), 0]);
+    expect(f.kvm.sp.role[pt]).toBe(ROLE_CR4_PAE | ROLE_NXE | 1 | (7 << ROLE_ACCESS_SHIFT));
+  });
+});

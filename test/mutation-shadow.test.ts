@@ -488,6 +488,9 @@ describe('FNAME(fetch): shadow page roles and validate_direct_spte', () => {
       // validate_direct_spte: `if (child->role.access == direct_access) return; drop_parent_pte(child,
       // sptep); kvm_flush_remote_tlbs(vcpu->kvm);` then a new direct page with access 7.
       expect(f.flushes()).toBe(1);
+      // Stores: drop_parent_pte's mmu_spte_clear_no_track (3.0.1: `__set_spte(sptep,
+      // shadow_trap_nonpresent_pte);`), link_shadow_page, the leaf.
+      expect(f.stat('sptes_written')).toBe(3);
       expect(f.kvm.sp.parents[old]).toEqual([]);
       const now = f.pages(1, true).find((id) => id !== old)!;
       expect(f.kvm.sp.roleAccess(now)).toBe(7);

@@ -1320,3 +1320,39 @@ describe('more branches', () => {
     expect(f.kvm.sp.role[pt]).toBe(ROLE_CR4_PAE | ROLE_NXE | 1 | (7 << ROLE_ACCESS_SHIFT));
   });
 });
+
+describe('kvm_mmu_free_some_pages', () => {
+  // `if (unlikely(kvm_mmu_available_pages(vcpu->kvm) < KVM_MIN_FREE_MMU_PAGES)) __kvm_mmu_free_some_pages(vcpu);`
+  // with KVM_MIN_FREE_MMU_PAGES 5: four pages left below n_max makes it recycle (++mmu_recycled).
+  const squeeze = (f: ReturnType<typeof setup>) => {
+    f.kvm.sp.nMax = f.kvm.sp.nUsed + 4;
+  };
+
+  it('FNAME(page_fault) calls it under mmu_lock before FNAME(fetch)', () => {
+    const f = setup();
+    squeeze(f);
+    f.fault(BASE_VPN + 3, 0);
+    expect(f.stat('mmu_recycled')).toBeGreaterThan(0);
+  });
+
+  it('not on a guest fault, nor on v3.0\'s MMIO path (both return before spin_lock)', () => {
+    const f = setup();
+    squeeze(f);
+    f.fault(0x10, 0);
+    expect(f.stat('mmu_recycled')).toBe(0);
+    const g = setup({ kernel: 'v3.0' });
+    squeeze(g);
+    g.fault(BASE_VPN + 16, 0);
+    expect(g.stat('mmu_recycled')).toBe(0);
+  });
+
+  it('mmu_alloc_shadow_roots calls it before kvm_mmu_get_page of the root', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0);
+    shadowMmuUnload(f.kvm, f.v);
+    f.kvm.resetCounters();
+    squeeze(f);
+    shadowMmuLoad(f.kvm, f.mmu, f.v);
+    expect(f.stat('mmu_recycled')).toBeGreaterThan(0);
+  });
+});

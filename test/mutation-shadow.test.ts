@@ -766,6 +766,14 @@ describe('roots: kvm_mmu_reload, kvm_mmu_load, mmu_sync_roots, mmu_free_roots', 
     expect(f.stat('memslot_lookups')).toBe(1);
   });
 
+  it('the root: `kvm_mmu_get_page(vcpu, root_gfn, 0, PT64_ROOT_LEVEL, 0, ACC_ALL, NULL)` for gfn = CR3 >> 12', () => {
+    const f = setup();
+    const root = f.v.root;
+    expect(f.kvm.sp.role[root]).toBe(ROLE_CR4_PAE | ROLE_NXE | ROLE_CR0_WP | 4 | (7 << ROLE_ACCESS_SHIFT));
+    expect(f.kvm.sp.gfn[root]).toBe(Math.floor(f.v.cr3 / 4096));
+    expect(f.kvm.sp.parents[root]).toEqual([]);
+  });
+
   it('a loaded root and no request: kvm_mmu_reload does nothing', () => {
     const f = setup();
     f.v.mmioGvaVpn = 0x1234;

@@ -538,3 +538,43 @@ describe('kvm_mmu_change_mmu_pages (kvm_arch_commit_memory_region)', () => {
     expect(sp.nMax).toBe(64);
   });
 });
+
+describe('3.0.1 kvm_mmu_change_mmu_pages commits inside the loop', () => {
+  it('zaps the oldest down to the goal, one flush per page, n_max = the goal', () => {
+    const e = env('v3.0', '4M');
+    const sp = e.kvm.sp;
+    const ids = many(e, 140 - sp.nUsed);
+    expect(sp.nUsed).toBe(140);
+    e.log.length = 0;
+    // 3.0.1 mmu.c:1779: `while (kvm->arch.n_used_mmu_pages > goal_nr_mmu_pages && !list_empty(...)) {
+    // ... kvm_mmu_prepare_zap_page(kvm, page, &invalid_list); kvm_mmu_commit_zap_page(kvm,
+    // &invalid_list); }`, and kvm_mmu_free_page lowers n_used: the loop stops at the goal 64.
+    sp.changeMmuPages(e.v.id);
+    expect(sp.nUsed).toBe(64);
+    expect(sp.nMax).toBe(64);
+    const expected: string[] = [];
+    for (const id of ids.slice(0, 76)) expected.push(`zap 0x${sp.gfn[id]!.toString(16)}`, 'flush');
+    expect(e.log).toEqual(expected);
+    expect(ids.slice(-64).every((id) => sp.active.has(id))).toBe(true);
+  });
+});
+
+describe('kvm_mmu_available_pages is unsigned', () => {
+  it('more pages in use than n_max: the difference wraps, so kvm_mmu_free_some_pages frees nothing', () => {
+    for (const kernel of ['v3.0', 'v3.1'] as const) {
+      const e = env(kernel);
+      const sp = e.kvm.sp;
+      const ids = many(e, 12);
+      // mmu.h: `static inline unsigned int kvm_mmu_available_pages(struct kvm *kvm) { return
+      // kvm->arch.n_max_mmu_pages - kvm->arch.n_used_mmu_pages; }` and `if (unlikely(
+      // kvm_mmu_available_pages(vcpu->kvm)< KVM_MIN_FREE_MMU_PAGES)) __kvm_mmu_free_some_pages(vcpu);`
+      sp.nMax = 10;
+      const rec = e.kvm.stats[S.mmu_recycled]!;
+      e.log.length = 0;
+      sp.freeSomePages(e.v.id);
+      expect(e.kvm.stats[S.mmu_recycled]! - rec).toBe(0);
+      expect(e.log).toEqual([]);
+      expect(ids.every((id) => sp.active.has(id))).toBe(true);
+    }
+  });
+});

@@ -453,13 +453,14 @@ export class ShadowMmu implements UnsyncHooks {
       } else if (pages.unsync[id]) kvmMmuMarkParentsUnsync(kvm, id);
       return id;
     }
-    id = pages.create(vcpu.id, gfn, role, parentWord);
+    id = pages.allocPage(vcpu.id, gfn, role, parentWord);
     if ((role & ROLE_DIRECT) === 0) {
       if (kvm.rmap.writeProtect(vcpu, gfn)) kvm.flushRemoteTlbs(vcpu);
       if ((role & ROLE_LEVEL_MASK) > 1 && needSync) kvmSyncPages(kvm, vcpu, gfn, this);
       kvm.gfnToMemslot(vcpu, gfn); // account_shadowed
     }
     if (kvm.bypassGuestPf) this.prefetchPage(vcpu, id, gfn, (role & ROLE_DIRECT) !== 0);
+    pages.traceCreated(vcpu.id, id); // `trace_kvm_mmu_get_page(sp, true);` comes last
     return id;
   }
 

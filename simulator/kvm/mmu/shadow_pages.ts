@@ -125,15 +125,28 @@ export class ShadowPages {
     kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.role[id]! & ROLE_LEVEL_MASK, 0);
   }
 
-  /** kvm_mmu_get_page's miss: ++mmu_cache_miss, kvm_mmu_alloc_page, hash it. */
+  /** kvm_mmu_get_page's miss for a direct page: allocate it, then `trace_kvm_mmu_get_page(sp, true)`. */
   create(vcpuId: number, gfn: number, role: number, parentWord: number): number {
+    const id = this.allocPage(vcpuId, gfn, role, parentWord);
+    this.traceCreated(vcpuId, id);
+    return id;
+  }
+
+  /** kvm_mmu_get_page's miss: ++mmu_cache_miss, kvm_mmu_alloc_page, hash it. The caller traces the
+   *  new page (traceCreated) after the write protection, sync and prefetch that follow. */
+  allocPage(vcpuId: number, gfn: number, role: number, parentWord: number): number {
     const kvm = this.kvm;
-    const vcpu = kvm.vcpus[vcpuId]!;
     kvm.stats[S.mmu_cache_miss]!++;
     const id = this.alloc(gfn, role, parentWord);
-    kvm.acct.charge(vcpu, C.shadow_page, kvm.cost.shadow_page_alloc);
-    kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, gfn, role, role & ROLE_LEVEL_MASK, 1);
+    kvm.acct.charge(kvm.vcpus[vcpuId]!, C.shadow_page, kvm.cost.shadow_page_alloc);
     return id;
+  }
+
+  /** kvm_mmu_get_page's last step for a new page: `trace_kvm_mmu_get_page(sp, true);`. */
+  traceCreated(vcpuId: number, id: number): void {
+    const vcpu = this.kvm.vcpus[vcpuId]!;
+    const role = this.role[id]!;
+    this.kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, role, role & ROLE_LEVEL_MASK, 1);
   }
 
   private alloc(gfn: number, role: number, parentWord: number): number {
@@ -340,9 +353,11 @@ export class ShadowPages {
     this.kvm.stats[S.shadow_pages] = this.inUse;
   }
 
-  /** kvm_mmu_available_pages: n_max - n_used (unsigned in the kernel: never below 0 here). */
+  /** kvm_mmu_available_pages: `return kvm->arch.n_max_mmu_pages - kvm->arch.n_used_mmu_pages;` as an
+   *  unsigned int: with more pages in use than the budget it wraps to a huge number, so
+   *  kvm_mmu_free_some_pages frees nothing. */
   private available(): number {
-    return this.nMax > this.nUsed ? this.nMax - this.nUsed : 0;
+    return (this.nMax - this.nUsed) >>> 0;
   }
 
   /** The oldest page on active_mmu_pages (`active_mmu_pages.prev`): new pages go to the head. */
@@ -385,7 +400,17 @@ export class ShadowPages {
     let goal = Math.max(Math.floor((nrPages * KVM_PERMILLE_MMU_PAGES) / 1000), KVM_MIN_ALLOC_MMU_PAGES);
     if (this.nUsed > goal) {
       const invalid: number[] = [];
-      for (let guard = this.active.size * 2; this.nUsed > goal && this.active.size > 0 && guard > 0; guard--) this.prepareZap(vcpuId, this.oldest(), invalid);
+      // 3.0.1 commits each zap inside the loop (`kvm_mmu_prepare_zap_page(kvm, page, &invalid_list);
+      // kvm_mmu_commit_zap_page(kvm, &invalid_list);`), where n_used drops (kvm_mmu_free_page);
+      // 3.1.10 commits once after it, n_used dropping in prepare_zap.
+      const eachAtOnce = this.kvm.kernel === 'v3.0';
+      for (let guard = this.active.size * 2; this.nUsed > goal && this.active.size > 0 && guard > 0; guard--) {
+        this.prepareZap(vcpuId, this.oldest(), invalid);
+        if (eachAtOnce) {
+          this.commitZap(vcpuId, invalid);
+          invalid.length = 0;
+        }
+      }
       this.commitZap(vcpuId, invalid);
       goal = this.nUsed;
     }

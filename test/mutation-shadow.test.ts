@@ -1364,3 +1364,92 @@ describe('kvm_mmu_free_some_pages', () => {
     expect(f.stat('mmu_recycled')).toBeGreaterThan(0);
   });
 });
+
+describe('details of FNAME(fetch) and mmu_set_spte', () => {
+  it('the indirect pages\' role.access is gw->pt_access (the levels above the leaf), not the leaf\'s access', () => {
+    const f = setup();
+    const gpt = f.guestTable(BASE_VPN, 1);
+    f.gpte(gpt, 3, (DATA + 3) * 4096 + (P | A | D), NX_HI); // supervisor, read-only, NX leaf
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    expect(f.kvm.sp.roleAccess(pt)).toBe(7);
+    expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), A), NX_HI]);
+  });
+
+  it('a fault at index 11: gw->prefetch_ptes[index] with `index = (pte_gpa - base_gpa) / sizeof(pt_element_t)` = 3', () => {
+    const f = setup();
+    expect(f.fault(BASE_VPN + 11, 0)).toBe(0);
+    expect(f.spte(f.page(1), 11)).toEqual([leaf(f.pfn(DATA + 11), W | U | A), 0]);
+  });
+
+  for (const level of [1, 2]) {
+    it(`gpte_changed at level ${level}: \`curr_pte != gw->ptes[level - 1]\` also sees a change of the high half only`, () => {
+      const f = setup();
+      f.afterWalk((g) => {
+        const gpa = g[level]!;
+        // set NX (bit 63) in the walked entry, leave the low half
+        const words = f.kvm.host.words;
+        const gfn = Math.floor(gpa / 4096);
+        const hpfn = f.pfn(gfn);
+        const w = f.kvm.host.entryWord(hpfn, (gpa % 4096) / 8);
+        words[w + 1] = (words[w + 1]! | NX_HI) >>> 0;
+      });
+      expect(f.fault(BASE_VPN + 3, 0)).toBe(0);
+      expect(f.events('__direct_map')).toEqual([]);
+      expect(f.kvm.sp.parents[f.page(level)]).toEqual([]);
+      expect(f.spte(f.page(level + 1), 0)).toEqual([0, 0]);
+    });
+  }
+
+  it('the spurious check compares this SPTE\'s own halves (a neighbour with NX does not matter)', () => {
+    const f = setup();
+    const gpt = f.guestTable(BASE_VPN, 1);
+    for (const i of [2, 4]) f.gpte(gpt, i, (DATA + i) * 4096 + (P | W | U | A | D), NX_HI);
+    f.fault(BASE_VPN + 2, 0);
+    f.fault(BASE_VPN + 4, 0);
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    expect(f.spte(pt, 2)[1]).toBe(NX_HI);
+    f.kvm.resetCounters();
+    f.fault(BASE_VPN + 3, 0);
+    expect(f.v.exitClass).toBe(CLASS_SPURIOUS);
+    expect(f.events('__direct_map')).toEqual([]);
+    // set_spte: `if (is_writable_pte(entry) && !is_writable_pte(*sptep))`: writable both times, no flush.
+    expect(f.flushes()).toBe(0);
+  });
+
+  it('a change of the high half only (the gPTE gains NX) is stored', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    f.gpte(f.kvm.sp.gfn[pt]!, 3, (DATA + 3) * 4096 + (P | W | U | A | D), NX_HI);
+    f.kvm.resetCounters();
+    f.fault(BASE_VPN + 3, 0);
+    expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), W | U | A), NX_HI]);
+    expect(f.v.exitClass).toBe(CLASS_MAP);
+    expect(f.stat('sptes_written')).toBe(1);
+  });
+
+  it('oos_shadow = 0: a write-protected leaf gets no mark_page_dirty (`pte_access &= ~ACC_WRITE_MASK`)', () => {
+    const f = setup({ oos: false });
+    f.fault(BASE_VPN + 3, 0);
+    const gpt = f.kvm.sp.gfn[f.page(1)]!;
+    f.fault(KERNEL_VPN + gpt, 0); // the direct page exists now
+    const got = f.lookups(() => f.fault(KERNEL_VPN + gpt, PF_W));
+    // mapping_level_dirty_bitmap, mapping_level, gfn_to_pfn, gpte_changed x3; the SPTE is there
+    // (was_rmapped): page_header_update_slot only.
+    const [pml4, pdpt, pd] = [4, 3, 2].map((l) => f.guestTable(KERNEL_VPN, l));
+    expect(got).toEqual([gpt, gpt, gpt, pml4, pdpt, pd, gpt]);
+  });
+
+  it('a large page\'s first fault stores 3 links and the leaf: nothing prefetched into the direct page', () => {
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0);
+    f.kvm.resetCounters();
+    f.fault(LARGE_VPN + 5, 0); // PML4 and PDPT entries present: the direct page link and the leaf
+    expect(f.stat('sptes_written')).toBe(2);
+    const g = setup();
+    g.fault(LARGE_VPN + 5, 0);
+    expect(g.stat('sptes_written')).toBe(4);
+  });
+});

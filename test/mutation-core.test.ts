@@ -910,6 +910,13 @@ describe('the shadow-table snapshot (inspect.ts), decoded by the era\'s SPTE lay
     const p1 = t.pages[2]!;
     expect([p1.access, p1.context]).toEqual(['w--', '!cr0_wp !nxe smep_andnot_wp']);
     expect([t.pages[1]!.access, t.pages[1]!.context]).toEqual(['-u-', '!cr0_wp !nxe']);
+    // role.access = ACC_EXEC_MASK 1 | ACC_WRITE_MASK 2 | ACC_USER_MASK 4, named u w x.
+    const names = [0, 1, 2, 3, 4, 5, 6, 7].map((a) => {
+      const k = bareKvm({ kernel: 'v3.1', tdp: false });
+      k.sp.create(0, 0x10, role(2, a), -1);
+      return snapshotShadowTables(k, null).pages[0]!.access;
+    });
+    expect(names).toEqual(['---', '--x', 'w--', 'w-x', '-u-', '-ux', 'wu-', 'wux']);
     expect(p1.entries).toEqual([
       { index: 0, value: '0x8000000000555267', kind: 'leaf', target: '0x555', flags: 'P W U NX A D H', gfn: '0x4242' },
       { index: 1, value: '0x556001', kind: 'leaf', target: '0x556', flags: 'P', gfn: '0x4243' },

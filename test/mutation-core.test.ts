@@ -927,6 +927,21 @@ describe('the shadow-table snapshot (inspect.ts), decoded by the era\'s SPTE lay
     ]);
   });
 
+  it('EPT 3.0: any non-zero entry is present (no trap values under EPT), so an execute-only leaf shows X without R', () => {
+    // 3.0.1 is_shadow_present_pte: `return pte != shadow_trap_nonpresent_pte && pte != shadow_notrap_nonpresent_pte;`,
+    // both 0 with EPT (hardware_setup: `bypass_guest_pf = 0` under enable_ept). EPT bit 0 is R, bit 2 X.
+    const kvm = bareKvm({ kernel: 'v3.0', tdp: true });
+    const l1 = kvm.sp.create(0, 0x40, role(1, 7, ROLE_DIRECT), -1);
+    put(kvm, l1, 3, frame(0x321) | 0x4);
+    put(kvm, l1, 4, frame(0x322) | 0x2);
+    const t = snapshotShadowTables(kvm, null);
+    expect([t.mode, t.kernel]).toEqual(['ept', 'v3.0']);
+    expect(t.pages[0]!.entries).toEqual([
+      { index: 3, value: '0x321004', kind: 'leaf', target: '0x321', flags: 'X', gfn: '0x43' },
+      { index: 4, value: '0x322002', kind: 'leaf', target: '0x322', flags: 'W', gfn: '0x44' },
+    ]);
+  });
+
   it('shadow 3.0 with bypass_guest_pf: the trap value (~0xffe) decodes as trap; no MMIO kind in 3.0', () => {
     const kvm = bareKvm({ kernel: 'v3.0', tdp: false, bypass: true });
     const l1 = kvm.sp.create(0, 0x10, role(1, 7), -1);

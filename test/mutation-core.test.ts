@@ -319,6 +319,10 @@ describe('emulator_read_emulated: vcpu_mmio_read, KVM_EXIT_MMIO and the completi
       expect([x.d('memslot_lookups'), x.d('guest_walks')]).toEqual([FETCH + 4, 2]); // no kvm_read_guest
       expect(x.r).toBe(EMULATE_DONE);
       expect([g.v.guestFault, g.v.guestFaultCode, g.v.exitClass]).toEqual([true, 0, CLASS_GUEST_PF]);
+      // RIP stays on the faulting MOV: x86_emulate_insn's fault path `goto done` skips `ctxt->eip =
+      // ctxt->_eip;` (3.1.10 emulate.c; 3.0.1 `ctxt->eip = c->eip;`), and x86_emulate_instruction
+      // writes back the unchanged eip (`kvm_rip_write(vcpu, ctxt->eip)`).
+      expect(x.rip).toBe(0);
       // A user read of a supervisor page: P | U (PFERR_PRESENT_MASK | PFERR_USER_MASK).
       const u = exec(g, 8, NIC_VPN, 8, { cpl: 3 });
       expect(nonWalk(u).at(-1)).toEqual(ev('kvm_inj_exception', { exception: 14, error_code: '0x5', address: '0xffffc90000000008' }));
@@ -400,6 +404,7 @@ describe('emulator_write_emulated_onepage (x86.c 3.0.1:3941, 3.1.10:4116)', () =
       expect(nonWalk(x).at(-1)).toEqual(ev('kvm_inj_exception', { exception: 14, error_code: '0x3', address: '0xffffc90000100000' }));
       expect([x.d('pf_guest'), x.d('guest_faults'), x.d('memslot_lookups')]).toEqual([1, 1, FETCH + 4]);
       expect([x.r, g.v.guestFault, g.v.guestFaultCode]).toEqual([EMULATE_DONE, true, 3]);
+      expect(x.rip).toBe(0); // the faulting MOV is not skipped (`goto done` before `ctxt->eip = ctxt->_eip;`)
       expect(g.m.guest.ram.read64(0x300000).lo).toBe(0);
       // A not-present write: W only.
       const y = exec(g, W4, HOLE_VPN, 0, { lo: 1 });

@@ -62,7 +62,9 @@ export class Emulator {
     kvm.acct.charge(vcpu, C.emulation, kvm.cost.emulate_execute);
     const insn = this.insn;
     const r = insn.write ? this.writeEmulated(vcpu, insn.size) : this.readEmulated(vcpu, insn.size);
-    if (r === EMULATE_DONE) vcpu.ripOffset += insn.len; // writeback: kvm_rip_write
+    // writeback: kvm_rip_write(vcpu, ctxt->eip). A #PF injected for an operand leaves RIP on the MOV
+    // (x86_emulate_insn's fault path `goto done` skips `ctxt->eip = ctxt->_eip;`).
+    if (r === EMULATE_DONE && !vcpu.guestFault) vcpu.ripOffset += insn.len;
     return r;
   }
 

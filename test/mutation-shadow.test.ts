@@ -1453,3 +1453,55 @@ describe('details of FNAME(fetch) and mmu_set_spte', () => {
     expect(g.stat('sptes_written')).toBe(4);
   });
 });
+
+describe('after the re-run: era and argument details', () => {
+  it('v3.0 bypass: pte_prefetch skips a notrap entry even when its gPTE is now present (`*spte != shadow_trap_nonpresent_pte`)', () => {
+    const f = setup({ kernel: 'v3.0' });
+    const gpt = f.guestTable(BASE_VPN, 1);
+    f.fault(BASE_VPN + 3, 0); // prefetch_page: entries 17.. notrap
+    f.resident(DATA + 9);
+    f.resident(DATA + 10);
+    f.gpte(gpt, 24, (DATA + 9) * 4096 + (P | W | U | A | D));
+    f.gpte(gpt, 25, (DATA + 10) * 4096 + (P | W | U | A | D));
+    f.fault(BASE_VPN + 25, 0);
+    const pt = f.page(1);
+    expect(f.spte(pt, 25)).toEqual([leaf(f.pfn(DATA + 10), W | U | A), 0]);
+    expect(f.spte(pt, 24)).toEqual([0, 0]);
+  });
+
+  it('v3.0 FNAME(sync_page): `if (!is_shadow_present_pte(sp->spt[i])) continue;` skips a trap entry whatever its gPTE', () => {
+    const f = unsyncFixture('v3.0');
+    f.gpte(f.gpt, 10, 0 * 4096 + (P | W | U | A | D)); // gfn 0, as sp->gfns[10] (never mapped)
+    expect(f.mmu.syncPage(f.v, f.pt)).toBe(0);
+    expect(f.spte(f.pt, 10)).toEqual([TRAP_LO, TRAP_HI]);
+  });
+
+  it('CR0.WP = 0: prefetch, update_pte and sync_page pass user_fault = write_fault = 0, so a read-only gPTE stays read-only and user', () => {
+    const f = setup({ cr0wp: false });
+    const gpt = f.guestTable(BASE_VPN, 1);
+    for (let i = 0; i < 8; i++) f.resident(DATA + i);
+    f.resident(DATA + 9);
+    f.gpte(gpt, 4, (DATA + 4) * 4096 + (P | U | A | D));
+    f.gpte(gpt, 5, (DATA + 5) * 4096 + (P | W | U | A | D));
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    // FNAME(pte_prefetch): `mmu_set_spte(vcpu, spte, sp->role.access, pte_access, 0, 0, ...)`
+    expect(f.spte(pt, 4)).toEqual([leaf(f.pfn(DATA + 4), U), 0]);
+    // FNAME(update_pte): the same zeros
+    f.mmu.updatePte(f.v, pt, 9, (DATA + 9) * 4096 + (P | U | A | D), 0);
+    expect(f.spte(pt, 9)).toEqual([leaf(f.pfn(DATA + 9), U), 0]);
+    // FNAME(sync_page): `set_spte(vcpu, &sp->spt[i], pte_access, 0, 0, ...)`
+    f.fault(KERNEL_VPN + gpt, PF_W); // unsync
+    f.gpte(gpt, 5, (DATA + 5) * 4096 + (P | U | A | D));
+    f.mmu.syncPage(f.v, pt);
+    expect(f.spte(pt, 5)).toEqual([leaf(f.pfn(DATA + 5), U), 0]);
+  });
+
+  it('FNAME(invlpg) calls kvm_mmu_pte_write with guest_initiated = 0: the fork detector is not touched', () => {
+    const f = unsyncFixture('v3.1');
+    f.v.lastPtWriteGfn = -1;
+    f.mmu.invlpg(f.v, BASE_VPN + 3);
+    expect(f.stat('mmu_pte_write')).toBe(1);
+    expect(f.v.lastPtWriteGfn).toBe(-1);
+  });
+});

@@ -502,6 +502,9 @@ describe('FNAME(fetch): shadow page roles and validate_direct_spte', () => {
       f.fault(LARGE_VPN + 6, 0);
       expect(f.flushes()).toBe(0);
       expect(f.pages(1, true).length).toBe(2);
+      // `if (is_shadow_present_pte(*it.sptep)) continue;`: no kvm_mmu_get_page, no new parent, no link store.
+      expect(f.kvm.sp.parents[now]).toEqual([f.word(pd, pdIndex)]);
+      expect(f.stat('sptes_written')).toBe(1);
       expect(f.spte(now, 6)).toEqual([leaf(f.pfn(LARGE_GFN + 6), W | U | A), 0]);
     });
   }
@@ -1503,5 +1506,35 @@ describe('after the re-run: era and argument details', () => {
     f.mmu.invlpg(f.v, BASE_VPN + 3);
     expect(f.stat('mmu_pte_write')).toBe(1);
     expect(f.v.lastPtWriteGfn).toBe(-1);
+  });
+});
+
+describe('after the re-run: FNAME(invlpg) and kvm_mmu_get_page details', () => {
+  it('a sync leaf page below ancestors with unsync children: the walk reaches it, `if (!sp->unsync) break;`', () => {
+    const f = unsyncFixture('v3.1');
+    f.fault(RO_VPN + 2, 0); // another last-level page under the same PD, sync
+    const pt2 = f.pages(1).find((id) => f.kvm.sp.roleAccess(id) === 5)!;
+    const before = f.spte(pt2, 2);
+    f.kvm.resetCounters();
+    f.mmu.invlpg(f.v, RO_VPN + 2);
+    expect(f.spte(pt2, 2)).toEqual(before);
+    expect(f.stat('mmu_pte_write')).toBe(0);
+    expect(f.flushes()).toBe(0);
+  });
+
+  it('an unsync page\'s empty leaf (0): neither present nor MMIO, no store', () => {
+    const f = unsyncFixture('v3.1');
+    f.mmu.invlpg(f.v, BASE_VPN + 12);
+    expect(f.stat('sptes_written')).toBe(0);
+  });
+
+  it('a hit on an unsync page: `else if (sp->unsync) kvm_mmu_mark_parents_unsync(sp);` marks the new parent', () => {
+    const f = unsyncFixture('v3.1');
+    const { pt, gpt } = f;
+    const pd = f.page(2);
+    const bit = (i: number) => (f.kvm.sp.childBitmap[pd * 16 + (i >>> 5)]! >>> (i & 31)) & 1;
+    expect(bit(5)).toBe(0);
+    f.mmu.getShadowPage(f.v, gpt, f.kvm.sp.role[pt]!, f.word(pd, 5));
+    expect(bit(5)).toBe(1);
   });
 });

@@ -889,8 +889,13 @@ describe('FNAME(sync_page)', () => {
     const f = setup();
     f.fault(BASE_VPN + 16, 0);
     const pt = f.page(1);
+    f.kvm.resetCounters();
+    const before = f.events('mark_mmio_spte').length;
     expect(f.mmu.syncPage(f.v, pt)).toBe(0);
     expect(f.spte(pt, 16)).toEqual([(NIC_GFN * 4096 + P + W + U) >>> 0, MMIO_HI]);
+    // mark_mmio_spte: `access &= ACC_WRITE_MASK | ACC_USER_MASK; trace_mark_mmio_spte(sptep, gfn, access);`
+    expect(f.events('mark_mmio_spte').slice(before).map((e) => e.fields)).toEqual([{ sptep: '0x' + (f.kvm.sp.pfn[pt]! * 4096 + 16 * 8).toString(16), gfn: '0xfebf0', access: '0x6' }]);
+    expect(f.stat('mmio_sptes_created')).toBe(1);
   });
 
   it('v3.1: a present SPTE whose gPTE went away: dropped, nothing present -> 1 (zap the page)', () => {

@@ -540,7 +540,10 @@ export class ShadowMmu implements UnsyncHooks {
         }
         nrPresent++;
         const mmioAccess = dirty ? access : access & ~ACC_WRITE_MASK;
-        kvm.setSpte(vcpu, word, fmt.mmioLoOf(gfn, mmioAccess), fmt.mmioHiOf(gfn)); // mark_mmio_spte
+        // mark_mmio_spte: `trace_mark_mmio_spte(sptep, gfn, access); mmu_spte_set(sptep, ...);`
+        kvm.setSpte(vcpu, word, fmt.mmioLoOf(gfn, mmioAccess), fmt.mmioHiOf(gfn));
+        kvm.stats[S.mmio_sptes_created]!++;
+        kvm.trace.emit(E.mark_mmio_spte, vcpu.id, vcpu.line, vcpu.clock, kvm.sp.pfn[sp]! * 4096 + i * 8, gfn, mmioAccess & 6);
         continue;
       }
       if (gfn !== gfns[i]) {

@@ -23,7 +23,6 @@ import { CLASS_GUEST_PF, FAULT_CLASSES } from '../simulator/kvm/fault_class';
 import { profileByName } from '../simulator/cost/profiles';
 import { C } from '../simulator/cost/accounting';
 import { S } from '../simulator/trace/stats';
-import { E, EVENT_LIST } from '../simulator/trace/events';
 import { MmioBus } from '../simulator/devices/mmio_device';
 import { Memslot } from '../simulator/kvm/memslots';
 

@@ -125,7 +125,8 @@ export class ShadowPages {
     kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.role[id]! & ROLE_LEVEL_MASK, 0);
   }
 
-  /** kvm_mmu_get_page's miss for a direct page: allocate it, then `trace_kvm_mmu_get_page(sp, true)`. */
+  /** kvm_mmu_get_page's miss with nothing between the allocation and the trace (a direct page under
+   *  TDP): allocPage, then `trace_kvm_mmu_get_page(sp, true)`. */
   create(vcpuId: number, gfn: number, role: number, parentWord: number): number {
     const id = this.allocPage(vcpuId, gfn, role, parentWord);
     this.traceCreated(vcpuId, id);
@@ -360,6 +361,17 @@ export class ShadowPages {
     return (this.nMax - this.nUsed) >>> 0;
   }
 
+  /** One step of the budget loops (__kvm_mmu_free_some_pages, kvm_mmu_change_mmu_pages): prepare the
+   *  oldest page's zap. 3.0.1 commits it at once (`kvm_mmu_prepare_zap_page(...);
+   *  kvm_mmu_commit_zap_page(...);` in the loop; n_used drops as the page is freed); 3.1.10 leaves it
+   *  on `invalid` for one commit after the loop (n_used dropped in prepare_zap). */
+  private zapOldest(vcpuId: number, invalid: number[]): void {
+    this.prepareZap(vcpuId, this.oldest(), invalid);
+    if (this.kvm.kernel !== 'v3.0') return;
+    this.commitZap(vcpuId, invalid);
+    invalid.length = 0;
+  }
+
   /** The oldest page on active_mmu_pages (`active_mmu_pages.prev`): new pages go to the head. */
   private oldest(): number {
     for (const id of this.active) return id;
@@ -375,14 +387,9 @@ export class ShadowPages {
     if (this.available() >= KVM_MIN_FREE_MMU_PAGES) return;
     const kvm = this.kvm;
     const invalid: number[] = [];
-    const eachAtOnce = kvm.kernel === 'v3.0';
     // A root still in use is moved to the head, not freed: bound the loop by the pages there are.
     for (let guard = this.active.size * 2; this.available() < KVM_REFILL_PAGES && this.active.size > 0 && guard > 0; guard--) {
-      this.prepareZap(vcpuId, this.oldest(), invalid);
-      if (eachAtOnce) {
-        this.commitZap(vcpuId, invalid);
-        invalid.length = 0;
-      }
+      this.zapOldest(vcpuId, invalid);
       kvm.stats[S.mmu_recycled]!++;
     }
     this.commitZap(vcpuId, invalid);
@@ -400,17 +407,7 @@ export class ShadowPages {
     let goal = Math.max(Math.floor((nrPages * KVM_PERMILLE_MMU_PAGES) / 1000), KVM_MIN_ALLOC_MMU_PAGES);
     if (this.nUsed > goal) {
       const invalid: number[] = [];
-      // 3.0.1 commits each zap inside the loop (`kvm_mmu_prepare_zap_page(kvm, page, &invalid_list);
-      // kvm_mmu_commit_zap_page(kvm, &invalid_list);`), where n_used drops (kvm_mmu_free_page);
-      // 3.1.10 commits once after it, n_used dropping in prepare_zap.
-      const eachAtOnce = this.kvm.kernel === 'v3.0';
-      for (let guard = this.active.size * 2; this.nUsed > goal && this.active.size > 0 && guard > 0; guard--) {
-        this.prepareZap(vcpuId, this.oldest(), invalid);
-        if (eachAtOnce) {
-          this.commitZap(vcpuId, invalid);
-          invalid.length = 0;
-        }
-      }
+      for (let guard = this.active.size * 2; this.nUsed > goal && this.active.size > 0 && guard > 0; guard--) this.zapOldest(vcpuId, invalid);
       this.commitZap(vcpuId, invalid);
       goal = this.nUsed;
     }

@@ -2,6 +2,7 @@
 // conditions on their values.
 
 import { isMap, isScalar, type YAMLMap } from 'yaml';
+import { VMX_EXIT_REASONS } from '../arch/x86/vmx';
 import { COMPONENTS } from '../cost/profile';
 import { STATS } from '../trace/stats';
 import { parseIntText } from './numbers';
@@ -9,14 +10,8 @@ import { MAX_SAFE, describe, readString, val, type Ctx, type Val } from './reade
 import { didYouMean } from './suggest';
 import type { ExpectDecl, ExpectOp } from './types';
 
-export const EXIT_REASONS: readonly string[] = [
-  'EXCEPTION_NMI', 'EXTERNAL_INTERRUPT', 'TRIPLE_FAULT', 'PENDING_INTERRUPT', 'NMI_WINDOW',
-  'TASK_SWITCH', 'CPUID', 'HLT', 'INVD', 'INVLPG', 'RDPMC', 'RDTSC', 'VMCALL', 'CR_ACCESS',
-  'DR_ACCESS', 'IO_INSTRUCTION', 'MSR_READ', 'MSR_WRITE', 'INVALID_STATE', 'MWAIT_INSTRUCTION',
-  'MONITOR_INSTRUCTION', 'PAUSE_INSTRUCTION', 'MCE_DURING_VMENTRY', 'TPR_BELOW_THRESHOLD',
-  'APIC_ACCESS', 'EOI_INDUCED', 'EPT_VIOLATION', 'EPT_MISCONFIG', 'INVEPT', 'PREEMPTION_TIMER',
-  'WBINVD', 'XSETBV', 'APIC_WRITE', 'INVPCID',
-];
+/** The exit names a report uses: those `trace_kvm_exit` prints (VMX_EXIT_REASONS). */
+export const EXIT_REASONS: readonly string[] = VMX_EXIT_REASONS.map(([, name]) => name);
 
 export const FAULT_KINDS: readonly string[] = [
   'map', 'spurious', 'mmio-slow', 'mmio-fast', 'mmio-cache', 'mmio-retry', 'mmio-bug', 'guest-pf',

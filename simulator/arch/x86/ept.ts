@@ -1,6 +1,8 @@
 // EPT entry bits (arch/x86/include/asm/vmx.h) and the SDM's misconfiguration rules, which the
 // hardware model applies on every EPT walk. Under EPT, KVM's SPTEs are EPT entries.
 
+import { hiBits } from './u64';
+
 export const VMX_EPT_READABLE_MASK = 0x1;
 export const VMX_EPT_WRITABLE_MASK = 0x2;
 export const VMX_EPT_EXECUTABLE_MASK = 0x4;
@@ -16,19 +18,16 @@ export const MTRR_TYPE_WRBACK = 6;
 /** v3.x vmx_get_mt_mask for RAM: write-back with "ignore PAT" (0x70). */
 export const EPT_RAM_MEMTYPE = (MTRR_TYPE_WRBACK << VMX_EPT_MT_EPTE_SHIFT) | VMX_EPT_IPAT_BIT;
 
-/** The CPU supports execute-only EPT entries (every VMX CPU with EPT of the era does). */
-const EXECUTE_ONLY_SUPPORTED = true;
-
 /**
  * SDM "EPT Misconfigurations" for a present entry (bits 2:0 != 0) at `level`, `leaf` telling whether
- * the walk stops here: RWX 010b/110b (and 100b without execute-only support), reserved physical
+ * the walk stops here: RWX 010b/110b (100b is allowed: the modelled CPU supports execute-only
+ * entries, as every VMX CPU with EPT of the era does), reserved physical
  * address bits 51:maxphyaddr (`rsvdPaHi`, from reservedPaMaskHi), reserved bits per level, and a
  * leaf memory type of 2, 3 or 7.
  */
 export function eptMisconfigured(lo: number, hi: number, level: number, leaf: boolean, rsvdPaHi: number): boolean {
   const rwx = lo & VMX_EPT_RWX_MASK;
   if (rwx === 0x2 || rwx === 0x6) return true;
-  if (rwx === 0x4 && !EXECUTE_ONLY_SUPPORTED) return true;
   if (hi & rsvdPaHi) return true;
   if (leaf) {
     const mt = (lo & VMX_EPT_MT_MASK) >>> VMX_EPT_MT_EPTE_SHIFT;
@@ -37,15 +36,13 @@ export function eptMisconfigured(lo: number, hi: number, level: number, leaf: bo
     if (level === 3 && (lo & 0x3ffff000) !== 0) return true; // 1G leaf: bits 29:12 reserved
     return false;
   }
-  if (level === 4) return (lo & 0xf8) !== 0; // PML4E: bits 7:3 reserved
-  return (lo & 0x78) !== 0; // PDPTE/PDE non-leaf: bits 6:3 reserved
+  // Non-leaf: bits 7:3 of a PML4E are reserved, 6:3 of a PDPTE or PDE, whose bit 7 is 0 (else a leaf).
+  return (lo & 0xf8) !== 0;
 }
 
 /** High-half mask of physical-address bits 51:maxphyaddr (reserved in every paging structure). */
 export function reservedPaMaskHi(maxphyaddr: number): number {
-  let m = 0;
-  for (let b = maxphyaddr; b <= 51; b++) m |= 1 << (b - 32);
-  return m >>> 0;
+  return hiBits(maxphyaddr, 52);
 }
 
 /** An EPT leaf: level 1, or bit 7 set at level 2 or 3. */

@@ -15,7 +15,7 @@ export function encodeMov(out: Uint8Array, at: number, write: boolean, size: num
   return n;
 }
 
-/** The decoder's result (reused). */
+/** The decoder's result (reused: every decode writes all four fields). */
 export class DecodedInsn {
   ok = false;
   write = false;
@@ -23,29 +23,29 @@ export class DecodedInsn {
   len = 0;
 }
 
-/** Decode a MOV r/m form from little-endian bytes held in two words (lo: bytes 0-3, hi: 4-7). */
-export function decodeMov(lo: number, hi: number, out: DecodedInsn): DecodedInsn {
+/**
+ * Decode a MOV r/m form from its first bytes, little-endian in `lo` (bytes 0-3): the longest form the
+ * guest's code uses is three bytes (prefix, opcode, ModRM).
+ */
+export function decodeMov(lo: number, out: DecodedInsn): DecodedInsn {
   let at = 0;
   let size = 4;
-  let b = byteOf(lo, hi, at);
+  let b = byteOf(lo, at);
   if (b === 0x66) {
     size = 2;
-    b = byteOf(lo, hi, ++at);
+    b = byteOf(lo, ++at);
   } else if (b === 0x48) {
     size = 8;
-    b = byteOf(lo, hi, ++at);
+    b = byteOf(lo, ++at);
   }
-  out.ok = true;
   if (b === 0x88 || b === 0x8a) size = 1;
-  if (b === 0x88 || b === 0x89) out.write = true;
-  else if (b === 0x8a || b === 0x8b) out.write = false;
-  else out.ok = false;
-  if (byteOf(lo, hi, at + 1) !== 0x07) out.ok = false;
+  out.write = b === 0x88 || b === 0x89;
+  out.ok = (out.write || b === 0x8a || b === 0x8b) && byteOf(lo, at + 1) === 0x07;
   out.size = size;
   out.len = at + 2;
   return out;
 }
 
-function byteOf(lo: number, hi: number, i: number): number {
-  return i < 4 ? (lo >>> (8 * i)) & 0xff : (hi >>> (8 * (i - 4))) & 0xff;
+function byteOf(lo: number, i: number): number {
+  return (lo >>> (8 * i)) & 0xff;
 }

@@ -20,9 +20,7 @@ export function frameHi(frame: number): number {
 
 /** Mask of bits [from, to) of the high half for 64-bit bit positions from..to-1 (32 <= from <= to <= 64). */
 export function hiBits(from: number, to: number): number {
-  let m = 0;
-  for (let b = from; b < to; b++) m |= 1 << (b - 32);
-  return m >>> 0;
+  return (2 ** (to - 32) - 2 ** (from - 32)) >>> 0;
 }
 
 export function hex64(lo: number, hi: number): string {

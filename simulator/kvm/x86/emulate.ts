@@ -86,7 +86,7 @@ export class Emulator {
       }
     }
     kvm.acct.charge(vcpu, C.emulation, kvm.cost.emulate_decode);
-    decodeMov(lo, hi, this.insn);
+    decodeMov(lo, this.insn);
     kvm.stats[S.insn_emulation]!++;
     kvm.trace.emit(E.kvm_emulate_insn, vcpu.id, vcpu.line, vcpu.clock, vaLo(vcpu.ripVpn, vcpu.ripOffset), vaHi(vcpu.ripVpn), this.insn.len, lo, hi, this.insn.ok ? 0 : 1);
     if (!this.insn.ok) {

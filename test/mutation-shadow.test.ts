@@ -18,6 +18,7 @@ import { TRAP_HI, TRAP_LO } from '../simulator/kvm/mmu/spte';
 import { CLASS_GUEST_PF, CLASS_MAP, CLASS_MMIO_SLOW, CLASS_SPURIOUS, CLASS_WP_EMULATE } from '../simulator/kvm/fault_class';
 import { shadowMmuLoad, shadowMmuUnload } from '../simulator/kvm/mmu/shadow';
 import { C } from '../simulator/cost/accounting';
+import { indexOfVpn } from '../simulator/arch/x86/paging';
 
 type Kernel = 'v3.0' | 'v3.1';
 
@@ -28,6 +29,7 @@ const W = 0x2;
 const U = 0x4;
 const A = 0x20;
 const D = 0x40;
+const PS = 0x80;
 const NX_HI = 0x80000000;
 /** SPTE_HOST_WRITEABLE (mmu.c: `#define SPTE_HOST_WRITEABLE (1ULL << PT_FIRST_AVAIL_BITS_SHIFT)`, 9). */
 const HOST_W = 0x200;
@@ -1541,5 +1543,58 @@ describe('after the re-run: FNAME(invlpg) and kvm_mmu_get_page details', () => {
     expect(bit(5)).toBe(0);
     f.mmu.getShadowPage(f.v, gpt, f.kvm.sp.role[pt]!, f.word(pd, 5));
     expect(bit(5)).toBe(1);
+  });
+});
+
+describe('hash buckets, forced 4K over MMIO, drop_spte next to an MMIO SPTE', () => {
+  it('kvm_mmu_get_page: a page of another gfn in the same hash bucket is not a hit (`if (sp->gfn != gfn) continue`)', () => {
+    // kvm_page_table_hashfn(gfn) = gfn & ((1 << KVM_MMU_HASH_SHIFT) - 1), KVM_MMU_HASH_SHIFT 10
+    // (3.1.10 mmu.c, asm/kvm_host.h): gfns 0x2200 and 0x2600 share bucket 0x200. Two clean 2M guest
+    // pages with the same flags want direct pages with the same role; for_each_gfn_sp (3.0.1) /
+    // for_each_gfn_indirect_valid_sp's walk of the bucket skips the other gfn's page.
+    const f = setup();
+    const pd = f.guestTable(LARGE_VPN, 2);
+    const second = LARGE_VPN + 1024; // gva 0x8000600000, two PD entries further
+    f.gpte(pd, indexOfVpn(second, 2), 0x2600000 + (P | W | U | A | PS));
+    f.fault(LARGE_VPN + 5, 0);
+    f.fault(second + 5, 0);
+    const direct = f.pages(1, true).filter((id) => f.kvm.sp.gfn[id] === 0x2200 || f.kvm.sp.gfn[id] === 0x2600);
+    expect(direct.map((id) => f.kvm.sp.gfn[id]).sort()).toEqual([0x2200, 0x2600]);
+    expect(f.kvm.sp.role[direct[0]!]).toBe(f.kvm.sp.role[direct[1]!]);
+    const dp = direct.find((id) => f.kvm.sp.gfn[id] === 0x2600)!;
+    expect(f.spte(dp, 5)[0]! & ~0xfff).toBe(f.pfn(0x2605) * 4096);
+  });
+
+  it('v3.1: a guest 2M page over a gfn without a slot: mapping_level_dirty_bitmap forces 4K, so mapping_level is not asked', () => {
+    // `if (walker.level >= PT_DIRECTORY_LEVEL) force_pt_level = mapping_level_dirty_bitmap(vcpu,
+    // walker.gfn); ... if (!force_pt_level) { level = min(walker.level, mapping_level(vcpu,
+    // walker.gfn)); ...}` (3.1.10 paging_tmpl.h FNAME(page_fault)); mapping_level_dirty_bitmap is
+    // `return !gfn_to_memslot_dirty_bitmap(vcpu, large_gfn, true);`: no slot -> forced. Then
+    // try_async_pf's gfn_to_pfn misses, and FNAME(fetch)'s gpte_changed reads levels 4, 3 and 2.
+    const f = setup();
+    f.fault(LARGE_VPN + 5, 0); // shadows the guest's PDPT and PD
+    const [pml4, pdpt, pd] = [4, 3, 2].map((l) => f.guestTable(LARGE_VPN, l));
+    const mmioVpn = LARGE_VPN + 1024;
+    f.gpte(pd, indexOfVpn(mmioVpn, 2), 0xfea00000 + (P | W | U | A | D | PS)); // covers the NIC at 0xfebf0000
+    const got = f.lookups(() => f.fault(mmioVpn + 0x1f0, 0));
+    expect(got).toEqual([NIC_GFN, NIC_GFN, pml4, pdpt, pd]);
+    expect(f.stat('mmio_sptes_created')).toBe(1);
+  });
+
+  it('v3.1 sync_page: dropping a RAM SPTE right after an MMIO SPTE removes its rmap entry', () => {
+    // FNAME(sync_page) (3.1.10): `if (gfn != sp->gfns[i]) { drop_spte(vcpu->kvm, &sp->spt[i]); ...}`;
+    // drop_spte: `if (mmu_spte_clear_track_bits(sptep)) rmap_remove(kvm, sptep);` for a present SPTE
+    // (is_shadow_present_pte of that SPTE, whatever its neighbour at index 16 holds).
+    const f = unsyncFixture('v3.1');
+    const { pt, gpt } = f;
+    f.resident(DATA + 17);
+    f.gpte(gpt, 17, (DATA + 17) * 4096 + (P | W | U | A | D));
+    f.fault(BASE_VPN + 17, 0);
+    expect(f.rmapOf(DATA + 17)).toEqual([f.word(pt, 17)]);
+    expect(f.spte(pt, 16)[1]).not.toBe(0); // the MMIO SPTE's high half: reserved bits 62:maxphyaddr
+    f.gpte(gpt, 17, (DATA + 9) * 4096 + (P | W | U | A | D)); // another gfn
+    f.mmu.syncPage(f.v, pt);
+    expect(f.spte(pt, 17)).toEqual([0, 0]);
+    expect(f.rmapOf(DATA + 17)).toEqual([]);
   });
 });

@@ -11,8 +11,8 @@ import { DecodedInsn, decodeMov, encodeMov } from '../simulator/arch/x86/insn';
 import { FLAG_TOKENS, indexOfVpn, pagesPerLevel } from '../simulator/arch/x86/paging';
 import { frameHi, frameLo, frameOf, fromBigInt, hex64, hexNum, hiBits, toBigInt, vaHi, vaLo } from '../simulator/arch/x86/u64';
 import { ACCESS_DONE, ACCESS_EXIT, ACCESS_GUEST_PF, Cpu } from '../simulator/arch/x86/cpu';
-import { GuestWalker, WALK_FAULT, WALK_OK, type WalkCpu, type WalkMemory } from '../simulator/arch/x86/walker';
-import { PFERR_FETCH_MASK as PFERR_F, PFERR_PRESENT_MASK as PFERR_P, PFERR_USER_MASK as PFERR_U, PFERR_WRITE_MASK as PFERR_W } from '../simulator/arch/x86/paging';
+import { GuestWalker, WALK_ABORTED, WALK_FAULT, WALK_OK, type WalkCpu, type WalkMemory } from '../simulator/arch/x86/walker';
+import { PFERR_PK_MASK, PFERR_FETCH_MASK as PFERR_F, PFERR_PRESENT_MASK as PFERR_P, PFERR_USER_MASK as PFERR_U, PFERR_WRITE_MASK as PFERR_W } from '../simulator/arch/x86/paging';
 
 describe('VMX exit reasons (3.0.1 / 3.1.10 vmx.c vmx_exit_reasons_str, asm/vmx.h codes)', () => {
   it('names exactly the exits trace_kvm_exit names, and prints any other code as 0x%lx', () => {
@@ -372,7 +372,7 @@ describe('Cpu.access under EPT (cpu.ts)', () => {
     const g = guestOnEpt();
     g.host.write(g.frames.get(0x20)!, 0, 8, 0xdeadbeef, 0xcafe);
     expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, 0, 0, 0)).toBe(ACCESS_DONE);
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, PFERR_F, 0x1111, 0x2222)).toBe(ACCESS_DONE);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 8, 8, PFERR_F, 0x1111, 0x2222)).toBe(ACCESS_DONE); // bytes 8-15 hold 0
     expect([g.cpu.lo, g.cpu.hi]).toEqual([0xdeadbeef, 0xcafe]);
     g.host.read(g.frames.get(0x20)!, 0, 8);
     expect([g.host.lo, g.host.hi]).toEqual([0xdeadbeef, 0xcafe]);
@@ -408,6 +408,18 @@ describe('Cpu.access under EPT (cpu.ts)', () => {
     expect(g.gget(0x13, indexOfVpn(g.V, 1))).toBe(0x20007); // unchanged
   });
 
+  it('no A/D write where the bits are set already: a guest table EPT maps read-only serves the walk', () => {
+    // SDM "Accessed and Dirty Flags": the processor sets A (and D) "if it is not already set"; only
+    // that write is an EPT write access to the guest's table.
+    const g = guestOnEpt();
+    g.gput(0x13, indexOfVpn(g.V, 1), 0x20067); // P W U A D
+    for (const gfn of [0x10, 0x11, 0x12]) g.gput(gfn, indexOfVpn(g.V, [4, 3, 2][gfn - 0x10]!), (gfn + 1) * 4096 + 0x27);
+    for (const gfn of [0x10, 0x11, 0x12, 0x13]) g.mapGfn(gfn, 1); // every table page R only
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, PFERR_W, 5, 0)).toBe(ACCESS_DONE);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, 0, 0, 0)).toBe(ACCESS_DONE);
+    expect(g.cpu.lo).toBe(5);
+  });
+
   it('a guest #PF: the walker\'s error code, no exit', () => {
     const g = guestOnEpt();
     g.gput(0x13, indexOfVpn(g.V, 1), 0x20005); // P U, read-only
@@ -430,7 +442,7 @@ function shadowTables(upper: number, leaf: number, leafHi = 0) {
   put(l3, indexOfVpn(V, 3), frameLo(l2) | upper);
   put(l2, indexOfVpn(V, 2), frameLo(l1) | upper);
   put(l1, indexOfVpn(V, 1), frameLo(data) | leaf, leafHi);
-  return { host, cpu: new Cpu(host), root: l4, data, V, leafWord: host.entryWord(l1, indexOfVpn(V, 1)) };
+  return { host, cpu: new Cpu(host), root: l4, upper: [l4, l3, l2], data, V, leafWord: host.entryWord(l1, indexOfVpn(V, 1)) };
 }
 const guest = (o: Partial<WalkCpu> = {}): WalkCpu => ({ cr3: 0x999000, cr0Wp: false, nx: false, smep: false, smap: false, pke: true, pkru: 0xffffffff, ac: false, ...o });
 
@@ -445,6 +457,18 @@ describe('Cpu.accessShadow (cpu.ts)', () => {
     expect([s.host.lo, s.host.hi]).toEqual([0xabc, 0xdef]);
     expect(s.cpu.accessShadow(guest(), s.root, s.V, 0x8, 2, 0, 0, 0)).toBe(ACCESS_DONE);
     expect([s.cpu.lo, s.cpu.hi]).toEqual([0xabc, 0]);
+  });
+
+  it('the CPU sets A in a speculative SPTE (A clear) and D on a write, as in any paging entry', () => {
+    // set_spte leaves shadow_accessed_mask out of a speculative (prefetched) SPTE; the CPU sets it on
+    // first use, and D in the leaf of a write (SDM "Accessed and Dirty Flags").
+    const s = shadowTables(0x07, 0x07);
+    const upper = s.upper.map((pfn, i) => s.host.entryWord(pfn, indexOfVpn(s.V, 4 - i)));
+    expect(s.cpu.accessShadow(guest(), s.root, s.V, 0, 4, 0, 0, 0)).toBe(ACCESS_DONE);
+    expect(s.host.words[s.leafWord]! & 0x1ff).toBe(0x27);
+    expect(upper.map((w) => s.host.words[w]! & 0xfff)).toEqual([0x27, 0x27, 0x27]);
+    expect(s.cpu.accessShadow(guest(), s.root, s.V, 0, 4, PFERR_W, 1, 0)).toBe(ACCESS_DONE);
+    expect(s.host.words[s.leafWord]! & 0x1ff).toBe(0x67);
   });
 
   it('CR0.WP is forced on: a supervisor write to a read-only SPTE faults even with the guest\'s WP clear', () => {
@@ -479,9 +503,11 @@ class RacyMemory implements WalkMemory {
   readonly m = new Map<number, number>();
   losses = 0;
   cmpxchgs = 0;
+  /** The high half of every entry (0 unless a test sets one). */
+  hiOf = (): number => 0;
   readEntry(gpa: number): boolean {
     this.lo = this.m.get(gpa) ?? 0;
-    this.hi = 0;
+    this.hi = this.hiOf();
     return true;
   }
   setBits(gpa: number, bits: number, lo: number): boolean {
@@ -560,5 +586,33 @@ describe('GuestWalker (walker.ts): reads and KVM\'s retry_walk', () => {
     expect(w.errorCode).toBe(PFERR_P | PFERR_W);
     expect(m.cmpxchgs).toBe(3); // PML4E, PDPTE, PDE got A; the PTE, where eperm is set, did not
     expect(m.m.get(0x4000 + indexOfVpn(VPN, 1) * 8)).toBe(0x777005);
+  });
+
+  // The kernel's `goto retry_walk` has no bound; in the simulator no other writer runs inside a walk,
+  // so only a test memory loses a cmpxchg, and the walk gives up after 8 passes (docs/decisions.md).
+  it('a cmpxchg that loses every time: WALK_ABORTED after 8 passes', () => {
+    const w = new GuestWalker(46);
+    const m = racy(0x27, 0x07); // A clear in the PTE
+    m.setBits = () => (m.cmpxchgs++, false); // another writer clears A again every time
+    expect(w.walk(m, wcpu, VPN, 0, true)).toBe(WALK_ABORTED);
+    expect([m.cmpxchgs, w.reads]).toEqual([8, 32]);
+  });
+
+  it('CR3 bits 11:0 (PWT, PCD) are not part of the table address', () => {
+    const w = new GuestWalker(46);
+    expect(w.walk(racy(0x27, 0x67), { ...wcpu, cr3: 0x1000 | 0x18 }, VPN, 0, false)).toBe(WALK_OK);
+    expect(w.gfn).toBe(0x777);
+  });
+
+  it('protection keys: the leaf\'s key k selects PKRU bits 2k (AD) and 2k+1 (WD)', () => {
+    const w = new GuestWalker(46);
+    const m = racy(0x27, 0x67);
+    m.hiOf = () => 3 << 27; // key 3 in bits 62:59 of every entry (SDM "4-Level Paging": protection key)
+    const pk = { ...wcpu, pke: true };
+    expect(w.walk(m, { ...pk, pkru: 1 << 6 }, VPN, PFERR_U, false)).toBe(WALK_FAULT); // AD3
+    expect(w.errorCode).toBe(PFERR_P | PFERR_U | PFERR_PK_MASK);
+    expect(w.walk(m, { ...pk, pkru: 2 << 6 }, VPN, PFERR_U | PFERR_W, false)).toBe(WALK_FAULT); // WD3
+    expect(w.walk(m, { ...pk, pkru: 2 << 6 }, VPN, PFERR_U, false)).toBe(WALK_OK); // WD3 lets reads through
+    expect(w.walk(m, { ...pk, pkru: 3 }, VPN, PFERR_U | PFERR_W, false)).toBe(WALK_OK); // key 0's bits
   });
 });

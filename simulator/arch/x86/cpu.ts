@@ -36,12 +36,10 @@ class EptGuestMemory implements WalkMemory {
     return true;
   }
 
-  setBits(gpa: number, bits: number, lo: number, hi: number): boolean {
+  setBits(gpa: number, bits: number): boolean {
     this.gpa = gpa;
     if (this.ept.translate(this.root, gpa, EPT_ACCESS_WRITE, false) !== 0) return false;
-    this.host.read(this.ept.pfn, gpa % 4096, 8);
-    if (this.host.lo !== lo || this.host.hi !== hi) return false;
-    this.host.write(this.ept.pfn, gpa % 4096, 8, (lo | bits) >>> 0, hi);
+    setBitsLocked(this.host, this.ept.pfn, gpa % 4096, bits);
     return true;
   }
 }
@@ -59,13 +57,17 @@ class HostTableMemory implements WalkMemory {
     return true;
   }
 
-  setBits(hpa: number, bits: number, lo: number, hi: number): boolean {
-    const pfn = Math.floor(hpa / 4096);
-    this.host.read(pfn, hpa % 4096, 8);
-    if (this.host.lo !== lo || this.host.hi !== hi) return false;
-    this.host.write(pfn, hpa % 4096, 8, (lo | bits) >>> 0, hi);
+  setBits(hpa: number, bits: number): boolean {
+    setBitsLocked(this.host, Math.floor(hpa / 4096), hpa % 4096, bits);
     return true;
   }
+}
+
+/** The CPU's A/D update: a locked OR of `bits` into the entry as it is now (SDM "Accessed and Dirty
+ *  Flags"); no compare, unlike KVM's cmpxchg_gpte. */
+function setBitsLocked(host: HostMemory, pfn: number, offset: number, bits: number): void {
+  host.read(pfn, offset, 8);
+  host.write(pfn, offset, 8, (host.lo | bits) >>> 0, host.hi);
 }
 
 export class Cpu {

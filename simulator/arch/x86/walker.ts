@@ -41,7 +41,7 @@ import {
   PFERR_PK_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, PT_ACCESSED_MASK, PT_DIRTY_MASK, PT_PAGE_SIZE_MASK, PT_PRESENT_MASK,
   PT_USER_MASK, PT_WRITABLE_MASK, PT64_NX_MASK_HI, indexOfVpn, pagesPerLevel,
 } from './paging';
-import { frameOf } from './u64';
+import { frameOf, hiBits } from './u64';
 
 export interface WalkMemory {
   /** Read the 8-byte guest paging entry at `gpa` (read as part of the walk at `level`) into lo/hi.
@@ -49,7 +49,8 @@ export interface WalkMemory {
   readEntry(gpa: number, level: number): boolean;
   lo: number;
   hi: number;
-  /** Atomically set `bits` in the entry at `gpa` if it still holds (lo, hi). False: it changed. */
+  /** Set `bits` in the entry at `gpa`: KVM's cmpxchg_gpte only if it still holds (lo, hi), false if it
+   *  changed (retry_walk); the CPU's locked OR, false only when that write itself exits. */
   setBits(gpa: number, bits: number, lo: number, hi: number, level: number): boolean;
 }
 
@@ -93,22 +94,14 @@ export class GuestWalker {
   /** Number of entries read by the last walk (restarts included). */
   reads = 0;
 
-  /** Reserved high-half bits of every entry: 51:MAXPHYADDR, plus bit 63 without EFER.NXE. */
+  /** Reserved high-half bits of every entry: 51:MAXPHYADDR (36 to 52, so all in the high half), plus
+   *  bit 63 without EFER.NXE. */
   private readonly rsvdHiNx: number;
   private readonly rsvdHiNoNx: number;
-  /** Reserved low-half address bits of every entry (31:MAXPHYADDR; none for MAXPHYADDR >= 32). */
-  private readonly rsvdLo: number;
 
   constructor(maxphyaddr: number) {
-    let m = 0;
-    let l = 0;
-    for (let b = Math.max(maxphyaddr, 13); b <= 51; b++) {
-      if (b >= 32) m |= 1 << (b - 32);
-      else l |= 1 << b;
-    }
-    this.rsvdHiNx = m >>> 0;
-    this.rsvdHiNoNx = (m | PT64_NX_MASK_HI) >>> 0;
-    this.rsvdLo = l;
+    this.rsvdHiNx = hiBits(maxphyaddr, 52);
+    this.rsvdHiNoNx = (this.rsvdHiNx | PT64_NX_MASK_HI) >>> 0;
   }
 
   /**
@@ -210,7 +203,6 @@ export class GuestWalker {
   /** Whether a guest entry at `level` (a leaf or not) has a reserved bit set (reset_rsvds_bits_mask). */
   reserved(lo: number, hi: number, level: number, leaf: boolean, nx: boolean): boolean {
     if ((hi & (nx ? this.rsvdHiNx : this.rsvdHiNoNx)) !== 0) return true;
-    if ((lo & this.rsvdLo) !== 0) return true;
     if (level === 4) return (lo & RSVD_LO_PML4E) !== 0;
     if (!leaf || level === 1) return false;
     return (lo & (level === 3 ? RSVD_LO_1G : RSVD_LO_2M)) !== 0;

@@ -7,12 +7,12 @@
 
 /** Encode into `out` at `at`; returns the length. */
 export function encodeMov(out: Uint8Array, at: number, write: boolean, size: number): number {
-  let n = 0;
-  if (size === 2) out[at + n++] = 0x66;
-  if (size === 8) out[at + n++] = 0x48;
-  out[at + n++] = size === 1 ? (write ? 0x88 : 0x8a) : write ? 0x89 : 0x8b;
-  out[at + n++] = 0x07; // ModRM: mod 00, reg 0 (al/ax/eax/rax), rm 111 ([rdi])
-  return n;
+  let i = at;
+  if (size === 2) out[i++] = 0x66;
+  if (size === 8) out[i++] = 0x48;
+  out[i++] = size === 1 ? (write ? 0x88 : 0x8a) : write ? 0x89 : 0x8b;
+  out[i++] = 0x07; // ModRM: mod 00, reg 0 (al/ax/eax/rax), rm 111 ([rdi])
+  return i - at;
 }
 
 /** The decoder's result (reused: every decode writes all four fields). */

@@ -1018,6 +1018,19 @@ describe('FNAME(invlpg)', () => {
     expect(f.spte(f.pt, 12)).toEqual([0, 0]);
   });
 
+  it('v3.0: an unsync page\'s non-present leaf is stored over with trap, then zapped by the pte write', () => {
+    // 3.0.1 FNAME(invlpg): `} else __set_spte(sptep, shadow_trap_nonpresent_pte);`, then
+    // kvm_mmu_pte_write(vcpu, pte_gpa, NULL, ...) -> mmu_pte_write_zap_pte, whose last line is
+    // `__set_spte(spte, shadow_trap_nonpresent_pte);` for any old value (mmu.c:3160): two stores.
+    // 3.1.10 stores neither: `else if (is_mmio_spte(*sptep))` and mmu_page_zap_pte's same test.
+    for (const [kernel, stores] of [['v3.0', 2], ['v3.1', 0]] as const) {
+      const f = unsyncFixture(kernel, kernel === 'v3.0' ? true : undefined);
+      f.mmu.invlpg(f.v, BASE_VPN + 12); // gPTE 12 present, its page not resident: update_pte gives up
+      expect(f.stat('sptes_written')).toBe(stores);
+      expect(f.spte(f.pt, 12)).toEqual(kernel === 'v3.0' ? [TRAP_LO, TRAP_HI] : [0, 0]);
+    }
+  });
+
   it('a gva whose shadow walk ends above the leaf (root entry not present): nothing', () => {
     const f = unsyncFixture('v3.1');
     f.mmu.invlpg(f.v, 0x10); // gva 0x10000: PML4 index 0, never shadowed
@@ -1597,4 +1610,26 @@ describe('hash buckets, forced 4K over MMIO, drop_spte next to an MMIO SPTE', ()
     expect(f.spte(pt, 17)).toEqual([0, 0]);
     expect(f.rmapOf(DATA + 17)).toEqual([]);
   });
+});
+
+describe('mmu_spte_update (3.1) / update_spte (3.0.1): set_spte always stores, keeping the D bit', () => {
+  for (const kernel of ['v3.0', 'v3.1'] as Kernel[]) {
+    it(`${kernel}: sync_page re-sets an unchanged SPTE (one store each) and keeps the D bit the CPU set`, () => {
+      // set_spte ends in `mmu_spte_update(sptep, spte);` (3.1.10 mmu.c:2271) / `update_spte(sptep, spte);`
+      // (3.0.1 mmu.c:2081), which for a present old SPTE does `new_spte |= old_spte & shadow_dirty_mask;`
+      // (PT_DIRTY_MASK under shadow paging) and then stores, changed or not (__update_clear_spte_fast /
+      // __set_spte, or the xchg of the slow path).
+      const f = unsyncFixture(kernel, kernel === 'v3.0' ? false : undefined);
+      const { pt } = f;
+      const w3 = f.word(pt, 3);
+      f.kvm.host.words[w3] = (f.kvm.host.words[w3]! | D) >>> 0; // the CPU's D after a guest write
+      const present = Array.from({ length: 512 }, (_, i) => f.spte(pt, i)).filter(([lo]) => (lo! & P) !== 0).length;
+      f.kvm.resetCounters();
+      expect(f.mmu.syncPage(f.v, pt)).toBe(0);
+      expect(f.spte(pt, 3)).toEqual([leaf(f.pfn(DATA + 3), W | U | D), 0]); // speculative: A goes, D stays
+      // One store per present SPTE; in 3.1 the MMIO SPTE (P set: shadow_mmio_mask includes bit 0)
+      // is rewritten too, by sync_mmio_spte -> mark_mmio_spte.
+      expect(f.stat('sptes_written')).toBe(present);
+    });
+  }
 });

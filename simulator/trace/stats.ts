@@ -33,7 +33,7 @@ export const SIM_STATS = [
   'mmio_sptes_created', // mark_mmio_spte
   'mmio_cache_hits', // per-vCPU MMIO info cache hits, fault path and emulator
   'mmio_cache_fills', // vcpu_cache_mmio_info
-  'sptes_written', // every SPTE store (leaf, non-leaf, MMIO, clear)
+  'sptes_written', // every SPTE store through the kernel's setters (__set_spte, mmu_spte_set/update/clear), changed or not; not FNAME(prefetch_page)'s plain fill
   'shadow_pages', // shadow pages in use at the end of the run
   'shadow_pages_max', // most shadow pages in use at once
   'sp_delayed_free', // shadow pages whose free waited for a lockless walker (kvm_mmu_delay_free_pages)

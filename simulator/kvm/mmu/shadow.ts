@@ -342,7 +342,10 @@ export class ShadowMmu implements UnsyncHooks {
     if (checked && (pteAccess & ACC_WRITE_MASK) !== 0) kvm.gfnToMemslot(vcpu, gfn); // mark_page_dirty
     lo >>>= 0;
     hi >>>= 0;
-    if (lo !== entryLo || hi !== host.words[word + 1]) kvm.setSpte(vcpu, word, lo, hi); // mmu_spte_update
+    // mmu_spte_update (3.1) / update_spte (3.0.1) store whether or not the value changes, keeping the
+    // D bit the CPU set in a present SPTE: `new_spte |= old_spte & shadow_dirty_mask;`.
+    if (fmt.isShadowPresent(entryLo, host.words[word + 1]!)) lo = (lo | (entryLo & PT_DIRTY_MASK)) >>> 0;
+    kvm.setSpte(vcpu, word, lo, hi);
     // "If we overwrite a writable spte with a read-only one we should flush remote TLBs."
     if ((entryLo & PT_WRITABLE_MASK) !== 0 && (lo & PT_WRITABLE_MASK) === 0) kvm.flushRemoteTlbs(vcpu);
     return ret;
@@ -584,10 +587,10 @@ export class ShadowMmu implements UnsyncHooks {
         if (kvm.fmt.isShadowPresent(lo, hi)) {
           this.dropSpte(vcpu, sp, index, sw, kvm.fmt.trapLo, kvm.fmt.trapHi);
           needFlush = true;
-        } else if (kvm.fmt.isMmioSpte(lo, hi)) {
-          host.words[sw] = 0; // mmu_spte_clear_no_track
-          host.words[sw + 1] = 0;
-          kvm.stats[S.sptes_written]!++;
+        } else if (kvm.kernel === 'v3.0' || kvm.fmt.isMmioSpte(lo, hi)) {
+          // 3.0.1: `} else __set_spte(sptep, shadow_trap_nonpresent_pte);` (whatever was there);
+          // 3.1.10: `} else if (is_mmio_spte(*sptep)) mmu_spte_clear_no_track(sptep);` (trap is 0).
+          kvm.clearSpte(sw);
         }
         break;
       }

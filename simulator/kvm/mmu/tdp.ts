@@ -128,11 +128,13 @@ function directMap(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: boole
     kvm.gfnToMemslot(vcpu, gfn);
     kvm.gfnToMemslot(vcpu, gfn);
     if (!wasRmapped) kvm.rmap.add(vcpu, gfn, w);
+    // set_spte's mmu_spte_update stores even an unchanged SPTE (no D bit to keep: shadow_dirty_mask is
+    // 0 under EPT in 3.x).
+    kvm.setSpte(vcpu, w, lo, hi);
     if (oldLo === lo && oldHi === hi) {
       noteFault(kvm, vcpu, CLASS_SPURIOUS); // another vCPU mapped it first
     } else {
-      kvm.setSpte(vcpu, w, lo, hi); // a new leaf, or W back on one kvm_mmu_slot_remove_write_access cleared
-      kvm.trace.emit(E.kvm_set_spte, vcpu.id, vcpu.line, vcpu.clock, gfn, lo, hi, 1);
+      kvm.trace.emit(E.kvm_set_spte, vcpu.id, vcpu.line, vcpu.clock, gfn, lo, hi, 1); // a new leaf, or W back
       noteFault(kvm, vcpu, CLASS_MAP);
     }
   }

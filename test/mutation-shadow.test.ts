@@ -1229,6 +1229,17 @@ describe('kvm_mmu_get_page for the shadow MMU', () => {
     expect(f.v.syncRequested).toBe(false);
   });
 
+  it('a hit on a sync page without unsync children marks no parent unsync (`} else if (sp->unsync)`)', () => {
+    // 3.1.10 kvm_mmu_get_page: `if (sp->unsync_children) { ...; kvm_mmu_mark_parents_unsync(sp); } else
+    // if (sp->unsync) kvm_mmu_mark_parents_unsync(sp);`: neither holds for a sync leaf table.
+    const f = setup();
+    f.fault(BASE_VPN + 3, 0);
+    const pt = f.page(1);
+    const pd = f.page(2);
+    expect(f.mmu.getShadowPage(f.v, f.kvm.sp.gfn[pt]!, f.kvm.sp.role[pt]!, f.word(pd, 5))).toBe(pt);
+    expect(f.kvm.sp.unsyncChildren[pd]).toBe(0);
+  });
+
   it('a hit on an unsync page: kvm_sync_page_transient syncs it (still unsync) and the page is returned, parent added', () => {
     const f = unsyncFixture('v3.1');
     const { pt, gpt } = f;
@@ -1632,4 +1643,16 @@ describe('mmu_spte_update (3.1) / update_spte (3.0.1): set_spte always stores, k
       expect(f.stat('sptes_written')).toBe(present);
     });
   }
+
+  it('v3.1: the D bit is kept for a RAM SPTE right after an MMIO SPTE (its own presence decides)', () => {
+    const f = unsyncFixture('v3.1');
+    const { pt, gpt } = f;
+    f.resident(DATA + 17);
+    f.gpte(gpt, 17, (DATA + 17) * 4096 + (P | W | U | A | D));
+    f.fault(BASE_VPN + 17, 0);
+    const w17 = f.word(pt, 17);
+    f.kvm.host.words[w17] = (f.kvm.host.words[w17]! | D) >>> 0;
+    f.mmu.syncPage(f.v, pt);
+    expect(f.spte(pt, 17)).toEqual([leaf(f.pfn(DATA + 17), W | U | D), 0]);
+  });
 });

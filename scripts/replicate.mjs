@@ -137,7 +137,7 @@ out.push('  output and disk requests, about two thousand accesses per second of 
 out.push('  measured saving with EPT would take about ten times more. And the simulated ept=0 run is only a few');
 out.push('  percent slower than EPT, where the measured one takes 84% longer: the workload lacks most of the');
 out.push('  shadow-paging work of a real compile (fork, exec and exit, copy-on-write, shadow page churn), and');
-out.push('  the simulator keeps every shadowed guest table write-protected (oos_shadow = 0, docs/decisions.md).');
+out.push('  with unsync shadow pages (oos_shadow = 1, the kernel default) its PTE writes do not even trap.');
 out.push('  With EPT the measured change is itself weak (p ≈ 0.09).');
 out.push('* **ept=0 against ept.** The simulator saves more per netperf transaction with ept=0 than with EPT');
 out.push('  (it also removes the guest walks there); the measurement shows the opposite, but its ept=0 change');

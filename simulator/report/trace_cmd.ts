@@ -155,7 +155,11 @@ const TRACEPOINTS: Record<string, Tracepoint> = {
     system: 'kvm',
     kernels: BOTH,
     // errno is the KVM_RUN return, 0 on a userspace exit: the reason prints with its number.
-    print: (f) => `reason ${symbolic(Number(f.reason), KVM_EXIT_NAMES[Number(f.reason)] && 'KVM_EXIT_' + KVM_EXIT_NAMES[Number(f.reason)])} (${u(f.reason)})`,
+    print: (f) => {
+      const reason = Number(f.reason);
+      const name = KVM_EXIT_NAMES[reason];
+      return `reason ${symbolic(reason, name === undefined ? undefined : 'KVM_EXIT_' + name)} (${reason})`;
+    },
   },
   kvm_mmio: {
     system: 'kvm',

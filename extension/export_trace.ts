@@ -1,13 +1,13 @@
 // "MMU Lab: Export Trace": the last run's trace events (the last mmuLab.traceBufferSize of them) as
-// JSON, CSV or a Chrome trace for Perfetto, written where the user says (trace_export.ts has the
+// JSON, CSV, a Chrome trace for Perfetto or trace-cmd report text, written where the user says (trace_export.ts has the
 // formats).
 
 import * as vscode from 'vscode';
 import { fmtInt } from '../shared/format';
 import type { RunStore } from './run_store';
-import { traceToChromeTrace, traceToCsv, traceToJson } from './trace_export';
+import { traceToChromeTrace, traceToCsv, traceToJson, traceToTraceCmd } from './trace_export';
 
-type Format = 'json' | 'csv' | 'chrome';
+type Format = 'json' | 'csv' | 'chrome' | 'trace-cmd';
 
 const FORMATS: { format: Format; label: string; description: string; suffix: string; filters: Record<string, string[]> }[] = [
   { format: 'json', label: 'JSON', description: 'The events as the simulator reports them', suffix: '.trace.json', filters: { JSON: ['json'] } },
@@ -18,6 +18,13 @@ const FORMATS: { format: Format; label: string; description: string; suffix: str
     description: 'One track per vCPU, each VM exit a slice: open it in ui.perfetto.dev',
     suffix: '.chrome-trace.json',
     filters: { 'Chrome trace': ['json'] },
+  },
+  {
+    format: 'trace-cmd',
+    label: 'trace-cmd report (text)',
+    description: "The kernel's tracepoints in the era's print formats, to diff against trace-cmd report",
+    suffix: '.trace-cmd.txt',
+    filters: { Text: ['txt'] },
   },
 ];
 
@@ -53,7 +60,14 @@ export async function exportTrace(store: RunStore): Promise<void> {
   });
   if (!target) return;
 
-  const text = picked.format === 'json' ? traceToJson(r) : picked.format === 'csv' ? traceToCsv(r) : JSON.stringify(traceToChromeTrace(r));
+  const text =
+    picked.format === 'json'
+      ? traceToJson(r)
+      : picked.format === 'csv'
+        ? traceToCsv(r)
+        : picked.format === 'trace-cmd'
+          ? traceToTraceCmd(r)
+          : JSON.stringify(traceToChromeTrace(r));
   try {
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
   } catch (e) {

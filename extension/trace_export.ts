@@ -1,9 +1,11 @@
-// The run's trace in three formats, for "MMU Lab: Export Trace": the events as JSON, as CSV (one
-// row per event, for spreadsheets), and as a Chrome trace-event file that Perfetto
-// (ui.perfetto.dev) and chrome://tracing open, with one track per vCPU and each VM exit as a slice.
+// The run's trace in four formats, for "MMU Lab: Export Trace": the events as JSON, as CSV (one
+// row per event, for spreadsheets), as a Chrome trace-event file that Perfetto
+// (ui.perfetto.dev) and chrome://tracing open, with one track per vCPU and each VM exit as a slice,
+// and as `trace-cmd report` text (simulator/report/trace_cmd.ts) to diff against a real host's.
 // Pure functions of the RunResult: no vscode import, so they are unit-tested directly.
 
 import type { RunResult, TraceEventRecord } from '../simulator/index';
+import { formatTraceCmd } from '../simulator/index';
 
 /** Microseconds of the vCPU clock (cycles at the profile's frequency). */
 export function cyclesToMicros(cycles: number, ghz: number): number {
@@ -166,4 +168,11 @@ export function traceToChromeTrace(r: RunResult): ChromeTrace {
       events_dropped: r.trace.dropped,
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// trace-cmd report text: every tracepoint of the run's kernel, simulator probes left out.
+
+export function traceToTraceCmd(r: RunResult): string {
+  return formatTraceCmd(r);
 }

@@ -3,6 +3,7 @@ export { parseScenario } from './scenario/parse';
 export type { ParseOptions } from './scenario/parse';
 export { runScenario, lookupPath, GuestSetupError } from './run/run';
 export { formatRunText } from './report/text';
+export { formatTraceCmd, selectTracepoints, tracepointsOf, TRACEPOINT_NAMES } from './report/trace_cmd';
 export type { RunResult, LineStats, TraceEventRecord, ExitStats, FaultClassStats, ExpectResult } from './run/result';
 export type { Scenario, ScenarioOverrides, Diagnostic } from './scenario/types';
 export { compareScenario, assemble, variantsOf, runVariant, metricValue } from './run/compare';

@@ -67,6 +67,52 @@ describe('mmu-lab run', () => {
     for (const n of ['kvm_exit', 'kvm_entry', 'handle_mmio_page_fault', 'kvm_emulate_insn', 'vcpu_match_mmio', 'kvm_mmio', 'kvm_mmu_pagetable_walk']) expect(names.has(n)).toBe(true);
   });
 
+  it('--trace-cmd prints the trace buffer as trace-cmd report text instead of the report', () => {
+    const p = cli('run', 'examples/race-zap-during-walk.mmio.yaml', '--kernel', 'v3.1', '--trace-cmd');
+    expect(p.status).toBe(0);
+    const lines = p.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^# mmu-lab v3\.1: 0 earlier events dropped by the trace buffer; \d+ kept$/);
+    expect(lines[1]).toBe('cpus=2');
+    expect(p.stdout).not.toContain('VM-EXIT'); // no perf kvm stat table
+    // pevent_print_event: "%16s-%-5d [%03d] %5lu.%06lu: %s: ", the name padded to 20 (trace-cmd parse-events.c)
+    for (const l of lines.slice(2)) expect(l).toMatch(/^ {8}qemu-kvm-100[01]  \[00[01]\] {5}\d\.\d{6}: [a-z_]+: /);
+    expect(lines.some((l) => / kvm_exit: {13}reason EPT_(VIOLATION|MISCONFIG) rip 0xffffffff81000/.test(l))).toBe(true);
+    expect(lines.some((l) => / mark_mmio_spte: {7}sptep:0xffff8800[0-9a-f]{8} gfn [0-9a-f]+ access [0-9a-f]+$/.test(l))).toBe(true);
+    expect(p.stdout).not.toContain('__direct_map');
+    expect(p.stdout).not.toContain('vcpu_switch');
+    const v30 = cli('run', 'examples/race-zap-during-walk.mmio.yaml', '--kernel', 'v3.0', '--trace-cmd');
+    expect(v30.stdout).toContain(' kvm_exit: ');
+    expect(v30.stdout).not.toContain('mark_mmio_spte');
+    expect(v30.stdout).not.toContain('handle_mmio_page_fault');
+  });
+
+  it("--trace-cmd -e selects events like trace-cmd: -e 'kvmmmu:*', -e kvm:kvm_exit, several add up", () => {
+    const names = (...e: string[]) => {
+      const p = cli('run', 'examples/race-zap-during-walk.mmio.yaml', '--kernel', 'v3.1', '--trace-cmd', ...e);
+      expect(p.status).toBe(0);
+      return new Set(p.stdout.trimEnd().split('\n').slice(2).map((l) => /: ([a-z_]+): /.exec(l)![1]));
+    };
+    const mmu = names('-e', 'kvmmmu:*');
+    expect(mmu.has('mark_mmio_spte')).toBe(true);
+    expect(mmu.has('kvm_exit')).toBe(false);
+    expect([...names('-e', 'kvm:kvm_exit')]).toEqual(['kvm_exit']);
+    expect([...names('-e', 'kvm:kvm_exit', '-e', 'kvm_entry')].sort()).toEqual(['kvm_entry', 'kvm_exit']);
+    const kvm = names('-e', 'kvm');
+    expect(kvm.has('kvm_mmio') && kvm.has('kvm_exit') && !kvm.has('mark_mmio_spte')).toBe(true);
+  });
+
+  it('--trace-cmd with an unknown -e: one message naming the valid events, usage, exit 2, nothing run', () => {
+    const p = cli('run', 'examples/doorbell.mmio.yaml', '--trace-cmd', '-e', 'kvm:kvm_nope');
+    expect(p.status).toBe(2);
+    expect(p.stdout).toBe('');
+    expect(p.stderr).toContain("unknown event 'kvm:kvm_nope' for -e; valid systems: kvm, kvmmmu; valid events: ");
+    expect(p.stderr).toContain('kvmmmu:mark_mmio_spte');
+    expect(p.stderr).toContain('usage: mmu-lab run');
+    expect(cli('run', 'examples/doorbell.mmio.yaml', '--trace-cmd', '-e').status).toBe(2);
+    expect(cli('run', 'examples/doorbell.mmio.yaml', '-e', 'kvm').stderr).toContain('-e selects events for --trace-cmd');
+    expect(cli('run', 'examples/doorbell.mmio.yaml', '--trace-cmd', '--json').status).toBe(2);
+  });
+
   it('usage errors exit 2', () => {
     expect(cli().status).toBe(2);
     expect(cli('run', 'examples/doorbell.mmio.yaml', '--kernel', 'v9').status).toBe(2);

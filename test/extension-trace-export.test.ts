@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseScenario, runScenario, type RunResult } from '../simulator/index';
-import { CSV_COLUMNS, csvField, cyclesToMicros, traceToChromeTrace, traceToCsv, traceToJson, type ChromeTraceEvent } from '../extension/trace_export';
+import { CSV_COLUMNS, csvField, cyclesToMicros, traceToChromeTrace, traceToCsv, traceToJson, traceToTraceCmd, type ChromeTraceEvent } from '../extension/trace_export';
 
 function doorbell(): RunResult {
   const parsed = parseScenario(readFileSync('examples/doorbell.mmio.yaml', 'utf8'), 'doorbell.mmio.yaml');
@@ -148,5 +148,23 @@ describe('JSON', () => {
     const back = JSON.parse(traceToJson(r));
     expect(back).toMatchObject({ format: 'mmu-lab-trace', version: 1, file: 'doorbell.mmio.yaml', kernel: 'v3.1', tdp: true, ghz: r.cycles.ghz, total: r.trace.total, dropped: 0 });
     expect(back.events).toEqual(r.trace.events);
+  });
+});
+
+describe('trace-cmd report text', () => {
+  const text = traceToTraceCmd(r);
+  const lines = text.trimEnd().split('\n');
+
+  it('has one line per tracepoint event kept, none for the simulator probes', () => {
+    const probes = new Set(['guest_page_fault', '__direct_map', 'kvm_mmu_zap_all', 'kvm_flush_remote_tlbs', '__kvm_set_memory_region', 'mmu_spte_get_lockless', 'ept_misconfig_inspect_spte', 'vcpu_switch', 'srcu_synchronize_wait']);
+    expect(lines[0]).toBe(`# mmu-lab v3.1: 0 earlier events dropped by the trace buffer; ${r.trace.events.length} kept`);
+    expect(lines[1]).toBe('cpus=1');
+    expect(lines.length - 2).toBe(r.trace.events.filter((e) => !probes.has(e.name)).length);
+  });
+
+  it("prints the doorbell's userspace exits as kvm.h:32 does, and its MMIO writes as kvm.h:172", () => {
+    // include/trace/events/kvm.h: "reason %s (%d)" (KVM_EXIT_MMIO = 6); "mmio %s len %u gpa 0x%llx val 0x%llx"
+    expect(lines.filter((l) => l.endsWith(' kvm_userspace_exit:   reason KVM_EXIT_MMIO (6)')).length).toBe(r.trace.events.filter((e) => e.name === 'kvm_userspace_exit').length);
+    expect(lines.some((l) => l.endsWith(' kvm_mmio:             mmio write len 4 gpa 0xfebf0050 val 0x1'))).toBe(true);
   });
 });

@@ -149,10 +149,10 @@ describe('x86_emulate_instruction: decode (x86.c 3.0.1:4578 / 3.1.10:4766)', () 
       const x = exec(g, R4, EXTRA_VPN, 0x10);
       // `++vcpu->stat.insn_emulation;` once; kvm_fetch_guest_virt: `access | PFERR_FETCH_MASK` (0x10), CPL 0.
       expect([x.d('emulator_fetches'), x.d('insn_emulation'), x.d('insn_emulation_fail')]).toEqual([1, 1, 0]);
-      expect(walks(x)[0]).toEqual({ addr: '0xfffff81000020', pferr: '0x10' });
+      expect(walks(x)[0]).toEqual({ addr: '0xffffffff81000020', pferr: '0x10' });
       // 8b 07 = mov eax,[rdi]; the rest of the 16-byte slot is zero.
       const ins = x.events.find((e) => e.name === 'kvm_emulate_insn')!;
-      expect(ins.fields).toEqual({ rip: '0xfffff81000020', len: 2, insn: '0x78b', failed: false });
+      expect(ins.fields).toEqual({ rip: '0xffffffff81000020', len: 2, insn: '0x78b', failed: false });
       expect(x.c('emulation')).toBe(W.emulate_decode + W.emulate_execute);
       // An in-kernel device completes the instruction: EMULATE_DONE, RIP past the 2-byte MOV.
       expect(x.r).toBe(EMULATE_DONE);
@@ -183,7 +183,7 @@ describe('x86_emulate_instruction: decode (x86.c 3.0.1:4578 / 3.1.10:4766)', () 
       const x = exec(g, 100, NIC_VPN, 8);
       expect(x.r).toBe(EMULATE_FAIL);
       expect([x.d('emulator_fetches'), x.d('insn_emulation'), x.d('insn_emulation_fail')]).toEqual([1, 1, 1]);
-      expect(x.events.find((e) => e.name === 'kvm_emulate_insn')!.fields).toMatchObject({ rip: '0xfffff81000640', insn: '0x0', failed: true });
+      expect(x.events.find((e) => e.name === 'kvm_emulate_insn')!.fields).toMatchObject({ rip: '0xffffffff81000640', insn: '0x0', failed: true });
       expect(x.d('memslot_lookups')).toBe(FETCH); // no operand access
       expect(nonWalk(x).map((e) => e.name)).toEqual(['kvm_emulate_insn']);
       expect(x.c('emulation')).toBe(W.emulate_decode); // nothing executed
@@ -225,7 +225,7 @@ describe('x86_emulate_instruction: decode (x86.c 3.0.1:4578 / 3.1.10:4766)', () 
 });
 
 const ev = (name: string, fields: Record<string, string | number | boolean> = {}) => ({ name, fields });
-const insn = (slot: number, bytes: string, len: number) => ev('kvm_emulate_insn', { rip: `0x${(0xfffff81000000 + slot * 16).toString(16)}`, len, insn: bytes, failed: false });
+const insn = (slot: number, bytes: string, len: number) => ev('kvm_emulate_insn', { rip: `0x${(0xffffffff81000000n + BigInt(slot * 16)).toString(16)}`, len, insn: bytes, failed: false });
 /** kvm_mmio (include/trace/events/kvm.h): type, len, gpa, val. */
 const mmio = (type: string, len: number, gpa: number, val: string) => ev('kvm_mmio', { type, len, gpa: `0x${gpa.toString(16)}`, val });
 /** trace_kvm_userspace_exit(vcpu->run->exit_reason, r): KVM_EXIT_MMIO = 6 (include/linux/kvm.h). */

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { parseScenario } from '../scenario/parse';
 import { runScenario, GuestSetupError } from '../run/run';
 import { formatRunText } from '../report/text';
+import { formatTraceCmd, selectTracepoints } from '../report/trace_cmd';
 import { formatCompareText } from '../report/compare_text';
 import { assemble, variantsOf } from '../run/compare';
 import type { RunResult } from '../run/result';
@@ -16,6 +17,7 @@ import type { Diagnostic, ScenarioOverrides } from '../scenario/types';
 import { KERNELS } from '../scenario/types';
 
 const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]
+                    [--trace-cmd [-e EVENT]...]
        mmu-lab compare FILE [--json]`;
 
 interface Args {
@@ -24,18 +26,28 @@ interface Args {
   accesses: boolean;
   /** Include the trace events (the last 10,000) in --json output; otherwise only their totals. */
   trace: boolean;
+  /** Print the trace buffer as \`trace-cmd report\` text instead of the text report. */
+  traceCmd: boolean;
+  /** The -e values (trace-cmd's event selection); empty: every tracepoint. */
+  events: string[];
   overrides: ScenarioOverrides;
 }
 
 function parseArgs(argv: string[]): Args | string {
   const [cmd, ...rest] = argv;
   if (cmd !== 'run') return USAGE;
-  const a: Args = { files: [], json: false, accesses: false, trace: false, overrides: {} };
+  const a: Args = { files: [], json: false, accesses: false, trace: false, traceCmd: false, events: [], overrides: {} };
   for (let i = 0; i < rest.length; i++) {
     const s = rest[i]!;
     if (s === '--json') a.json = true;
     else if (s === '--accesses') a.accesses = true;
     else if (s === '--trace') a.trace = true;
+    else if (s === '--trace-cmd') a.traceCmd = true;
+    else if (s === '-e') {
+      const ev = rest[++i];
+      if (ev === undefined || ev === '') return `-e takes an event: system:event, system:*, system or event\n${USAGE}`;
+      a.events.push(ev);
+    }
     else if (s === '--kernel') {
       const k = rest[++i];
       if (!KERNELS.includes(k as never)) return `--kernel takes ${KERNELS.join(' or ')}\n${USAGE}`;
@@ -52,6 +64,12 @@ function parseArgs(argv: string[]): Args | string {
     else a.files.push(s);
   }
   if (a.files.length === 0) return USAGE;
+  if (a.events.length > 0 && !a.traceCmd) return `-e selects events for --trace-cmd\n${USAGE}`;
+  if (a.traceCmd && a.json) return `--trace-cmd and --json are exclusive\n${USAGE}`;
+  if (a.traceCmd) {
+    const sel = selectTracepoints(a.events);
+    if (typeof sel === 'string') return `${sel}\n${USAGE}`;
+  }
   return a;
 }
 
@@ -133,8 +151,9 @@ async function main(argv: string[]): Promise<number> {
     }
     try {
       const r = runScenario(parsed.scenario, { overrides: args.overrides, accesses: args.accesses });
-      if (!args.trace) r.trace.events = [];
-      if (args.json) process.stdout.write(JSON.stringify(r) + '\n');
+      if (!args.trace && !args.traceCmd) r.trace.events = [];
+      if (args.traceCmd) process.stdout.write(formatTraceCmd(r, selectTracepoints(args.events) as Set<string>));
+      else if (args.json) process.stdout.write(JSON.stringify(r) + '\n');
       else process.stdout.write(formatRunText(r, { accesses: args.accesses }) + '\n');
       if (r.expect.some((e) => !e.ok)) status = Math.max(status, 1);
     } catch (e) {

@@ -163,7 +163,7 @@ export function buildGuest(sc: Scenario, ram: GuestRam, codePages: number): Buil
 }
 
 /** 0xffffffff81000000, where Linux/x86-64 puts its kernel text. */
-export const DEFAULT_CODE_VPN = 0xfffff81000;
+export const DEFAULT_CODE_VPN = 0xffffffff81000;
 /** 0x00007ff000000000: the user-mode alias of the code, high in the user half. */
 export const USER_CODE_VPN = 0x7ff000000;
 

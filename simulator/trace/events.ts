@@ -22,11 +22,13 @@ export const EVENTS = {
   kvm_mmu_set_accessed_bit: { name: 'kvm_mmu_set_accessed_bit', fields: [['gpa', 'hex']] },
   kvm_mmu_set_dirty_bit: { name: 'kvm_mmu_set_dirty_bit', fields: [['gpa', 'hex']] },
   kvm_mmu_walker_error: { name: 'kvm_mmu_walker_error', fields: [['pferr', 'hex']] },
-  kvm_mmu_get_page: { name: 'kvm_mmu_get_page', fields: [['gfn', 'hex'], ['role', 'hex'], ['level', 'num'], ['created', 'bool']] },
-  kvm_mmu_prepare_zap_page: { name: 'kvm_mmu_prepare_zap_page', fields: [['gfn', 'hex'], ['role', 'hex'], ['level', 'num']] },
-  kvm_mmu_unsync_page: { name: 'kvm_mmu_unsync_page', fields: [['gfn', 'hex'], ['role', 'hex']] },
-  kvm_mmu_sync_page: { name: 'kvm_mmu_sync_page', fields: [['gfn', 'hex'], ['role', 'hex']] },
-  kvm_mmu_delay_free_pages: { name: 'kvm_mmu_delay_free_pages', fields: [['gfn', 'hex'], ['role', 'hex'], ['pages', 'num']] },
+  // The shadow-page events end with KVM_MMU_PAGE_FIELDS' root_count and unsync (mmutrace.h), as the
+  // page had them when the kernel traced it.
+  kvm_mmu_get_page: { name: 'kvm_mmu_get_page', fields: [['gfn', 'hex'], ['role', 'hex'], ['level', 'num'], ['created', 'bool'], ['root_count', 'num'], ['unsync', 'bool']] },
+  kvm_mmu_prepare_zap_page: { name: 'kvm_mmu_prepare_zap_page', fields: [['gfn', 'hex'], ['role', 'hex'], ['level', 'num'], ['root_count', 'num'], ['unsync', 'bool']] },
+  kvm_mmu_unsync_page: { name: 'kvm_mmu_unsync_page', fields: [['gfn', 'hex'], ['role', 'hex'], ['root_count', 'num'], ['unsync', 'bool']] },
+  kvm_mmu_sync_page: { name: 'kvm_mmu_sync_page', fields: [['gfn', 'hex'], ['role', 'hex'], ['root_count', 'num'], ['unsync', 'bool']] },
+  kvm_mmu_delay_free_pages: { name: 'kvm_mmu_delay_free_pages', fields: [['gfn', 'hex'], ['role', 'hex'], ['pages', 'num'], ['root_count', 'num'], ['unsync', 'bool']] },
   mark_mmio_spte: { name: 'mark_mmio_spte', fields: [['sptep', 'hex'], ['gfn', 'hex'], ['access', 'hex']] },
   handle_mmio_page_fault: { name: 'handle_mmio_page_fault', fields: [['addr', 'hex64'], ['gfn', 'hex'], ['access', 'hex']] },
   vcpu_match_mmio: { name: 'vcpu_match_mmio', fields: [['gva', 'hex64'], ['gpa', 'hex'], ['write', 'bool'], ['gpa_match', 'bool']] },

@@ -122,7 +122,7 @@ export class ShadowPages {
     const kvm = this.kvm;
     const vcpu = kvm.vcpus[vcpuId]!;
     if (parentWord >= 0) this.parents[id]!.push(parentWord); // mmu_page_add_parent_pte
-    kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.role[id]! & ROLE_LEVEL_MASK, 0);
+    kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.role[id]! & ROLE_LEVEL_MASK, 0, this.rootCount[id]!, this.unsync[id]!);
   }
 
   /** kvm_mmu_get_page's miss with nothing between the allocation and the trace (a direct page under
@@ -147,7 +147,7 @@ export class ShadowPages {
   traceCreated(vcpuId: number, id: number): void {
     const vcpu = this.kvm.vcpus[vcpuId]!;
     const role = this.role[id]!;
-    this.kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, role, role & ROLE_LEVEL_MASK, 1);
+    this.kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, role, role & ROLE_LEVEL_MASK, 1, this.rootCount[id]!, this.unsync[id]!);
   }
 
   private alloc(gfn: number, role: number, parentWord: number): number {
@@ -189,7 +189,7 @@ export class ShadowPages {
   prepareZap(vcpuId: number, id: number, invalid: number[]): number {
     const kvm = this.kvm;
     const vcpu = kvm.vcpus[vcpuId]!;
-    kvm.trace.emit(E.kvm_mmu_prepare_zap_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.level(id));
+    kvm.trace.emit(E.kvm_mmu_prepare_zap_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.level(id), this.rootCount[id]!, this.unsync[id]!);
     kvm.stats[S.mmu_shadow_zapped]!++;
     kvm.acct.charge(vcpu, C.shadow_page, kvm.cost.shadow_page_zap);
     let ret = mmuZapUnsyncChildren(kvm, vcpuId, id, invalid);
@@ -308,7 +308,7 @@ export class ShadowPages {
       }
       kvm.stats[S.sp_delayed_free]! += invalid.length;
       const first = invalid[0]!;
-      kvm.trace.emit(E.kvm_mmu_delay_free_pages, vcpuId, vcpu.line, vcpu.clock, this.gfn[first]!, this.role[first]!, invalid.length);
+      kvm.trace.emit(E.kvm_mmu_delay_free_pages, vcpuId, vcpu.line, vcpu.clock, this.gfn[first]!, this.role[first]!, invalid.length, this.rootCount[first]!, this.unsync[first]!);
       return;
     }
     for (const id of invalid) {

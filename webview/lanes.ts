@@ -62,12 +62,16 @@ export interface Lane {
 
 export interface LaneModel {
   lanes: Lane[];
+  /** Where the whole run starts: 0 (every vCPU's clock starts there), or, when the trace buffer
+   *  dropped the run's first events, the earliest shown event. */
+  start: number;
   /** The latest clock of any shown event (0 when none). */
   end: number;
 }
 
-/** Lanes for `vcpus` (in that order) holding the events at `shown` (ascending indices into `events`). */
-export function buildLanes(events: readonly TraceEventRecord[], shown: Int32Array, vcpus: readonly number[]): LaneModel {
+/** Lanes for `vcpus` (in that order) holding the events at `shown` (ascending indices into
+ *  `events`); `dropped`: the trace lost the run's first events. */
+export function buildLanes(events: readonly TraceEventRecord[], shown: Int32Array, vcpus: readonly number[], dropped = false): LaneModel {
   const laneOf = new Map<number, number>();
   vcpus.forEach((v, i) => laneOf.set(v, i));
   const counts = new Int32Array(vcpus.length);
@@ -91,6 +95,7 @@ export function buildLanes(events: readonly TraceEventRecord[], shown: Int32Arra
   }));
   const fill = new Int32Array(vcpus.length);
   let end = 0;
+  let start = Infinity;
   for (let k = 0; k < shown.length; k++) {
     const i = shown[k]!;
     const e = events[i]!;
@@ -107,9 +112,10 @@ export function buildLanes(events: readonly TraceEventRecord[], shown: Int32Arra
     else if (kind === K_RACE || kind === K_MMU_LOCK) lane.races++;
     else if (kind === K_SRCU) lane.waits++;
     if (e.cycles > end) end = e.cycles;
+    if (e.cycles < start) start = e.cycles;
   }
   for (const lane of lanes) buildSlices(lane);
-  return { lanes, end };
+  return { lanes, start: dropped && start < end ? start : 0, end };
 }
 
 /** Pair each kvm_exit with the next kvm_entry of its lane. An exit whose entry is missing (filtered

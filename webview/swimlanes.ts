@@ -47,7 +47,7 @@ export class Swimlanes {
   readonly canvas: HTMLCanvasElement;
   private readonly labels = h('div', { class: 'tl-lane-labels' });
   private readonly windowLabel = h('span', { class: 'tl-window', 'data-testid': 'timeline-window' });
-  private model: LaneModel = { lanes: [], end: 0 };
+  private model: LaneModel = { lanes: [], start: 0, end: 0 };
   private lines: Int32Array = new Int32Array(0);
   /** The visible window, in cycles. */
   private t0 = 0;
@@ -128,7 +128,7 @@ export class Swimlanes {
           'button',
           { class: 'tl-lane', type: 'button', 'data-vcpu': lane.vcpu, 'data-testid': `lane-${lane.vcpu}`, title: `vCPU ${lane.vcpu}: ${lane.idx.length} events, ${lane.exits} exits, ${lane.races} race points, ${lane.waits} SRCU waits` },
           h('span', { class: 'tl-lane-name' }, `vCPU ${lane.vcpu}`),
-          h('span', { class: 'tl-lane-meta', 'data-races': lane.races, 'data-exits': lane.exits, 'data-waits': lane.waits }, `${INT.format(lane.exits)} exits · ${INT.format(lane.races)} races`),
+          h('span', { class: 'tl-lane-meta', 'data-races': lane.races, 'data-exits': lane.exits, 'data-waits': lane.waits }, `${INT.format(lane.exits)} exits, ${INT.format(lane.races)} races`),
         );
         b.addEventListener('click', () => this.selectLane(l));
         return b;
@@ -164,16 +164,15 @@ export class Swimlanes {
 
   /** The whole run in view. */
   fit(draw = true): void {
-    const end = Math.max(this.model.end, MIN_SPAN);
-    this.t0 = 0;
-    this.t1 = end;
+    this.t0 = this.model.start;
+    this.t1 = Math.max(this.model.end, this.model.start + MIN_SPAN);
     if (draw) this.schedule();
   }
 
   /** Multiply the visible span by `factor` around the point `at` (0..1 across the canvas). */
   zoom(factor: number, at: number): void {
     const span = this.t1 - this.t0;
-    const next = Math.min(Math.max(span * factor, MIN_SPAN), Math.max(this.model.end, MIN_SPAN) * 4);
+    const next = Math.min(Math.max(span * factor, MIN_SPAN), Math.max(this.model.end - this.model.start, MIN_SPAN) * 4);
     this.setWindow(this.t0 + (span - next) * at, next);
   }
 
@@ -185,9 +184,9 @@ export class Swimlanes {
   }
 
   private setWindow(t0: number, span: number): void {
-    const end = Math.max(this.model.end, MIN_SPAN);
-    // Keep some of the run in view: the window may start before 0 or end after the last event only by its own width.
-    this.t0 = Math.min(Math.max(t0, -span * 0.5), end - span * 0.5);
+    const { start, end } = this.model;
+    // Keep some of the run in view: the window may reach past either end of the run by half its width.
+    this.t0 = Math.min(Math.max(t0, start - span * 0.5), Math.max(end, start + MIN_SPAN) - span * 0.5);
     this.t1 = this.t0 + span;
     this.schedule();
   }
@@ -270,6 +269,7 @@ export class Swimlanes {
     d.drawMs = (performance.now() - started).toFixed(2);
     d.frames = String(Number(d.frames ?? 0) + 1);
     this.windowLabel.textContent = `${INT.format(Math.max(0, this.t0))} – ${INT.format(this.t1)} cycles`;
+    this.windowLabel.title = `${INT.format(this.t1 - this.t0)} cycles in view`;
   }
 
   /** Time grid: 1, 2 or 5 times a power of ten cycles, about every 100 px. */

@@ -38,7 +38,9 @@ export class TimelineView implements View {
   private seqs = new Float64Array(0);
   private lines = new Int32Array(0);
   private vcpus: number[] = [];
-  private model: LaneModel = { lanes: [], end: 0 };
+  private model: LaneModel = { lanes: [], start: 0, end: 0 };
+  /** The trace buffer lost the run's first events. */
+  private lostStart = false;
   private uri: string | null = null;
   /** Indices into `events` that pass the filters, in seq order. */
   private shown = new Int32Array(0);
@@ -131,6 +133,7 @@ export class TimelineView implements View {
     const sameScenario = this.uri === run.uri;
     this.uri = run.uri;
     this.events = trace.events;
+    this.lostStart = trace.dropped > 0;
     this.seqs = Float64Array.from(this.events, (e) => e.seq);
     this.lines = Int32Array.from(this.events, (e) => e.line);
     const f = this.ctx.state.timeline;
@@ -202,7 +205,7 @@ export class TimelineView implements View {
     this.count.dataset.total = String(this.events.length);
     this.count.textContent = `${INT.format(n)} of ${INT.format(this.events.length)} events`;
     this.list.setCount(n, this.indexOfSeq(this.ctx.state.timeline.selectedSeq));
-    this.model = buildLanes(this.events, this.shown, vcpu >= 0 ? [vcpu] : this.vcpus);
+    this.model = buildLanes(this.events, this.shown, vcpu >= 0 ? [vcpu] : this.vcpus, this.lostStart);
     this.lanes.setModel(this.model, this.lines, keepWindow);
     const sel = this.eventOfSeq(this.ctx.state.timeline.selectedSeq);
     this.lanes.selectIndex(sel);

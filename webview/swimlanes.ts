@@ -157,8 +157,28 @@ export class Swimlanes {
     this.schedule();
   }
 
+  /** Light the events of scenario line `line` (0: none); when none is in view, pan to the first. */
   setHighlight(line: number): void {
     this.highlight = line;
+    if (line > 0) {
+      let first = Infinity;
+      for (const lane of this.model.lanes) {
+        for (let p = 0; p < lane.idx.length; p++) {
+          if (this.lines[lane.idx[p]!] !== line) continue;
+          const t = lane.t[p]!;
+          if (t >= this.t0 && t <= this.t1) {
+            first = NaN; // one is in view: stay
+            break;
+          }
+          if (t < first) first = t;
+        }
+        if (Number.isNaN(first)) break;
+      }
+      if (Number.isFinite(first)) {
+        const span = this.t1 - this.t0;
+        this.setWindow(first - span / 2, span);
+      }
+    }
     this.schedule();
   }
 

@@ -1,6 +1,9 @@
 // The Timeline's swimlanes, details pane and filters in real Chromium. Positions are checked on the
 // canvas's pixels against the cycles of the fixture's events (x = (cycles - t0) / (t1 - t0) * width,
 // with the window the canvas reports), never against the view's own idea of where it drew.
+// An exit slice is the kernel's span from trace_kvm_exit (vmx.c vmx_handle_exit, 3.0.1:3930,
+// 3.1.10:5699) to the next trace_kvm_entry (x86.c vcpu_enter_guest, 3.0.1:5455, 3.1.10:5668);
+// docs/kernel-paths.md §15.1.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserTestsEnabled, PanelHarness, type PanelPage } from './harness';

@@ -201,6 +201,31 @@ describe.runIf(enabled)('timeline swimlanes (Chromium)', { timeout: 120_000 }, (
     await p.close();
   });
 
+  it('the editor\'s cursor line pans the zoomed-in lanes to its first event when none is in view', async () => {
+    const events = race.result.trace.events;
+    const p = await openTimeline(race);
+    for (let k = 0; k < 5; k++) {
+      const frames = await p.page.getAttribute('[data-testid="timeline-lanes"]', 'data-frames');
+      await p.page.click('[data-testid="zoom-in"]');
+      await p.page.waitForFunction((f) => document.querySelector('[data-testid="timeline-lanes"]')?.getAttribute('data-frames') !== f, frames);
+    }
+    // vCPU 1's first MMIO write (`value: 0x80`): its events end at its kvm_entry.
+    const writeLine = exampleText(RACE).split('\n').findIndex((l) => l.includes('value: 0x80')) + 1;
+    const ofLine = events.filter((e) => e.line === writeLine);
+    const first = Math.min(...ofLine.map((e) => e.cycles));
+    const w = await window_(p);
+    expect(ofLine.some((e) => e.cycles >= w.t0 && e.cycles <= w.t1)).toBe(false);
+    await p.post({ type: 'highlightLine', line: writeLine });
+    await p.page.waitForFunction((t) => {
+      const c = document.querySelector('[data-testid="timeline-lanes"]')!;
+      return Number(c.getAttribute('data-t0')) <= t && Number(c.getAttribute('data-t1')) >= t;
+    }, first);
+    const after = await window_(p);
+    expect(after.t1 - after.t0).toBeCloseTo(w.t1 - w.t0, 6); // panned, not zoomed
+    expect(p.errors).toEqual([]);
+    await p.close();
+  });
+
   it('the details pane shows every field of the selected event in a 520 px panel, in view, without scrolling sideways', async () => {
     const events = race.result.trace.events;
     // The event with the most fields (kvm_emulate_insn, vcpu_match_mmio, kvm_mmio: four).

@@ -36,6 +36,11 @@ export interface TimelineFilter {
   vcpu: number;
   /** Text an event's address fields must contain (hex, case-insensitive), or ''. */
   address: string;
+  /** Event names: words separated by spaces or commas; an event passes when its name contains one
+   *  of them (case-insensitive), or '' for all. */
+  name: string;
+  /** Show the simulator's probes (events the kernel has no tracepoint for), or hide them. */
+  probes: boolean;
 }
 
 export const INITIAL_STATE: PanelState = {
@@ -43,7 +48,7 @@ export const INITIAL_STATE: PanelState = {
   view: 'summary',
   step: null,
   page: null,
-  timeline: { cls: '', vcpu: -1, address: '', selectedSeq: null },
+  timeline: { cls: '', vcpu: -1, address: '', name: '', probes: true, selectedSeq: null },
 };
 
 /** Host -> panel. */

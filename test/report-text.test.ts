@@ -35,6 +35,7 @@ function smallRun(over: Partial<RunResult> = {}): RunResult {
       exit('EPT_VIOLATION', 48, 1, 20_000, 20_000, 20_000, 0),
       exit('EPT_MISCONFIG', 49, 999, 2_000, 20_000, 3_996_000, 4_000),
     ],
+    kvm_stat: { vmexit_by_vcpu: [[]], mmio: { all: [], by_vcpu: [[]], keys: 128 }, ioport: { all: [], by_vcpu: [[]] } },
     faults: { 'mmio-fast': 998, 'mmio-slow': 1, 'ram': 1, 'guest': 0 },
     fault_classes: [
       { class: 'ram', count: 1, ret: { fn: 'tdp_page_fault', value: 0, meaning: 'fixed' } },

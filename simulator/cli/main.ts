@@ -11,6 +11,7 @@ import { runScenario, GuestSetupError } from '../run/run';
 import { formatRunText } from '../report/text';
 import { formatTraceCmd, selectTracepoints } from '../report/trace_cmd';
 import { formatCompareText } from '../report/compare_text';
+import { statCommand } from './stat';
 import { assemble, variantsOf } from '../run/compare';
 import type { RunResult } from '../run/result';
 import type { Diagnostic, ScenarioOverrides } from '../scenario/types';
@@ -18,7 +19,8 @@ import { KERNELS } from '../scenario/types';
 
 const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]
                     [--trace-cmd [-e EVENT]...]
-       mmu-lab compare FILE [--json]`;
+       mmu-lab compare FILE [--json]
+       mmu-lab stat FILE [--event=vmexit|mmio|ioport] [--vcpu=N] [--key=sample|time]`;
 
 interface Args {
   files: string[];
@@ -128,6 +130,7 @@ async function compare(argv: string[]): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'compare') return compare(argv.slice(1));
+  if (argv[0] === 'stat') return statCommand(argv.slice(1), USAGE);
   const args = parseArgs(argv);
   if (typeof args === 'string') {
     process.stderr.write(args + '\n');

@@ -7,7 +7,7 @@
 
 import { COMPONENTS } from '../cost/profile';
 import type { Component } from '../cost/profile';
-import type { AccessRecord, ExitStats, RunResult } from '../run/result';
+import type { AccessRecord, RunResult } from '../run/result';
 import { KVM_STATS, SIM_STATS } from '../trace/stats';
 
 export interface TextOptions {
@@ -117,19 +117,30 @@ function headerSection(r: RunResult): string {
 /** perf's `decode_str_len`: width of the event-name column. */
 const DECODE_STR_LEN = 20;
 
+/** The statistics of one row of a perf kvm stat table (an exit reason, an MMIO or port key). */
+export interface PerfStats {
+  count: number;
+  total_cycles: number;
+  min_cycles: number;
+  max_cycles: number;
+  /** Sample standard deviation, 0 when count < 2. */
+  stddev_cycles: number;
+}
+
 /** Relative standard error of the mean, in percent (perf's rel_stddev_stats of stddev_stats). */
-export function relStddev(e: ExitStats): number {
+export function relStddev(e: PerfStats): number {
   if (e.count < 2) return 0;
   const mean = e.total_cycles / e.count;
   if (mean === 0) return 0;
   return (100 * (e.stddev_cycles / Math.sqrt(e.count))) / mean;
 }
 
-function exitRow(r: RunResult, e: ExitStats, totalCount: number, totalCycles: number): string {
+/** print_result's row: `"%*s "` name, `"%10llu "`, `"%8.2f%% "` ×2, `"%9.2fus "` ×2, then avg. */
+function perfRow(r: RunResult, name: string, e: PerfStats, totalCount: number, totalCycles: number): string {
   const samplesPct = totalCount === 0 ? 0 : (e.count / totalCount) * 100;
   const timePct = totalCycles === 0 ? 0 : (e.total_cycles / totalCycles) * 100;
   return (
-    sprintf(`%${DECODE_STR_LEN}s `, e.reason) +
+    sprintf(`%${DECODE_STR_LEN}s `, name) +
     sprintf('%10llu ', e.count) +
     sprintf('%8.2f%% ', samplesPct) +
     sprintf('%8.2f%% ', timePct) +
@@ -140,14 +151,16 @@ function exitRow(r: RunResult, e: ExitStats, totalCount: number, totalCycles: nu
   );
 }
 
-function exitSection(r: RunResult): string {
-  const rows = r.exit_stats
-    .filter((e) => e.count > 0)
-    .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0));
-  const totalCount = rows.reduce((n, e) => n + e.count, 0);
-  const totalCycles = rows.reduce((n, e) => n + e.total_cycles, 0);
+/**
+ * A `perf kvm stat report` table (builtin-kvm.c print_vcpu_info and print_result), rows already in
+ * order: title, header, rows, footer, ending after the footer's first newline. `vcpu` -1 is
+ * "all VCPUs"; `eventName` is the events_ops name (VM-EXIT, MMIO Access, IO Port Access).
+ */
+export function perfKvmStatTable(r: RunResult, eventName: string, vcpu: number, rows: { name: string; stats: PerfStats }[]): string {
+  const totalCount = rows.reduce((n, e) => n + e.stats.count, 0);
+  const totalCycles = rows.reduce((n, e) => n + e.stats.total_cycles, 0);
   const header =
-    sprintf(`%${DECODE_STR_LEN}s `, 'VM-EXIT') +
+    sprintf(`%${DECODE_STR_LEN}s `, eventName) +
     sprintf('%10s ', 'Samples') +
     sprintf('%9s ', 'Samples%') +
     sprintf('%9s ', 'Time%') +
@@ -155,12 +168,20 @@ function exitSection(r: RunResult): string {
     sprintf('%11s ', 'Max Time') +
     sprintf('%16s ', 'Avg time');
   return (
-    'Analyze events for all VMs, all VCPUs:\n\n' +
+    'Analyze events for all VMs, ' +
+    (vcpu === -1 ? 'all VCPUs:\n\n' : sprintf('VCPU %d:\n\n', vcpu)) +
     header +
     '\n\n' +
-    rows.map((e) => exitRow(r, e, totalCount, totalCycles)).join('') +
+    rows.map((e) => perfRow(r, e.name, e.stats, totalCount, totalCycles)).join('') +
     sprintf('\nTotal Samples:%llu, Total events handled time:%.2fus.\n', totalCount, us(r, totalCycles))
   );
+}
+
+function exitSection(r: RunResult): string {
+  const rows = r.exit_stats
+    .filter((e) => e.count > 0)
+    .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0));
+  return perfKvmStatTable(r, 'VM-EXIT', -1, rows.map((e) => ({ name: e.reason, stats: e })));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 import { Compiler, TooManyStepsError, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_FETCH, OP_INVLPG, OP_LOOP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
 import { Scheduler } from './scheduler';
 import { ExitTimes } from './exit_times';
+import { MmioTimes } from './mmio_times';
 import { AccessLog } from './access_log';
 
 const MAX_LOOP_DEPTH = 64;
@@ -50,7 +51,8 @@ export class Machine {
   /** Per source line: steps run and the cycles they took (see LineStats). */
   readonly lineCount: Float64Array;
   readonly lineCycles: Float64Array;
-  readonly exitTimes = new ExitTimes();
+  readonly exitTimes: ExitTimes;
+  readonly mmioTimes: MmioTimes;
   readonly accessLog: AccessLog | null;
   readonly scheduler: Scheduler;
   readonly sc: Scenario;
@@ -104,7 +106,10 @@ export class Machine {
     this.emulator = new Emulator(kvm, walker);
     this.shadow = tdp ? null : new ShadowMmu(kvm, walker);
     this.emulator.shadow = this.shadow;
-    this.runner = new VcpuRunner(kvm, this.emulator, this.shadow, this.exitTimes);
+    this.exitTimes = new ExitTimes(n);
+    this.mmioTimes = new MmioTimes(n);
+    this.emulator.mmioTimes = this.mmioTimes;
+    this.runner = new VcpuRunner(kvm, this.emulator, this.shadow, this.exitTimes, this.mmioTimes);
 
     const compiler = new Compiler();
     try {

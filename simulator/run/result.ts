@@ -17,6 +17,39 @@ export interface ExitStats {
   stddev_cycles: number;
 }
 
+/**
+ * One row of a `perf kvm stat report --event=mmio|ioport` table: one key, in one view (all vCPUs or
+ * one vCPU). Times in cycles, the interval perf measures for the event (docs/kernel-paths.md §perf).
+ */
+export interface KvmStatRow {
+  /** perf's decoded key: `"%#lx:%s"` gpa and W/R (MMIO), `"%#llx:%s"` port and POUT/PIN (I/O ports);
+   *  `other keys` for the overflow row. */
+  key: string;
+  /** The guest-physical address (MMIO) or port, hex; null for the overflow row. */
+  addr: string | null;
+  /** Direction; null for the overflow row (it mixes both). */
+  write: boolean | null;
+  count: number;
+  total_cycles: number;
+  min_cycles: number;
+  max_cycles: number;
+  /** Welford running mean (perf's stats.mean, the `--key=time` sort key). */
+  mean_cycles: number;
+  /** Sample standard deviation (Welford), 0 when count < 2. */
+  stddev_cycles: number;
+  /** Order in which perf would have created the row (find_create_kvm_event): its tie order. */
+  created: number;
+}
+
+/** The `perf kvm stat report` statistics of a run: every `--event`, for all vCPUs and per vCPU. */
+export interface KvmStat {
+  /** Per vCPU id, the VM-exit rows of that vCPU (the all-vCPU rows are `exit_stats`). */
+  vmexit_by_vcpu: ExitStats[][];
+  mmio: { all: KvmStatRow[]; by_vcpu: KvmStatRow[][]; /** Distinct keys kept apart before the overflow row. */ keys: number };
+  /** Port I/O: the simulator models no IO_INSTRUCTION exit, so no kvm_pio and no rows. */
+  ioport: { all: KvmStatRow[]; by_vcpu: KvmStatRow[][] };
+}
+
 /** One fault class with the return code the era's kernel gives it. */
 export interface FaultClassStats {
   class: string; // e.g. mmio-fast
@@ -100,6 +133,8 @@ export interface RunResult {
   /** VMX exit-reason name -> count. */
   exits: Record<string, number>;
   exit_stats: ExitStats[];
+  /** `perf kvm stat report` per event and per vCPU (MMIO by address, I/O ports, exits per vCPU). */
+  kvm_stat: KvmStat;
   /** Fault class -> count. */
   faults: Record<string, number>;
   fault_classes: FaultClassStats[];

@@ -2,7 +2,8 @@
 
 import type { ExpectDecl, Scenario } from '../scenario/types';
 import { Machine, type RunOptions } from './machine';
-import type { ExpectResult, LineStats, RunResult } from './result';
+import type { ExpectResult, KvmStat, LineStats, RunResult } from './result';
+import { MMIO_KEYS } from './mmio_times';
 import { statsRecord, S } from '../trace/stats';
 import { FAULT_CLASSES, eraReturn } from '../kvm/fault_class';
 import { pathEntries } from '../guest/page_tables';
@@ -47,6 +48,7 @@ function collect(m: Machine, opts: RunOptions): RunResult {
     memslots: m.userMemslots,
     exits,
     exit_stats: exitStats,
+    kvm_stat: kvmStat(m),
     faults,
     fault_classes: faultClasses,
     stats: statsRecord(kvm.stats),
@@ -137,4 +139,14 @@ function evaluate(e: ExpectDecl, r: RunResult): ExpectResult {
     }
   }
   return { path: e.path, expected: e.text, actual, ok, line: e.pos.line, col: e.pos.col };
+}
+
+/** perf kvm stat's tables per vCPU; port I/O is not modelled (no IO_INSTRUCTION exit, no kvm_pio). */
+function kvmStat(m: Machine): KvmStat {
+  const ids = m.kvm.vcpus.map((v) => v.id);
+  return {
+    vmexit_by_vcpu: ids.map((v) => m.exitTimes.stats(v)),
+    mmio: { all: m.mmioTimes.rows(-1), by_vcpu: ids.map((v) => m.mmioTimes.rows(v)), keys: MMIO_KEYS },
+    ioport: { all: [], by_vcpu: ids.map(() => []) },
+  };
 }

@@ -6,6 +6,7 @@ import { fmtInt } from '../../shared/format';
 import type { PanelRun } from '../../shared/protocol';
 import { COMPONENTS, type Component } from '../../simulator/cost/profile';
 import { fixed, relStddev, share, us } from '../../simulator/report/text';
+import { kvmStatLines } from '../../simulator/report/kvm_stat_text';
 import type { ExitStats, RunResult } from '../../simulator/run/result';
 import { KVM_STATS, SIM_STATS } from '../../simulator/trace/stats';
 import { chartColor, stackedBar, swatch } from '../chart';
@@ -24,7 +25,7 @@ export class SummaryView implements View {
 
   show(run: PanelRun): void {
     const r = run.result;
-    replace(this.root, warningList(r), figureOfMerit(r), exitTable(r), faultTable(r), cycleBreakdown(r), expectTable(r), counterTables(r));
+    replace(this.root, warningList(r), figureOfMerit(r), exitTable(r), faultTable(r), cycleBreakdown(r), expectTable(r), counterTables(r), mmioSection(r));
   }
 }
 
@@ -188,5 +189,49 @@ function counterTables(r: RunResult): HTMLElement {
     { class: 'counter-tables' },
     dataTable({ id: 'counters', caption: 'kvm_stat counters (KVM debugfs)', columns, rows: rows(KVM_STATS) }),
     dataTable({ id: 'sim-counters', caption: "Simulator counters (MMU Lab's own, not KVM debugfs counters)", columns, rows: rows([...SIM_STATS, ...extra]) }),
+  );
+}
+
+// `perf kvm stat report --event=mmio [--vcpu=N]`: the rows, order and formulas of `mmu-lab stat`
+// (simulator/report/kvm_stat_text.ts), for all vCPUs or the one selected. Times in µs.
+function mmioSection(r: RunResult): HTMLElement {
+  const select = h('vscode-single-select', { 'data-testid': 'mmio-vcpu', 'aria-label': 'MMIO accesses of vCPU' }) as HTMLElement & { value: string };
+  const options: [string, string][] = [['-1', 'All vCPUs'], ...Array.from({ length: r.vcpus }, (_, v): [string, string] => [String(v), `vCPU ${v}`])];
+  replace(select, ...options.map(([v, label]) => h('vscode-option', { value: v, selected: v === '-1' }, label)));
+  // The select knows its options only after its slot settles, so the first table is drawn for "all"
+  // without asking it; later ones follow its value.
+  const body = h('div', { class: 'mmio-table' });
+  select.addEventListener('change', () => replace(body, mmioTable(r, Number(select.value))));
+  replace(body, mmioTable(r, -1));
+  return h('section', { class: 'mmio-stats', 'data-testid': 'mmio-stats' }, h('label', { class: 'mmio-filter' }, 'vCPU ', select), body);
+}
+
+function mmioTable(r: RunResult, vcpu: number): HTMLElement {
+  const lines = kvmStatLines(r, { event: 'mmio', vcpu, key: 'sample' });
+  const totalCount = lines.reduce((n, l) => n + l.stats.count, 0);
+  const totalCycles = lines.reduce((n, l) => n + l.stats.total_cycles, 0);
+  const time = (c: number) => fixed(us(r, c), 2);
+  const rows = lines.map(({ name, stats: e }) => [
+    name,
+    fmtInt(e.count),
+    `${share(e.count, totalCount)}%`,
+    `${share(e.total_cycles, totalCycles)}%`,
+    time(e.min_cycles),
+    time(e.max_cycles),
+    `${time(e.total_cycles / e.count)} ± ${fixed(relStddev(e), 2)}%`,
+  ]);
+  const who = vcpu === -1 ? 'all vCPUs' : `vCPU ${vcpu}`;
+  return h(
+    'div',
+    null,
+    dataTable({
+      id: 'mmio',
+      caption: `MMIO accesses (${who}), times in µs`,
+      // Short titles so the seven columns fit a 520 px panel.
+      columns: ['address:R/W', 'Samples', 'Samp%', 'Time%', 'Min', 'Max', 'Avg ± %'].map((title, i) => ({ title, numeric: i > 0 })),
+      rows,
+      widths: ['20%', '13.5%', '13.5%', '13.5%', '9.5%', '9.5%', '20.5%'],
+    }),
+    h('p', { class: 'note', 'data-testid': 'mmio-totals' }, `Total Samples: ${fmtInt(totalCount)}, Total events handled time: ${time(totalCycles)} µs.`),
   );
 }

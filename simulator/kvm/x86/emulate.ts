@@ -33,6 +33,7 @@ import { vcpuMatchMmioGpa, vcpuMatchMmioGva } from './mmio_cache';
 import { noteFault, CLASS_GUEST_PF } from '../fault_class';
 import { kvmMmuPteWrite } from '../mmu/pte_write';
 import type { ShadowMmu } from '../mmu/shadow';
+import { MmioTimes } from '../../run/mmio_times';
 
 export const EMULATE_DONE = 0;
 export const EMULATE_DO_MMIO = 1;
@@ -48,6 +49,8 @@ export class Emulator {
   private gpa = 0;
   /** The shadow MMU, whose write-protected guest tables an emulated RAM write may hit (null under EPT). */
   shadow: ShadowMmu | null = null;
+  /** perf kvm stat's MMIO intervals, fed at each kvm_mmio (the machine gives its own). */
+  mmioTimes = new MmioTimes(0);
 
   constructor(
     private readonly kvm: Kvm,
@@ -115,6 +118,7 @@ export class Emulator {
       }
     }
     kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_WRITE, size, this.gpa, vcpu.raxLo, vcpu.raxHi);
+    this.mmioTimes.mmioWrite(vcpu.id, this.gpa, vcpu.clock);
     const dev = kvm.bus.find(this.gpa);
     if (dev !== null && dev.handler === 'kernel') {
       kvm.acct.charge(vcpu, C.device_kernel, kvm.cost.device_kernel); // vcpu_mmio_write: handled in kernel
@@ -156,6 +160,7 @@ export class Emulator {
       dev.read(this.gpa, size);
       kvm.stats[S.mmio_reads]!++;
       kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_READ, size, this.gpa, dev.lo, dev.hi);
+      this.mmioTimes.mmioRead(vcpu.id, this.gpa, vcpu.clock);
       this.setRax(vcpu, dev.lo, dev.hi, size);
       return EMULATE_DONE;
     }
@@ -172,6 +177,7 @@ export class Emulator {
     // Next KVM_RUN: complete_mmio sets mmio_read_completed and runs emulate_instruction(vcpu,
     // EMULTYPE_NO_DECODE): no fetch, no walk, no lookup; its cost is part of device_userspace.
     kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_READ, size, this.gpa, lo, hi);
+    this.mmioTimes.mmioRead(vcpu.id, this.gpa, vcpu.clock);
     this.setRax(vcpu, lo, hi, size);
     vcpu.ripOffset += this.insn.len;
     return EMULATE_DO_MMIO;

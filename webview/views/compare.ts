@@ -43,7 +43,7 @@ export class CompareView implements View {
       return;
     }
     const c = run.compare;
-    replace(this.root, metricChart(c), variantTable(c), exitsTable(c), faultsTable(c), countersTable(c), cyclesTable(c));
+    replace(this.root, metricChart(c), variantTable(c), notesSection(c), exitsTable(c), faultsTable(c), countersTable(c), cyclesTable(c));
   }
 }
 
@@ -114,6 +114,23 @@ function variantTable(c: CompareResult): HTMLElement {
     widths: ['11%', '6%', '9%', '13%', '11%', '12%', '14%', '8%', '6%', '10%'],
   });
   return table;
+}
+
+/** Compare Kernels: what was changed to run the scenario on each kernel, and the kernel line why.
+ *  Text only (h() makes text nodes): a note quotes kernel source, which has `<` and `&`. */
+function notesSection(c: CompareResult): HTMLElement | null {
+  const noted = c.variants.filter((v) => (v.notes ?? []).length > 0);
+  if (noted.length === 0) return null;
+  return h(
+    'section',
+    { class: 'compare-notes', 'data-testid': 'compare-notes' },
+    h('h3', null, 'Run as each kernel would'),
+    h(
+      'ul',
+      null,
+      ...noted.flatMap((v) => v.notes.map((n) => h('li', { 'data-variant': v.label }, h('strong', null, v.label), ': ', n))),
+    ),
+  );
 }
 
 /** One row per name, one column per variant. */

@@ -1,7 +1,7 @@
 // The command-line runner as a user calls it (the bundle `npm run build` writes to dist/cli.js).
 import { describe, it, expect, beforeAll } from 'vitest';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { scenario } from './helpers/scenario';
@@ -121,6 +121,17 @@ describe('mmu-lab compare --kernels/--tdp', () => {
     expect(by('v3.1 shadow').notes).toContain('mmu.bypass_guest_pf: true dropped: v3.1 (3.1.10) has no bypass_guest_pf (3.0.1 vmx.c:50 `static int __read_mostly bypass_guest_pf = 1;`): the 2011 MMIO series removed it from vmx.c');
     expect(by('v3.0 EPT').notes.join('\n')).toContain('`if (enable_ept) { bypass_guest_pf = 0;`');
   }, 60_000);
+
+  it('runs on every bundled example: exit 0, one column per kernel in the file\'s MMU mode (the file\'s compare: list where it has one)', () => {
+    const files = readdirSync('examples').filter((f) => f.endsWith('.mmio.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(9);
+    for (const f of files) {
+      const p = cli('compare', `examples/${f}`, '--kernels', 'v3.0,v3.1', '--json');
+      expect(p.status, `${f}: ${p.stderr}`).toBe(0);
+      const mode = /tdp: false/.test(readFileSync(`examples/${f}`, 'utf8')) ? 'shadow' : 'EPT';
+      expect(labels(p.stdout), f).toEqual([`v3.0 ${mode}`, `v3.1 ${mode}`]);
+    }
+  }, 120_000);
 
   it('bad values: one message, the usage, exit 2, nothing run', () => {
     for (const args of [['--kernels', 'v9'], ['--kernels', 'v3.0,v3.0'], ['--kernels'], ['--kernels', ''], ['--tdp', 'maybe'], ['--tdp'], ['--tdp', 'on,on'], ['--kernel', 'v3.0']]) {

@@ -52,7 +52,7 @@ describe('the table of modelled kernels (simulator/kvm/eras.ts)', () => {
 
   it('every line it quotes is that line of the tree', () => {
     for (const e of ERAS as readonly KernelEra[]) {
-      const lines = [...Object.values(e.params), ...Object.values(e.cr4), e.cr4Reserved, ...(e.mmioSpte ? [e.mmioSpte] : [])];
+      const lines = [...Object.values(e.params), ...Object.values(e.cr4), e.cr4Reserved, ...(e.mmioSpte ? [e.mmioSpte] : []), ...(e.bypassOffWithEpt ? [e.bypassOffWithEpt] : [])];
       for (const l of lines) expect(lineOf(e.name, l!), `${e.name} ${l!.file}:${l!.line}`).toBe(l!.text.trim());
     }
   });
@@ -116,7 +116,8 @@ describe('kernelVariants', () => {
     );
     expect(v31ept!.notes.some((n) => n.startsWith('mmu.bypass_guest_pf: true dropped'))).toBe(true);
     expect(v30ept!.overrides.bypass_guest_pf).toBe(false);
-    expect(v30ept!.notes.find((n) => n.startsWith('mmu.bypass_guest_pf'))).toContain('`if (enable_ept) { bypass_guest_pf = 0;`');
+    expect(v30ept!.notes.find((n) => n.startsWith('mmu.bypass_guest_pf'))).toBe('mmu.bypass_guest_pf: true off: with EPT, 3.0.1 vmx_init zeroes it (3.0.1 vmx.c:4673: `if (enable_ept) { bypass_guest_pf = 0;`)');
+    expect(src('v3.0', 'arch/x86/kvm/vmx.c').split('\n').slice(4671, 4673).map((l) => l.trim())).toEqual(['if (enable_ept) {', 'bypass_guest_pf = 0;']);
     expect(v30shadow!.overrides.bypass_guest_pf).toBeUndefined();
     expect(v30shadow!.notes.filter((n) => n.includes('bypass'))).toEqual([]);
     const bypass = (v: typeof v30ept) => runScenario(sc, { overrides: v!.overrides }).bypass_guest_pf;

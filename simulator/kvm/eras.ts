@@ -27,6 +27,8 @@ export interface KernelEra {
   tree: string;
   /** The module parameters it has, each with its definition; a missing one the kernel does not have. */
   params: Partial<Record<ModuleParam, KernelLine>>;
+  /** Where the kernel zeroes bypass_guest_pf when EPT is on (vmx_init), if it has the parameter. */
+  bypassOffWithEpt: KernelLine | null;
   /** The definition that removed a parameter the previous kernel had (why it is missing). */
   gone: Partial<Record<ModuleParam, string>>;
   /** Its MMIO SPTEs (what `mmu.mmio_caching` switches), by the mask that marks one; null: it has none. */
@@ -46,6 +48,7 @@ export const ERAS = [
       bypass_guest_pf: { file: 'arch/x86/kvm/vmx.c', line: 50, text: 'static int __read_mostly bypass_guest_pf = 1;' },
       oos_shadow: { file: 'arch/x86/kvm/mmu.c', line: 91, text: 'static int oos_shadow = 1;' },
     },
+    bypassOffWithEpt: { file: 'arch/x86/kvm/vmx.c', line: 4673, text: 'bypass_guest_pf = 0;' },
     gone: {},
     mmioSpte: null,
     cr4: {},
@@ -58,6 +61,7 @@ export const ERAS = [
     params: {
       oos_shadow: { file: 'arch/x86/kvm/mmu.c', line: 90, text: 'static int oos_shadow = 1;' },
     },
+    bypassOffWithEpt: null,
     gone: { bypass_guest_pf: 'the 2011 MMIO series removed it from vmx.c' },
     mmioSpte: { file: 'arch/x86/kvm/mmu.c', line: 199, text: 'static u64 __read_mostly shadow_mmio_mask;' },
     cr4: {

@@ -44,9 +44,10 @@ function kernelVariant(sc: Scenario, era: KernelEra, tdp: boolean): Variant {
     if (p === 'bypass_guest_pf') overrides.bypass_guest_pf = false;
     else overrides.oos_shadow = true;
   }
-  // v3.0 with EPT: hardware_setup zeroes the parameter (3.0.1 vmx.c:4672-4673).
-  if (era.params.bypass_guest_pf && tdp && sc.mmu.bypass_guest_pf === true) {
-    notes.push(`mmu.bypass_guest_pf: true off: with EPT, ${era.release} vmx.c:4672-4673 \`if (enable_ept) { bypass_guest_pf = 0;\``);
+  // v3.0 with EPT: vmx_init zeroes the parameter (`if (enable_ept) { bypass_guest_pf = 0;`).
+  const off = era.bypassOffWithEpt;
+  if (era.params.bypass_guest_pf && off && tdp && sc.mmu.bypass_guest_pf === true) {
+    notes.push(`mmu.bypass_guest_pf: true off: with EPT, ${era.release} vmx_init zeroes it (${cite(era, off)}: \`if (enable_ept) { ${off.text}\`)`);
     overrides.bypass_guest_pf = false;
   }
   // No MMIO SPTEs before the 2011 series: nothing to cache, whatever the switch says.

@@ -51,7 +51,7 @@ export class ScenarioRunner {
         const doc = await vscode.workspace.openTextDocument(uri).then((d) => d, () => undefined);
         if (doc && !hasTopLevelKey(doc.getText(), 'compare', doc.languageId)) {
           // Still run: the Compare view then shows the scenario alone, with the metric.
-          void vscode.window.showInformationMessage(`MMU Lab: ${fileName(uri)} has no \`compare:\` variants yet: add some (snippet mmio-compare) to see them side by side.`);
+          void vscode.window.showInformationMessage(`MMU Lab: ${fileName(uri)} has no \`compare:\` variants yet: add some (snippet mmio-compare) to see them side by side, or run MMU Lab: Compare Kernels to see it under each kernel.`);
         }
         await this.run(uri, { compare: true, view: 'compare' });
       }),

@@ -10,6 +10,7 @@ export type { CompareResult, VariantResult } from './run/compare';
 export { kernelVariants, selectVariants, modeName, VariantError } from './run/kernel_variants';
 export type { Variant, VariantSelection } from './run/kernel_variants';
 export { ERAS } from './kvm/eras';
+export { KERNELS } from './scenario/types';
 export type { KernelEra, KernelLine } from './kvm/eras';
 export { formatCompareText } from './report/compare_text';
 export { formatShadowTablesText } from './report/shadow_text';

@@ -4,6 +4,7 @@
 
 import {
   GuestSetupError,
+  KERNELS,
   VariantError,
   assemble,
   kernelVariants,
@@ -19,7 +20,6 @@ import {
   type ShadowTables,
   type Variant,
 } from '../../simulator/index';
-import { KERNELS } from '../../simulator/scenario/types';
 
 /** The cost profile setting: the scenario's own `host.profile`, or one that replaces it. */
 export type ProfileSetting = 'scenario' | 'westmere-2011' | 'modern';

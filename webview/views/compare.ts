@@ -38,6 +38,7 @@ export class CompareView implements View {
           h('p', null, 'This scenario has no ', h('code', null, 'compare:'), ' section. Add one to run the scenario under several settings and see its figure of merit side by side, for example:'),
           h('pre', { class: 'mono' }, EXAMPLE),
           h('p', { class: 'note' }, 'Each variant has a label and overrides some of kernel, mmu, host and memslots (docs/scenario-format.md).'),
+          h('p', { class: 'note' }, 'Or run MMU Lab: Compare Kernels (command palette or CodeLens) to see this scenario under each modelled kernel, no compare: section needed.'),
         ),
       );
       return;

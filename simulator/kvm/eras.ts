@@ -35,8 +35,10 @@ export interface KernelEra {
   mmioSpte: KernelLine | null;
   /** The guest CR4 bits its kvm_set_cr4 accepts, by the CR4_RESERVED_BITS line that lists them. */
   cr4: Partial<Record<GuestCr4Bit, KernelLine>>;
-  /** CR4_RESERVED_BITS: kvm_set_cr4 (`if (cr4 & CR4_RESERVED_BITS) return 1;`) refuses every bit it does not list. */
+  /** CR4_RESERVED_BITS, whose allowed list (the lines after it) a CR4 bit must be in, and kvm_set_cr4's
+   *  test of it (`if (cr4 & CR4_RESERVED_BITS) return 1;`), which refuses every other bit. */
   cr4Reserved: KernelLine;
+  cr4Check: KernelLine;
 }
 
 export const ERAS = [
@@ -52,7 +54,8 @@ export const ERAS = [
     gone: {},
     mmioSpte: null,
     cr4: {},
-    cr4Reserved: { file: 'arch/x86/include/asm/kvm_host.h', line: 51, text: '| X86_CR4_OSXSAVE \\' },
+    cr4Reserved: { file: 'arch/x86/include/asm/kvm_host.h', line: 47, text: '#define CR4_RESERVED_BITS \\' },
+    cr4Check: { file: 'arch/x86/kvm/x86.c', line: 603, text: 'if (cr4 & CR4_RESERVED_BITS)' },
   },
   {
     name: 'v3.1',
@@ -67,7 +70,8 @@ export const ERAS = [
     cr4: {
       cr4_smep: { file: 'arch/x86/include/asm/kvm_host.h', line: 51, text: '| X86_CR4_OSXSAVE | X86_CR4_SMEP | X86_CR4_RDWRGSFS \\' },
     },
-    cr4Reserved: { file: 'arch/x86/include/asm/kvm_host.h', line: 51, text: '| X86_CR4_OSXSAVE | X86_CR4_SMEP | X86_CR4_RDWRGSFS \\' },
+    cr4Reserved: { file: 'arch/x86/include/asm/kvm_host.h', line: 47, text: '#define CR4_RESERVED_BITS \\' },
+    cr4Check: { file: 'arch/x86/kvm/x86.c', line: 620, text: 'if (cr4 & CR4_RESERVED_BITS)' },
   },
 ] as const satisfies readonly KernelEra[];
 

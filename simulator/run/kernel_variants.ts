@@ -59,8 +59,7 @@ function kernelVariant(sc: Scenario, era: KernelEra, tdp: boolean): Variant {
   }
   for (const bit of GUEST_CR4_BITS) {
     if (!sc.guest.cpu[bit] || era.cr4[bit]) continue;
-    const l = era.cr4Reserved;
-    notes.push(`guest.cpu.${bit}: true off: ${era.release} kvm_set_cr4 refuses ${CR4_BIT_NAMES[bit]} (not in CR4_RESERVED_BITS' allowed bits, ${cite(era, l)}: \`if (cr4 & CR4_RESERVED_BITS) return 1;\`); the guest runs without it`);
+    notes.push(`guest.cpu.${bit}: true off: ${era.release} kvm_set_cr4 refuses ${CR4_BIT_NAMES[bit]} (${cite(era, era.cr4Check)} \`${era.cr4Check.text} return 1;\`; the allowed list after ${cite(era, era.cr4Reserved)} \`#define CR4_RESERVED_BITS\` does not have it); the guest runs without it`);
     overrides[bit] = false;
   }
   const problems = variantProblems(sc, overrides);

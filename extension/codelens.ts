@@ -1,4 +1,5 @@
-// CodeLens at the top of a scenario: Run, Compare (when it has a top-level `compare:`), Inspect.
+// CodeLens at the top of a scenario: Run, Compare (when it has a top-level `compare:`), Compare
+// Kernels (every scenario), Inspect.
 
 import * as vscode from 'vscode';
 import { hasTopLevelKey, isScenarioDocument } from './scenario_files';
@@ -12,6 +13,7 @@ export class ScenarioCodeLens implements vscode.CodeLensProvider {
     if (hasTopLevelKey(doc.getText(), 'compare', doc.languageId)) {
       lenses.push(lens('$(git-compare) Compare', 'mmuLab.compareVariants', 'Run the compare: variants side by side'));
     }
+    lenses.push(lens('$(versions) Compare Kernels', 'mmuLab.compareKernels', 'Run this scenario under each modelled kernel in its MMU mode, side by side'));
     lenses.push(lens('$(type-hierarchy) Inspect', 'mmuLab.inspectShadowTables', "Show KVM's shadow page tables of this scenario"));
     return lenses;
   }

@@ -1,4 +1,4 @@
-// "Run MMIO Scenario", "Compare Variants", "Inspect Shadow Tables" and "Show Results": which
+// "Run MMIO Scenario", "Compare Variants", "Compare Kernels", "Inspect Shadow Tables" and "Show Results": which
 // scenario (the argument from a CodeLens or the explorer, else the active editor's, else a pick of
 // the workspace's), the run on the worker with a cancellable progress notification, and where the
 // outcome goes (the run store, hence the panel, decorations and status bar; or the problems).
@@ -13,8 +13,8 @@ import type { Outcome, SimulatorClient } from './simulator_client';
 import type { RunStatusBar } from './status_bar';
 
 export interface RunOptions {
-  /** Also run the `compare:` variants. */
-  compare?: boolean;
+  /** Also run the `compare:` variants (true), or the scenario under every modelled kernel ('kernels'). */
+  compare?: boolean | 'kernels';
   /** Bring this panel view to the front when the run is shown. */
   view?: ViewId;
   /** A background run (on save, a restored panel): no notification, no error pop-up, and the panel
@@ -51,9 +51,14 @@ export class ScenarioRunner {
         const doc = await vscode.workspace.openTextDocument(uri).then((d) => d, () => undefined);
         if (doc && !hasTopLevelKey(doc.getText(), 'compare', doc.languageId)) {
           // Still run: the Compare view then shows the scenario alone, with the metric.
-          void vscode.window.showInformationMessage(`MMU Lab: ${fileName(uri)} has no \`compare:\` variants yet: add some (snippet mmio-compare) to see them side by side.`);
+          void vscode.window.showInformationMessage(`MMU Lab: ${fileName(uri)} has no \`compare:\` variants yet: add some (snippet mmio-compare) to see them side by side, or run MMU Lab: Compare Kernels to see it under each kernel.`);
         }
         await this.run(uri, { compare: true, view: 'compare' });
+      }),
+      // Every scenario, `compare:` or not: the simulator builds the kernels' variants (kernelVariants).
+      vscode.commands.registerCommand('mmuLab.compareKernels', async (arg?: unknown) => {
+        const uri = await this.pick(arg);
+        if (uri) await this.run(uri, { compare: 'kernels', view: 'compare' });
       }),
       vscode.commands.registerCommand('mmuLab.inspectShadowTables', async (arg?: unknown) => {
         const uri = await this.pick(arg);
@@ -125,8 +130,9 @@ export class ScenarioRunner {
     const work = async (progress: vscode.Progress<{ message?: string }>, token?: vscode.CancellationToken) => {
       const ran = await this.client.run({ ...source, kind: 'run' }, token);
       if (ran.kind !== 'result' || !opts.compare) return { ran, compared: undefined };
-      progress.report({ message: 'the compare: variants' });
-      return { ran, compared: await this.client.run({ ...source, kind: 'compare' }, token) };
+      const kernels = opts.compare === 'kernels';
+      progress.report({ message: kernels ? 'under each kernel' : 'the compare: variants' });
+      return { ran, compared: await this.client.run({ ...source, kind: 'compare', kernels }, token) };
     };
     const { ran, compared } = opts.quiet
       ? await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `MMU Lab: running ${file}` }, (p) => work(p))

@@ -8,6 +8,11 @@ export type { RunResult, LineStats, TraceEventRecord, ExitStats, FaultClassStats
 export type { Scenario, ScenarioOverrides, Diagnostic } from './scenario/types';
 export { compareScenario, assemble, variantsOf, runVariant, metricValue } from './run/compare';
 export type { CompareResult, VariantResult } from './run/compare';
+export { kernelVariants, selectVariants, modeName, VariantError } from './run/kernel_variants';
+export type { Variant, VariantSelection } from './run/kernel_variants';
+export { ERAS } from './kvm/eras';
+export { KERNELS } from './scenario/types';
+export type { KernelEra, KernelLine } from './kvm/eras';
 export { formatCompareText } from './report/compare_text';
 export { formatShadowTablesText } from './report/shadow_text';
 export type { ShadowTables, ShadowPageRecord, SpteRecord, SpteKind } from './kvm/mmu/inspect';

@@ -1,9 +1,12 @@
 // The command-line runner as a user calls it (the bundle `npm run build` writes to dist/cli.js).
 import { describe, it, expect, beforeAll } from 'vitest';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { scenario } from './helpers/scenario';
+import { compareScenario } from '../simulator/run/compare';
+import { kernelVariants } from '../simulator/run/kernel_variants';
 
 const cli = (...args: string[]) => spawnSync(process.execPath, ['dist/cli.js', ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
 let dir = '';
@@ -118,4 +121,72 @@ describe('mmu-lab run', () => {
     expect(cli('run', 'examples/doorbell.mmio.yaml', '--kernel', 'v9').status).toBe(2);
     expect(cli('run', 'nonexistent.mmio.yaml').stderr).toContain('cannot read');
   });
+});
+
+// Compare Kernels from the command line: `compare FILE [--kernels ...] [--tdp ...]`.
+describe('mmu-lab compare --kernels/--tdp', () => {
+  const labels = (stdout: string) => JSON.parse(stdout).variants.map((v: { label: string }) => v.label);
+
+  it('default without a compare: section: every modelled kernel in the scenario\'s own MMU mode, with the notes', () => {
+    const p = cli('compare', 'examples/doorbell.mmio.yaml', '--json');
+    expect(p.status).toBe(0);
+    const c = JSON.parse(p.stdout);
+    expect(c.variants.map((v: { label: string }) => v.label)).toEqual(['v3.0 EPT', 'v3.1 EPT']);
+    expect(c.variants.map((v: { settings: { kernel: string } }) => v.settings.kernel)).toEqual(['v3.0', 'v3.1']);
+    // 3.0.1 has no MMIO SPTE (3.1.10 mmu.c:199 `static u64 __read_mostly shadow_mmio_mask;`): the doorbell's
+    // mmio_caching: true is off there, and said so.
+    expect(c.variants[0].notes).toEqual([expect.stringContaining('mmu.mmio_caching: true off: v3.0 (3.0.1) has no MMIO SPTEs')]);
+    expect(c.variants[1].notes).toEqual([]);
+    // The worker threads rebuilt the same variant list: exactly what running them in turn gives.
+    const sc = scenario(readFileSync('examples/doorbell.mmio.yaml', 'utf8'), 'examples/doorbell.mmio.yaml');
+    expect(c).toEqual(JSON.parse(JSON.stringify(compareScenario(sc, kernelVariants(sc, ['v3.0', 'v3.1'], [true])))));
+    const text = cli('compare', 'examples/shadow-doorbell.mmio.yaml');
+    expect(text.status).toBe(0);
+    expect(text.stdout).toMatch(/^ +v3\.0 shadow +v3\.1 shadow$/m);
+    expect(text.stdout).toContain('note (v3.0 shadow): mmu.mmio_caching: true off');
+  }, 60_000);
+
+  it('--kernels and --tdp choose the variants, kernels outer, and replace the file\'s compare: list', () => {
+    expect(labels(cli('compare', 'examples/doorbell.mmio.yaml', '--kernels', 'v3.1', '--tdp', 'on,off', '--json').stdout)).toEqual(['v3.1 EPT', 'v3.1 shadow']);
+    expect(labels(cli('compare', 'examples/doorbell.mmio.yaml', '--kernels', 'v3.1,v3.0', '--json').stdout)).toEqual(['v3.1 EPT', 'v3.0 EPT']);
+    expect(labels(cli('compare', 'examples/memslot-sweep.mmio.yaml', '--tdp', 'off', '--json').stdout)).toEqual(['v3.0 shadow', 'v3.1 shadow']);
+    // Without flags the file's own compare: list stays.
+    expect(labels(cli('compare', 'examples/memslot-sweep.mmio.yaml', '--json').stdout)[0]).toBe('v3.0, 1 slot');
+  }, 60_000);
+
+  it('bypass_guest_pf of the bypass example is dropped under v3.1 and forced off with EPT, each with its note', () => {
+    const bad = join(dir, 'bypass.mmio.yaml');
+    writeFileSync(bad, readFileSync('examples/bypass-guest-pf.mmio.yaml', 'utf8').replace('mmu: { tdp: false }', 'mmu: { tdp: false, bypass_guest_pf: true }'));
+    const p = cli('compare', bad, '--tdp', 'off,on', '--json');
+    expect(p.status).toBe(0);
+    const c = JSON.parse(p.stdout);
+    const by = (l: string) => c.variants.find((v: { label: string }) => v.label === l);
+    expect(by('v3.0 shadow').settings.bypass_guest_pf).toBe(true);
+    expect(by('v3.0 EPT').settings.bypass_guest_pf).toBe(false);
+    expect(by('v3.1 shadow').settings.bypass_guest_pf).toBe(false);
+    expect(by('v3.1 shadow').notes).toContain('mmu.bypass_guest_pf: true dropped: v3.1 (3.1.10) has no bypass_guest_pf (3.0.1 vmx.c:50 `static int __read_mostly bypass_guest_pf = 1;`): the 2011 MMIO series removed it from vmx.c');
+    expect(by('v3.0 EPT').notes.join('\n')).toContain('`if (enable_ept) { bypass_guest_pf = 0;`');
+  }, 60_000);
+
+  it('runs on every bundled example: exit 0, one column per kernel in the file\'s MMU mode (the file\'s compare: list where it has one)', () => {
+    const files = readdirSync('examples').filter((f) => f.endsWith('.mmio.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(9);
+    for (const f of files) {
+      const p = cli('compare', `examples/${f}`, '--kernels', 'v3.0,v3.1', '--json');
+      expect(p.status, `${f}: ${p.stderr}`).toBe(0);
+      const mode = /tdp: false/.test(readFileSync(`examples/${f}`, 'utf8')) ? 'shadow' : 'EPT';
+      expect(labels(p.stdout), f).toEqual([`v3.0 ${mode}`, `v3.1 ${mode}`]);
+    }
+  }, 120_000);
+
+  it('bad values: one message, the usage, exit 2, nothing run', () => {
+    for (const args of [['--kernels', 'v9'], ['--kernels', 'v3.0,v3.0'], ['--kernels'], ['--kernels', ''], ['--tdp', 'maybe'], ['--tdp'], ['--tdp', 'on,on'], ['--kernel', 'v3.0']]) {
+      const p = cli('compare', 'examples/doorbell.mmio.yaml', ...args);
+      expect(p.status, args.join(' ')).toBe(2);
+      expect(p.stdout).toBe('');
+      const flag = args[0] === '--kernel' ? 'unknown option --kernel' : args[0] === '--kernels' ? '--kernels takes a comma-separated list of v3.0, v3.1 (each once)' : '--tdp takes on, off, or on,off';
+      expect(p.stderr.split('\n')[0]).toBe(flag);
+      expect(p.stderr).toContain('mmu-lab compare FILE [--kernels v3.0,v3.1] [--tdp on,off] [--json]');
+    }
+  }, 60_000);
 });

@@ -4,7 +4,10 @@
 
 import {
   GuestSetupError,
+  KERNELS,
+  VariantError,
   assemble,
+  kernelVariants,
   parseScenario,
   runScenario,
   runVariant,
@@ -15,6 +18,7 @@ import {
   type Scenario,
   type ScenarioOverrides,
   type ShadowTables,
+  type Variant,
 } from '../../simulator/index';
 
 /** The cost profile setting: the scenario's own `host.profile`, or one that replaces it. */
@@ -35,8 +39,9 @@ export interface ScenarioSource {
 export type WorkerRequest =
   /** Run the scenario; keep the last `traceCapacity` trace events. */
   | ({ id: number; kind: 'run'; traceCapacity: number } & ScenarioSource)
-  /** Run its `compare:` variants (the scenario alone when it has none). */
-  | ({ id: number; kind: 'compare' } & ScenarioSource)
+  /** Run its `compare:` variants (the scenario alone when it has none); with `kernels`, the scenario
+   *  under every modelled kernel in its own MMU mode instead (Compare Kernels). */
+  | ({ id: number; kind: 'compare'; kernels?: boolean } & ScenarioSource)
   /** The shadow tables after workload step `step` (null: at the end of the run). */
   | ({ id: number; kind: 'tables'; step: number | null } & ScenarioSource);
 
@@ -66,10 +71,11 @@ export function handleRequest(req: WorkerRequest): WorkerResponse {
           return { id, kind: 'tables', step: req.step, tables: runScenario(sc, opts).shadow_tables };
         }
         case 'compare':
-          return compare(id, sc, req.profile, req.file);
+          return compare(id, sc, req.profile, req.file, req.kernels === true);
       }
     } catch (e) {
       if (e instanceof GuestSetupError) return { id, kind: 'diagnostics', diagnostics: [setupDiagnostic(req.file, e)] };
+      if (e instanceof VariantError) return { id, kind: 'diagnostics', diagnostics: [{ file: req.file, line: 1, col: 1, endLine: 1, endCol: 1, message: e.message }] };
       throw e;
     }
   } catch (e) {
@@ -83,12 +89,13 @@ export function setupDiagnostic(file: string, e: GuestSetupError, prefix = ''): 
 }
 
 /** Every variant in turn; a variant whose VM cannot be built is reported under its label (as the CLI does). */
-function compare(id: number, sc: Scenario, profile: ProfileSetting, file: string): WorkerResponse {
+function compare(id: number, sc: Scenario, profile: ProfileSetting, file: string, kernels: boolean): WorkerResponse {
   // The setting replaces the scenario's own host.profile; a variant's `host.profile` still wins.
   const base: Scenario = profile === 'scenario' ? sc : { ...sc, host: { ...sc.host, profile } };
+  const variants: Variant[] = kernels ? kernelVariants(base, KERNELS, [base.mmu.tdp]) : variantsOf(base);
   const runs: RunResult[] = [];
   const problems: Diagnostic[] = [];
-  for (const v of variantsOf(base)) {
+  for (const v of variants) {
     try {
       runs.push(runVariant(base, v.overrides));
     } catch (e) {
@@ -97,5 +104,5 @@ function compare(id: number, sc: Scenario, profile: ProfileSetting, file: string
     }
   }
   if (problems.length > 0) return { id, kind: 'diagnostics', diagnostics: problems };
-  return { id, kind: 'compare', result: assemble(base, runs) };
+  return { id, kind: 'compare', result: assemble(base, runs, variants) };
 }

@@ -1,4 +1,5 @@
 // `mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]`
+// `mmu-lab compare FILE [--kernels v3.0,v3.1] [--tdp on,off] [--json]`
 // The only simulator module that touches Node: it reads files and prints. Exit status: 0 when every
 // expectation holds, 1 when one fails, 2 for bad input (the worst over all files).
 
@@ -12,14 +13,17 @@ import { formatRunText } from '../report/text';
 import { formatTraceCmd, selectTracepoints } from '../report/trace_cmd';
 import { formatCompareText } from '../report/compare_text';
 import { statCommand } from './stat';
-import { assemble, variantsOf } from '../run/compare';
+import { assemble } from '../run/compare';
+import { VariantError, selectVariants, type Variant, type VariantSelection } from '../run/kernel_variants';
 import type { RunResult } from '../run/result';
-import type { Diagnostic, ScenarioOverrides } from '../scenario/types';
+import type { Diagnostic, Kernel, ScenarioOverrides } from '../scenario/types';
 import { KERNELS } from '../scenario/types';
 
 const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]
                     [--trace-cmd [-e EVENT]...]
-       mmu-lab compare FILE [--json]
+       mmu-lab compare FILE [--kernels ${KERNELS.join(',')}] [--tdp on,off] [--json]
+         (compare: the file's compare: variants; with --kernels/--tdp, or when it has none, the file
+         under each kernel (default: all) in each MMU mode (default: the file's own))
        mmu-lab stat FILE [--event=vmexit|mmio|ioport] [--vcpu=N] [--key=sample|time]`;
 
 interface Args {
@@ -79,15 +83,50 @@ function printDiagnostics(ds: Diagnostic[]): void {
   for (const d of ds) process.stderr.write(`${d.file}:${d.line}:${d.col}: error: ${d.message}\n`);
 }
 
-/** `compare FILE [--json]`: every variant on its own worker thread, at most one per core. */
+interface CompareArgs {
+  file: string;
+  json: boolean;
+  selection: VariantSelection;
+}
+
+/** A comma-separated list of values from `allowed`, each once; null when it is not one. */
+function readList<T extends string>(text: string | undefined, allowed: readonly T[]): T[] | null {
+  if (text === undefined || text === '') return null;
+  const items = text.split(',');
+  if (items.some((x) => !allowed.includes(x as T)) || new Set(items).size !== items.length) return null;
+  return items as T[];
+}
+
+function parseCompareArgs(argv: string[]): CompareArgs | string {
+  const a: CompareArgs = { file: '', json: false, selection: {} };
+  const files: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const s = argv[i]!;
+    if (s === '--json') a.json = true;
+    else if (s === '--kernels') {
+      const ks = readList<Kernel>(argv[++i], KERNELS);
+      if (!ks) return `--kernels takes a comma-separated list of ${KERNELS.join(', ')} (each once)\n${USAGE}`;
+      a.selection.kernels = ks;
+    } else if (s === '--tdp') {
+      const modes = readList(argv[++i], ['on', 'off'] as const);
+      if (!modes) return `--tdp takes on, off, or on,off\n${USAGE}`;
+      a.selection.tdp = modes.map((m) => m === 'on');
+    } else if (s.startsWith('-')) return `unknown option ${s}\n${USAGE}`;
+    else files.push(s);
+  }
+  if (files.length !== 1) return USAGE;
+  a.file = files[0]!;
+  return a;
+}
+
+/** `compare FILE [--kernels ...] [--tdp ...] [--json]`: every variant on its own worker thread, at most one per core. */
 async function compare(argv: string[]): Promise<number> {
-  const file = argv.find((a) => !a.startsWith('-'));
-  const json = argv.includes('--json');
-  const unknown = argv.find((a) => a.startsWith('-') && a !== '--json');
-  if (!file || unknown || argv.filter((a) => !a.startsWith('-')).length !== 1) {
-    process.stderr.write(USAGE + '\n');
+  const args = parseCompareArgs(argv);
+  if (typeof args === 'string') {
+    process.stderr.write(args + '\n');
     return 2;
   }
+  const { file, json, selection } = args;
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -101,7 +140,14 @@ async function compare(argv: string[]): Promise<number> {
     return 2;
   }
   const sc = parsed.scenario;
-  const variants = variantsOf(sc);
+  let variants: Variant[];
+  try {
+    variants = selectVariants(sc, selection);
+  } catch (e) {
+    if (!(e instanceof VariantError)) throw e;
+    process.stderr.write(`${file}: error: ${e.message}\n`);
+    return 2;
+  }
   const runs: RunResult[] = new Array(variants.length);
   const errors: (Diagnostic | undefined)[] = new Array(variants.length);
   let next = 0;
@@ -109,7 +155,7 @@ async function compare(argv: string[]): Promise<number> {
     while (next < variants.length) {
       const index = next++;
       const msg = await new Promise<{ result?: RunResult; error?: { message: string; line: number; col: number } }>((resolve, reject) => {
-        const w = new Worker(join(__dirname, 'compare-worker.js'), { workerData: { text, file, index } });
+        const w = new Worker(join(__dirname, 'compare-worker.js'), { workerData: { text, file, index, selection } });
         w.once('message', resolve);
         w.once('error', reject);
       });
@@ -123,7 +169,7 @@ async function compare(argv: string[]): Promise<number> {
     printDiagnostics(failed); // in variant order, whichever worker finished first
     return 2;
   }
-  const result = assemble(sc, runs);
+  const result = assemble(sc, runs, variants);
   process.stdout.write(json ? JSON.stringify(result) + '\n' : formatCompareText(result));
   return 0;
 }

@@ -35,6 +35,8 @@ export function formatCompareText(c: CompareResult): string {
   const widths = head.map((_, col) => Math.max(head[col]!.length, ...rows.map((r) => (r[col] ?? '').length)));
   const line = (r: string[]) => r.map((cell, col) => (col === 0 ? cell.padEnd(widths[0]!) : cell.padStart(widths[col]!))).join('  ').trimEnd();
   const out = [`Compare: ${c.name} (${c.file})`, '', line(head), ...rows.map((r) => (r.length === 0 ? '' : line(r)))];
+  // Compare Kernels: what was changed to run the scenario on each kernel, and the kernel line why.
+  for (const x of v) for (const n of x.notes ?? []) out.push(`note (${x.label}): ${n}`);
   for (const x of v) for (const w of x.report.warnings) out.push(`warning (${x.label}): ${w}`);
   return out.join('\n') + '\n';
 }

@@ -5,6 +5,7 @@
 import type { MetricDecl, Scenario, ScenarioOverrides } from '../scenario/types';
 import type { RunResult } from './result';
 import { runScenario } from './run';
+import type { Variant } from './kernel_variants';
 
 export interface VariantResult {
   label: string;
@@ -14,6 +15,8 @@ export interface VariantResult {
   metric: number;
   /** Change of the metric against the first variant, in percent (0 for the first). */
   change_pct: number;
+  /** What was changed to run the scenario this way, and why (Compare Kernels; empty otherwise). */
+  notes: string[];
   report: RunResult;
 }
 
@@ -25,8 +28,8 @@ export interface CompareResult {
 }
 
 /** The variants to run: the scenario's `compare:` list, or the scenario alone. */
-export function variantsOf(sc: Scenario): { label: string; overrides: ScenarioOverrides }[] {
-  return sc.compare.length > 0 ? sc.compare.map((v) => ({ label: v.label, overrides: v.overrides })) : [{ label: sc.name, overrides: {} }];
+export function variantsOf(sc: Scenario): Variant[] {
+  return sc.compare.length > 0 ? sc.compare.map((v) => ({ label: v.label, overrides: v.overrides, notes: [] })) : [{ label: sc.name, overrides: {}, notes: [] }];
 }
 
 export function runVariant(sc: Scenario, overrides: ScenarioOverrides): RunResult {
@@ -44,10 +47,10 @@ export function metricValue(r: RunResult, m: MetricDecl): number {
   return l.count / seconds(l.cycles);
 }
 
-/** Put the variants' runs together (in `variantsOf` order). */
-export function assemble(sc: Scenario, runs: RunResult[]): CompareResult {
+/** Put the variants' runs together (in the order of `variants`, by default `variantsOf`). */
+export function assemble(sc: Scenario, runs: RunResult[], variants: Variant[] = variantsOf(sc)): CompareResult {
   const m = sc.metric;
-  const labels = variantsOf(sc);
+  const labels = variants;
   const values = runs.map((r) => metricValue(r, m));
   const base = values[0] ?? 0;
   return {
@@ -59,12 +62,13 @@ export function assemble(sc: Scenario, runs: RunResult[]): CompareResult {
       settings: { kernel: r.kernel, tdp: r.tdp, mmio_caching: r.mmio_caching, bypass_guest_pf: r.bypass_guest_pf, oos_shadow: r.oos_shadow, profile: r.profile, maxphyaddr: r.maxphyaddr, memslots: r.memslots },
       metric: values[i]!,
       change_pct: base === 0 ? 0 : ((values[i]! - base) / base) * 100,
+      notes: labels[i]!.notes,
       report: r,
     })),
   };
 }
 
 /** Run every variant in turn. */
-export function compareScenario(sc: Scenario): CompareResult {
-  return assemble(sc, variantsOf(sc).map((v) => runVariant(sc, v.overrides)));
+export function compareScenario(sc: Scenario, variants: Variant[] = variantsOf(sc)): CompareResult {
+  return assemble(sc, variants.map((v) => runVariant(sc, v.overrides)), variants);
 }

@@ -134,9 +134,9 @@ export class Machine {
       v.cr3 = this.guest.cr3s[0]!;
       if (c.cr0_wp) v.cr0 |= X86_CR0_WP;
       if (c.efer_nx) v.efer |= EFER_NX;
-      if (c.cr4_smep) v.cr4 |= X86_CR4_SMEP;
-      if (c.cr4_smap) v.cr4 |= X86_CR4_SMAP;
-      if (c.cr4_pke) v.cr4 |= X86_CR4_PKE;
+      if (c.cr4_smep && o.cr4_smep !== false) v.cr4 |= X86_CR4_SMEP;
+      if (c.cr4_smap && o.cr4_smap !== false) v.cr4 |= X86_CR4_SMAP;
+      if (c.cr4_pke && o.cr4_pke !== false) v.cr4 |= X86_CR4_PKE;
       v.pkru = c.pkru >>> 0;
       v.ac = c.eflags_ac;
       v.cpl = v.defaultCpl = c.cpl;

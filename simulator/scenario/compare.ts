@@ -31,6 +31,7 @@ import {
   type Kernel,
   type MemslotDecl,
   type MetricDecl,
+  type Scenario,
   type ScenarioOverrides,
   type Step,
   type VariantDecl,
@@ -266,4 +267,30 @@ function checkSlotCount(ctx: Ctx, v: Val, count: number, base: CompareBase): voi
       : `slots ${ids.join(', ')}, which the workload adds`;
     ctx.error(v, `${count} leaves no free slot id for ${what} (KVM has ${USER_MEMSLOTS} user memslots): at most ${free} here`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variants built by a program (Compare Kernels), not read from the file
+
+/**
+ * What is wrong with running `sc` with `o`: the rules readOverrides applies to a `compare:` variant
+ * that changes kernel, mmu or guest CR4 bits, in the same words. Empty when the variant is valid.
+ */
+export function variantProblems(sc: Scenario, o: ScenarioOverrides): string[] {
+  const out: string[] = [];
+  const kernel = o.kernel ?? sc.kernel;
+  const tdp = o.tdp ?? sc.mmu.tdp;
+  const bypass = o.bypass_guest_pf ?? sc.mmu.bypass_guest_pf;
+  if (bypass === true) {
+    const why = bypassProblems(kernel, tdp);
+    if (why.length > 0) out.push(`mmu.bypass_guest_pf: true is not possible: ${why.join(', and ')}`);
+  }
+  // KVM offers protection keys to a guest only with EPT (as for the top-level mmu.tdp).
+  if (sc.guest.cpu.cr4_pke && o.cr4_pke !== false && !tdp) {
+    out.push('mmu.tdp: false is not possible: guest.cpu.cr4_pke is true, and KVM does not offer protection keys with shadow paging');
+  }
+  if (o.maxphyaddr !== undefined || o.memslot_count !== undefined) {
+    out.push('host.maxphyaddr and memslots are checked only in a `compare:` section of the file');
+  }
+  return out;
 }

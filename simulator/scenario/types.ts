@@ -5,8 +5,11 @@
 // virtual addresses do not (0xffff880000000000 > 2^53), so they are kept as a virtual page number
 // (`vpn`, < 2^52) plus a page offset. 64-bit data values are kept as two 32-bit halves.
 
-export type Kernel = 'v3.0' | 'v3.1';
-export const KERNELS: readonly Kernel[] = ['v3.0', 'v3.1'];
+import { ERAS, type KernelName } from '../kvm/eras';
+
+/** The modelled kernels: the names in simulator/kvm/eras.ts, the one table a new kernel joins. */
+export type Kernel = KernelName;
+export const KERNELS: readonly Kernel[] = ERAS.map((e) => e.name);
 
 export type ProfileName = 'westmere-2011' | 'modern';
 export const PROFILES: readonly ProfileName[] = ['westmere-2011', 'modern'];
@@ -215,4 +218,8 @@ export interface ScenarioOverrides {
   /** The number of user memslots: the scenario's own, plus 4K filler slots (the lowest ids nobody
    *  uses) from 4G up, as a VMM with more regions (ROMs, option ROMs, hot-plug) would have. */
   memslot_count?: number;
+  /** Guest CR4 bits turned off (a kernel whose kvm_set_cr4 refuses them: the guest runs without). */
+  cr4_smep?: false;
+  cr4_smap?: false;
+  cr4_pke?: false;
 }

@@ -3,7 +3,8 @@
 // open the doorbell with quick open, run "MMU Lab: Run MMIO Scenario" from the command palette,
 // then read the panel's own DOM: the exit table, the decoded MMIO SPTE in the shadow tables, and a
 // timeline click that selects its workload line in the editor; then Open as Text (a read-only
-// document), the Test Explorer (the file's expectations pass) and a problem reported while typing.
+// document), the Test Explorer (the file's expectations pass), a problem reported while typing, and
+// "MMU Lab: Compare Kernels" (v3.0 and v3.1 side by side in the Compare view, with the note).
 // Screenshots: test-artifacts/e2e/.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -281,5 +282,23 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     await page.keyboard.press('Control+Z');
     await expect.poll(errors, { timeout: 15_000 }).toBe(0);
     laps.lap('problems while typing');
+  });
+
+  it('Compare Kernels from the palette: the doorbell under v3.0 and v3.1 side by side in the Compare view, with the note', async () => {
+    await focusScenario();
+    // The CodeLens is on every scenario, `compare:` or not.
+    await expect.poll(() => page.locator('.monaco-editor .codelens-decoration', { hasText: 'Compare Kernels' }).count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    await palette('MMU Lab: Compare Kernels');
+    const notes = await frameWith(page, '[data-testid="compare-notes"]');
+    // Both kernels' columns, in the order of simulator/kvm/eras.ts, each in the doorbell's own MMU mode (EPT).
+    const variants = await notes.$$eval('[data-table="compare"] vscode-table-body vscode-table-row', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('vscode-table-cell'), (td) => (td.textContent ?? '').trim())));
+    expect(variants.map((r) => r.slice(0, 3))).toEqual([['v3.0 EPT', 'v3.0', 'EPT'], ['v3.1 EPT', 'v3.1', 'EPT']]);
+    const heads = await notes.$$eval('[data-table="compare-exits"] vscode-table-header-cell', (cs) => cs.map((c) => (c.textContent ?? '').trim()));
+    expect(heads).toEqual(['exit reason', 'v3.0 EPT', 'v3.1 EPT']);
+    // The Compare view is in front, and says why v3.0 runs without the MMIO cache (3.0.1 has no MMIO SPTE).
+    expect(await notes.isVisible('[data-testid="compare-notes"]')).toBe(true);
+    expect(await notes.textContent('[data-testid="compare-notes"] li[data-variant="v3.0 EPT"]')).toContain('has no MMIO SPTEs');
+    laps.lap('compare kernels');
+    await screenshot(page, 'code-server-compare-kernels');
   });
 });

@@ -38,12 +38,13 @@ export class CompareView implements View {
           h('p', null, 'This scenario has no ', h('code', null, 'compare:'), ' section. Add one to run the scenario under several settings and see its figure of merit side by side, for example:'),
           h('pre', { class: 'mono' }, EXAMPLE),
           h('p', { class: 'note' }, 'Each variant has a label and overrides some of kernel, mmu, host and memslots (docs/scenario-format.md).'),
+          h('p', { class: 'note' }, 'Or run MMU Lab: Compare Kernels (command palette or CodeLens) to see this scenario under each modelled kernel, no compare: section needed.'),
         ),
       );
       return;
     }
     const c = run.compare;
-    replace(this.root, metricChart(c), variantTable(c), exitsTable(c), faultsTable(c), countersTable(c), cyclesTable(c));
+    replace(this.root, metricChart(c), variantTable(c), notesSection(c), exitsTable(c), faultsTable(c), countersTable(c), cyclesTable(c));
   }
 }
 
@@ -114,6 +115,23 @@ function variantTable(c: CompareResult): HTMLElement {
     widths: ['11%', '6%', '9%', '13%', '11%', '12%', '14%', '8%', '6%', '10%'],
   });
   return table;
+}
+
+/** Compare Kernels: what was changed to run the scenario on each kernel, and the kernel line why.
+ *  Text only (h() makes text nodes): a note quotes kernel source, which has `<` and `&`. */
+function notesSection(c: CompareResult): HTMLElement | null {
+  const noted = c.variants.filter((v) => (v.notes ?? []).length > 0);
+  if (noted.length === 0) return null;
+  return h(
+    'section',
+    { class: 'compare-notes', 'data-testid': 'compare-notes' },
+    h('h3', null, 'Run as each kernel would'),
+    h(
+      'ul',
+      null,
+      ...noted.flatMap((v) => v.notes.map((n) => h('li', { 'data-variant': v.label }, h('strong', null, v.label), ': ', n))),
+    ),
+  );
 }
 
 /** One row per name, one column per variant. */

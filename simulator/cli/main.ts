@@ -1,7 +1,8 @@
-// `mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]`
+// `mmu-lab run FILE... [--json | --folded] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]`
 // The only simulator module that touches Node: it reads files and prints. Exit status: 0 when every
 // expectation holds, 1 when one fails, 2 for bad input (the worst over all files).
 
+import { foldedStacks } from '../cost/flame';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -15,12 +16,14 @@ import type { RunResult } from '../run/result';
 import type { Diagnostic, ScenarioOverrides } from '../scenario/types';
 import { KERNELS } from '../scenario/types';
 
-const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]
+const USAGE = `usage: mmu-lab run FILE... [--json | --folded] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]
        mmu-lab compare FILE [--json]`;
 
 interface Args {
   files: string[];
   json: boolean;
+  /** Print the run's folded call stacks (flamegraph.pl input) instead of the report. */
+  folded: boolean;
   accesses: boolean;
   /** Include the trace events (the last 10,000) in --json output; otherwise only their totals. */
   trace: boolean;
@@ -30,10 +33,11 @@ interface Args {
 function parseArgs(argv: string[]): Args | string {
   const [cmd, ...rest] = argv;
   if (cmd !== 'run') return USAGE;
-  const a: Args = { files: [], json: false, accesses: false, trace: false, overrides: {} };
+  const a: Args = { files: [], json: false, folded: false, accesses: false, trace: false, overrides: {} };
   for (let i = 0; i < rest.length; i++) {
     const s = rest[i]!;
     if (s === '--json') a.json = true;
+    else if (s === '--folded') a.folded = true;
     else if (s === '--accesses') a.accesses = true;
     else if (s === '--trace') a.trace = true;
     else if (s === '--kernel') {
@@ -52,6 +56,7 @@ function parseArgs(argv: string[]): Args | string {
     else a.files.push(s);
   }
   if (a.files.length === 0) return USAGE;
+  if (a.json && a.folded) return `--json and --folded cannot be combined\n${USAGE}`;
   return a;
 }
 
@@ -134,7 +139,8 @@ async function main(argv: string[]): Promise<number> {
     try {
       const r = runScenario(parsed.scenario, { overrides: args.overrides, accesses: args.accesses });
       if (!args.trace) r.trace.events = [];
-      if (args.json) process.stdout.write(JSON.stringify(r) + '\n');
+      if (args.folded) process.stdout.write(foldedStacks(r.flame.all).map((l) => l + '\n').join(''));
+      else if (args.json) process.stdout.write(JSON.stringify(r) + '\n');
       else process.stdout.write(formatRunText(r, { accesses: args.accesses }) + '\n');
       if (r.expect.some((e) => !e.ok)) status = Math.max(status, 1);
     } catch (e) {

@@ -104,7 +104,7 @@ describe('the doorbell: v3.0 scans memslots under handle_ept_violation, v3.1 hit
     expect(async!.self).toBe(doorbells * (23 + 35 * 7));
     // 3.0.1 handle_ept_misconfig has no MMIO path: no lockless walk, no MMIO cache anywhere.
     for (const fn of ['handle_mmio_page_fault_common', 'walk_shadow_page_get_mmio_spte', 'quickly_check_mmio_pf', 'vcpu_match_mmio_gpa', 'vcpu_match_mmio_gva']) expect(pathsOf(g, fn)).toEqual([]);
-    // the emulation follows: kvm_mmu_page_fault -> x86_emulate_instruction (mmu.c:3405)
+    // the emulation follows: kvm_mmu_page_fault -> x86_emulate_instruction (3.0.1 mmu.c:3407)
     expect(cyclesAt(g, [...EPT_VIOLATION, 'x86_emulate_instruction', 'x86_emulate_insn', 'emulator_write_emulated_onepage'])!.total).toBeGreaterThan(0);
     // the whole run has the same memslot scans plus the one RAM fault's (a hit: fewer compares)
     expect(cyclesAt(v30.flame.all, [...EPT_VIOLATION, 'tdp_page_fault', 'try_async_pf'])!.total).toBeGreaterThan(async!.total);
@@ -166,7 +166,7 @@ describe('CallPath', () => {
     const cp = new CallPath(2);
     cp.exitBegin(1);
     cp.enter(1, F.vmx_handle_exit);
-    cp.exitEnd(1, 0);
+    cp.exitEnd(1, 0, -1);
     expect(cp.unbalanced).toBe(1);
   });
 
@@ -177,8 +177,10 @@ describe('CallPath', () => {
     cp.charge(0, -1, 10);
     cp.leave(0);
     expect(flameGraph(cp, cp.byClass, 2 * CALL_PATH_CAPACITY).nodes[0]!.total).toBe(0);
-    cp.exitEnd(0, 2);
+    expect(flameGraph(cp, cp.self).nodes[0]!.total).toBe(0);
+    cp.exitEnd(0, 2, -1);
     expect(flameGraph(cp, cp.byClass, 2 * CALL_PATH_CAPACITY).nodes[0]!.total).toBe(10);
+    expect(flameGraph(cp, cp.self).nodes[0]!.total).toBe(10);
   });
 
   it('folded counts are integers that sum to the rounded total (largest remainder)', () => {

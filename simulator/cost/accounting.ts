@@ -34,6 +34,14 @@ export class Accounting {
     this.paths.charge(who.id, who.line, cycles);
   }
 
+  /** charge() to call-path node `node` (CallPath.at / at2 / rootFrame) instead of the current one. */
+  chargeAt(who: Clocked, component: number, cycles: number, node: number): void {
+    who.clock += cycles;
+    this.byComponent[component]! += cycles;
+    this.total += cycles;
+    this.paths.chargeNode(who.id, who.line, node, cycles);
+  }
+
   reset(): void {
     this.byComponent.fill(0);
     this.total = 0;

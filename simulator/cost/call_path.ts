@@ -7,8 +7,9 @@
 //  * at most CALL_PATH_CAPACITY nodes; an enter that would need a node beyond it stays on the current
 //    node (the path folds into its parent) until the matching leave;
 //  * per fault class, one self array over the same nodes; the class of an exit is known only when
-//    it ends, so an exit's charges wait in a per-vCPU scratch of EXIT_SCRATCH (node, cycles) pairs and
-//    are folded into the class arrays at exit end (a further distinct node adds to the last pair);
+//    it ends, so an exit's charges wait in a per-vCPU scratch of EXIT_SCRATCH (node, cycles) pairs
+//    (found in O(1) through a per-vCPU node -> pair index) and are folded into the class arrays at
+//    exit end (a further distinct node in the same exit adds to the last pair);
 //  * per workload line, one self array over the nodes, allocated the first time the line charges.
 
 import { FAULT_CLASSES } from '../kvm/fault_class';
@@ -26,6 +27,8 @@ export class CallPath {
   readonly firstChild = new Int32Array(CALL_PATH_CAPACITY).fill(-1);
   readonly nextSibling = new Int32Array(CALL_PATH_CAPACITY).fill(-1);
   readonly self = new Float64Array(CALL_PATH_CAPACITY);
+  /** Per node, the child entered last: enter() checks it before scanning the siblings. */
+  private readonly lastChild = new Int32Array(CALL_PATH_CAPACITY).fill(-1);
   /** Self cycles per (class, node): class * CALL_PATH_CAPACITY + node. Exits only. */
   readonly byClass = new Float64Array((CLASS_NONE + 1) * CALL_PATH_CAPACITY);
   /** Per workload line, self cycles per node (allocated on the line's first charge). */
@@ -40,9 +43,8 @@ export class CallPath {
   private readonly scratchNode: Int32Array;
   private readonly scratchCycles: Float64Array;
   private readonly scratchLen: Int32Array;
-  private readonly saved: Int32Array;
-  private readonly savedFolded: Int32Array;
-  private readonly savedDepth: Int32Array;
+  /** Per vCPU and node: 1 + the node's pair in the scratch, 0 for none. */
+  private readonly pairOf: Int32Array;
   /** Leaves without an enter, and exits that ended off their base node: 0 in a correct model. */
   unbalanced = 0;
 
@@ -56,14 +58,50 @@ export class CallPath {
     this.scratchNode = new Int32Array(vcpus * EXIT_SCRATCH);
     this.scratchCycles = new Float64Array(vcpus * EXIT_SCRATCH);
     this.scratchLen = new Int32Array(vcpus);
-    this.saved = new Int32Array(vcpus);
-    this.savedFolded = new Int32Array(vcpus);
-    this.savedDepth = new Int32Array(vcpus);
+    this.pairOf = new Int32Array(vcpus * CALL_PATH_CAPACITY);
   }
 
   /** Size the per-line arrays for lines 0..lineEnd-1. */
   setLines(lineEnd: number): void {
     this.byLine = new Array<Float64Array | undefined>(lineEnd).fill(undefined);
+  }
+
+  /** The child of `p` for `fnId`, created on first use; `p` itself when the tree is full. */
+  child(p: number, fnId: number): number {
+    let c = this.lastChild[p]!;
+    if (c >= 0 && this.fn[c] === fnId) return c;
+    c = this.firstChild[p]!;
+    while (c >= 0 && this.fn[c] !== fnId) c = this.nextSibling[c]!;
+    if (c < 0) {
+      if (this.nodes === CALL_PATH_CAPACITY) return p;
+      c = this.nodes++;
+      this.fn[c] = fnId;
+      this.parent[c] = p;
+      this.nextSibling[c] = this.firstChild[p]!;
+      this.firstChild[p] = c;
+    }
+    this.lastChild[p] = c;
+    return c;
+  }
+
+  /** The node a leaf function `fnId` called now would charge: one call instead of enter, charge,
+   *  leave, for functions that call nothing modelled (the current node while folded). */
+  at(vcpu: number, fnId: number): number {
+    const p = this.cur[vcpu]!;
+    return this.folded[vcpu]! > 0 ? p : this.child(p, fnId);
+  }
+
+  /** The same for a leaf `b` called by `a` (gfn_to_memslot -> __gfn_to_memslot). */
+  at2(vcpu: number, a: number, b: number): number {
+    const p = this.cur[vcpu]!;
+    if (this.folded[vcpu]! > 0) return p;
+    const c = this.child(p, a);
+    return c === p ? p : this.child(c, b);
+  }
+
+  /** A frame directly under the root, whatever the current path (the VMM's time during an exit). */
+  rootFrame(fnId: number): number {
+    return this.child(0, fnId);
   }
 
   enter(vcpu: number, fnId: number): void {
@@ -73,20 +111,9 @@ export class CallPath {
       return;
     }
     const p = this.cur[vcpu]!;
-    let c = this.firstChild[p]!;
-    while (c >= 0 && this.fn[c] !== fnId) c = this.nextSibling[c]!;
-    if (c < 0) {
-      if (this.nodes === CALL_PATH_CAPACITY) {
-        this.folded[vcpu] = 1;
-        return;
-      }
-      c = this.nodes++;
-      this.fn[c] = fnId;
-      this.parent[c] = p;
-      this.nextSibling[c] = this.firstChild[p]!;
-      this.firstChild[p] = c;
-    }
-    this.cur[vcpu] = c;
+    const c = this.child(p, fnId);
+    if (c === p) this.folded[vcpu] = 1;
+    else this.cur[vcpu] = c;
   }
 
   leave(vcpu: number): void {
@@ -99,50 +126,42 @@ export class CallPath {
     else this.cur[vcpu] = this.parent[this.cur[vcpu]!]!;
   }
 
-  /** Enter `fnId` as a child of the root, whatever the current path (the VMM's time during an exit
-   *  is not under a kernel function); leaveRootFrame returns to the path. One at a time per vCPU. */
-  enterRootFrame(vcpu: number, fnId: number): void {
-    this.saved[vcpu] = this.cur[vcpu]!;
-    this.savedFolded[vcpu] = this.folded[vcpu]!;
-    this.savedDepth[vcpu] = this.depth[vcpu]!;
-    this.cur[vcpu] = 0;
-    this.folded[vcpu] = 0;
-    this.depth[vcpu] = 0;
-    this.enter(vcpu, fnId);
-  }
-
-  leaveRootFrame(vcpu: number): void {
-    this.leave(vcpu);
-    if (this.depth[vcpu] !== 0) this.unbalanced++;
-    this.cur[vcpu] = this.saved[vcpu]!;
-    this.folded[vcpu] = this.savedFolded[vcpu]!;
-    this.depth[vcpu] = this.savedDepth[vcpu]!;
-  }
-
   charge(vcpu: number, line: number, cycles: number): void {
-    const node = this.cur[vcpu]!;
-    this.self[node]! += cycles;
-    if (line >= 0 && line < this.byLine.length) {
-      let a = this.byLine[line];
-      if (a === undefined) a = this.byLine[line] = new Float64Array(CALL_PATH_CAPACITY); // once per line
-      a[node]! += cycles;
-    }
-    if (this.inExit[vcpu] === 0) return;
-    const base = vcpu * EXIT_SCRATCH;
-    const n = this.scratchLen[vcpu]!;
-    for (let i = n - 1; i >= 0; i--) {
-      if (this.scratchNode[base + i] === node) {
-        this.scratchCycles[base + i]! += cycles;
+    this.chargeNode(vcpu, line, this.cur[vcpu]!, cycles);
+  }
+
+  chargeNode(vcpu: number, line: number, node: number, cycles: number): void {
+    if (this.inExit[vcpu] !== 0) {
+      // Inside an exit: one add to the exit's pair for this node; exitEnd spreads it.
+      const base = vcpu * EXIT_SCRATCH;
+      const k = vcpu * CALL_PATH_CAPACITY + node;
+      const pair = this.pairOf[k]!;
+      if (pair > 0) {
+        this.scratchCycles[base + pair - 1]! += cycles;
         return;
       }
-    }
-    if (n === EXIT_SCRATCH) {
-      this.scratchCycles[base + n - 1]! += cycles; // bound reached: the exit's last distinct node takes it
+      const n = this.scratchLen[vcpu]!;
+      if (n === EXIT_SCRATCH) {
+        this.scratchCycles[base + n - 1]! += cycles; // bound reached: the exit's last distinct node takes it
+        return;
+      }
+      this.scratchNode[base + n] = node;
+      this.scratchCycles[base + n] = cycles;
+      this.pairOf[k] = n + 1;
+      this.scratchLen[vcpu] = n + 1;
       return;
     }
-    this.scratchNode[base + n] = node;
-    this.scratchCycles[base + n] = cycles;
-    this.scratchLen[vcpu] = n + 1;
+    this.self[node]! += cycles;
+    const a = this.lineArray(line);
+    if (a !== null) a[node]! += cycles;
+  }
+
+  /** The per-node array of workload line `line` (null outside 0..lineEnd-1); allocated once per line. */
+  private lineArray(line: number): Float64Array | null {
+    if (line < 0 || line >= this.byLine.length) return null;
+    let a = this.byLine[line];
+    if (a === undefined) a = this.byLine[line] = new Float64Array(CALL_PATH_CAPACITY);
+    return a;
   }
 
   /** An exit starts on `vcpu`: its charges are also kept until exitEnd gives their class. */
@@ -151,11 +170,21 @@ export class CallPath {
     this.scratchLen[vcpu] = 0;
   }
 
-  /** The exit ended with fault class `cls` (-1: none). The stack must be back where it started. */
-  exitEnd(vcpu: number, cls: number): void {
+  /** The exit, on workload line `line`, ended with fault class `cls` (-1: none): its pairs go to the
+   *  run, the class and the line. The stack must be back where it started. */
+  exitEnd(vcpu: number, cls: number, line: number): void {
     const row = (cls < 0 ? CLASS_NONE : cls) * CALL_PATH_CAPACITY;
     const base = vcpu * EXIT_SCRATCH;
-    for (let i = 0; i < this.scratchLen[vcpu]!; i++) this.byClass[row + this.scratchNode[base + i]!]! += this.scratchCycles[base + i]!;
+    const at = vcpu * CALL_PATH_CAPACITY;
+    const lineSelf = this.lineArray(line);
+    for (let i = 0; i < this.scratchLen[vcpu]!; i++) {
+      const node = this.scratchNode[base + i]!;
+      const cycles = this.scratchCycles[base + i]!;
+      this.self[node]! += cycles;
+      this.byClass[row + node]! += cycles;
+      if (lineSelf !== null) lineSelf[node]! += cycles;
+      this.pairOf[at + node] = 0;
+    }
     this.scratchLen[vcpu] = 0;
     this.inExit[vcpu] = 0;
     if (this.depth[vcpu] !== 0) this.unbalanced++;
@@ -166,6 +195,7 @@ export class CallPath {
     this.byClass.fill(0);
     for (const a of this.byLine) a?.fill(0);
     this.scratchLen.fill(0);
+    this.pairOf.fill(0);
     this.inExit.fill(0);
   }
 }

@@ -1,4 +1,4 @@
-// The kernel functions the simulator's call paths are made of (docs/kernel-paths.md §16), one table:
+// The kernel functions the simulator's call paths are made of (docs/kernel-paths.md §17), one table:
 // a function id is an index into KERNEL_FUNCTIONS. Per era, the file and the line where the function's
 // name starts its definition in the release tree (0: the era has no such function). Every line was
 // read in /work/ksrc (3.0.1 and 3.1.10); test/call-path.test.ts checks each one against the trees.

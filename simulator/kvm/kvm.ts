@@ -123,30 +123,25 @@ export class Kvm {
   gfnToMemslot(vcpu: Vcpu, gfn: number): Memslot | null {
     const before = this.memslots.compares;
     const found = this.memslots.lookup(gfn);
-    this.cp.enter(vcpu.id, F.gfn_to_memslot);
-    this.cp.enter(vcpu.id, F.__gfn_to_memslot); // the linear scan (3.0.1 kvm_main.c:941, 3.1.10:964)
-    this.chargeSearch(vcpu, this.memslots.compares - before, found !== null);
-    this.cp.leave(vcpu.id);
-    this.cp.leave(vcpu.id);
+    // gfn_to_memslot -> __gfn_to_memslot, the linear scan (3.0.1 kvm_main.c:941, 3.1.10:964)
+    this.chargeSearch(vcpu, this.memslots.compares - before, found !== null, this.cp.at2(vcpu.id, F.gfn_to_memslot, F.__gfn_to_memslot));
     return found !== null && found.invalid ? null : found;
   }
 
   /** Count and charge one memslot search of `compares` entries. */
-  private chargeSearch(vcpu: Vcpu, compares: number, hit: boolean): void {
+  private chargeSearch(vcpu: Vcpu, compares: number, hit: boolean, node: number): void {
     const st = this.stats;
     st[S.memslot_lookups]!++;
     st[S.memslot_compares]! += compares;
     if (!hit) st[S.memslot_misses]!++;
-    this.acct.charge(vcpu, C.memslot_search, this.cost.memslot_lookup + compares * this.cost.memslot_compare);
+    this.acct.chargeAt(vcpu, C.memslot_search, this.cost.memslot_lookup + compares * this.cost.memslot_compare, node);
   }
 
   /** kvm_is_visible_gfn, counted and charged as a memslot search (its compares over the user slots). */
   isVisibleGfn(vcpu: Vcpu, gfn: number): boolean {
     const before = this.memslots.compares;
     const visible = this.memslots.isVisible(gfn);
-    this.cp.enter(vcpu.id, F.kvm_is_visible_gfn);
-    this.chargeSearch(vcpu, this.memslots.compares - before, visible);
-    this.cp.leave(vcpu.id);
+    this.chargeSearch(vcpu, this.memslots.compares - before, visible, this.cp.at(vcpu.id, F.kvm_is_visible_gfn));
     return visible;
   }
 
@@ -156,9 +151,7 @@ export class Kvm {
     if (pfn === 0) {
       this.stats[S.host_pages]!++;
       pfn = slot.faultIn(gfn, this.host);
-      this.cp.enter(vcpu.id, F.hva_to_pfn); // get_user_pages faults the page in
-      this.acct.charge(vcpu, C.host_page_fault, this.cost.host_page_fault);
-      this.cp.leave(vcpu.id);
+      this.acct.chargeAt(vcpu, C.host_page_fault, this.cost.host_page_fault, this.cp.at(vcpu.id, F.hva_to_pfn)); // get_user_pages
     }
     return pfn;
   }
@@ -187,9 +180,7 @@ export class Kvm {
     this.trace.emit(E.kvm_flush_remote_tlbs, vcpu.id, vcpu.line, vcpu.clock);
     if (!this.otherVcpuInGuestMode(vcpu)) return;
     this.stats[S.remote_tlb_flush]!++;
-    this.cp.enter(vcpu.id, F.kvm_flush_remote_tlbs);
-    this.acct.charge(vcpu, C.shadow_page, this.cost.remote_tlb_flush);
-    this.cp.leave(vcpu.id);
+    this.acct.chargeAt(vcpu, C.shadow_page, this.cost.remote_tlb_flush, this.cp.at(vcpu.id, F.kvm_flush_remote_tlbs));
   }
 
   /** Set by the machine: per vCPU, 1 once its workload has ended (it no longer enters the guest). */

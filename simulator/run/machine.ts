@@ -361,9 +361,7 @@ export class Machine {
         this.runner.loadCr3(vcpu, this.guest.cr3s[prog.arg(pc, 0)]!);
         return;
       case OP_COMPUTE:
-        kvm.cp.enter(vcpu.id, F.guest);
-        kvm.acct.charge(vcpu, C.guest_compute, prog.arg(pc, 0));
-        kvm.cp.leave(vcpu.id);
+        kvm.acct.chargeAt(vcpu, C.guest_compute, prog.arg(pc, 0), kvm.cp.at(vcpu.id, F.guest));
         return;
       case OP_SET_CACHING: {
         const on = prog.arg(pc, 0) === 1;

@@ -77,11 +77,7 @@ export class VcpuRunner {
         ? this.cpu.accessShadow(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi)
         : this.cpu.access(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi);
       if (r === ACCESS_DONE) {
-        kvm.cp.enter(vcpu.id, F.guest);
-        kvm.cp.enter(vcpu.id, F.guest_memory);
-        kvm.acct.charge(vcpu, C.guest_memory, kvm.cost.guest_ram_access);
-        kvm.cp.leave(vcpu.id);
-        kvm.cp.leave(vcpu.id);
+        kvm.acct.chargeAt(vcpu, C.guest_memory, kvm.cost.guest_ram_access, kvm.cp.at2(vcpu.id, F.guest, F.guest_memory));
         this.lo = this.cpu.lo;
         this.hi = this.cpu.hi;
         return INSN_DONE;
@@ -143,9 +139,7 @@ export class VcpuRunner {
     // vcpu_enter_guest -> vmx_handle_exit -> the handler. The exit's class is known at its end.
     cp.exitBegin(vcpu.id);
     cp.enter(vcpu.id, F.vcpu_enter_guest);
-    cp.enter(vcpu.id, F.vmx_vcpu_run);
-    kvm.acct.charge(vcpu, C.vm_exit_entry, cost.vmexit_transition);
-    cp.leave(vcpu.id);
+    kvm.acct.chargeAt(vcpu, C.vm_exit_entry, cost.vmexit_transition, cp.at(vcpu.id, F.vmx_vcpu_run));
     const start = vcpu.clock;
     cp.enter(vcpu.id, F.vmx_handle_exit);
     kvm.acct.charge(vcpu, C.vm_exit_entry, cost.exit_handler);
@@ -175,7 +169,7 @@ export class VcpuRunner {
     }
     cp.leave(vcpu.id); // vmx_handle_exit
     cp.leave(vcpu.id); // vcpu_enter_guest
-    cp.exitEnd(vcpu.id, vcpu.exitClass);
+    cp.exitEnd(vcpu.id, vcpu.exitClass, vcpu.line);
     // Memory-fault exits get a fault class; CR3 loads and INVLPG are not faults.
     if (vcpu.exitClass >= 0) kvm.countFault(vcpu, vcpu.exitClass);
     else if (reason !== EXIT_REASON_CR_ACCESS && reason !== EXIT_REASON_INVLPG) kvm.warn(vcpu, `exit ${reason} was not classified`);

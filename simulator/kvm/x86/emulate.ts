@@ -142,9 +142,7 @@ export class Emulator {
     kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_WRITE, size, this.gpa, vcpu.raxLo, vcpu.raxHi);
     const dev = kvm.bus.find(this.gpa);
     if (dev !== null && dev.handler === 'kernel') {
-      kvm.cp.enter(vcpu.id, F.vcpu_mmio_write);
-      kvm.acct.charge(vcpu, C.device_kernel, kvm.cost.device_kernel); // vcpu_mmio_write: handled in kernel
-      kvm.cp.leave(vcpu.id);
+      kvm.acct.chargeAt(vcpu, C.device_kernel, kvm.cost.device_kernel, kvm.cp.at(vcpu.id, F.vcpu_mmio_write)); // handled in kernel
       dev.write(this.gpa, size, vcpu.raxLo, vcpu.raxHi);
       kvm.stats[S.mmio_writes]!++;
       return EMULATE_DONE;
@@ -179,9 +177,7 @@ export class Emulator {
     }
     const dev = kvm.bus.find(this.gpa);
     if (dev !== null && dev.handler === 'kernel') {
-      kvm.cp.enter(vcpu.id, F.vcpu_mmio_read);
-      kvm.acct.charge(vcpu, C.device_kernel, kvm.cost.device_kernel); // vcpu_mmio_read: handled in kernel
-      kvm.cp.leave(vcpu.id);
+      kvm.acct.chargeAt(vcpu, C.device_kernel, kvm.cost.device_kernel, kvm.cp.at(vcpu.id, F.vcpu_mmio_read)); // handled in kernel
       dev.read(this.gpa, size);
       kvm.stats[S.mmio_reads]!++;
       kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_READ, size, this.gpa, dev.lo, dev.hi);
@@ -246,9 +242,7 @@ export class Emulator {
     const kvm = this.kvm;
     kvm.stats[S.userspace_exits]!++;
     // The VMM's time is not under a kernel function: a root frame of its own.
-    kvm.cp.enterRootFrame(vcpu.id, F.vmm);
-    kvm.acct.charge(vcpu, C.device_userspace, kvm.cost.device_userspace);
-    kvm.cp.leaveRootFrame(vcpu.id);
+    kvm.acct.chargeAt(vcpu, C.device_userspace, kvm.cost.device_userspace, kvm.cp.rootFrame(F.vmm));
     kvm.trace.emit(E.kvm_userspace_exit, vcpu.id, vcpu.line, vcpu.clock, KVM_EXIT_MMIO);
   }
 

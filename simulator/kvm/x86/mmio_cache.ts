@@ -19,16 +19,12 @@ export function vcpuCacheMmioInfo(kvm: Kvm, vcpu: Vcpu, gvaVpn: number, gfn: num
   vcpu.mmioGfn = gfn;
   vcpu.mmioAccess = access;
   kvm.stats[S.mmio_cache_fills]!++;
-  kvm.cp.enter(vcpu.id, F.vcpu_cache_mmio_info);
-  kvm.acct.charge(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op);
-  kvm.cp.leave(vcpu.id);
+  kvm.acct.chargeAt(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op, kvm.cp.at(vcpu.id, F.vcpu_cache_mmio_info));
 }
 
 /** vcpu_match_mmio_gpa, for a guest frame number. */
 export function vcpuMatchMmioGpa(kvm: Kvm, vcpu: Vcpu, gfn: number): boolean {
-  kvm.cp.enter(vcpu.id, F.vcpu_match_mmio_gpa);
-  kvm.acct.charge(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op);
-  kvm.cp.leave(vcpu.id);
+  kvm.acct.chargeAt(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op, kvm.cp.at(vcpu.id, F.vcpu_match_mmio_gpa));
   const hit = vcpu.mmioGfn !== 0 && vcpu.mmioGfn === gfn;
   if (hit) kvm.stats[S.mmio_cache_hits]!++;
   return hit;
@@ -36,9 +32,7 @@ export function vcpuMatchMmioGpa(kvm: Kvm, vcpu: Vcpu, gfn: number): boolean {
 
 /** vcpu_match_mmio_gva, for a virtual page number. */
 export function vcpuMatchMmioGva(kvm: Kvm, vcpu: Vcpu, vpn: number): boolean {
-  kvm.cp.enter(vcpu.id, F.vcpu_match_mmio_gva);
-  kvm.acct.charge(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op);
-  kvm.cp.leave(vcpu.id);
+  kvm.acct.chargeAt(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op, kvm.cp.at(vcpu.id, F.vcpu_match_mmio_gva));
   const hit = vcpu.mmioGvaVpn !== 0 && vcpu.mmioGvaVpn === vpn;
   if (hit) kvm.stats[S.mmio_cache_hits]!++;
   return hit;

@@ -8,7 +8,8 @@ import { scenario, run, vm, NIC, EXTRA } from './helpers/scenario';
 import { MODES } from './helpers/modes';
 import { runScenario } from '../simulator/run/run';
 import type { FlameGraph, RunResult } from '../simulator/run/result';
-import { CallPath, CALL_PATH_CAPACITY } from '../simulator/cost/call_path';
+import { CallPath, CALL_PATH_CAPACITY, EXIT_SCRATCH } from '../simulator/cost/call_path';
+import { Machine } from '../simulator/run/machine';
 import { flameGraph, foldedStacks } from '../simulator/cost/flame';
 import { KERNEL_FUNCTIONS, NON_KERNEL_FRAMES, FRAME_NAMES, F, kernelSourceUrl } from '../simulator/kvm/kernel_functions';
 
@@ -57,6 +58,11 @@ describe('call-path flame graph of every example, every era and mode', () => {
       it(`${file}, ${mode}: root = run total, stacks balanced, folded sums to the total`, () => {
         const sc = scenario(readFileSync(join('examples', file), 'utf8'), file);
         const r = runScenario(sc, { overrides });
+        // The documented bounds are never reached: nothing folds (docs/cost-model.md, "Attribution").
+        const m = new Machine(sc, { overrides });
+        m.run();
+        expect(m.kvm.cp.nodes).toBeLessThan(CALL_PATH_CAPACITY / 2);
+        expect(m.kvm.cp.maxExitPairs).toBeLessThan(EXIT_SCRATCH);
         // An enter without its leave, or an exit that ends off its base node, is reported here
         // (CallPath.unbalanced, checked at the end of every exit).
         expect(r.warnings.filter((w) => w.includes('call-path'))).toEqual([]);

@@ -45,6 +45,8 @@ export class CallPath {
   private readonly scratchLen: Int32Array;
   /** Per vCPU and node: 1 + the node's pair in the scratch, 0 for none. */
   private readonly pairOf: Int32Array;
+  /** The most distinct nodes one exit charged (to check EXIT_SCRATCH is never reached). */
+  maxExitPairs = 0;
   /** Leaves without an enter, and exits that ended off their base node: 0 in a correct model. */
   unbalanced = 0;
 
@@ -177,6 +179,7 @@ export class CallPath {
     const base = vcpu * EXIT_SCRATCH;
     const at = vcpu * CALL_PATH_CAPACITY;
     const lineSelf = this.lineArray(line);
+    if (this.scratchLen[vcpu]! > this.maxExitPairs) this.maxExitPairs = this.scratchLen[vcpu]!;
     for (let i = 0; i < this.scratchLen[vcpu]!; i++) {
       const node = this.scratchNode[base + i]!;
       const cycles = this.scratchCycles[base + i]!;

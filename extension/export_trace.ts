@@ -1,13 +1,13 @@
 // "MMU Lab: Export Trace": the last run's trace events (the last mmuLab.traceBufferSize of them) as
-// JSON, CSV, a Chrome trace for Perfetto or trace-cmd report text, written where the user says (trace_export.ts has the
-// formats).
+// JSON, CSV, a Chrome trace for Perfetto or trace-cmd report text, or the run's cycles per call path
+// as folded stacks, written where the user says (trace_export.ts has the formats).
 
 import * as vscode from 'vscode';
 import { fmtInt } from '../shared/format';
 import type { RunStore } from './run_store';
-import { traceToChromeTrace, traceToCsv, traceToJson, traceToTraceCmd } from './trace_export';
+import { flameToFolded, traceToChromeTrace, traceToCsv, traceToJson, traceToTraceCmd } from './trace_export';
 
-type Format = 'json' | 'csv' | 'chrome' | 'trace-cmd';
+type Format = 'json' | 'csv' | 'chrome' | 'trace-cmd' | 'folded';
 
 const FORMATS: { format: Format; label: string; description: string; suffix: string; filters: Record<string, string[]> }[] = [
   { format: 'json', label: 'JSON', description: 'The events as the simulator reports them', suffix: '.trace.json', filters: { JSON: ['json'] } },
@@ -26,6 +26,13 @@ const FORMATS: { format: Format; label: string; description: string; suffix: str
     suffix: '.trace-cmd.txt',
     filters: { Text: ['txt'] },
   },
+  {
+    format: 'folded',
+    label: 'Folded stacks',
+    description: 'Cycles per kernel call path, for flamegraph.pl, speedscope or inferno',
+    suffix: '.folded',
+    filters: { 'Folded stacks': ['folded', 'txt'] },
+  },
 ];
 
 export async function exportTrace(store: RunStore): Promise<void> {
@@ -37,7 +44,10 @@ export async function exportTrace(store: RunStore): Promise<void> {
     return;
   }
   const r = run.result;
-  if (r.trace.events.length === 0) {
+  const picked = await vscode.window.showQuickPick(FORMATS, { title: `MMU Lab: Export Trace of ${run.file}`, placeHolder: 'Format' });
+  if (!picked) return;
+  // The folded stacks come from the whole run's cycles, not from the trace buffer.
+  if (picked.format !== 'folded' && r.trace.events.length === 0) {
     const open = 'Open Settings';
     const choice = await vscode.window.showWarningMessage(
       `MMU Lab: the run of ${run.file} kept no trace events (mmuLab.traceBufferSize is ${run.source.traceCapacity}).`,
@@ -46,8 +56,6 @@ export async function exportTrace(store: RunStore): Promise<void> {
     if (choice === open) await vscode.commands.executeCommand('workbench.action.openSettings', 'mmuLab.traceBufferSize');
     return;
   }
-  const picked = await vscode.window.showQuickPick(FORMATS, { title: `MMU Lab: Export Trace of ${run.file}`, placeHolder: 'Format' });
-  if (!picked) return;
 
   const name = run.file.replace(/\.mmio\.(yaml|json)$/i, '') + picked.suffix;
   const scenario = vscode.Uri.parse(run.uri);
@@ -67,7 +75,9 @@ export async function exportTrace(store: RunStore): Promise<void> {
         ? traceToCsv(r)
         : picked.format === 'trace-cmd'
           ? traceToTraceCmd(r)
-          : JSON.stringify(traceToChromeTrace(r));
+          : picked.format === 'folded'
+            ? flameToFolded(r)
+            : JSON.stringify(traceToChromeTrace(r));
   try {
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
   } catch (e) {
@@ -76,7 +86,8 @@ export async function exportTrace(store: RunStore): Promise<void> {
   }
   const dropped = r.trace.dropped > 0 ? ` The run's first ${fmtInt(r.trace.dropped)} events were not kept (raise mmuLab.traceBufferSize to keep more).` : '';
   const actions = picked.format === 'chrome' ? ['Open Perfetto', 'Open File'] : ['Open File'];
-  const choice = await vscode.window.showInformationMessage(`MMU Lab: exported ${fmtInt(r.trace.events.length)} events to ${target.path.split('/').pop()}.${dropped}`, ...actions);
+  const what = picked.format === 'folded' ? `${fmtInt(r.cycles.total)} cycles as folded stacks` : `${fmtInt(r.trace.events.length)} events`;
+  const choice = await vscode.window.showInformationMessage(`MMU Lab: exported ${what} to ${target.path.split('/').pop()}.${picked.format === 'folded' ? '' : dropped}`, ...actions);
   if (choice === 'Open File') await vscode.window.showTextDocument(target);
   else if (choice === 'Open Perfetto') await vscode.env.openExternal(vscode.Uri.parse('https://ui.perfetto.dev'));
 }

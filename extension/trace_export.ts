@@ -1,15 +1,23 @@
 // The run's trace in four formats, for "MMU Lab: Export Trace": the events as JSON, as CSV (one
 // row per event, for spreadsheets), as a Chrome trace-event file that Perfetto
 // (ui.perfetto.dev) and chrome://tracing open, with one track per vCPU and each VM exit as a slice,
-// and as `trace-cmd report` text (simulator/report/trace_cmd.ts) to diff against a real host's.
+// and as `trace-cmd report` text (simulator/report/trace_cmd.ts) to diff against a real host's;
+// and the run's cycles per call path as folded stacks (flamegraph.pl, speedscope, inferno).
 // Pure functions of the RunResult: no vscode import, so they are unit-tested directly.
 
-import type { RunResult, TraceEventRecord } from '../simulator/index';
-import { formatTraceCmd } from '../simulator/index';
+import { foldedStacks, formatTraceCmd, type RunResult, type TraceEventRecord } from '../simulator/index';
 
 /** Microseconds of the vCPU clock (cycles at the profile's frequency). */
 export function cyclesToMicros(cycles: number, ghz: number): number {
   return cycles / (ghz * 1000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Folded stacks (Brendan Gregg's stackcollapse format; the same text as `mmu-lab run --folded`)
+
+/** The whole run's call paths, one `frame;frame count` line each; the counts sum to the run's total. */
+export function flameToFolded(r: RunResult): string {
+  return foldedStacks(r.flame.all).map((l) => l + '\n').join('');
 }
 
 // ---------------------------------------------------------------------------------------------

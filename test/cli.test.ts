@@ -45,6 +45,26 @@ describe('mmu-lab run', () => {
     expect(r.expect.find((e: { path: string }) => e.path === 'exits.EPT_MISCONFIG')).toMatchObject({ ok: false, actual: 0 });
   });
 
+  it('--folded prints folded stacks (root-most frame first, integer counts) summing to the run total', () => {
+    const p = cli('run', 'examples/doorbell.mmio.yaml', '--folded');
+    expect(p.status).toBe(0);
+    const lines = p.stdout.trim().split('\n');
+    // frames may hold a space ([guest memory]): flamegraph.pl takes the count after the last one
+    for (const l of lines) expect(l).toMatch(/^[^;]+(;[^;]+)* [1-9]\d*$/);
+    const total = JSON.parse(cli('run', 'examples/doorbell.mmio.yaml', '--json').stdout).cycles.total;
+    expect(lines.reduce((s, l) => s + Number(l.split(' ').at(-1)), 0)).toBe(Math.round(total));
+    // 3.1.10 vmx.c handle_ept_misconfig -> mmu.c handle_mmio_page_fault_common -> quickly_check_mmio_pf
+    expect(lines.some((l) => l.startsWith('vcpu_enter_guest;vmx_handle_exit;handle_ept_misconfig;handle_mmio_page_fault_common;quickly_check_mmio_pf;vcpu_match_mmio_gpa '))).toBe(true);
+    expect(lines.some((l) => l.startsWith('guest '))).toBe(true);
+  });
+
+  it('--folded and --json together are bad input: one message, usage, exit 2', () => {
+    const p = cli('run', 'examples/doorbell.mmio.yaml', '--folded', '--json');
+    expect(p.status).toBe(2);
+    expect(p.stderr).toMatch(/^--json and --folded cannot be combined\nusage: mmu-lab run/);
+    expect(p.stdout).toBe('');
+  });
+
   it('--accesses lists every access with its value', () => {
     const p = cli('run', 'examples/memslot-over-mmio.mmio.yaml', '--json', '--accesses');
     const r = JSON.parse(p.stdout);

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseScenario, runScenario, type RunResult } from '../simulator/index';
-import { CSV_COLUMNS, csvField, cyclesToMicros, traceToChromeTrace, traceToCsv, traceToJson, traceToTraceCmd, type ChromeTraceEvent } from '../extension/trace_export';
+import { CSV_COLUMNS, csvField, cyclesToMicros, flameToFolded, traceToChromeTrace, traceToCsv, traceToJson, traceToTraceCmd, type ChromeTraceEvent } from '../extension/trace_export';
 
 function doorbell(): RunResult {
   const parsed = parseScenario(readFileSync('examples/doorbell.mmio.yaml', 'utf8'), 'doorbell.mmio.yaml');
@@ -12,6 +12,18 @@ function doorbell(): RunResult {
 }
 
 const r = doorbell();
+
+describe('folded stacks', () => {
+  it('one `frame;frame count` line per call path, integer counts summing to the run total, newline-terminated', () => {
+    const text = flameToFolded(r);
+    expect(text.endsWith('\n')).toBe(true);
+    const lines = text.trimEnd().split('\n');
+    for (const l of lines) expect(l).toMatch(/^[^;]+(;[^;]+)* [1-9]\d*$/);
+    expect(lines.reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)).toBe(r.cycles.total);
+    // 3.1.10 vmx.c handle_ept_misconfig: `ret = handle_mmio_page_fault_common(vcpu, gpa, true);`
+    expect(lines.some((l) => l.startsWith('vcpu_enter_guest;vmx_handle_exit;handle_ept_misconfig;handle_mmio_page_fault_common;'))).toBe(true);
+  });
+});
 
 describe('Chrome trace', () => {
   const t = traceToChromeTrace(r);

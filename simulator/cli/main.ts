@@ -1,8 +1,9 @@
-// `mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]`
+// `mmu-lab run FILE... [--json | --folded | --trace-cmd [-e EVENT]...] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]`
 // `mmu-lab compare FILE [--kernels v3.0,v3.1] [--tdp on,off] [--json]`
 // The only simulator module that touches Node: it reads files and prints. Exit status: 0 when every
 // expectation holds, 1 when one fails, 2 for bad input (the worst over all files).
 
+import { foldedStacks } from '../cost/flame';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ import type { RunResult } from '../run/result';
 import type { Diagnostic, Kernel, ScenarioOverrides } from '../scenario/types';
 import { KERNELS } from '../scenario/types';
 
-const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]
+const USAGE = `usage: mmu-lab run FILE... [--json | --folded] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]
                     [--trace-cmd [-e EVENT]...]
        mmu-lab compare FILE [--kernels ${KERNELS.join(',')}] [--tdp on,off] [--json]
          (compare: the file's compare: variants; with --kernels/--tdp, or when it has none, the file
@@ -29,6 +30,8 @@ const USAGE = `usage: mmu-lab run FILE... [--json] [--kernel v3.0|v3.1] [--tdp o
 interface Args {
   files: string[];
   json: boolean;
+  /** Print the run's folded call stacks (flamegraph.pl input) instead of the report. */
+  folded: boolean;
   accesses: boolean;
   /** Include the trace events (the last 10,000) in --json output; otherwise only their totals. */
   trace: boolean;
@@ -42,10 +45,11 @@ interface Args {
 function parseArgs(argv: string[]): Args | string {
   const [cmd, ...rest] = argv;
   if (cmd !== 'run') return USAGE;
-  const a: Args = { files: [], json: false, accesses: false, trace: false, traceCmd: false, events: [], overrides: {} };
+  const a: Args = { files: [], json: false, folded: false, accesses: false, trace: false, traceCmd: false, events: [], overrides: {} };
   for (let i = 0; i < rest.length; i++) {
     const s = rest[i]!;
     if (s === '--json') a.json = true;
+    else if (s === '--folded') a.folded = true;
     else if (s === '--accesses') a.accesses = true;
     else if (s === '--trace') a.trace = true;
     else if (s === '--trace-cmd') a.traceCmd = true;
@@ -76,6 +80,8 @@ function parseArgs(argv: string[]): Args | string {
     const sel = selectTracepoints(a.events);
     if (typeof sel === 'string') return `${sel}\n${USAGE}`;
   }
+  if (a.json && a.folded) return `--json and --folded cannot be combined\n${USAGE}`;
+  if (a.traceCmd && a.folded) return `--trace-cmd and --folded are exclusive\n${USAGE}`;
   return a;
 }
 
@@ -202,6 +208,7 @@ async function main(argv: string[]): Promise<number> {
       const r = runScenario(parsed.scenario, { overrides: args.overrides, accesses: args.accesses });
       if (!args.trace && !args.traceCmd) r.trace.events = [];
       if (args.traceCmd) process.stdout.write(formatTraceCmd(r, selectTracepoints(args.events) as Set<string>));
+      else if (args.folded) process.stdout.write(foldedStacks(r.flame.all).map((l) => l + '\n').join(''));
       else if (args.json) process.stdout.write(JSON.stringify(r) + '\n');
       else process.stdout.write(formatRunText(r, { accesses: args.accesses }) + '\n');
       if (r.expect.some((e) => !e.ok)) status = Math.max(status, 1);

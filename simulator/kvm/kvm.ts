@@ -5,6 +5,8 @@
 import type { Kernel } from '../scenario/types';
 import type { CostProfile } from '../cost/profile';
 import { Accounting, C } from '../cost/accounting';
+import type { CallPath } from '../cost/call_path';
+import { F } from './kernel_functions';
 import { HostMemory } from '../host/physmem';
 import { Memslots, type Memslot } from './memslots';
 import { SpteFormat } from './mmu/spte';
@@ -54,6 +56,8 @@ export class Kvm {
   /** Faults per class per source line ((line * FAULT_CLASSES.length) + class), sized by the run. */
   lineFaults = new Float64Array(0);
   readonly acct: Accounting;
+  /** The call-path tree (enter/leave around the kernel functions modelled). */
+  readonly cp: CallPath;
   readonly cost: CostProfile;
   readonly trace: TraceBuffer;
   bus = new MmioBus([]);
@@ -86,7 +90,8 @@ export class Kvm {
     this.host = new HostMemory(cfg.maxphyaddr);
     this.bypassGuestPf = !cfg.tdp && cfg.kernel === 'v3.0' && cfg.bypassGuestPf;
     this.fmt = new SpteFormat(cfg.kernel, cfg.tdp, cfg.maxphyaddr, this.bypassGuestPf);
-    this.acct = new Accounting(cfg.cost);
+    this.acct = new Accounting(cfg.cost, cfg.vcpus);
+    this.cp = this.acct.paths;
     this.trace = new TraceBuffer(cfg.traceCapacity);
     for (let i = 0; i < cfg.vcpus; i++) this.vcpus.push(new Vcpu(i));
     this.srcu = new Srcu(cfg.vcpus);
@@ -118,24 +123,25 @@ export class Kvm {
   gfnToMemslot(vcpu: Vcpu, gfn: number): Memslot | null {
     const before = this.memslots.compares;
     const found = this.memslots.lookup(gfn);
-    this.chargeSearch(vcpu, this.memslots.compares - before, found !== null);
+    // gfn_to_memslot -> __gfn_to_memslot, the linear scan (3.0.1 kvm_main.c:941, 3.1.10:964)
+    this.chargeSearch(vcpu, this.memslots.compares - before, found !== null, this.cp.at2(vcpu.id, F.gfn_to_memslot, F.__gfn_to_memslot));
     return found !== null && found.invalid ? null : found;
   }
 
   /** Count and charge one memslot search of `compares` entries. */
-  private chargeSearch(vcpu: Vcpu, compares: number, hit: boolean): void {
+  private chargeSearch(vcpu: Vcpu, compares: number, hit: boolean, node: number): void {
     const st = this.stats;
     st[S.memslot_lookups]!++;
     st[S.memslot_compares]! += compares;
     if (!hit) st[S.memslot_misses]!++;
-    this.acct.charge(vcpu, C.memslot_search, this.cost.memslot_lookup + compares * this.cost.memslot_compare);
+    this.acct.chargeAt(vcpu, C.memslot_search, this.cost.memslot_lookup + compares * this.cost.memslot_compare, node);
   }
 
   /** kvm_is_visible_gfn, counted and charged as a memslot search (its compares over the user slots). */
   isVisibleGfn(vcpu: Vcpu, gfn: number): boolean {
     const before = this.memslots.compares;
     const visible = this.memslots.isVisible(gfn);
-    this.chargeSearch(vcpu, this.memslots.compares - before, visible);
+    this.chargeSearch(vcpu, this.memslots.compares - before, visible, this.cp.at(vcpu.id, F.kvm_is_visible_gfn));
     return visible;
   }
 
@@ -145,7 +151,7 @@ export class Kvm {
     if (pfn === 0) {
       this.stats[S.host_pages]!++;
       pfn = slot.faultIn(gfn, this.host);
-      this.acct.charge(vcpu, C.host_page_fault, this.cost.host_page_fault);
+      this.acct.chargeAt(vcpu, C.host_page_fault, this.cost.host_page_fault, this.cp.at(vcpu.id, F.hva_to_pfn)); // get_user_pages
     }
     return pfn;
   }
@@ -174,7 +180,7 @@ export class Kvm {
     this.trace.emit(E.kvm_flush_remote_tlbs, vcpu.id, vcpu.line, vcpu.clock);
     if (!this.otherVcpuInGuestMode(vcpu)) return;
     this.stats[S.remote_tlb_flush]!++;
-    this.acct.charge(vcpu, C.shadow_page, this.cost.remote_tlb_flush);
+    this.acct.chargeAt(vcpu, C.shadow_page, this.cost.remote_tlb_flush, this.cp.at(vcpu.id, F.kvm_flush_remote_tlbs));
   }
 
   /** Set by the machine: per vCPU, 1 once its workload has ended (it no longer enters the guest). */

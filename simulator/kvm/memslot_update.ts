@@ -18,6 +18,7 @@
 // calls again until the ioctl returns. kvm->slots_lock (mutex_lock in kvm_set_memory_region) lets
 // one update run at a time: another vCPU's update sleeps until it is released.
 
+import { F } from './kernel_functions';
 import type { Kvm } from './kvm';
 import type { Vcpu } from './vcpu';
 import { Memslot } from './memslots';
@@ -193,6 +194,12 @@ export class MemslotUpdate {
  * no KVM_SET_NR_MMU_PAGES).
  */
 export function kvmArchCommitMemoryRegion(kvm: Kvm, vcpu: Vcpu, slot: number): void {
+  kvm.cp.enter(vcpu.id, F.kvm_arch_commit_memory_region);
+  kvmArchCommitMemoryRegionInner(kvm, vcpu, slot);
+  kvm.cp.leave(vcpu.id);
+}
+
+function kvmArchCommitMemoryRegionInner(kvm: Kvm, vcpu: Vcpu, slot: number): void {
   kvm.acct.charge(vcpu, C.mmu_lock, kvm.cost.mmu_lock);
   kvm.sp.changeMmuPages(vcpu.id);
   kvmMmuSlotRemoveWriteAccess(kvm, vcpu, slot);
@@ -208,6 +215,12 @@ export function kvmArchCommitMemoryRegion(kvm: Kvm, vcpu: Vcpu, slot: number): v
  * of such a page loses W, whatever slot it maps, as in the kernel.
  */
 export function kvmMmuSlotRemoveWriteAccess(kvm: Kvm, vcpu: Vcpu, slot: number): void {
+  kvm.cp.enter(vcpu.id, F.kvm_mmu_slot_remove_write_access);
+  kvmMmuSlotRemoveWriteAccessInner(kvm, vcpu, slot);
+  kvm.cp.leave(vcpu.id);
+}
+
+function kvmMmuSlotRemoveWriteAccessInner(kvm: Kvm, vcpu: Vcpu, slot: number): void {
   const sp = kvm.sp;
   const host = kvm.host;
   const fmt = kvm.fmt;
@@ -239,6 +252,12 @@ function slotBitmapHas(kvm: Kvm, id: number, slot: number): boolean {
 
 /** kvm_arch_flush_shadow (x86, 3.x): kvm_mmu_zap_all, then kvm_reload_remote_mmus. */
 export function kvmArchFlushShadow(kvm: Kvm, vcpu: Vcpu): void {
+  kvm.cp.enter(vcpu.id, F.kvm_arch_flush_shadow);
+  kvmArchFlushShadowInner(kvm, vcpu);
+  kvm.cp.leave(vcpu.id);
+}
+
+function kvmArchFlushShadowInner(kvm: Kvm, vcpu: Vcpu): void {
   kvmMmuZapAll(kvm, vcpu);
   kvm.reloadRemoteMmus();
 }
@@ -250,6 +269,12 @@ export function kvmArchFlushShadow(kvm: Kvm, vcpu: Vcpu): void {
  * head, so every restart prepare-zaps it again (++mmu_shadow_zapped each time, as the kernel counts).
  */
 export function kvmMmuZapAll(kvm: Kvm, vcpu: Vcpu): void {
+  kvm.cp.enter(vcpu.id, F.kvm_mmu_zap_all);
+  kvmMmuZapAllInner(kvm, vcpu);
+  kvm.cp.leave(vcpu.id);
+}
+
+function kvmMmuZapAllInner(kvm: Kvm, vcpu: Vcpu): void {
   kvm.acct.charge(vcpu, C.mmu_lock, kvm.cost.mmu_lock);
   const invalid: number[] = [];
   const before = kvm.sp.active.size;

@@ -13,6 +13,7 @@
 //   handle_cr (CR3 load): kvm_set_cr3 -> the MMU's new_cr3 -> mmu_free_roots; the next entry loads the root.
 //   handle_invlpg:        kvm_mmu_invlpg -> FNAME(invlpg); kvm_mmu_flush_tlb; ++invlpg.
 
+import { F } from './kernel_functions';
 import type { Kvm } from './kvm';
 import type { Vcpu } from './vcpu';
 import type { Emulator } from './x86/emulate';
@@ -30,11 +31,17 @@ import { noteFault, CLASS_MMIO_BUG } from './fault_class';
 export function handleEptViolation(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number, qual: number): number {
   const errorCode = qual & 0x3; // 3.0.1 and 3.1.10: `exit_qualification & 0x3`
   kvm.trace.emit(E.kvm_page_fault, vcpu.id, vcpu.line, vcpu.clock, gpa % 0x100000000, Math.floor(gpa / 0x100000000), qual);
-  return kvmMmuPageFault(kvm, em, vcpu, gpa, errorCode);
+  kvm.cp.enter(vcpu.id, F.handle_ept_violation);
+  const r = kvmMmuPageFault(kvm, em, vcpu, gpa, errorCode);
+  kvm.cp.leave(vcpu.id);
+  return r;
 }
 
 function kvmMmuPageFault(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number, errorCode: number): number {
-  return afterPageFault(kvm, em, tdpPageFault(kvm, vcpu, gpa, errorCode), vcpu);
+  kvm.cp.enter(vcpu.id, F.kvm_mmu_page_fault);
+  const r = afterPageFault(kvm, em, tdpPageFault(kvm, vcpu, gpa, errorCode), vcpu);
+  kvm.cp.leave(vcpu.id);
+  return r;
 }
 
 /** The rest of kvm_mmu_page_fault: r < 0 error; r == 0 resume; else emulate, counting mmio_exits. */
@@ -50,7 +57,12 @@ function afterPageFault(kvm: Kvm, em: Emulator, r: number, vcpu: Vcpu): number {
 /** handle_exception for a #PF exit under shadow paging (cr2 = the faulting GVA as vpn + offset). */
 export function handlePageFaultException(kvm: Kvm, em: Emulator, mmu: ShadowMmu, vcpu: Vcpu, vpn: number, offset: number, errorCode: number): number {
   kvm.trace.emit(E.kvm_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, offset), vaHi(vpn), errorCode);
-  return afterPageFault(kvm, em, mmu.pageFault(vcpu, vpn, offset, errorCode), vcpu);
+  kvm.cp.enter(vcpu.id, F.handle_exception);
+  kvm.cp.enter(vcpu.id, F.kvm_mmu_page_fault);
+  const r = afterPageFault(kvm, em, mmu.pageFault(vcpu, vpn, offset, errorCode), vcpu);
+  kvm.cp.leave(vcpu.id);
+  kvm.cp.leave(vcpu.id);
+  return r;
 }
 
 /** handle_cr for MOV to CR3 (shadow paging): kvm_set_cr3. The same CR3 again syncs the roots
@@ -58,6 +70,13 @@ export function handlePageFaultException(kvm: Kvm, em: Emulator, mmu: ShadowMmu,
  *  in a memslot (gfn_to_memslot), frees the roots (paging_new_cr3 -> mmu_free_roots), and the next
  *  entry loads and syncs the root for it (kvm_mmu_load). */
 export function handleCr3Load(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, cr3: number): number {
+  kvm.cp.enter(vcpu.id, F.handle_cr);
+  const r = handleCr3LoadInner(kvm, mmu, vcpu, cr3);
+  kvm.cp.leave(vcpu.id);
+  return r;
+}
+
+function handleCr3LoadInner(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, cr3: number): number {
   if (cr3 === vcpu.cr3) {
     mmu.kvmMmuSyncRoots(vcpu);
     kvm.stats[S.tlb_flush]!++; // kvm_mmu_flush_tlb
@@ -71,7 +90,11 @@ export function handleCr3Load(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, cr3: number)
 
 /** handle_invlpg: kvm_mmu_invlpg. */
 export function handleInvlpg(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, vpn: number): number {
+  kvm.cp.enter(vcpu.id, F.handle_invlpg);
+  kvm.cp.enter(vcpu.id, F.kvm_mmu_invlpg);
   mmu.invlpg(vcpu, vpn);
+  kvm.cp.leave(vcpu.id);
+  kvm.cp.leave(vcpu.id);
   kvm.stats[S.tlb_flush]!++;
   kvm.stats[S.invlpg]!++;
   return 1;
@@ -79,6 +102,13 @@ export function handleInvlpg(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, vpn: number):
 
 /** handle_ept_misconfig. */
 export function handleEptMisconfig(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number): number {
+  kvm.cp.enter(vcpu.id, F.handle_ept_misconfig);
+  const r = handleEptMisconfigInner(kvm, em, vcpu, gpa);
+  kvm.cp.leave(vcpu.id);
+  return r;
+}
+
+function handleEptMisconfigInner(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number): number {
   if (kvm.kernel !== 'v3.0') {
     const r = handleMmioPageFaultCommon(kvm, vcpu, Math.floor(gpa / 4096), true);
     if (r === 1) return em.emulate(vcpu) === EMULATE_DONE ? 1 : 0;

@@ -2,6 +2,7 @@
 // vCPU is one workload step; its instruction runs on the CPU model, with KVM handling the exits
 // (run/vcpu_run.ts), until it completes.
 
+import { F } from '../kvm/kernel_functions';
 import type { Scenario, ScenarioOverrides, Step } from '../scenario/types';
 import { Kvm } from '../kvm/kvm';
 import { FAULT_CLASSES } from '../kvm/fault_class';
@@ -126,6 +127,7 @@ export class Machine {
     this.lineCount = new Float64Array(lineEnd);
     this.lineCycles = new Float64Array(lineEnd);
     kvm.lineFaults = new Float64Array(lineEnd * FAULT_CLASSES.length);
+    kvm.cp.setLines(lineEnd);
     this.guest = buildGuest(sc, new GuestRam(kvm.memslots, kvm.host), compiler.codePages);
     this.writeCode(compiler.codeSlots);
     const c = sc.guest.cpu;
@@ -299,7 +301,9 @@ export class Machine {
     const id = prog.arg(pc, 0);
     let gpa = prog.arg(pc, 1);
     if (del && gpa < 0) gpa = (this.kvm.memslots.slots[id]?.baseGfn ?? 0) * 4096; // QEMU passes the slot's own GPA
+    this.kvm.cp.enter(vcpu.id, F.__kvm_set_memory_region); // KVM_SET_USER_MEMORY_REGION -> kvm_set_memory_region
     const r = u.run(this.kvm, vcpu, id, gpa, del ? 0 : prog.arg(pc, 2), !del && prog.arg(pc, 3) === 1);
+    this.kvm.cp.leave(vcpu.id);
     const resume = prog.arg(pc, 4);
     if (r === MEMSLOT_SYNCED && u.syncs === 1 && resume >= 0) {
       this.waiting[vcpu.id] = 1;
@@ -362,7 +366,7 @@ export class Machine {
         this.runner.loadCr3(vcpu, this.guest.cr3s[prog.arg(pc, 0)]!);
         return;
       case OP_COMPUTE:
-        kvm.acct.charge(vcpu, C.guest_compute, prog.arg(pc, 0));
+        kvm.acct.chargeAt(vcpu, C.guest_compute, prog.arg(pc, 0), kvm.cp.at(vcpu.id, F.guest));
         return;
       case OP_SET_CACHING: {
         const on = prog.arg(pc, 0) === 1;

@@ -115,6 +115,27 @@ export interface GuestPageTableRecord {
   entries: { level: number; value: string }[];
 }
 
+/** A call-path flame graph (docs/cost-model.md, "Attribution"). Nodes in pre-order; node 0 is the
+ *  root "all" (fn -1). functions[fn] is a kernel function (simulator/kvm/kernel_functions.ts) or one of
+ *  the documented non-kernel frames (guest, [guest memory], [vmm]). */
+export interface FlameGraph {
+  functions: string[];
+  nodes: FlameNode[];
+}
+/** Cycles; total = self + descendants. */
+export interface FlameNode {
+  fn: number;
+  parent: number;
+  self: number;
+  total: number;
+}
+/** The whole run; the exits of each fault class ("no-fault": CR3 loads, INVLPG); each workload line. */
+export interface RunFlame {
+  all: FlameGraph;
+  by_class: Record<string, FlameGraph>;
+  by_line: Record<string, FlameGraph>;
+}
+
 export interface RunResult {
   file: string;
   name: string;
@@ -158,6 +179,8 @@ export interface RunResult {
   memslot_table: { nmemslots: number; generation: number; slots: { slot: number; gpa: string; npages: number; private: boolean }[] };
   /** The last events of the run, at most the trace buffer's size. */
   trace: { total: number; dropped: number; events: TraceEventRecord[] };
+  /** Where the cycles went, per call path. */
+  flame: RunFlame;
   /** Problems the simulated kernel reported (WARN_ON, KVM_EXIT_UNKNOWN); empty in a healthy run. */
   warnings: string[];
 }

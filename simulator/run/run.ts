@@ -11,6 +11,7 @@ import { hex64, hexNum } from '../arch/x86/u64';
 import { snapshotShadowTables } from '../kvm/mmu/inspect';
 import { KVM_MEMORY_SLOTS } from '../kvm/memslots';
 import { GuestSetupError } from '../guest/page_tables';
+import { runFlame } from '../cost/flame';
 
 export { GuestSetupError };
 
@@ -69,8 +70,10 @@ function collect(m: Machine, opts: RunOptions): RunResult {
       generation: kvm.memslots.generation,
       slots: kvm.memslots.slots.flatMap((s) => (s ? [{ slot: s.id, gpa: hexNum(s.baseGfn * 4096), npages: s.npages, private: s.id >= KVM_MEMORY_SLOTS }] : [])),
     },
+    flame: runFlame(kvm.cp),
     warnings: [...kvm.warnings],
   };
+  if (kvm.cp.unbalanced > 0) result.warnings.push(`simulator: ${kvm.cp.unbalanced} unbalanced call-path enter/leave`);
   if (opts.accesses && m.accessLog) {
     result.accesses = m.accessLog.records();
     result.accesses_truncated = m.accessLog.truncated;

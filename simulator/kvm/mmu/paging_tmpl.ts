@@ -4,6 +4,7 @@
 // kvm_read_guest_page_mmu -> gfn_to_hva, i.e. one memslot lookup per entry, and each A/D update
 // is a cmpxchg on the gPTE followed by mark_page_dirty (another lookup).
 
+import { F } from '../kernel_functions';
 import { vaLo, vaHi } from '../../arch/x86/u64';
 import type { Kvm } from '../kvm';
 import type { Vcpu } from '../vcpu';
@@ -61,6 +62,13 @@ export class KvmWalker {
 
   /** gva_to_gpa: returns true with walker.gfn set, or false with walker.errorCode set (or no slot). */
   gvaToGpa(vcpu: Vcpu, vpn: number, offset: number, pfec: number): boolean {
+    this.kvm.cp.enter(vcpu.id, F.paging64_walk_addr_generic);
+    const ok = this.gvaToGpaInner(vcpu, vpn, offset, pfec);
+    this.kvm.cp.leave(vcpu.id);
+    return ok;
+  }
+
+  private gvaToGpaInner(vcpu: Vcpu, vpn: number, offset: number, pfec: number): boolean {
     const kvm = this.kvm;
     kvm.stats[S.guest_walks]!++;
     kvm.acct.charge(vcpu, C.guest_walk, kvm.cost.guest_walk_setup);

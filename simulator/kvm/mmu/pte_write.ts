@@ -12,6 +12,7 @@
 // the SPTE last mapped speculatively not used in between, flood it (the page is zapped, so a table
 // that is being rewritten wholesale, as fork and exit do, stops being write-protected).
 
+import { F } from '../kernel_functions';
 import type { Kvm } from '../kvm';
 import type { Vcpu } from '../vcpu';
 import type { ShadowMmu } from './shadow';
@@ -24,6 +25,12 @@ import { ROLE_CR0_WP, ROLE_NXE } from './shadow_pages';
 const ROLE_CR4_PAE = 1 << 4;
 
 export function kvmMmuPteWrite(kvm: Kvm, mmu: ShadowMmu | null, vcpu: Vcpu, gpa: number, bytes: number, guestInitiated: boolean): void {
+  kvm.cp.enter(vcpu.id, F.kvm_mmu_pte_write);
+  kvmMmuPteWriteInner(kvm, mmu, vcpu, gpa, bytes, guestInitiated);
+  kvm.cp.leave(vcpu.id);
+}
+
+function kvmMmuPteWriteInner(kvm: Kvm, mmu: ShadowMmu | null, vcpu: Vcpu, gpa: number, bytes: number, guestInitiated: boolean): void {
   // 3.1: "If we don't have indirect shadow pages, it means no page is write-protected, so we can
   // exit simply." 3.0.1 has no such test: every emulated RAM write takes mmu_lock and counts.
   if (kvm.kernel !== 'v3.0' && kvm.sp.indirectCount === 0) return;

@@ -6,6 +6,7 @@
 // the kernel: unsync pages, kvm/mmu/unsync.ts), host pages are 4K (so a guest large page is shadowed
 // by a direct page of 4K SPTEs), and one guest paging mode (4-level, long mode).
 
+import { F } from '../kernel_functions';
 import type { Kvm } from '../kvm';
 import type { Vcpu } from '../vcpu';
 import type { KvmWalker } from './paging_tmpl';
@@ -55,9 +56,12 @@ export function shadowMmuLoad(kvm: Kvm, em: ShadowMmu, vcpu: Vcpu): void {
   }
   if (vcpu.syncRequested) {
     vcpu.syncRequested = false;
+    kvm.cp.enter(vcpu.id, F.kvm_mmu_sync_roots);
     em.syncRoots(vcpu);
+    kvm.cp.leave(vcpu.id);
   }
   if (vcpu.root >= 0) return;
+  kvm.cp.enter(vcpu.id, F.kvm_mmu_load);
   const rootGfn = Math.floor(vcpu.cr3 / 4096);
   kvm.isVisibleGfn(vcpu, rootGfn); // mmu_check_root -> kvm_is_visible_gfn
   kvm.sp.freeSomePages(vcpu.id); // mmu_alloc_shadow_roots: kvm_mmu_free_some_pages
@@ -65,6 +69,7 @@ export function shadowMmuLoad(kvm: Kvm, em: ShadowMmu, vcpu: Vcpu): void {
   kvm.sp.rootCount[id]!++;
   vcpu.root = id;
   em.syncRoots(vcpu); // kvm_mmu_load: mmu_sync_roots under mmu_lock (then vmx_set_cr3 flushes)
+  kvm.cp.leave(vcpu.id);
 }
 
 export function shadowMmuUnload(kvm: Kvm, vcpu: Vcpu): void {
@@ -93,6 +98,12 @@ export class ShadowMmu implements UnsyncHooks {
 
   /** kvm_mmu_sync_roots: mmu_sync_roots under mmu_lock. */
   kvmMmuSyncRoots(vcpu: Vcpu): void {
+    this.kvm.cp.enter(vcpu.id, F.kvm_mmu_sync_roots);
+    this.kvmMmuSyncRootsInner(vcpu);
+    this.kvm.cp.leave(vcpu.id);
+  }
+
+  private kvmMmuSyncRootsInner(vcpu: Vcpu): void {
     this.kvm.acct.charge(vcpu, C.mmu_lock, this.kvm.cost.mmu_lock);
     this.syncRoots(vcpu);
   }
@@ -102,6 +113,13 @@ export class ShadowMmu implements UnsyncHooks {
    * is the guest-virtual (vpn, offset) of the access.
    */
   pageFault(vcpu: Vcpu, vpn: number, offset: number, errorCode: number): number {
+    this.kvm.cp.enter(vcpu.id, F.paging64_page_fault);
+    const r = this.pageFaultInner(vcpu, vpn, offset, errorCode);
+    this.kvm.cp.leave(vcpu.id);
+    return r;
+  }
+
+  private pageFaultInner(vcpu: Vcpu, vpn: number, offset: number, errorCode: number): number {
     const kvm = this.kvm;
     if (kvm.kernel !== 'v3.0' && (errorCode & PFERR_RSVD_MASK) !== 0) return handleMmioPageFault(kvm, vcpu, vpn, false, offset);
     const access = errorCode & (PFERR_WRITE_MASK | PFERR_USER_MASK | PFERR_FETCH_MASK);
@@ -123,11 +141,21 @@ export class ShadowMmu implements UnsyncHooks {
     // force_pt_level: only a guest large page asks the memslot: mapping_level_dirty_bitmap() is
     // `return !gfn_to_memslot_dirty_bitmap(vcpu, large_gfn, true);` in 3.0.1 and 3.1 alike, so a gfn
     // without a slot forces 4K and RAM asks mapping_level (host pages are 4K: level 1 either way).
+    const cp = kvm.cp;
     if (w.level >= 2) {
+      cp.enter(vcpu.id, F.mapping_level_dirty_bitmap);
       const force = kvm.gfnToMemslot(vcpu, gfn) === null;
-      if (!force) kvm.gfnToMemslot(vcpu, gfn); // mapping_level -> host_mapping_level
+      cp.leave(vcpu.id);
+      if (!force) {
+        cp.enter(vcpu.id, F.mapping_level);
+        kvm.gfnToMemslot(vcpu, gfn); // mapping_level -> host_mapping_level
+        cp.leave(vcpu.id);
+      }
     }
+    cp.enter(vcpu.id, F.try_async_pf);
     const slot = kvm.gfnToMemslot(vcpu, gfn); // try_async_pf -> gfn_to_pfn
+    const pfn = slot === null ? 0 : kvm.slotPfn(vcpu, slot, gfn);
+    cp.leave(vcpu.id);
     if (slot === null) {
       // walker.pte_access (3.1): pt_access & FNAME(gpte_access)(vcpu, pte, true), which drops W
       // when the leaf is not dirty; handle_abnormal_pfn caches exactly that.
@@ -139,7 +167,6 @@ export class ShadowMmu implements UnsyncHooks {
       }
       vcpuCacheMmioInfo(kvm, vcpu, vpn, gfn, pteAccess); // handle_abnormal_pfn (gva: not nested)
     }
-    const pfn = slot === null ? 0 : kvm.slotPfn(vcpu, slot, gfn);
     kvm.races.point(vcpu, RACE_MMU_LOCK, 0);
     kvm.acct.charge(vcpu, C.mmu_lock, kvm.cost.mmu_lock);
     kvm.sp.freeSomePages(vcpu.id); // kvm_mmu_free_some_pages
@@ -163,6 +190,13 @@ export class ShadowMmu implements UnsyncHooks {
    * every mmu_set_spte here, an MMIO SPTE's included.
    */
   private fetch(vcpu: Vcpu, vpn: number, write: boolean, user: boolean, pfn: number, noslot: boolean): number {
+    this.kvm.cp.enter(vcpu.id, F.paging64_fetch);
+    const r = this.fetchInner(vcpu, vpn, write, user, pfn, noslot);
+    this.kvm.cp.leave(vcpu.id);
+    return r;
+  }
+
+  private fetchInner(vcpu: Vcpu, vpn: number, write: boolean, user: boolean, pfn: number, noslot: boolean): number {
     const kvm = this.kvm;
     const host = kvm.host;
     const w = this.walker.walker;
@@ -250,6 +284,13 @@ export class ShadowMmu implements UnsyncHooks {
    * on a fault, or for a write fault that could not be made writable (a write-protected guest table).
    */
   mmuSetSpte(vcpu: Vcpu, word: number, table: number, index: number, access: number, user: boolean, write: boolean, dirty: boolean, gfn: number, pfn: number, noslot: boolean, speculative: boolean): number {
+    this.kvm.cp.enter(vcpu.id, F.mmu_set_spte);
+    const r = this.mmuSetSpteInner(vcpu, word, table, index, access, user, write, dirty, gfn, pfn, noslot, speculative);
+    this.kvm.cp.leave(vcpu.id);
+    return r;
+  }
+
+  private mmuSetSpteInner(vcpu: Vcpu, word: number, table: number, index: number, access: number, user: boolean, write: boolean, dirty: boolean, gfn: number, pfn: number, noslot: boolean, speculative: boolean): number {
     const kvm = this.kvm;
     const host = kvm.host;
     const fmt = kvm.fmt;
@@ -436,6 +477,13 @@ export class ShadowMmu implements UnsyncHooks {
    * bypass_guest_pf fills it with trap/notrap values (prefetch_page).
    */
   getShadowPage(vcpu: Vcpu, gfn: number, role: number, parentWord: number): number {
+    this.kvm.cp.enter(vcpu.id, F.kvm_mmu_get_page);
+    const r = this.getShadowPageInner(vcpu, gfn, role, parentWord);
+    this.kvm.cp.leave(vcpu.id);
+    return r;
+  }
+
+  private getShadowPageInner(vcpu: Vcpu, gfn: number, role: number, parentWord: number): number {
     const kvm = this.kvm;
     const pages = kvm.sp;
     let needSync = false;
@@ -512,6 +560,13 @@ export class ShadowMmu implements UnsyncHooks {
    * SPTE, the rest get set_spte with can_unsync = 0. Nonzero (nothing present) means "zap the page".
    */
   syncPage(vcpu: Vcpu, sp: number): number {
+    this.kvm.cp.enter(vcpu.id, F.paging64_sync_page);
+    const r = this.syncPageInner(vcpu, sp);
+    this.kvm.cp.leave(vcpu.id);
+    return r;
+  }
+
+  private syncPageInner(vcpu: Vcpu, sp: number): number {
     const kvm = this.kvm;
     const host = kvm.host;
     const fmt = kvm.fmt;
@@ -567,6 +622,12 @@ export class ShadowMmu implements UnsyncHooks {
    * first.
    */
   invlpg(vcpu: Vcpu, vpn: number): void {
+    this.kvm.cp.enter(vcpu.id, F.paging64_invlpg);
+    this.invlpgInner(vcpu, vpn);
+    this.kvm.cp.leave(vcpu.id);
+  }
+
+  private invlpgInner(vcpu: Vcpu, vpn: number): void {
     const kvm = this.kvm;
     const host = kvm.host;
     vcpuClearMmioInfo(vcpu, vpn);

@@ -11,6 +11,7 @@
 // or, while a lockless walker is inside the tables (reader_counter != 0), isolated and freed only
 // after the RCU grace period (trace `kvm_mmu_delay_free_pages`).
 
+import { F } from '../kernel_functions';
 import type { Kvm } from '../kvm';
 import { S } from '../../trace/stats';
 import { E } from '../../trace/events';
@@ -104,6 +105,13 @@ export class ShadowPages {
    * `parentWord` is the SPTE that will point to it (-1 for a root). Returns the page id.
    */
   getPage(vcpuId: number, gfn: number, role: number, parentWord: number): number {
+    this.kvm.cp.enter(vcpuId, F.kvm_mmu_get_page);
+    const r = this.getPageInner(vcpuId, gfn, role, parentWord);
+    this.kvm.cp.leave(vcpuId);
+    return r;
+  }
+
+  private getPageInner(vcpuId: number, gfn: number, role: number, parentWord: number): number {
     for (const id of this.buckets[gfn & HASH_MASK]!) {
       if (this.gfn[id] !== gfn || this.role[id] !== role) continue;
       this.found(vcpuId, id, parentWord);
@@ -187,6 +195,13 @@ export class ShadowPages {
    * the invalid list (its unsync children, and itself unless it is still some vCPU's root).
    */
   prepareZap(vcpuId: number, id: number, invalid: number[]): number {
+    this.kvm.cp.enter(vcpuId, F.kvm_mmu_prepare_zap_page);
+    const r = this.prepareZapInner(vcpuId, id, invalid);
+    this.kvm.cp.leave(vcpuId);
+    return r;
+  }
+
+  private prepareZapInner(vcpuId: number, id: number, invalid: number[]): number {
     const kvm = this.kvm;
     const vcpu = kvm.vcpus[vcpuId]!;
     kvm.trace.emit(E.kvm_mmu_prepare_zap_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.level(id), this.rootCount[id]!, this.unsync[id]!);
@@ -386,6 +401,7 @@ export class ShadowPages {
   freeSomePages(vcpuId: number): void {
     if (this.available() >= KVM_MIN_FREE_MMU_PAGES) return;
     const kvm = this.kvm;
+    kvm.cp.enter(vcpuId, F.kvm_mmu_free_some_pages);
     const invalid: number[] = [];
     // A root still in use is moved to the head, not freed: bound the loop by the pages there are.
     for (let guard = this.active.size * 2; this.available() < KVM_REFILL_PAGES && this.active.size > 0 && guard > 0; guard--) {
@@ -393,6 +409,7 @@ export class ShadowPages {
       kvm.stats[S.mmu_recycled]!++;
     }
     this.commitZap(vcpuId, invalid);
+    kvm.cp.leave(vcpuId);
   }
 
   /**

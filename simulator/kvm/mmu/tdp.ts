@@ -2,6 +2,7 @@
 // direct roots (mmu_alloc_direct_roots, mmu_free_roots). Every step names the kernel function it
 // models; memslot lookups happen exactly where the kernel calls gfn_to_memslot (docs/kernel-paths.md).
 
+import { F } from '../kernel_functions';
 import type { Kvm } from '../kvm';
 import type { Vcpu } from '../vcpu';
 import { C } from '../../cost/accounting';
@@ -27,10 +28,12 @@ export function mmuLoad(kvm: Kvm, vcpu: Vcpu): void {
     mmuUnload(kvm, vcpu);
   }
   if (vcpu.root >= 0) return;
+  kvm.cp.enter(vcpu.id, F.kvm_mmu_load);
   kvm.sp.freeSomePages(vcpu.id); // mmu_alloc_direct_roots: kvm_mmu_free_some_pages
   const id = kvm.sp.getPage(vcpu.id, 0, tdpRole(4), -1);
   kvm.sp.rootCount[id]!++;
   vcpu.root = id;
+  kvm.cp.leave(vcpu.id);
 }
 
 /** kvm_mmu_unload -> mmu_free_roots. */
@@ -47,17 +50,34 @@ export function mmuUnload(kvm: Kvm, vcpu: Vcpu): void {
  * v3.1 caches the MMIO info and installs an MMIO SPTE through __direct_map.
  */
 export function tdpPageFault(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: number): number {
+  kvm.cp.enter(vcpu.id, F.tdp_page_fault);
+  const r = tdpPageFaultInner(kvm, vcpu, gpa, errorCode);
+  kvm.cp.leave(vcpu.id);
+  return r;
+}
+
+function tdpPageFaultInner(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: number): number {
   if (kvm.kernel !== 'v3.0' && (errorCode & PFERR_RSVD_MASK) !== 0) return handleMmioPageFault(kvm, vcpu, Math.floor(gpa / 4096), true);
   const gfn = Math.floor(gpa / 4096);
   // force_pt_level = mapping_level_dirty_bitmap(): `return !gfn_to_memslot_dirty_bitmap(vcpu,
   // large_gfn, true);` in both eras (3.0.1 and 3.1.10 mmu.c): a gfn without a usable slot (MMIO, or a
   // slot being deleted) forces 4K and skips mapping_level; RAM without dirty logging does not.
+  const cp = kvm.cp;
+  cp.enter(vcpu.id, F.mapping_level_dirty_bitmap);
   const forcePtLevel = kvm.gfnToMemslot(vcpu, gfn) === null;
+  cp.leave(vcpu.id);
   // mapping_level() -> host_mapping_level() -> kvm_host_page_size() -> gfn_to_hva(): host pages
   // are 4K here, so it returns PT_PAGE_TABLE_LEVEL without probing large pages.
-  if (!forcePtLevel) kvm.gfnToMemslot(vcpu, gfn);
+  if (!forcePtLevel) {
+    cp.enter(vcpu.id, F.mapping_level);
+    kvm.gfnToMemslot(vcpu, gfn);
+    cp.leave(vcpu.id);
+  }
   // try_async_pf() -> gfn_to_pfn_async() -> gfn_to_hva() -> hva_to_pfn().
+  cp.enter(vcpu.id, F.try_async_pf);
   const slot = kvm.gfnToMemslot(vcpu, gfn);
+  const pfn = slot === null ? 0 : kvm.slotPfn(vcpu, slot, gfn);
+  cp.leave(vcpu.id);
   if (slot === null) {
     if (!kvm.mmioSptesEnabled) {
       // v3.0 (no MMIO SPTE format) or 3.1 with caching off: kvm_handle_bad_page(): the error pfn of
@@ -69,7 +89,6 @@ export function tdpPageFault(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: numbe
     // handle_abnormal_pfn(): a no-slot pfn caches the MMIO info (gva 0: a direct MMU) and goes on.
     vcpuCacheMmioInfo(kvm, vcpu, 0, gfn, ACC_ALL);
   }
-  const pfn = slot === null ? 0 : kvm.slotPfn(vcpu, slot, gfn);
   kvm.races.point(vcpu, RACE_MMU_LOCK, 0);
   kvm.acct.charge(vcpu, C.mmu_lock, kvm.cost.mmu_lock); // spin_lock(&kvm->mmu_lock) ... spin_unlock
   kvm.sp.freeSomePages(vcpu.id); // kvm_mmu_free_some_pages
@@ -81,6 +100,13 @@ export function tdpPageFault(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: numbe
  * SPTE), then mmu_set_spte at level 1. Returns `emulate`: 1 when the leaf became an MMIO SPTE.
  */
 function directMap(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: boolean): number {
+  kvm.cp.enter(vcpu.id, F.__direct_map);
+  const r = directMapInner(kvm, vcpu, gfn, pfn, noslot);
+  kvm.cp.leave(vcpu.id);
+  return r;
+}
+
+function directMapInner(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: boolean): number {
   const host = kvm.host;
   const sp = kvm.sp;
   let table = sp.pfn[vcpu.root]!;
@@ -103,6 +129,7 @@ function directMap(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: boole
   let emulate = 0;
   // mmu_set_spte: a present leaf for another pfn (or one an MMIO SPTE replaces: a slot being deleted)
   // is dropped first (`drop_spte(); kvm_flush_remote_tlbs();`); one for this pfn stays rmapped.
+  kvm.cp.enter(vcpu.id, F.mmu_set_spte);
   const oldLo = host.words[w]!;
   const oldHi = host.words[w + 1]!;
   let wasRmapped = false;
@@ -138,6 +165,7 @@ function directMap(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: boole
       noteFault(kvm, vcpu, CLASS_MAP);
     }
   }
+  kvm.cp.leave(vcpu.id); // mmu_set_spte
   kvm.stats[S.pf_fixed]!++; // __direct_map counts every leaf it sets, MMIO SPTEs included (`++vcpu->stat.pf_fixed;`)
   return emulate;
 }

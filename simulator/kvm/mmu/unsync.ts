@@ -9,6 +9,7 @@
 // (struct mmu_page_path) are kept as the kernel keeps them, so the batches, write protections and
 // flushes come out in the kernel's numbers. docs/kernel-paths.md quotes the lines.
 
+import { F } from '../kernel_functions';
 import type { Kvm } from '../kvm';
 import type { Vcpu } from '../vcpu';
 import { E } from '../../trace/events';
@@ -235,6 +236,12 @@ export function kvmSyncPages(kvm: Kvm, vcpu: Vcpu, gfn: number, ops: SyncPageOps
 /** mmu_sync_children(vcpu, parent): write-protect and sync every unsync leaf below `parent`, in
  *  batches of the page vector. */
 export function mmuSyncChildren(kvm: Kvm, vcpu: Vcpu, parent: number, ops: SyncPageOps): void {
+  kvm.cp.enter(vcpu.id, F.mmu_sync_children);
+  mmuSyncChildrenInner(kvm, vcpu, parent, ops);
+  kvm.cp.leave(vcpu.id);
+}
+
+function mmuSyncChildrenInner(kvm: Kvm, vcpu: Vcpu, parent: number, ops: SyncPageOps): void {
   const pages = kvm.sp;
   const invalid: number[] = [];
   mmuPagesInit(kvm, parent);

@@ -7,6 +7,7 @@
 // mmio_gfn still matches by GPA; direct MMUs (EPT) cache gva 0, so only GPA matches work for them;
 // there is no generation, so a memslot created over a cached gfn does not invalidate the entry.
 
+import { F } from '../kernel_functions';
 import type { Kvm } from '../kvm';
 import type { Vcpu } from '../vcpu';
 import { C } from '../../cost/accounting';
@@ -18,12 +19,12 @@ export function vcpuCacheMmioInfo(kvm: Kvm, vcpu: Vcpu, gvaVpn: number, gfn: num
   vcpu.mmioGfn = gfn;
   vcpu.mmioAccess = access;
   kvm.stats[S.mmio_cache_fills]!++;
-  kvm.acct.charge(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op);
+  kvm.acct.chargeAt(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op, kvm.cp.at(vcpu.id, F.vcpu_cache_mmio_info));
 }
 
 /** vcpu_match_mmio_gpa, for a guest frame number. */
 export function vcpuMatchMmioGpa(kvm: Kvm, vcpu: Vcpu, gfn: number): boolean {
-  kvm.acct.charge(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op);
+  kvm.acct.chargeAt(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op, kvm.cp.at(vcpu.id, F.vcpu_match_mmio_gpa));
   const hit = vcpu.mmioGfn !== 0 && vcpu.mmioGfn === gfn;
   if (hit) kvm.stats[S.mmio_cache_hits]!++;
   return hit;
@@ -31,7 +32,7 @@ export function vcpuMatchMmioGpa(kvm: Kvm, vcpu: Vcpu, gfn: number): boolean {
 
 /** vcpu_match_mmio_gva, for a virtual page number. */
 export function vcpuMatchMmioGva(kvm: Kvm, vcpu: Vcpu, vpn: number): boolean {
-  kvm.acct.charge(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op);
+  kvm.acct.chargeAt(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op, kvm.cp.at(vcpu.id, F.vcpu_match_mmio_gva));
   const hit = vcpu.mmioGvaVpn !== 0 && vcpu.mmioGvaVpn === vpn;
   if (hit) kvm.stats[S.mmio_cache_hits]!++;
   return hit;
@@ -39,7 +40,10 @@ export function vcpuMatchMmioGva(kvm: Kvm, vcpu: Vcpu, vpn: number): boolean {
 
 /** quickly_check_mmio_pf: direct MMUs match by GPA, shadow paging by GVA (`page` is the gfn or the vpn). */
 export function quicklyCheckMmioPf(kvm: Kvm, vcpu: Vcpu, page: number, direct: boolean): boolean {
-  return direct ? vcpuMatchMmioGpa(kvm, vcpu, page) : vcpuMatchMmioGva(kvm, vcpu, page);
+  kvm.cp.enter(vcpu.id, F.quickly_check_mmio_pf);
+  const hit = direct ? vcpuMatchMmioGpa(kvm, vcpu, page) : vcpuMatchMmioGva(kvm, vcpu, page);
+  kvm.cp.leave(vcpu.id);
+  return hit;
 }
 
 /** vcpu_clear_mmio_info(vcpu, gva): ~0 (no `vpn`) clears whatever is cached, as mmu_sync_roots and

@@ -82,6 +82,10 @@ export interface GuestPageTableRecord {
   entries: { level: number; value: string }[];
 }
 
+/** Cycles attributed to the chain of kernel functions that incurred them (issue 12, item 2). */
+export interface FlameGraph { functions: string[]; nodes: FlameNode[] } // nodes in pre-order; node 0 = root "all", fn -1
+export interface FlameNode { fn: number; parent: number; self: number; total: number } // cycles; total = self + descendants
+
 export interface RunResult {
   file: string;
   name: string;
@@ -125,4 +129,6 @@ export interface RunResult {
   trace: { total: number; dropped: number; events: TraceEventRecord[] };
   /** Problems the simulated kernel reported (WARN_ON, KVM_EXIT_UNKNOWN); empty in a healthy run. */
   warnings: string[];
+  /** Where the cycles went, per call path: the whole run, per fault class, per workload line. */
+  flame?: { all: FlameGraph; by_class: Record<string, FlameGraph>; by_line: Record<string, FlameGraph> };
 }

@@ -179,6 +179,7 @@ export class FlameView implements View {
     if (!scopes.some(([v]) => v === this.scope)) this.scope = 'all';
     setOptions(this.modeSelect, diffable ? [['run', 'this run'], ['diff', 'differential (two variants)']] : [['run', 'this run']], this.mode);
     this.modeSelect.toggleAttribute('disabled', !diffable);
+    this.modeSelect.title = diffable ? '' : 'The differential mode needs two compare variants with flame graphs';
     setOptions(this.scopeSelect, scopes, this.scope);
     const labels = variants.map((v, i): [string, string] => [String(i), v.label]);
     setOptions(this.aSelect, labels, String(this.a));

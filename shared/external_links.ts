@@ -1,11 +1,17 @@
 // The URLs the panel may ask the host to open (PanelMessage `openExternal`): the kernel's release
-// source on the sites that serve it. The host checks every request against this list, so a
+// source, on the sites that serve it. The host checks every request against this list, so a
 // scenario's text can never make the extension open an arbitrary address.
 
-/** Hosts that serve the Linux release trees' source. */
-export const SOURCE_HOSTS: readonly string[] = ['elixir.bootlin.com', 'git.kernel.org'];
+/** Where the release trees' source may be opened: https, this host, a path under this prefix.
+ *  The GitHub mirrors are the 3.0.1 and 3.1.10 trees docs/kernel-paths.md §0 reads
+ *  (simulator/kvm/kernel_functions.ts links into them); Elixir serves every release tag. */
+export const SOURCE_LOCATIONS: readonly { host: string; path: string }[] = [
+  { host: 'github.com', path: '/eastmoutain/Linux-3.0.1/blob/' },
+  { host: 'github.com', path: '/kangsterizer/linux-3.1.y-rsbac/blob/' },
+  { host: 'elixir.bootlin.com', path: '/linux/' },
+];
 
-/** An https URL on one of SOURCE_HOSTS, without credentials or a port. */
+/** An https URL into one of SOURCE_LOCATIONS, without credentials or a port. */
 export function isAllowedSourceUrl(url: unknown): url is string {
   if (typeof url !== 'string' || url.length > 2048) return false;
   let u: URL;
@@ -14,5 +20,7 @@ export function isAllowedSourceUrl(url: unknown): url is string {
   } catch {
     return false;
   }
-  return u.protocol === 'https:' && u.username === '' && u.password === '' && u.port === '' && SOURCE_HOSTS.includes(u.hostname);
+  if (u.protocol !== 'https:' || u.username !== '' || u.password !== '' || u.port !== '') return false;
+  // The parsed path has its dot segments resolved, so a prefix test cannot be escaped with "..".
+  return SOURCE_LOCATIONS.some((l) => u.hostname === l.host && u.pathname.startsWith(l.path));
 }

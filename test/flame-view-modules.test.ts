@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { ancestry, childrenOf, layoutFlame, treeOf } from '../webview/flame_layout';
 import { diffFlame } from '../webview/flame_diff';
-import { isAllowedSourceUrl, SOURCE_HOSTS } from '../shared/external_links';
+import { isAllowedSourceUrl } from '../shared/external_links';
+import { kernelFnUrl } from '../webview/kernel_url';
 import { kernelSourceUrl } from '../webview/kernel_functions_stub';
 import { FLAME_A, FLAME_B } from './webview/flame_fixtures';
 
@@ -136,35 +137,45 @@ describe('flame diff', () => {
 });
 
 describe('openExternal URLs', () => {
-  it('accepts https on the kernel source hosts only', () => {
-    expect(isAllowedSourceUrl('https://elixir.bootlin.com/linux/v3.1.10/source/arch/x86/kvm/mmu.c#L2981')).toBe(true);
-    expect(isAllowedSourceUrl('https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git/tree/arch/x86/kvm/mmu.c?h=v3.0.1')).toBe(true);
+  it('accepts https into the release trees\' source only', () => {
+    for (const good of [
+      'https://github.com/kangsterizer/linux-3.1.y-rsbac/blob/e82388495b96fa3f5059d4e797c0ebf0e57235bf/arch/x86/kvm/mmu.c#L3047',
+      'https://github.com/eastmoutain/Linux-3.0.1/blob/3992f4b1cf29c7dcdb494d9cfcad7ed3175e40a5/linux-3.0.1/arch/x86/kvm/mmu.c#L2738',
+      'https://elixir.bootlin.com/linux/v3.1.10/C/ident/tdp_page_fault',
+    ])
+      expect(isAllowedSourceUrl(good), good).toBe(true);
     for (const bad of [
       'http://elixir.bootlin.com/linux/v3.1.10/source/arch/x86/kvm/mmu.c',
-      'https://elixir.bootlin.com.evil.example/linux',
-      'https://evil.example/?https://elixir.bootlin.com/',
-      'https://user:pw@elixir.bootlin.com/linux',
-      'https://elixir.bootlin.com:8443/linux',
+      'https://github.com/someone/else/blob/main/x.c',
+      'https://github.com/kangsterizer/linux-3.1.y-rsbac/../../evil/repo/blob/x',
+      'https://github.com/eastmoutain/Linux-3.0.1/blob/../../../evil',
+      'https://elixir.bootlin.com.evil.example/linux/',
+      'https://evil.example/?https://elixir.bootlin.com/linux/',
+      'https://user:pw@elixir.bootlin.com/linux/',
+      'https://elixir.bootlin.com:8443/linux/',
       'javascript:alert(1)',
       'command:workbench.action.terminal.new',
       'file:///etc/passwd',
       'not a url',
       '',
-    ]) expect(isAllowedSourceUrl(bad), bad).toBe(false);
+    ])
+      expect(isAllowedSourceUrl(bad), bad).toBe(false);
     expect(isAllowedSourceUrl(42)).toBe(false);
     expect(isAllowedSourceUrl(null)).toBe(false);
   });
 
-  it('every URL kernelSourceUrl gives for the graphs\' functions passes the host\'s check', () => {
+  it('every URL the panel links a graph\'s function to passes the host\'s check', () => {
     const fns = [...new Set([...FLAME_A.functions, ...FLAME_B.functions])].filter((f) => f !== 'guest');
-    for (const kernel of ['v3.0', 'v3.1'])
+    for (const kernel of ['v3.0', 'v3.1'] as const)
       for (const fn of fns) {
-        const url = kernelSourceUrl(kernel, fn);
-        expect(url, `${kernel} ${fn}`).not.toBeNull();
-        expect(isAllowedSourceUrl(url), url!).toBe(true);
-        expect(SOURCE_HOSTS).toContain(new URL(url!).hostname);
+        const url = kernelFnUrl(kernel, fn);
+        expect(url, `${kernel} ${fn}`).toBe(kernelSourceUrl(kernel, fn));
+        if (url !== null) expect(isAllowedSourceUrl(url), url).toBe(true);
       }
-    // A frame outside the kernel has no source link.
-    expect(kernelSourceUrl('v3.1', 'guest')).toBeNull();
+    // A frame outside the kernel, or a kernel the simulator does not model, has no link.
+    expect(kernelFnUrl('v3.1', 'guest')).toBeNull();
+    expect(kernelFnUrl('v4.0', 'tdp_page_fault')).toBeNull();
+    // paging_tmpl.h's FNAME(page_fault) is paging64_page_fault for the 4-level guests modelled.
+    expect(kernelFnUrl('v3.0', 'FNAME(page_fault)')).toBe(kernelSourceUrl('v3.0', 'paging64_page_fault'));
   });
 });

@@ -2,17 +2,18 @@
 // cannot open URLs itself: the link posts `openExternal` and the host opens it (after checking it
 // against shared/external_links.ts).
 
+import type { Kernel } from '../simulator/scenario/types';
 import { h, type Child } from './dom';
 import { post } from './host';
-import { kernelSourceUrl } from './kernel_functions_stub';
+import { kernelFnUrl } from './kernel_url';
 
-const RELEASE: Record<string, string> = { 'v3.0': '3.0.1', 'v3.1': '3.1.10' };
+const RELEASE: Record<Kernel, string> = { 'v3.0': '3.0.1', 'v3.1': '3.1.10' };
 
 /** The name as a link when the era's source has it, else as plain text. */
 export function kernelFnLink(kernel: string, fn: string): HTMLElement {
-  const url = kernelSourceUrl(kernel, fn);
+  const url = kernelFnUrl(kernel, fn);
   if (url === null) return h('span', { class: 'kfn' }, fn);
-  const label = `Open ${fn} in the Linux ${RELEASE[kernel] ?? kernel} source`;
+  const label = `Open ${fn} in the Linux ${RELEASE[kernel as Kernel]} source`;
   const a = h('a', { class: 'kfn kfn-link', href: url, title: label, 'aria-label': label, 'data-kernel-fn': fn }, fn);
   a.addEventListener('click', (e) => {
     e.preventDefault();

@@ -12,8 +12,8 @@ import { chartColor, swatch } from '../chart';
 import { h, replace } from '../dom';
 import { diffFlame, type Change, type FlameDiff } from '../flame_diff';
 import { ancestry, layoutFlame, treeOf, type FlameLayout, type SizedTree } from '../flame_layout';
-import { kernelSourceUrl } from '../kernel_functions_stub';
 import { kernelFnLink } from '../kernel_link';
+import { kernelFnUrl } from '../kernel_url';
 import type { View, ViewContext } from '../view';
 
 /** Row height in px. */
@@ -288,7 +288,7 @@ export class FlameView implements View {
     const d = this.drawn!;
     const node = this.layout.frames[this.current]!.node;
     const name = d.names[node]!;
-    replace(this.details, kernelSourceUrl(d.kernel[node]!, name) !== null ? kernelFnLink(d.kernel[node]!, name) : h('span', { class: 'kfn' }, name), ': ', d.text[node]!.split('\n').slice(1).join(', '));
+    replace(this.details, kernelFnLink(d.kernel[node]!, name), ': ', d.text[node]!.split('\n').slice(1).join(', '));
   }
 
   private zoomTo(node: number): void {
@@ -366,7 +366,7 @@ function drawRun(g: FlameGraph, kernel: string): Drawn {
     text: g.nodes.map((n, i) => `${names[i]}\n${fmtInt(n.total)} cycles (${fmtInt(n.self)} in the function itself)\n${share(n.total, total)} % of the total`),
     // Kernel functions in the theme's chart colours, softened so the text stays readable; the root
     // and frames outside the kernel (the guest) in a neutral tone.
-    color: names.map((name, i) => (i === 0 || kernelSourceUrl(kernel, name) === null ? mix(NEUTRAL, 30) : mix(chartColor(hashName(name)), 45))),
+    color: names.map((name, i) => (i === 0 || kernelFnUrl(kernel, name) === null ? mix(NEUTRAL, 30) : mix(chartColor(hashName(name)), 45))),
     kernel: names.map(() => kernel),
     change: null,
   };

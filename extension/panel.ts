@@ -6,6 +6,7 @@
 // deterministic, so it shows the same results).
 
 import * as vscode from 'vscode';
+import { isAllowedSourceUrl } from '../shared/external_links';
 import { makeNonce, panelHtml } from '../shared/panel_html';
 import type { HostMessage, PanelMessage, PanelRun, PanelState, ViewId } from '../shared/protocol';
 import type { RunStore, ScenarioRun } from './run_store';
@@ -226,6 +227,10 @@ export class ResultsPanel implements vscode.Disposable {
         return;
       case 'exportTrace':
         await vscode.commands.executeCommand('mmuLab.exportTrace');
+        return;
+      case 'openExternal':
+        // Only the kernel source sites, over https: the URL comes from the webview.
+        if (isAllowedSourceUrl(m.url)) await vscode.env.openExternal(vscode.Uri.parse(m.url, true));
         return;
     }
   }

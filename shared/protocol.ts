@@ -4,8 +4,8 @@
 
 import type { CompareResult, RunResult, ShadowTables } from '../simulator/index';
 
-export type ViewId = 'summary' | 'shadow' | 'timeline' | 'memslots' | 'compare';
-export const VIEW_IDS: readonly ViewId[] = ['summary', 'shadow', 'timeline', 'memslots', 'compare'];
+export type ViewId = 'summary' | 'shadow' | 'timeline' | 'memslots' | 'compare' | 'flame';
+export const VIEW_IDS: readonly ViewId[] = ['summary', 'shadow', 'timeline', 'memslots', 'compare', 'flame'];
 
 /** One run of a scenario as the panel shows it. */
 export interface PanelRun {
@@ -79,4 +79,7 @@ export type PanelMessage =
   /** Put a table on the clipboard. */
   | { type: 'copy'; format: 'csv' | 'markdown'; text: string }
   /** Export the run's trace (the host asks where and in which format). */
-  | { type: 'exportTrace' };
+  | { type: 'exportTrace' }
+  /** Open a kernel function in its release source; the host opens only https URLs on the source
+   *  hosts of shared/external_links.ts. */
+  | { type: 'openExternal'; url: string };

@@ -29,6 +29,7 @@ import { ShadowView } from './views/shadow';
 import { TimelineView } from './views/timeline';
 import { MemslotsView } from './views/memslots';
 import { CompareView } from './views/compare';
+import { FlameView } from './views/flame';
 
 export class App implements ViewContext {
   readonly state: PanelState;
@@ -40,7 +41,7 @@ export class App implements ViewContext {
   constructor(private readonly root: HTMLElement) {
     const saved = loadState();
     this.state = { ...INITIAL_STATE, ...saved, timeline: { ...INITIAL_STATE.timeline, ...saved?.timeline } };
-    this.views = [new SummaryView(this), new ShadowView(this), new TimelineView(this), new MemslotsView(this), new CompareView(this)];
+    this.views = [new SummaryView(this), new ShadowView(this), new TimelineView(this), new MemslotsView(this), new CompareView(this), new FlameView(this)];
     this.tabs = h('vscode-tabs', { panel: true, 'data-testid': 'tabs' });
     for (const v of this.views) {
       this.tabs.appendChild(h('vscode-tab-header', { slot: 'header', 'data-view-tab': v.id, title: v.title, 'aria-label': v.title }, icon(v.icon), h('span', { class: 'tab-title' }, ' ', v.title)));

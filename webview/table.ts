@@ -23,6 +23,8 @@ export interface TableSpec {
   rowAttrs?: (index: number) => Attrs;
   /** Column widths (vscode-table splits its width evenly otherwise, cutting text columns short). */
   widths?: string[];
+  /** A cell's content as a node (a link), or null for its text; the clipboard keeps the text. */
+  cellNode?: (row: number, col: number) => Node | null;
 }
 
 export function dataTable(spec: TableSpec): HTMLElement {
@@ -35,7 +37,7 @@ export function dataTable(spec: TableSpec): HTMLElement {
   const body = h('vscode-table-body', { slot: 'body' });
   spec.rows.forEach((row, i) => {
     // Each cell's text is also its tooltip: a narrow column cuts it short.
-    const tr = h('vscode-table-row', { 'data-row': i }, ...row.map((cell, j) => h('vscode-table-cell', { class: numeric[j] ? 'num' : null, title: String(cell) }, cell)));
+    const tr = h('vscode-table-row', { 'data-row': i }, ...row.map((cell, j) => h('vscode-table-cell', { class: numeric[j] ? 'num' : null, title: String(cell) }, spec.cellNode?.(i, j) ?? cell)));
     if (spec.rowAttrs) setAttrs(tr, spec.rowAttrs(i));
     if (spec.onRow) {
       tr.tabIndex = 0;

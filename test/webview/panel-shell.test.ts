@@ -39,7 +39,7 @@ describe.runIf(enabled)('panel shell (Chromium)', { timeout: 60_000 }, () => {
     await p.post({ type: 'run', run: panelRun(text, 'evil.mmio.yaml') });
     await p.page.waitForSelector('[data-testid="scenario-name"]');
     expect(await p.page.textContent('[data-testid="scenario-name"]')).toBe(evil);
-    for (const view of ['summary', 'shadow', 'timeline', 'memslots', 'compare']) await p.showView(view);
+    for (const view of ['summary', 'shadow', 'timeline', 'memslots', 'compare', 'flame']) await p.showView(view);
     expect(await p.page.evaluate(() => document.querySelectorAll('#app img, #app b, #app script').length)).toBe(0);
     expect(await p.page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
     expect(await p.page.evaluate(() => document.body.textContent ?? '')).toContain('<script>window.__xss=2</script>');

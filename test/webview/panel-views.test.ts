@@ -227,7 +227,7 @@ describe.runIf(enabled)('panel views (Chromium)', { timeout: 90_000 }, () => {
     const p = await harness.open('dark', null, { width: 520, height: 800 });
     await p.post({ type: 'run', run: doorbell });
     await p.page.waitForSelector('[data-testid="scenario-name"]');
-    for (const view of ['summary', 'shadow', 'timeline', 'memslots', 'compare']) {
+    for (const view of ['summary', 'shadow', 'timeline', 'memslots', 'compare', 'flame']) {
       await p.showView(view);
       const overflow = await p.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       expect(overflow, view).toBeLessThanOrEqual(0);

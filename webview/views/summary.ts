@@ -12,6 +12,7 @@ import { KVM_STATS, SIM_STATS } from '../../simulator/trace/stats';
 import { chartColor, stackedBar, swatch } from '../chart';
 import { h, icon, replace } from '../dom';
 import { post } from '../host';
+import { kernelFnLinks } from '../kernel_link';
 import { dataTable } from '../table';
 import type { View, ViewContext } from '../view';
 
@@ -117,6 +118,8 @@ function faultTable(r: RunResult): HTMLElement {
     columns: [{ title: 'class' }, { title: 'count', numeric: true }, { title: 'percent', numeric: true }, { title: 'function' }, { title: 'value', numeric: true }, { title: 'meaning' }],
     rows: seen.map((f) => [f.class, fmtInt(f.count), `${share(f.count, all)}%`, f.ret.fn, String(f.ret.value), f.ret.meaning]),
     widths: ['13%', '9%', '9%', '27%', '7%', '35%'],
+    // The deciding function links to its definition in the run's kernel.
+    cellNode: (i, j) => (j === 3 ? kernelFnLinks(r.kernel, seen[i]!.ret.fn) : null),
   });
   return table;
 }

@@ -4,11 +4,10 @@
 // expectation holds, 1 when one fails, 2 for bad input (the worst over all files).
 
 import { foldedStacks } from '../cost/flame';
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { parseScenario } from '../scenario/parse';
+import { printDiagnostics, readScenarioFile } from './scenario_file';
 import { runScenario, GuestSetupError } from '../run/run';
 import { formatRunText } from '../report/text';
 import { formatTraceCmd, selectTracepoints } from '../report/trace_cmd';
@@ -85,9 +84,6 @@ function parseArgs(argv: string[]): Args | string {
   return a;
 }
 
-function printDiagnostics(ds: Diagnostic[]): void {
-  for (const d of ds) process.stderr.write(`${d.file}:${d.line}:${d.col}: error: ${d.message}\n`);
-}
 
 interface CompareArgs {
   file: string;
@@ -133,19 +129,9 @@ async function compare(argv: string[]): Promise<number> {
     return 2;
   }
   const { file, json, selection } = args;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    process.stderr.write(`${file}: cannot read: ${(e as Error).message}\n`);
-    return 2;
-  }
-  const parsed = parseScenario(text, file);
-  if ('diagnostics' in parsed) {
-    printDiagnostics(parsed.diagnostics);
-    return 2;
-  }
-  const sc = parsed.scenario;
+  const read = readScenarioFile(file);
+  if (read === null) return 2;
+  const { text, scenario: sc } = read;
   let variants: Variant[];
   try {
     variants = selectVariants(sc, selection);
@@ -190,22 +176,13 @@ async function main(argv: string[]): Promise<number> {
   }
   let status = 0;
   for (const file of args.files) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      process.stderr.write(`${file}: cannot read: ${(e as Error).message}\n`);
-      status = 2;
-      continue;
-    }
-    const parsed = parseScenario(text, file);
-    if ('diagnostics' in parsed) {
-      printDiagnostics(parsed.diagnostics);
+    const read = readScenarioFile(file);
+    if (read === null) {
       status = 2;
       continue;
     }
     try {
-      const r = runScenario(parsed.scenario, { overrides: args.overrides, accesses: args.accesses });
+      const r = runScenario(read.scenario, { overrides: args.overrides, accesses: args.accesses });
       if (!args.trace && !args.traceCmd) r.trace.events = [];
       if (args.traceCmd) process.stdout.write(formatTraceCmd(r, selectTracepoints(args.events) as Set<string>));
       else if (args.folded) process.stdout.write(foldedStacks(r.flame.all).map((l) => l + '\n').join(''));

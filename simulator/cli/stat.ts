@@ -2,8 +2,7 @@
 // and prints one table as `perf kvm stat report` would (report/kvm_stat_text.ts). Exit status 0, or
 // 2 for bad input (an unknown option or value, a vCPU the scenario does not have, a bad file).
 
-import { readFileSync } from 'node:fs';
-import { parseScenario } from '../scenario/parse';
+import { readScenarioFile } from './scenario_file';
 import { runScenario, GuestSetupError } from '../run/run';
 import { formatKvmStat, KVM_STAT_EVENTS, KVM_STAT_KEYS, type KvmStatOptions } from '../report/kvm_stat_text';
 
@@ -47,25 +46,16 @@ export function statCommand(argv: string[], usage: string): number {
     return 2;
   }
   const { file, opts } = args;
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    process.stderr.write(`${file}: cannot read: ${(e as Error).message}\n`);
-    return 2;
-  }
-  const parsed = parseScenario(text, file);
-  if ('diagnostics' in parsed) {
-    for (const d of parsed.diagnostics) process.stderr.write(`${d.file}:${d.line}:${d.col}: error: ${d.message}\n`);
-    return 2;
-  }
-  const vcpus = parsed.scenario.vcpus.length;
+  const read = readScenarioFile(file);
+  if (read === null) return 2;
+  const scenario = read.scenario;
+  const vcpus = scenario.vcpus.length;
   if (opts.vcpu >= vcpus) {
     process.stderr.write(`--vcpu ${opts.vcpu}: ${file} has ${vcpus} vCPU${vcpus === 1 ? '' : 's'} (0${vcpus > 1 ? `..${vcpus - 1}` : ''})\n${usage}\n`);
     return 2;
   }
   try {
-    process.stdout.write(formatKvmStat(runScenario(parsed.scenario), opts));
+    process.stdout.write(formatKvmStat(runScenario(scenario), opts));
     return 0;
   } catch (e) {
     if (!(e instanceof GuestSetupError)) throw e;

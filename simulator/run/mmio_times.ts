@@ -8,6 +8,7 @@
 // Per key and per view (all vCPUs, then each vCPU): count, total, min, max and Welford mean/M2.
 // Fixed memory: MMIO_KEYS distinct keys; later keys are counted together in one overflow row.
 
+import { IntervalStats } from './interval_stats';
 import type { KvmStatRow } from './result';
 
 /** Distinct (gpa, direction) keys kept apart; the rest share the overflow row. */
@@ -24,12 +25,7 @@ export class MmioTimes {
   private readonly hash = new Int16Array(HASH).fill(NONE);
   private keys = 0;
   // [view * SLOTS + slot]
-  private readonly count: Float64Array;
-  private readonly total: Float64Array;
-  private readonly min: Float64Array;
-  private readonly max: Float64Array;
-  private readonly mean: Float64Array;
-  private readonly m2: Float64Array;
+  private readonly t: IntervalStats;
   /** When perf's find_create_kvm_event would have created the row in this view (its tie order). */
   private readonly created: Float64Array;
   private seq = 0;
@@ -40,12 +36,7 @@ export class MmioTimes {
   constructor(vcpus: number) {
     this.views = vcpus + 1;
     const n = this.views * SLOTS;
-    this.count = new Float64Array(n);
-    this.total = new Float64Array(n);
-    this.min = new Float64Array(n).fill(Infinity);
-    this.max = new Float64Array(n);
-    this.mean = new Float64Array(n);
-    this.m2 = new Float64Array(n);
+    this.t = new IntervalStats(n);
     this.created = new Float64Array(n).fill(NONE);
     this.start = new Float64Array(vcpus).fill(NONE);
     this.pending = new Int16Array(vcpus).fill(NONE);
@@ -85,18 +76,8 @@ export class MmioTimes {
     const d = clock - this.start[vcpu]!;
     this.start[vcpu] = NONE;
     this.pending[vcpu] = NONE;
-    this.add(slot, d); // all vCPUs
-    this.add((vcpu + 1) * SLOTS + slot, d);
-  }
-
-  private add(i: number, d: number): void {
-    const n = ++this.count[i]!;
-    this.total[i]! += d;
-    if (d < this.min[i]!) this.min[i] = d;
-    if (d > this.max[i]!) this.max[i] = d;
-    const delta = d - this.mean[i]!;
-    this.mean[i]! += delta / n;
-    this.m2[i]! += delta * (d - this.mean[i]!);
+    this.t.add(slot, d); // all vCPUs
+    this.t.add((vcpu + 1) * SLOTS + slot, d);
   }
 
   private create(vcpu: number, slot: number): void {
@@ -131,7 +112,8 @@ export class MmioTimes {
     const out: KvmStatRow[] = [];
     for (let s = 0; s < SLOTS; s++) {
       const i = base + s;
-      const n = this.count[i]!;
+      const t = this.t;
+      const n = t.count[i]!;
       if (n === 0) continue;
       const overflow = s === OVERFLOW;
       const gpa = overflow ? null : this.gpa[s]!;
@@ -140,11 +122,11 @@ export class MmioTimes {
         addr: gpa === null ? null : '0x' + gpa.toString(16),
         write: overflow ? null : this.write[s] === 1,
         count: n,
-        total_cycles: this.total[i]!,
-        min_cycles: this.min[i]!,
-        max_cycles: this.max[i]!,
-        mean_cycles: this.mean[i]!,
-        stddev_cycles: n < 2 ? 0 : Math.sqrt(this.m2[i]! / (n - 1)),
+        total_cycles: t.total[i]!,
+        min_cycles: t.min[i]!,
+        max_cycles: t.max[i]!,
+        mean_cycles: t.mean[i]!,
+        stddev_cycles: t.stddev(i),
         created: this.created[i]!,
       });
     }

@@ -17,6 +17,22 @@ beforeAll(() => {
 });
 
 describe('mmu-lab run', () => {
+  it('never sends a scenario\'s control characters or bidi overrides raw to the terminal', () => {
+    // A name with an ANSI colour sequence and a right-to-left override, and an unknown key with ESC.
+    const f = join(dir, 'hostile.mmio.yaml');
+    const body = 'kernel: v3.1\nmemslots:\n  - { slot: 0, gpa: 0x0, size: 64M }\nguest:\n  mappings:\n    - { gva: 0xffff880000000000, gpa: 0x0, size: 64M, page: 2M, flags: "p w a d" }\nworkload:\n  - { compute: 10 }\n';
+    writeFileSync(f, `name: "evil \\e[31mRED\\e[0m \\u202egnp.exe"\n${body}`);
+    const p = cli('run', f);
+    expect(p.status).toBe(0);
+    expect(p.stdout).toContain('evil \\x1b[31mRED\\x1b[0m \\u202egnp.exe');
+    expect(p.stdout).not.toMatch(/[\u001b\u202e]/);
+    writeFileSync(f, `"bad\\ekey": 1\n${body}`);
+    const q = cli('run', f);
+    expect(q.status).toBe(2);
+    expect(q.stderr).toContain('\\x1b');
+    expect(q.stderr).not.toMatch(/\u001b/);
+  });
+
   it('prints the perf kvm stat table and exits 0 when every expectation holds', () => {
     const p = cli('run', 'examples/doorbell.mmio.yaml');
     expect(p.status).toBe(0);

@@ -3,6 +3,7 @@
 // The only simulator module that touches Node: it reads files and prints. Exit status: 0 when every
 // expectation holds, 1 when one fails, 2 for bad input (the worst over all files).
 
+import { writeErr, writeOut } from './terminal';
 import { foldedStacks } from '../cost/flame';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -125,7 +126,7 @@ function parseCompareArgs(argv: string[]): CompareArgs | string {
 async function compare(argv: string[]): Promise<number> {
   const args = parseCompareArgs(argv);
   if (typeof args === 'string') {
-    process.stderr.write(args + '\n');
+    writeErr(args + '\n');
     return 2;
   }
   const { file, json, selection } = args;
@@ -137,7 +138,7 @@ async function compare(argv: string[]): Promise<number> {
     variants = selectVariants(sc, selection);
   } catch (e) {
     if (!(e instanceof VariantError)) throw e;
-    process.stderr.write(`${file}: error: ${e.message}\n`);
+    writeErr(`${file}: error: ${e.message}\n`);
     return 2;
   }
   const runs: RunResult[] = new Array(variants.length);
@@ -162,7 +163,7 @@ async function compare(argv: string[]): Promise<number> {
     return 2;
   }
   const result = assemble(sc, runs, variants);
-  process.stdout.write(json ? JSON.stringify(result) + '\n' : formatCompareText(result));
+  writeOut(json ? JSON.stringify(result) + '\n' : formatCompareText(result));
   return 0;
 }
 
@@ -171,7 +172,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'stat') return statCommand(argv.slice(1), USAGE);
   const args = parseArgs(argv);
   if (typeof args === 'string') {
-    process.stderr.write(args + '\n');
+    writeErr(args + '\n');
     return 2;
   }
   let status = 0;
@@ -184,10 +185,10 @@ async function main(argv: string[]): Promise<number> {
     try {
       const r = runScenario(read.scenario, { overrides: args.overrides, accesses: args.accesses });
       if (!args.trace && !args.traceCmd) r.trace.events = [];
-      if (args.traceCmd) process.stdout.write(formatTraceCmd(r, selectTracepoints(args.events) as Set<string>));
-      else if (args.folded) process.stdout.write(foldedStacks(r.flame.all).map((l) => l + '\n').join(''));
-      else if (args.json) process.stdout.write(JSON.stringify(r) + '\n');
-      else process.stdout.write(formatRunText(r, { accesses: args.accesses }) + '\n');
+      if (args.traceCmd) writeOut(formatTraceCmd(r, selectTracepoints(args.events) as Set<string>));
+      else if (args.folded) writeOut(foldedStacks(r.flame.all).map((l) => l + '\n').join(''));
+      else if (args.json) writeOut(JSON.stringify(r) + '\n');
+      else writeOut(formatRunText(r, { accesses: args.accesses }) + '\n');
       if (r.expect.some((e) => !e.ok)) status = Math.max(status, 1);
     } catch (e) {
       if (e instanceof GuestSetupError) {

@@ -1,12 +1,13 @@
 // Reading a scenario file for a CLI command: its text parsed, or each problem printed as
 // `file:line:col: error: message` (a file that cannot be read is one such line).
 
+import { writeErr } from './terminal';
 import { readFileSync } from 'node:fs';
 import { parseScenario } from '../scenario/parse';
 import type { Diagnostic, Scenario } from '../scenario/types';
 
 export function printDiagnostics(ds: Diagnostic[]): void {
-  for (const d of ds) process.stderr.write(`${d.file}:${d.line}:${d.col}: error: ${d.message}\n`);
+  for (const d of ds) writeErr(`${d.file}:${d.line}:${d.col}: error: ${d.message}\n`);
 }
 
 /** The scenario in `file` with its text, or null after printing why not (the caller exits 2). */
@@ -15,7 +16,7 @@ export function readScenarioFile(file: string): { text: string; scenario: Scenar
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    process.stderr.write(`${file}: cannot read: ${(e as Error).message}\n`);
+    writeErr(`${file}: cannot read: ${(e as Error).message}\n`);
     return null;
   }
   const parsed = parseScenario(text, file);

@@ -2,6 +2,7 @@
 // and prints one table as `perf kvm stat report` would (report/kvm_stat_text.ts). Exit status 0, or
 // 2 for bad input (an unknown option or value, a vCPU the scenario does not have, a bad file).
 
+import { writeErr, writeOut } from './terminal';
 import { readScenarioFile } from './scenario_file';
 import { runScenario, GuestSetupError } from '../run/run';
 import { formatKvmStat, KVM_STAT_EVENTS, KVM_STAT_KEYS, type KvmStatOptions } from '../report/kvm_stat_text';
@@ -42,7 +43,7 @@ function parseStatArgs(argv: string[], usage: string): StatArgs | string {
 export function statCommand(argv: string[], usage: string): number {
   const args = parseStatArgs(argv, usage);
   if (typeof args === 'string') {
-    process.stderr.write(args + '\n');
+    writeErr(args + '\n');
     return 2;
   }
   const { file, opts } = args;
@@ -51,15 +52,15 @@ export function statCommand(argv: string[], usage: string): number {
   const scenario = read.scenario;
   const vcpus = scenario.vcpus.length;
   if (opts.vcpu >= vcpus) {
-    process.stderr.write(`--vcpu ${opts.vcpu}: ${file} has ${vcpus} vCPU${vcpus === 1 ? '' : 's'} (0${vcpus > 1 ? `..${vcpus - 1}` : ''})\n${usage}\n`);
+    writeErr(`--vcpu ${opts.vcpu}: ${file} has ${vcpus} vCPU${vcpus === 1 ? '' : 's'} (0${vcpus > 1 ? `..${vcpus - 1}` : ''})\n${usage}\n`);
     return 2;
   }
   try {
-    process.stdout.write(formatKvmStat(runScenario(scenario), opts));
+    writeOut(formatKvmStat(runScenario(scenario), opts));
     return 0;
   } catch (e) {
     if (!(e instanceof GuestSetupError)) throw e;
-    process.stderr.write(`${file}:${e.line}:${e.col}: error: ${e.message}\n`);
+    writeErr(`${file}:${e.line}:${e.col}: error: ${e.message}\n`);
     return 2;
   }
 }

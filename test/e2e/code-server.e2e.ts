@@ -249,7 +249,8 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
       expect(await page.locator('.testing-stdtree-container', { hasText: path }).count(), path).toBeGreaterThan(0);
     }
     // And the file's own glyph in the editor's gutter says passed.
-    expect(await page.locator('.monaco-editor .testing-run-glyph.codicon-testing-passed-icon').count()).toBeGreaterThan(0);
+    // (The glyph is drawn after the results tree, once the editor's decorations catch up: poll it too.)
+    await expect.poll(() => page.locator('.monaco-editor .testing-run-glyph.codicon-testing-passed-icon').count(), { timeout: 20_000 }).toBeGreaterThan(0);
     laps.lap('test explorer');
     await screenshot(page, 'code-server-tests-passed');
   });

@@ -7,15 +7,17 @@
 //  * at most CALL_PATH_CAPACITY nodes; an enter that would need a node beyond it stays on the current
 //    node (the path folds into its parent) until the matching leave;
 //  * per fault class, one self array over the same nodes; the class of an exit is known only when
-//    it ends, so an exit's charges wait in a per-vCPU scratch of EXIT_SCRATCH (node, cycles) pairs
-//    (found in O(1) through a per-vCPU node -> pair index) and are folded into the class arrays at
-//    exit end (a further distinct node in the same exit adds to the last pair);
+//    it ends, so an exit's charges wait in a per-vCPU array over the nodes, with the list of nodes
+//    it touched, and are folded into the run, class and line arrays at exit end;
 //  * per workload line, one self array over the nodes, allocated the first time the line charges.
 
 import { FAULT_CLASSES } from '../kvm/fault_class';
+import { FRAME_NAMES } from '../kvm/kernel_functions';
+
+/** Function ids are below this (kvm/kernel_functions.ts F). */
+const FRAME_COUNT = FRAME_NAMES.length;
 
 export const CALL_PATH_CAPACITY = 1024;
-export const EXIT_SCRATCH = 64;
 /** The class index of an exit that gets no fault class (a CR3 load, an INVLPG). */
 export const CLASS_NONE = FAULT_CLASSES.length;
 /** The by_class key of such exits. */
@@ -27,8 +29,8 @@ export class CallPath {
   readonly firstChild = new Int32Array(CALL_PATH_CAPACITY).fill(-1);
   readonly nextSibling = new Int32Array(CALL_PATH_CAPACITY).fill(-1);
   readonly self = new Float64Array(CALL_PATH_CAPACITY);
-  /** Per node, the child entered last: enter() checks it before scanning the siblings. */
-  private readonly lastChild = new Int32Array(CALL_PATH_CAPACITY).fill(-1);
+  /** The child of each (node, function): [node * FRAME_COUNT + fn], -1 for none yet (one read per lookup). */
+  private readonly childOf = new Int32Array(CALL_PATH_CAPACITY * FRAME_COUNT).fill(-1);
   /** Self cycles per (class, node): class * CALL_PATH_CAPACITY + node. Exits only. */
   readonly byClass = new Float64Array((CLASS_NONE + 1) * CALL_PATH_CAPACITY);
   /** Per workload line, self cycles per node (allocated on the line's first charge). */
@@ -38,14 +40,13 @@ export class CallPath {
   readonly cur: Int32Array;
   readonly depth: Int32Array;
   private readonly folded: Int32Array;
-  /** Per vCPU: inside an exit (charges also go to the scratch), and the scratch itself. */
+  /** Per vCPU: inside an exit (its charges wait in exitSelf for the exit's class), the cycles per
+   *  node of the exit so far ([vcpu * CALL_PATH_CAPACITY + node]), and the nodes it touched. */
   private readonly inExit: Uint8Array;
-  private readonly scratchNode: Int32Array;
-  private readonly scratchCycles: Float64Array;
-  private readonly scratchLen: Int32Array;
-  /** Per vCPU and node: 1 + the node's pair in the scratch, 0 for none. */
-  private readonly pairOf: Int32Array;
-  /** The most distinct nodes one exit charged (to check EXIT_SCRATCH is never reached). */
+  private readonly exitSelf: Float64Array;
+  private readonly touched: Int32Array;
+  private readonly touchedLen: Int32Array;
+  /** The most distinct nodes one exit charged. */
   maxExitPairs = 0;
   /** Leaves without an enter, and exits that ended off their base node: 0 in a correct model. */
   unbalanced = 0;
@@ -57,10 +58,9 @@ export class CallPath {
     this.depth = new Int32Array(vcpus);
     this.folded = new Int32Array(vcpus);
     this.inExit = new Uint8Array(vcpus);
-    this.scratchNode = new Int32Array(vcpus * EXIT_SCRATCH);
-    this.scratchCycles = new Float64Array(vcpus * EXIT_SCRATCH);
-    this.scratchLen = new Int32Array(vcpus);
-    this.pairOf = new Int32Array(vcpus * CALL_PATH_CAPACITY);
+    this.exitSelf = new Float64Array(vcpus * CALL_PATH_CAPACITY);
+    this.touched = new Int32Array(vcpus * CALL_PATH_CAPACITY);
+    this.touchedLen = new Int32Array(vcpus);
   }
 
   /** Size the per-line arrays for lines 0..lineEnd-1. */
@@ -70,19 +70,16 @@ export class CallPath {
 
   /** The child of `p` for `fnId`, created on first use; `p` itself when the tree is full. */
   child(p: number, fnId: number): number {
-    let c = this.lastChild[p]!;
-    if (c >= 0 && this.fn[c] === fnId) return c;
-    c = this.firstChild[p]!;
-    while (c >= 0 && this.fn[c] !== fnId) c = this.nextSibling[c]!;
-    if (c < 0) {
-      if (this.nodes === CALL_PATH_CAPACITY) return p;
-      c = this.nodes++;
-      this.fn[c] = fnId;
-      this.parent[c] = p;
-      this.nextSibling[c] = this.firstChild[p]!;
-      this.firstChild[p] = c;
-    }
-    this.lastChild[p] = c;
+    const k = p * FRAME_COUNT + fnId;
+    let c = this.childOf[k]!;
+    if (c >= 0) return c;
+    if (this.nodes === CALL_PATH_CAPACITY) return p;
+    c = this.nodes++;
+    this.fn[c] = fnId;
+    this.parent[c] = p;
+    this.nextSibling[c] = this.firstChild[p]!;
+    this.firstChild[p] = c;
+    this.childOf[k] = c;
     return c;
   }
 
@@ -134,23 +131,11 @@ export class CallPath {
 
   chargeNode(vcpu: number, line: number, node: number, cycles: number): void {
     if (this.inExit[vcpu] !== 0) {
-      // Inside an exit: one add to the exit's pair for this node; exitEnd spreads it.
-      const base = vcpu * EXIT_SCRATCH;
+      if (cycles === 0) return; // (a zero charge must not list its node twice)
       const k = vcpu * CALL_PATH_CAPACITY + node;
-      const pair = this.pairOf[k]!;
-      if (pair > 0) {
-        this.scratchCycles[base + pair - 1]! += cycles;
-        return;
-      }
-      const n = this.scratchLen[vcpu]!;
-      if (n === EXIT_SCRATCH) {
-        this.scratchCycles[base + n - 1]! += cycles; // bound reached: the exit's last distinct node takes it
-        return;
-      }
-      this.scratchNode[base + n] = node;
-      this.scratchCycles[base + n] = cycles;
-      this.pairOf[k] = n + 1;
-      this.scratchLen[vcpu] = n + 1;
+      const v = this.exitSelf[k]!;
+      if (v === 0) this.touched[vcpu * CALL_PATH_CAPACITY + this.touchedLen[vcpu]!++] = node;
+      this.exitSelf[k] = v + cycles;
       return;
     }
     this.self[node]! += cycles;
@@ -169,26 +154,25 @@ export class CallPath {
   /** An exit starts on `vcpu`: its charges are also kept until exitEnd gives their class. */
   exitBegin(vcpu: number): void {
     this.inExit[vcpu] = 1;
-    this.scratchLen[vcpu] = 0;
   }
 
-  /** The exit, on workload line `line`, ended with fault class `cls` (-1: none): its pairs go to the
-   *  run, the class and the line. The stack must be back where it started. */
+  /** The exit, on workload line `line`, ended with fault class `cls` (-1: none): its cycles per node go
+   *  to the run, the class and the line. The stack must be back where it started. */
   exitEnd(vcpu: number, cls: number, line: number): void {
     const row = (cls < 0 ? CLASS_NONE : cls) * CALL_PATH_CAPACITY;
-    const base = vcpu * EXIT_SCRATCH;
     const at = vcpu * CALL_PATH_CAPACITY;
     const lineSelf = this.lineArray(line);
-    if (this.scratchLen[vcpu]! > this.maxExitPairs) this.maxExitPairs = this.scratchLen[vcpu]!;
-    for (let i = 0; i < this.scratchLen[vcpu]!; i++) {
-      const node = this.scratchNode[base + i]!;
-      const cycles = this.scratchCycles[base + i]!;
+    const n = this.touchedLen[vcpu]!;
+    if (n > this.maxExitPairs) this.maxExitPairs = n;
+    for (let i = 0; i < n; i++) {
+      const node = this.touched[at + i]!;
+      const cycles = this.exitSelf[at + node]!;
+      this.exitSelf[at + node] = 0;
       this.self[node]! += cycles;
       this.byClass[row + node]! += cycles;
       if (lineSelf !== null) lineSelf[node]! += cycles;
-      this.pairOf[at + node] = 0;
     }
-    this.scratchLen[vcpu] = 0;
+    this.touchedLen[vcpu] = 0;
     this.inExit[vcpu] = 0;
     if (this.depth[vcpu] !== 0) this.unbalanced++;
   }
@@ -197,8 +181,8 @@ export class CallPath {
     this.self.fill(0);
     this.byClass.fill(0);
     for (const a of this.byLine) a?.fill(0);
-    this.scratchLen.fill(0);
-    this.pairOf.fill(0);
+    this.exitSelf.fill(0);
+    this.touchedLen.fill(0);
     this.inExit.fill(0);
   }
 }

@@ -37,7 +37,7 @@ import {
   type VariantDecl,
   type VcpuDecl,
 } from './types';
-import { HOST_KEYS, MMU_KEYS, bypassProblems, readMaxphyaddr } from './vm';
+import { HOST_KEYS, MMU_KEYS, PKE_NEEDS_EPT, bypassProblems, readMaxphyaddr } from './vm';
 
 const VARIANT_KEYS = ['label', 'kernel', 'mmu', 'host', 'memslots'];
 
@@ -222,7 +222,7 @@ function readOverrides(ctx: Ctx, o: Obj, base: CompareBase): ScenarioOverrides {
   }
   // KVM offers protection keys to a guest only with EPT (as for the top-level mmu.tdp).
   if (tdpV && tdp === false && base.pke) {
-    ctx.error(tdpV, 'false is not possible: guest.cpu.cr4_pke is true, and KVM does not offer protection keys with shadow paging');
+    ctx.error(tdpV, `false is not possible: guest.cpu.cr4_pke is true, and ${PKE_NEEDS_EPT}`);
   }
   if (maxV && maxphyaddr !== null) checkCovered(ctx, maxV, maxphyaddr, base.uses);
   if (slotsV && count !== null) checkSlotCount(ctx, slotsV, count, base);
@@ -287,7 +287,7 @@ export function variantProblems(sc: Scenario, o: ScenarioOverrides): string[] {
   }
   // KVM offers protection keys to a guest only with EPT (as for the top-level mmu.tdp).
   if (sc.guest.cpu.cr4_pke && o.cr4_pke !== false && !tdp) {
-    out.push('mmu.tdp: false is not possible: guest.cpu.cr4_pke is true, and KVM does not offer protection keys with shadow paging');
+    out.push(`mmu.tdp: false is not possible: guest.cpu.cr4_pke is true, and ${PKE_NEEDS_EPT}`);
   }
   if (o.maxphyaddr !== undefined || o.memslot_count !== undefined) {
     out.push('host.maxphyaddr and memslots are checked only in a `compare:` section of the file');

@@ -9,7 +9,7 @@ import { readExpect } from './expect';
 import { readGuest } from './guest';
 import { Ctx, TooManyAliases, need, opt, readEnum, readObj, readString, val, type Val } from './reader';
 import { KERNELS, type Diagnostic, type Kernel, type Scenario } from './types';
-import { HOST_KEYS, MMU_KEYS, bypassProblems, readDevices, readHost, readMemslots, readMmu, readScheduler } from './vm';
+import { HOST_KEYS, MMU_KEYS, PKE_NEEDS_EPT, bypassProblems, readDevices, readHost, readMemslots, readMmu, readScheduler } from './vm';
 import { highestSpace, readVcpus } from './workload';
 
 export { EXIT_REASONS, FAULT_KINDS } from './expect';
@@ -63,7 +63,7 @@ function readScenario(ctx: Ctx, root: Val, file: string, opts: ParseOptions): Sc
   // KVM offers protection keys to a guest only with EPT (no keys in shadow page tables).
   const cpuV = guestO?.keys.get('cpu');
   const pkeV = cpuV && isMap(cpuV.node) ? cpuV.node.get('cr4_pke', true) : undefined;
-  if (guest?.cpu.cr4_pke && !mmu.tdp && cpuV) ctx.error(isNode(pkeV) ? val(ctx, pkeV, `${cpuV.path}.cr4_pke`, cpuV.range) : cpuV, 'true needs mmu.tdp: true: KVM does not offer protection keys with shadow paging');
+  if (guest?.cpu.cr4_pke && !mmu.tdp && cpuV) ctx.error(isNode(pkeV) ? val(ctx, pkeV, `${cpuV.path}.cr4_pke`, cpuV.range) : cpuV, `true needs mmu.tdp: true: ${PKE_NEEDS_EPT}`);
 
   const labels = new Map<string, Val>();
   const vcpus = readVcpus(ctx, top, host.maxphyaddr, labels);

@@ -66,6 +66,9 @@ export function readMmu(ctx: Ctx, o: Obj | null, kernel: Kernel | null): { mmu: 
 }
 
 /** Why `bypass_guest_pf: true` is impossible with this kernel and tdp (null: unknown, not judged). */
+/** Why `guest.cpu.cr4_pke` needs EPT (said by the scenario, `compare:` and Compare Kernels checks alike). */
+export const PKE_NEEDS_EPT = 'KVM does not offer protection keys with shadow paging';
+
 export function bypassProblems(kernel: Kernel | null, tdp: boolean | null): string[] {
   // bypass_guest_pf only ever existed for shadow paging in the v3.0 era.
   const why: string[] = [];

@@ -46,8 +46,6 @@ export class TimelineView implements View {
   private shown = new Int32Array(0);
   /** The scenario line whose events are highlighted (0: none). */
   private highlight = 0;
-  private addressTimer = 0;
-  private nameTimer = 0;
 
   private readonly classSelect = h('vscode-single-select', { 'data-testid': 'filter-class', 'aria-label': 'Fault class' });
   private readonly vcpuSelect = h('vscode-single-select', { 'data-testid': 'filter-vcpu', 'aria-label': 'vCPU' });
@@ -86,21 +84,8 @@ export class TimelineView implements View {
       this.ctx.state.timeline.vcpu = Number(this.vcpuSelect.value);
       this.applyFilters();
     });
-    // Typing filters after a short pause: each pass reads every event.
-    this.addressBox.addEventListener('input', () => {
-      clearTimeout(this.addressTimer);
-      this.addressTimer = window.setTimeout(() => {
-        this.ctx.state.timeline.address = this.addressBox.value.trim();
-        this.applyFilters();
-      }, 120);
-    });
-    this.nameBox.addEventListener('input', () => {
-      clearTimeout(this.nameTimer);
-      this.nameTimer = window.setTimeout(() => {
-        this.ctx.state.timeline.name = this.nameBox.value.trim();
-        this.applyFilters();
-      }, 120);
-    });
+    this.onTyped(this.addressBox, (v) => (this.ctx.state.timeline.address = v));
+    this.onTyped(this.nameBox, (v) => (this.ctx.state.timeline.name = v));
     this.probesBox.addEventListener('change', () => {
       this.ctx.state.timeline.probes = (this.probesBox as HTMLElement & { checked: boolean }).checked;
       this.applyFilters();
@@ -185,6 +170,18 @@ export class TimelineView implements View {
   }
 
   /** Recompute the shown events from the filters in ctx.state.timeline. */
+  /** Filter as `box` is typed in, after a short pause: each pass reads every event. */
+  private onTyped(box: HTMLElement & { value: string }, set: (value: string) => void): void {
+    let timer = 0;
+    box.addEventListener('input', () => {
+      clearTimeout(timer);
+      timer = window.setTimeout(() => {
+        set(box.value.trim());
+        this.applyFilters();
+      }, 120);
+    });
+  }
+
   private applyFilters(keepWindow = true): void {
     const { cls, vcpu, address, name, probes } = this.ctx.state.timeline;
     const needle = address.toLowerCase().replace(/^0x/, '');

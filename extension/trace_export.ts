@@ -15,9 +15,10 @@ export function cyclesToMicros(cycles: number, ghz: number): number {
 // ---------------------------------------------------------------------------------------------
 // Folded stacks (Brendan Gregg's stackcollapse format; the same text as `mmu-lab run --folded`)
 
-/** The whole run's call paths, one `frame;frame count` line each; the counts sum to the run's total. */
+/** The whole run's call paths, one `frame;frame count` line each; the counts sum to the run's total.
+ *  Empty for a run without call paths (the panel's runs always have them: RunOptions.callPaths). */
 export function flameToFolded(r: RunResult): string {
-  return foldedStacks(r.flame.all).map((l) => l + '\n').join('');
+  return r.flame ? foldedStacks(r.flame.all).map((l) => l + '\n').join('') : '';
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -57,24 +57,28 @@ describe('call-path flame graph of every example, every era and mode', () => {
     for (const [mode, overrides] of MODES) {
       it(`${file}, ${mode}: root = run total, stacks balanced, folded sums to the total`, () => {
         const sc = scenario(readFileSync(join('examples', file), 'utf8'), file);
-        const r = runScenario(sc, { overrides });
+        const r = runScenario(sc, { overrides, callPaths: true });
         // The documented bounds are never reached: nothing folds (docs/cost-model.md, "Attribution").
-        const m = new Machine(sc, { overrides });
+        const m = new Machine(sc, { overrides, callPaths: true });
         m.run();
         expect(m.kvm.cp.nodes).toBeLessThan(CALL_PATH_CAPACITY / 2);
         expect(m.kvm.cp.maxExitPairs).toBeLessThanOrEqual(m.kvm.cp.nodes);
         // An enter without its leave, or an exit that ends off its base node, is reported here
         // (CallPath.unbalanced, checked at the end of every exit).
         expect(r.warnings.filter((w) => w.includes('call-path'))).toEqual([]);
-        const all = r.flame.all;
+        // Without call paths (the default) the run is the same run: the report byte for byte, less `flame`.
+        const plain = runScenario(sc, { overrides });
+        expect(plain.flame).toBeUndefined();
+        expect(JSON.stringify(plain)).toBe(JSON.stringify({ ...r, flame: undefined }));
+        const all = r.flame!.all;
         expect(all.nodes[0]!.total).toBe(r.cycles.total);
         expect(all.nodes[0]!.self).toBe(0); // every cycle is under some frame
         checkGraph(all, r.cycles.total);
         // Per line: the lines' roots add up to the run (every charge happens on a workload line or 0).
-        const byLine = Object.values(r.flame.by_line).reduce((s, g) => s + g.nodes[0]!.total, 0);
+        const byLine = Object.values(r.flame!.by_line).reduce((s, g) => s + g.nodes[0]!.total, 0);
         expect(byLine).toBe(r.cycles.total);
         // Per class: exits only, so at most the run; guest time is never in a class graph.
-        for (const g of Object.values(r.flame.by_class)) {
+        for (const g of Object.values(r.flame!.by_class)) {
           checkGraph(g, g.nodes[0]!.total);
           expect(pathsOf(g, 'guest')).toEqual([]);
         }
@@ -91,8 +95,8 @@ describe('call-path flame graph of every example, every era and mode', () => {
 
 describe('the doorbell: v3.0 scans memslots under handle_ept_violation, v3.1 hits the MMIO cache under handle_ept_misconfig', () => {
   const text = readFileSync('examples/doorbell.mmio.yaml', 'utf8');
-  const v30 = runScenario(scenario(text), { overrides: { kernel: 'v3.0' } });
-  const v31 = runScenario(scenario(text), { overrides: { kernel: 'v3.1' } });
+  const v30 = runScenario(scenario(text), { overrides: { kernel: 'v3.0' }, callPaths: true });
+  const v31 = runScenario(scenario(text), { overrides: { kernel: 'v3.1' }, callPaths: true });
   const EPT_VIOLATION = ['vcpu_enter_guest', 'vmx_handle_exit', 'handle_ept_violation', 'kvm_mmu_page_fault'];
 
   it('v3.0: every doorbell is an EPT violation whose tdp_page_fault scans the memslots twice', () => {
@@ -102,7 +106,7 @@ describe('the doorbell: v3.0 scans memslots under handle_ept_violation, v3.1 hit
     // kvm_main.c:941 __gfn_to_memslot: `for (i = 0; i < slots->nmemslots; i++)`: 35 compares per miss.
     const doorbells = v30.faults['mmio-slow']!;
     expect(doorbells).toBe(1000); // repeat: 1000, one doorbell write each
-    const g = v30.flame.by_class['mmio-slow']!;
+    const g = v30.flame!.by_class['mmio-slow']!;
     const dirty = cyclesAt(g, [...EPT_VIOLATION, 'tdp_page_fault', 'mapping_level_dirty_bitmap', 'gfn_to_memslot', '__gfn_to_memslot']);
     const async = cyclesAt(g, [...EPT_VIOLATION, 'tdp_page_fault', 'try_async_pf', 'gfn_to_memslot', '__gfn_to_memslot']);
     // westmere-2011: memslot_lookup 23 + memslot_compare 7 per slot compared (docs/cost-model.md)
@@ -113,7 +117,7 @@ describe('the doorbell: v3.0 scans memslots under handle_ept_violation, v3.1 hit
     // the emulation follows: kvm_mmu_page_fault -> x86_emulate_instruction (3.0.1 mmu.c:3407)
     expect(cyclesAt(g, [...EPT_VIOLATION, 'x86_emulate_instruction', 'x86_emulate_insn', 'emulator_write_emulated_onepage'])!.total).toBeGreaterThan(0);
     // the whole run has the same memslot scans plus the one RAM fault's (a hit: fewer compares)
-    expect(cyclesAt(v30.flame.all, [...EPT_VIOLATION, 'tdp_page_fault', 'try_async_pf'])!.total).toBeGreaterThan(async!.total);
+    expect(cyclesAt(v30.flame!.all, [...EPT_VIOLATION, 'tdp_page_fault', 'try_async_pf'])!.total).toBeGreaterThan(async!.total);
   });
 
   it('v3.1: 999 doorbells are EPT misconfigs answered by quickly_check_mmio_pf, no memslot scan', () => {
@@ -121,7 +125,7 @@ describe('the doorbell: v3.0 scans memslots under handle_ept_violation, v3.1 hit
     //   if (likely(ret == 1)) return x86_emulate_instruction(vcpu, gpa, 0, NULL, 0) == EMULATE_DONE;`
     // mmu.c:2929 handle_mmio_page_fault_common: `if (quickly_check_mmio_pf(vcpu, addr, direct)) return 1;`
     // mmu.c:2887 quickly_check_mmio_pf: `if (direct) return vcpu_match_mmio_gpa(vcpu, addr);`
-    const g = v31.flame.by_class['mmio-cache']!;
+    const g = v31.flame!.by_class['mmio-cache']!;
     const MISCONFIG = ['vcpu_enter_guest', 'vmx_handle_exit', 'handle_ept_misconfig'];
     expect(v31.exits['EPT_MISCONFIG']).toBe(999); // the example's own expect:
     const match = cyclesAt(g, [...MISCONFIG, 'handle_mmio_page_fault_common', 'quickly_check_mmio_pf', 'vcpu_match_mmio_gpa']);
@@ -144,8 +148,8 @@ describe('the doorbell: v3.0 scans memslots under handle_ept_violation, v3.1 hit
 
   it('v3.1 lockless walk: a second device page misses the cache and walks under handle_mmio_page_fault_common', () => {
     // 3.1.10 mmu.c:2929: `spte = walk_shadow_page_get_mmio_spte(vcpu, addr); if (is_mmio_spte(spte)) { ... return 1; }`
-    const r = run(vm('v3.1', `  - repeat: 10\n    steps:\n      - { write: ${NIC}, size: 4, value: 1 }\n      - { write: ${EXTRA}, size: 4, value: 1 }`));
-    const g = r.flame.by_class['mmio-fast']!;
+    const r = run(vm('v3.1', `  - repeat: 10\n    steps:\n      - { write: ${NIC}, size: 4, value: 1 }\n      - { write: ${EXTRA}, size: 4, value: 1 }`), { callPaths: true });
+    const g = r.flame!.by_class['mmio-fast']!;
     const walk = cyclesAt(g, ['vcpu_enter_guest', 'vmx_handle_exit', 'handle_ept_misconfig', 'handle_mmio_page_fault_common', 'walk_shadow_page_get_mmio_spte']);
     // walk_shadow_page_lockless_begin (80) + one lockless read per level, 4 levels (15 each): westmere-2011
     expect(walk!.self).toBe(r.faults['mmio-fast']! * (80 + 4 * 15));
@@ -153,51 +157,77 @@ describe('the doorbell: v3.0 scans memslots under handle_ept_violation, v3.1 hit
 });
 
 describe('CallPath', () => {
+  /** A tree with one cursor whose owner's clock the test moves (a charge is a clock step). */
+  function cursorOn(tree = new CallPath()) {
+    const owner = { clock: 0, line: -1 };
+    return { tree, owner, c: tree.cursor(owner) };
+  }
+
   it('folds paths beyond its capacity into their parent and keeps the stack balanced', () => {
-    const cp = new CallPath(1);
-    for (let i = 0; i < CALL_PATH_CAPACITY + 10; i++) cp.enter(0, i % 50);
-    expect(cp.nodes).toBe(CALL_PATH_CAPACITY);
-    const deepest = cp.cur[0]!;
-    cp.enter(0, 7); // folded: stays on the deepest node
-    cp.charge(0, -1, 3);
-    expect(cp.self[deepest]).toBe(3);
-    for (let i = 0; i < CALL_PATH_CAPACITY + 11; i++) cp.leave(0);
-    expect(cp.cur[0]).toBe(0);
-    expect(cp.unbalanced).toBe(0);
-    cp.leave(0);
-    expect(cp.unbalanced).toBe(1);
+    const { tree, owner, c } = cursorOn();
+    for (let i = 0; i < CALL_PATH_CAPACITY + 10; i++) c.enter(i % 50);
+    expect(tree.nodes).toBe(CALL_PATH_CAPACITY);
+    const deepest = c.cur;
+    c.enter(7); // folded: stays on the deepest node
+    owner.clock += 3;
+    c.flush();
+    expect(tree.self()[deepest]).toBe(3);
+    for (let i = 0; i < CALL_PATH_CAPACITY + 11; i++) c.leave();
+    expect(c.cur).toBe(0);
+    expect(tree.unbalanced).toBe(0);
+    c.leave();
+    expect(tree.unbalanced).toBe(1);
   });
 
   it('an exit left off its base node is counted', () => {
-    const cp = new CallPath(2);
-    cp.exitBegin(1);
-    cp.enter(1, F.vmx_handle_exit);
-    cp.exitEnd(1, 0, -1);
-    expect(cp.unbalanced).toBe(1);
+    const tree = new CallPath();
+    cursorOn(tree);
+    const { c } = cursorOn(tree);
+    c.exitBegin();
+    c.enter(F.vmx_handle_exit);
+    c.exitEnd(0, -1);
+    expect(tree.unbalanced).toBe(1);
   });
 
   it('keeps an exit in its class only when the exit ends', () => {
-    const cp = new CallPath(1);
-    cp.exitBegin(0);
-    cp.enter(0, F.vmx_handle_exit);
-    cp.charge(0, -1, 10);
-    cp.leave(0);
-    expect(flameGraph(cp, cp.byClass, 2 * CALL_PATH_CAPACITY).nodes[0]!.total).toBe(0);
-    expect(flameGraph(cp, cp.self).nodes[0]!.total).toBe(0);
-    cp.exitEnd(0, 2, -1);
-    expect(flameGraph(cp, cp.byClass, 2 * CALL_PATH_CAPACITY).nodes[0]!.total).toBe(10);
-    expect(flameGraph(cp, cp.self).nodes[0]!.total).toBe(10);
+    const { tree, owner, c } = cursorOn();
+    c.exitBegin();
+    c.enter(F.vmx_handle_exit);
+    owner.clock += 10;
+    c.leave();
+    expect(flameGraph(tree, tree.byClass, 2 * CALL_PATH_CAPACITY).nodes[0]!.total).toBe(0);
+    expect(flameGraph(tree, tree.self()).nodes[0]!.total).toBe(0);
+    c.exitEnd(2, -1);
+    expect(flameGraph(tree, tree.byClass, 2 * CALL_PATH_CAPACITY).nodes[0]!.total).toBe(10);
+    expect(flameGraph(tree, tree.self()).nodes[0]!.total).toBe(10);
+  });
+
+  it('places a leaf charge on its node and time skipped on none', () => {
+    const { tree, owner, c } = cursorOn();
+    c.enter(F.tdp_page_fault);
+    owner.clock += 5; // charged in tdp_page_fault
+    const leaf = c.at(F.hva_to_pfn);
+    c.leaf(leaf, 7);
+    owner.clock += 7;
+    c.skip(100); // an SRCU wait: the clock jumps, nothing is charged
+    owner.clock += 100;
+    owner.clock += 2; // charged in tdp_page_fault again
+    c.leave();
+    const self = tree.self();
+    expect(self[tree.parent[leaf]!]).toBe(7);
+    expect(self[leaf]).toBe(7);
+    expect(self.reduce((s, x) => s + x, 0)).toBe(14);
   });
 
   it('folded counts are integers that sum to the rounded total (largest remainder)', () => {
-    const cp = new CallPath(1);
-    for (const [fn, c] of [[F.guest, 1.4], [F.vmm, 1.4], [F.tdp_page_fault, 1.2]] as const) {
-      cp.enter(0, fn);
-      cp.charge(0, -1, c);
-      cp.leave(0);
+    const { tree, owner, c } = cursorOn();
+    for (const [fn, cycles] of [[F.guest, 1.4], [F.vmm, 1.4], [F.tdp_page_fault, 1.2]] as const) {
+      c.enter(fn);
+      owner.clock += cycles;
+      c.leave();
     }
     // total 4.0: floors 1+1+1 = 3, the one unit left goes to the largest fraction (0.4, the first of the tie)
-    expect(foldedStacks(flameGraph(cp, cp.self))).toEqual(['guest 2', '[vmm] 1', 'tdp_page_fault 1']);
+    expect(foldedStacks(flameGraph(tree, tree.self()))).toEqual(['guest 2', '[vmm] 1', 'tdp_page_fault 1']);
   });
 });
 

@@ -74,6 +74,19 @@ describe('mmu-lab run', () => {
     expect(lines.some((l) => l.startsWith('guest '))).toBe(true);
   });
 
+  it('--call-paths adds the flame graphs to --json; without it the report has none and is otherwise the same', () => {
+    const plain = cli('run', 'examples/doorbell.mmio.yaml', '--json');
+    const withPaths = cli('run', 'examples/doorbell.mmio.yaml', '--json', '--call-paths');
+    expect(plain.status).toBe(0);
+    expect(withPaths.status).toBe(0);
+    const a = JSON.parse(plain.stdout);
+    const b = JSON.parse(withPaths.stdout);
+    expect(a.flame).toBeUndefined();
+    expect(b.flame.all.nodes[0].total).toBe(b.cycles.total);
+    delete b.flame;
+    expect(b).toEqual(a);
+  });
+
   it('--folded and --json together are bad input: one message, usage, exit 2', () => {
     const p = cli('run', 'examples/doorbell.mmio.yaml', '--folded', '--json');
     expect(p.status).toBe(2);

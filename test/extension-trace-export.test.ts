@@ -8,7 +8,7 @@ import { CSV_COLUMNS, csvField, cyclesToMicros, flameToFolded, traceToChromeTrac
 function doorbell(): RunResult {
   const parsed = parseScenario(readFileSync('examples/doorbell.mmio.yaml', 'utf8'), 'doorbell.mmio.yaml');
   if ('diagnostics' in parsed) throw new Error(parsed.diagnostics[0]!.message);
-  return runScenario(parsed.scenario, { traceCapacity: 100_000 });
+  return runScenario(parsed.scenario, { traceCapacity: 100_000, callPaths: true }); // as the panel runs it
 }
 
 const r = doorbell();

@@ -33,7 +33,9 @@ describe('worker requests', () => {
     expect(res.result.exits).toEqual({ EPT_VIOLATION: 2, EPT_MISCONFIG: 999 });
     expect(res.result.trace.events).toHaveLength(500);
     expect(res.result.expect.every((e) => e.ok)).toBe(true);
-    expect(res.result).toEqual(runScenario(scenario(), { traceCapacity: 500 }));
+    // The panel's runs attribute call paths (the Flame view): RunOptions.callPaths.
+    expect(res.result.flame).toBeDefined();
+    expect(res.result).toEqual(runScenario(scenario(), { traceCapacity: 500, callPaths: true }));
     expect(structuredClone(res)).toEqual(res);
   });
 
@@ -90,7 +92,7 @@ describe('worker requests', () => {
   it('compare -> the variants, the profile setting as the base, a variant\'s own profile winning', () => {
     const text = `${DOORBELL}compare:\n  - { label: before, kernel: v3.0 }\n  - { label: after }\n  - { label: modern, host: { profile: modern } }\n`;
     const res = as(handleRequest({ ...source(text), id: 20, kind: 'compare' }), 'compare');
-    expect(res.result).toEqual(compareScenario(scenario(text)));
+    expect(res.result).toEqual(compareScenario(scenario(text), undefined, true)); // (flame graphs for the differential view)
     expect(res.result.variants.map((v) => v.label)).toEqual(['before', 'after', 'modern']);
     const set = as(handleRequest({ ...source(text, { profile: 'modern' }), id: 21, kind: 'compare' }), 'compare');
     expect(set.result.variants.map((v) => v.settings.profile)).toEqual(['modern', 'modern', 'modern']);

@@ -64,7 +64,7 @@ export function handleRequest(req: WorkerRequest): WorkerResponse {
     try {
       switch (req.kind) {
         case 'run':
-          return { id, kind: 'result', result: runScenario(sc, { overrides, traceCapacity: req.traceCapacity }) };
+          return { id, kind: 'result', result: runScenario(sc, { overrides, traceCapacity: req.traceCapacity, callPaths: true }) };
         case 'tables': {
           // The simulator is deterministic: running up to the step again gives the tables as they were then.
           const opts = req.step === null ? { overrides, traceCapacity: 0 } : { overrides, traceCapacity: 0, stopAfterStep: req.step };
@@ -97,7 +97,7 @@ function compare(id: number, sc: Scenario, profile: ProfileSetting, file: string
   const problems: Diagnostic[] = [];
   for (const v of variants) {
     try {
-      runs.push(runVariant(base, v.overrides));
+      runs.push(runVariant(base, v.overrides, true)); // (the Flame view's differential mode)
     } catch (e) {
       if (!(e instanceof GuestSetupError)) throw e;
       problems.push(setupDiagnostic(file, e, `${v.label}: `));

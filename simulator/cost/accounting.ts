@@ -2,15 +2,14 @@
 // component of the breakdown. Allocation-free: components are indices into a Float64Array.
 
 import { COMPONENTS, type Component, type CostProfile } from './profile';
-import { CallPath } from './call_path';
+import { CallPath, type CallCursor } from './call_path';
 
 export const C = Object.fromEntries(COMPONENTS.map((n, i) => [n, i])) as { readonly [K in Component]: number };
 
-/** Anything with a cycle clock (a vCPU): its id and the workload line it runs place the charge. */
+/** Anything with a cycle clock (a vCPU): its cursor in the call-path tree places the charge. */
 export interface Clocked {
   clock: number;
-  readonly id: number;
-  line: number;
+  readonly path: CallCursor;
 }
 
 export class Accounting {
@@ -22,24 +21,23 @@ export class Accounting {
 
   constructor(
     readonly profile: CostProfile,
-    vcpus = 1,
+    callPaths = true,
   ) {
-    this.paths = new CallPath(vcpus);
+    this.paths = new CallPath(callPaths);
   }
 
   charge(who: Clocked, component: number, cycles: number): void {
     who.clock += cycles;
     this.byComponent[component]! += cycles;
-    this.total += cycles;
-    this.paths.charge(who.id, who.line, cycles);
+    this.total += cycles; // (the call path reads it off the clock: CallCursor.flush)
   }
 
-  /** charge() to call-path node `node` (CallPath.at / at2 / rootFrame) instead of the current one. */
+  /** charge() to call-path node `node` (CallCursor.at / at2, CallPath.rootFrame) instead of the current one. */
   chargeAt(who: Clocked, component: number, cycles: number, node: number): void {
+    who.path.leaf(node, cycles);
     who.clock += cycles;
     this.byComponent[component]! += cycles;
     this.total += cycles;
-    this.paths.chargeNode(who.id, who.line, node, cycles);
   }
 
   reset(): void {

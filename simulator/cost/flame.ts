@@ -28,6 +28,7 @@ export function flameGraph(cp: CallPath, self: Float64Array, at = 0): FlameGraph
 }
 
 export function runFlame(cp: CallPath): RunFlame {
+  cp.flushAll();
   const by_class: Record<string, FlameGraph> = {};
   for (let c = 0; c <= CLASS_NONE; c++) {
     const g = flameGraph(cp, cp.byClass, c * CALL_PATH_CAPACITY);
@@ -39,7 +40,7 @@ export function runFlame(cp: CallPath): RunFlame {
     const g = flameGraph(cp, a);
     if (g.nodes[0]!.total > 0) by_line[String(line)] = g;
   });
-  return { all: flameGraph(cp, cp.self), by_class, by_line };
+  return { all: flameGraph(cp, cp.self()), by_class, by_line };
 }
 
 /**

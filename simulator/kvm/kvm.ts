@@ -40,6 +40,8 @@ export interface KvmConfig {
   cost: CostProfile;
   traceCapacity: number;
   vcpus: number;
+  /** Attribute charges to call paths (RunOptions.callPaths). */
+  callPaths: boolean;
 }
 
 export class Kvm {
@@ -90,10 +92,10 @@ export class Kvm {
     this.host = new HostMemory(cfg.maxphyaddr);
     this.bypassGuestPf = !cfg.tdp && cfg.kernel === 'v3.0' && cfg.bypassGuestPf;
     this.fmt = new SpteFormat(cfg.kernel, cfg.tdp, cfg.maxphyaddr, this.bypassGuestPf);
-    this.acct = new Accounting(cfg.cost, cfg.vcpus);
+    this.acct = new Accounting(cfg.cost, cfg.callPaths);
     this.cp = this.acct.paths;
     this.trace = new TraceBuffer(cfg.traceCapacity);
-    for (let i = 0; i < cfg.vcpus; i++) this.vcpus.push(new Vcpu(i));
+    for (let i = 0; i < cfg.vcpus; i++) this.vcpus.push(new Vcpu(i, this.cp));
     this.srcu = new Srcu(cfg.vcpus);
     this.sp = new ShadowPages(this);
     this.rmap = new Rmap(this);
@@ -124,7 +126,7 @@ export class Kvm {
     const before = this.memslots.compares;
     const found = this.memslots.lookup(gfn);
     // gfn_to_memslot -> __gfn_to_memslot, the linear scan (3.0.1 kvm_main.c:941, 3.1.10:964)
-    this.chargeSearch(vcpu, this.memslots.compares - before, found !== null, this.cp.at2(vcpu.id, F.gfn_to_memslot, F.__gfn_to_memslot));
+    this.chargeSearch(vcpu, this.memslots.compares - before, found !== null, vcpu.path.at2(F.gfn_to_memslot, F.__gfn_to_memslot));
     return found !== null && found.invalid ? null : found;
   }
 
@@ -141,7 +143,7 @@ export class Kvm {
   isVisibleGfn(vcpu: Vcpu, gfn: number): boolean {
     const before = this.memslots.compares;
     const visible = this.memslots.isVisible(gfn);
-    this.chargeSearch(vcpu, this.memslots.compares - before, visible, this.cp.at(vcpu.id, F.kvm_is_visible_gfn));
+    this.chargeSearch(vcpu, this.memslots.compares - before, visible, vcpu.path.at(F.kvm_is_visible_gfn));
     return visible;
   }
 
@@ -151,7 +153,7 @@ export class Kvm {
     if (pfn === 0) {
       this.stats[S.host_pages]!++;
       pfn = slot.faultIn(gfn, this.host);
-      this.acct.chargeAt(vcpu, C.host_page_fault, this.cost.host_page_fault, this.cp.at(vcpu.id, F.hva_to_pfn)); // get_user_pages
+      this.acct.chargeAt(vcpu, C.host_page_fault, this.cost.host_page_fault, vcpu.path.at(F.hva_to_pfn)); // get_user_pages
     }
     return pfn;
   }
@@ -180,7 +182,7 @@ export class Kvm {
     this.trace.emit(E.kvm_flush_remote_tlbs, vcpu.id, vcpu.line, vcpu.clock);
     if (!this.otherVcpuInGuestMode(vcpu)) return;
     this.stats[S.remote_tlb_flush]!++;
-    this.acct.chargeAt(vcpu, C.shadow_page, this.cost.remote_tlb_flush, this.cp.at(vcpu.id, F.kvm_flush_remote_tlbs));
+    this.acct.chargeAt(vcpu, C.shadow_page, this.cost.remote_tlb_flush, vcpu.path.at(F.kvm_flush_remote_tlbs));
   }
 
   /** Set by the machine: per vCPU, 1 once its workload has ended (it no longer enters the guest). */

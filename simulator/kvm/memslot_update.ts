@@ -74,7 +74,10 @@ export class MemslotUpdate {
       if (kvm.srcu.pendingReader() >= 0) return MEMSLOT_STILL_WAITING;
       // The last awaited reader has left: the updater wakes up no earlier than that.
       const t = kvm.srcu.syncEnd();
-      if (t > vcpu.clock) vcpu.clock = t;
+      if (t > vcpu.clock) {
+        vcpu.path.skip(t - vcpu.clock); // waited, not charged
+        vcpu.clock = t;
+      }
       this.syncing = false;
       this.syncs++;
       return MEMSLOT_SYNCED;
@@ -194,9 +197,9 @@ export class MemslotUpdate {
  * no KVM_SET_NR_MMU_PAGES).
  */
 export function kvmArchCommitMemoryRegion(kvm: Kvm, vcpu: Vcpu, slot: number): void {
-  kvm.cp.enter(vcpu.id, F.kvm_arch_commit_memory_region);
+  vcpu.path.enter(F.kvm_arch_commit_memory_region);
   kvmArchCommitMemoryRegionInner(kvm, vcpu, slot);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
 }
 
 function kvmArchCommitMemoryRegionInner(kvm: Kvm, vcpu: Vcpu, slot: number): void {
@@ -215,9 +218,9 @@ function kvmArchCommitMemoryRegionInner(kvm: Kvm, vcpu: Vcpu, slot: number): voi
  * of such a page loses W, whatever slot it maps, as in the kernel.
  */
 export function kvmMmuSlotRemoveWriteAccess(kvm: Kvm, vcpu: Vcpu, slot: number): void {
-  kvm.cp.enter(vcpu.id, F.kvm_mmu_slot_remove_write_access);
+  vcpu.path.enter(F.kvm_mmu_slot_remove_write_access);
   kvmMmuSlotRemoveWriteAccessInner(kvm, vcpu, slot);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
 }
 
 function kvmMmuSlotRemoveWriteAccessInner(kvm: Kvm, vcpu: Vcpu, slot: number): void {
@@ -252,9 +255,9 @@ function slotBitmapHas(kvm: Kvm, id: number, slot: number): boolean {
 
 /** kvm_arch_flush_shadow (x86, 3.x): kvm_mmu_zap_all, then kvm_reload_remote_mmus. */
 export function kvmArchFlushShadow(kvm: Kvm, vcpu: Vcpu): void {
-  kvm.cp.enter(vcpu.id, F.kvm_arch_flush_shadow);
+  vcpu.path.enter(F.kvm_arch_flush_shadow);
   kvmArchFlushShadowInner(kvm, vcpu);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
 }
 
 function kvmArchFlushShadowInner(kvm: Kvm, vcpu: Vcpu): void {
@@ -269,9 +272,9 @@ function kvmArchFlushShadowInner(kvm: Kvm, vcpu: Vcpu): void {
  * head, so every restart prepare-zaps it again (++mmu_shadow_zapped each time, as the kernel counts).
  */
 export function kvmMmuZapAll(kvm: Kvm, vcpu: Vcpu): void {
-  kvm.cp.enter(vcpu.id, F.kvm_mmu_zap_all);
+  vcpu.path.enter(F.kvm_mmu_zap_all);
   kvmMmuZapAllInner(kvm, vcpu);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
 }
 
 function kvmMmuZapAllInner(kvm: Kvm, vcpu: Vcpu): void {

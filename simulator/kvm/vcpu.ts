@@ -1,6 +1,8 @@
 // A vCPU: the architectural state the MMU looks at (CR0, CR3, CR4, EFER, CPL, RIP), KVM's per-vCPU
 // MMU state (the root, pending requests, the MMIO info cache of the 2011 series), and its clock.
 
+import { CallPath, type CallCursor } from '../cost/call_path';
+
 export const X86_CR0_PE = 1 << 0;
 export const X86_CR0_WP = 1 << 16;
 export const X86_CR0_PG = 1 << 31;
@@ -69,7 +71,15 @@ export class Vcpu {
   /** The step's source line while it runs, and whether the vCPU has stopped (KVM_EXIT_UNKNOWN). */
   halted = false;
 
-  constructor(readonly id: number) {}
+  /** Where its charges land in the call-path tree (cost/call_path.ts). */
+  readonly path: CallCursor;
+
+  constructor(
+    readonly id: number,
+    paths: CallPath = new CallPath(),
+  ) {
+    this.path = paths.cursor(this);
+  }
 
   get cr0Wp(): boolean {
     return (this.cr0 & X86_CR0_WP) !== 0;

@@ -31,16 +31,16 @@ import { noteFault, CLASS_MMIO_BUG } from './fault_class';
 export function handleEptViolation(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number, qual: number): number {
   const errorCode = qual & 0x3; // 3.0.1 and 3.1.10: `exit_qualification & 0x3`
   kvm.trace.emit(E.kvm_page_fault, vcpu.id, vcpu.line, vcpu.clock, gpa % 0x100000000, Math.floor(gpa / 0x100000000), qual);
-  kvm.cp.enter(vcpu.id, F.handle_ept_violation);
+  vcpu.path.enter(F.handle_ept_violation);
   const r = kvmMmuPageFault(kvm, em, vcpu, gpa, errorCode);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
   return r;
 }
 
 function kvmMmuPageFault(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number, errorCode: number): number {
-  kvm.cp.enter(vcpu.id, F.kvm_mmu_page_fault);
+  vcpu.path.enter(F.kvm_mmu_page_fault);
   const r = afterPageFault(kvm, em, tdpPageFault(kvm, vcpu, gpa, errorCode), vcpu);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
   return r;
 }
 
@@ -57,11 +57,11 @@ function afterPageFault(kvm: Kvm, em: Emulator, r: number, vcpu: Vcpu): number {
 /** handle_exception for a #PF exit under shadow paging (cr2 = the faulting GVA as vpn + offset). */
 export function handlePageFaultException(kvm: Kvm, em: Emulator, mmu: ShadowMmu, vcpu: Vcpu, vpn: number, offset: number, errorCode: number): number {
   kvm.trace.emit(E.kvm_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, offset), vaHi(vpn), errorCode);
-  kvm.cp.enter(vcpu.id, F.handle_exception);
-  kvm.cp.enter(vcpu.id, F.kvm_mmu_page_fault);
+  vcpu.path.enter(F.handle_exception);
+  vcpu.path.enter(F.kvm_mmu_page_fault);
   const r = afterPageFault(kvm, em, mmu.pageFault(vcpu, vpn, offset, errorCode), vcpu);
-  kvm.cp.leave(vcpu.id);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
+  vcpu.path.leave();
   return r;
 }
 
@@ -70,9 +70,9 @@ export function handlePageFaultException(kvm: Kvm, em: Emulator, mmu: ShadowMmu,
  *  in a memslot (gfn_to_memslot), frees the roots (paging_new_cr3 -> mmu_free_roots), and the next
  *  entry loads and syncs the root for it (kvm_mmu_load). */
 export function handleCr3Load(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, cr3: number): number {
-  kvm.cp.enter(vcpu.id, F.handle_cr);
+  vcpu.path.enter(F.handle_cr);
   const r = handleCr3LoadInner(kvm, mmu, vcpu, cr3);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
   return r;
 }
 
@@ -90,11 +90,11 @@ function handleCr3LoadInner(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, cr3: number): 
 
 /** handle_invlpg: kvm_mmu_invlpg. */
 export function handleInvlpg(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, vpn: number): number {
-  kvm.cp.enter(vcpu.id, F.handle_invlpg);
-  kvm.cp.enter(vcpu.id, F.kvm_mmu_invlpg);
+  vcpu.path.enter(F.handle_invlpg);
+  vcpu.path.enter(F.kvm_mmu_invlpg);
   mmu.invlpg(vcpu, vpn);
-  kvm.cp.leave(vcpu.id);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
+  vcpu.path.leave();
   kvm.stats[S.tlb_flush]!++;
   kvm.stats[S.invlpg]!++;
   return 1;
@@ -102,9 +102,9 @@ export function handleInvlpg(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, vpn: number):
 
 /** handle_ept_misconfig. */
 export function handleEptMisconfig(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number): number {
-  kvm.cp.enter(vcpu.id, F.handle_ept_misconfig);
+  vcpu.path.enter(F.handle_ept_misconfig);
   const r = handleEptMisconfigInner(kvm, em, vcpu, gpa);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
   return r;
 }
 

@@ -32,8 +32,8 @@ export function variantsOf(sc: Scenario): Variant[] {
   return sc.compare.length > 0 ? sc.compare.map((v) => ({ label: v.label, overrides: v.overrides, notes: [] })) : [{ label: sc.name, overrides: {}, notes: [] }];
 }
 
-export function runVariant(sc: Scenario, overrides: ScenarioOverrides): RunResult {
-  const r = runScenario(sc, { overrides, traceCapacity: 0 });
+export function runVariant(sc: Scenario, overrides: ScenarioOverrides, callPaths = false): RunResult {
+  const r = runScenario(sc, { overrides, traceCapacity: 0, callPaths });
   r.trace.events = [];
   return r;
 }
@@ -69,6 +69,6 @@ export function assemble(sc: Scenario, runs: RunResult[], variants: Variant[] = 
 }
 
 /** Run every variant in turn. */
-export function compareScenario(sc: Scenario, variants: Variant[] = variantsOf(sc)): CompareResult {
-  return assemble(sc, variants.map((v) => runVariant(sc, v.overrides)), variants);
+export function compareScenario(sc: Scenario, variants: Variant[] = variantsOf(sc), callPaths = false): CompareResult {
+  return assemble(sc, variants.map((v) => runVariant(sc, v.overrides, callPaths)), variants);
 }

@@ -37,6 +37,9 @@ export interface RunOptions {
   /** Stop after this many workload steps (numbered from 0 across the run), to see the tables then. */
   stopAfterStep?: number;
   traceCapacity?: number;
+  /** Attribute every charged cycle to its kernel call path (RunResult.flame; cost/call_path.ts). Off,
+   *  the kernel paths' enter/leave return at once: the hot paths pay nothing for it. */
+  callPaths?: boolean;
 }
 
 export class Machine {
@@ -91,6 +94,7 @@ export class Machine {
       cost: profileByName(o.profile ?? sc.host.profile),
       traceCapacity: opts.traceCapacity ?? 10_000,
       vcpus: n,
+      callPaths: opts.callPaths ?? false,
     });
     const kvm = this.kvm;
     for (const m of sc.memslots) {
@@ -301,9 +305,9 @@ export class Machine {
     const id = prog.arg(pc, 0);
     let gpa = prog.arg(pc, 1);
     if (del && gpa < 0) gpa = (this.kvm.memslots.slots[id]?.baseGfn ?? 0) * 4096; // QEMU passes the slot's own GPA
-    this.kvm.cp.enter(vcpu.id, F.__kvm_set_memory_region); // KVM_SET_USER_MEMORY_REGION -> kvm_set_memory_region
+    vcpu.path.enter(F.__kvm_set_memory_region); // KVM_SET_USER_MEMORY_REGION -> kvm_set_memory_region
     const r = u.run(this.kvm, vcpu, id, gpa, del ? 0 : prog.arg(pc, 2), !del && prog.arg(pc, 3) === 1);
-    this.kvm.cp.leave(vcpu.id);
+    vcpu.path.leave();
     const resume = prog.arg(pc, 4);
     if (r === MEMSLOT_SYNCED && u.syncs === 1 && resume >= 0) {
       this.waiting[vcpu.id] = 1;
@@ -366,7 +370,7 @@ export class Machine {
         this.runner.loadCr3(vcpu, this.guest.cr3s[prog.arg(pc, 0)]!);
         return;
       case OP_COMPUTE:
-        kvm.acct.chargeAt(vcpu, C.guest_compute, prog.arg(pc, 0), kvm.cp.at(vcpu.id, F.guest));
+        kvm.acct.chargeAt(vcpu, C.guest_compute, prog.arg(pc, 0), vcpu.path.at(F.guest));
         return;
       case OP_SET_CACHING: {
         const on = prog.arg(pc, 0) === 1;

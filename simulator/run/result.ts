@@ -179,8 +179,8 @@ export interface RunResult {
   memslot_table: { nmemslots: number; generation: number; slots: { slot: number; gpa: string; npages: number; private: boolean }[] };
   /** The last events of the run, at most the trace buffer's size. */
   trace: { total: number; dropped: number; events: TraceEventRecord[] };
-  /** Where the cycles went, per call path. */
-  flame: RunFlame;
+  /** Where the cycles went, per call path: only when the run asked for it (RunOptions.callPaths). */
+  flame?: RunFlame;
   /** Problems the simulated kernel reported (WARN_ON, KVM_EXIT_UNKNOWN); empty in a healthy run. */
   warnings: string[];
 }

@@ -70,7 +70,7 @@ function collect(m: Machine, opts: RunOptions): RunResult {
       generation: kvm.memslots.generation,
       slots: kvm.memslots.slots.flatMap((s) => (s ? [{ slot: s.id, gpa: hexNum(s.baseGfn * 4096), npages: s.npages, private: s.id >= KVM_MEMORY_SLOTS }] : [])),
     },
-    flame: runFlame(kvm.cp),
+    ...(kvm.cp.on ? { flame: runFlame(kvm.cp) } : {}),
     warnings: [...kvm.warnings],
   };
   if (kvm.cp.unbalanced > 0) result.warnings.push(`simulator: ${kvm.cp.unbalanced} unbalanced call-path enter/leave`);

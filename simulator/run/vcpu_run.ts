@@ -56,11 +56,10 @@ export class VcpuRunner {
   /** kvm_mmu_reload before VM entry. */
   private load(vcpu: Vcpu): void {
     if (vcpu.root >= 0 && !vcpu.reloadRequested && !vcpu.syncRequested) return; // nothing to do (the common case)
-    const cp = this.kvm.cp;
-    cp.enter(vcpu.id, F.vcpu_enter_guest);
+    vcpu.path.enter(F.vcpu_enter_guest);
     if (this.shadow) shadowMmuLoad(this.kvm, this.shadow, vcpu);
     else mmuLoad(this.kvm, vcpu);
-    cp.leave(vcpu.id);
+    vcpu.path.leave();
   }
 
   /**
@@ -79,7 +78,7 @@ export class VcpuRunner {
         ? this.cpu.accessShadow(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi)
         : this.cpu.access(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi);
       if (r === ACCESS_DONE) {
-        kvm.acct.chargeAt(vcpu, C.guest_memory, kvm.cost.guest_ram_access, kvm.cp.at2(vcpu.id, F.guest, F.guest_memory));
+        kvm.acct.chargeAt(vcpu, C.guest_memory, kvm.cost.guest_ram_access, vcpu.path.at2(F.guest, F.guest_memory));
         this.lo = this.cpu.lo;
         this.hi = this.cpu.hi;
         return INSN_DONE;
@@ -135,18 +134,17 @@ export class VcpuRunner {
   private exit(vcpu: Vcpu, reason: number, vpn: number, offset: number, arg: number): void {
     const kvm = this.kvm;
     const cost = kvm.cost;
-    const cp = kvm.cp;
     kvm.stats[S.exits]!++;
     // Frames: vcpu_enter_guest -> vmx_vcpu_run (the VM exit and entry transition), then
     // vcpu_enter_guest -> vmx_handle_exit -> the handler. The exit's class is known at its end.
-    cp.exitBegin(vcpu.id);
-    cp.enter(vcpu.id, F.vcpu_enter_guest);
-    kvm.acct.chargeAt(vcpu, C.vm_exit_entry, cost.vmexit_transition, cp.at(vcpu.id, F.vmx_vcpu_run));
+    vcpu.path.exitBegin();
+    vcpu.path.enter(F.vcpu_enter_guest);
+    kvm.acct.chargeAt(vcpu, C.vm_exit_entry, cost.vmexit_transition, vcpu.path.at(F.vmx_vcpu_run));
     const start = vcpu.clock;
     // perf kvm stat's intervals start at kvm_exit, taken as the start of the handling time (the
     // exit_handler charge is inside it; docs/cost-model.md).
     this.mmioTimes.exit(vcpu.id, start);
-    cp.enter(vcpu.id, F.vmx_handle_exit);
+    vcpu.path.enter(F.vmx_handle_exit);
     kvm.acct.charge(vcpu, C.vm_exit_entry, cost.exit_handler);
     const qual = reason === EXIT_REASON_EPT_VIOLATION ? this.cpu.ept.qualification : arg;
     kvm.trace.emit(E.kvm_exit, vcpu.id, vcpu.line, vcpu.clock, reason, vaLo(vcpu.ripVpn, vcpu.ripOffset), vaHi(vcpu.ripVpn), qual);
@@ -172,9 +170,9 @@ export class VcpuRunner {
       default:
         handleEptMisconfig(kvm, this.emulator, vcpu, this.cpu.exitGpa);
     }
-    cp.leave(vcpu.id); // vmx_handle_exit
-    cp.leave(vcpu.id); // vcpu_enter_guest
-    cp.exitEnd(vcpu.id, vcpu.exitClass, vcpu.line);
+    vcpu.path.leave(); // vmx_handle_exit
+    vcpu.path.leave(); // vcpu_enter_guest
+    vcpu.path.exitEnd(vcpu.exitClass, vcpu.line);
     // Memory-fault exits get a fault class; CR3 loads and INVLPG are not faults.
     if (vcpu.exitClass >= 0) kvm.countFault(vcpu, vcpu.exitClass);
     else if (reason !== EXIT_REASON_CR_ACCESS && reason !== EXIT_REASON_INVLPG) kvm.warn(vcpu, `exit ${reason} was not classified`);

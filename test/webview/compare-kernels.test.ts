@@ -17,6 +17,8 @@ function kernelsRun(text: string, file: string): PanelRun {
   const ran = handleRequest({ id: 1, kind: 'run', traceCapacity: 10_000, ...source });
   const compared = handleRequest({ id: 2, kind: 'compare', kernels: true, ...source });
   if (ran.kind !== 'result' || compared.kind !== 'compare') throw new Error(`the doorbell did not run: ${ran.kind}, ${compared.kind}`);
+  // The panel's runs carry call paths (RunOptions.callPaths): the Flame view and its differential mode.
+  if (!ran.result.flame || !compared.result.variants.every((v) => v.report.flame)) throw new Error('the worker ran without call paths');
   return { uri: source.uri, file, result: ran.result, compare: compared.result };
 }
 

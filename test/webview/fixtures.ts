@@ -19,11 +19,11 @@ export function exampleText(rel: string): string {
   return readFileSync(resolve(ROOT, rel), 'utf8');
 }
 
-/** Run a scenario's text; `withCompare` also runs its `compare:` variants. */
+/** Run a scenario's text as the panel's worker does (call paths on); `withCompare` also runs its `compare:` variants. */
 export function panelRun(text: string, file: string, opts: RunOptions = {}, withCompare = false): PanelRun {
   const sc = scenarioOf(text, file);
-  const result: RunResult = runScenario(sc, { traceCapacity: 100_000, ...opts });
-  return { uri: `file:///workspace/${file}`, file, result, compare: withCompare ? compareScenario(sc) : null };
+  const result: RunResult = runScenario(sc, { traceCapacity: 100_000, callPaths: true, ...opts });
+  return { uri: `file:///workspace/${file}`, file, result, compare: withCompare ? compareScenario(sc, undefined, true) : null };
 }
 
 export function examplePanelRun(rel: string, opts: RunOptions = {}, withCompare = false): PanelRun {

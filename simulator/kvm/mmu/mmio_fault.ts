@@ -32,9 +32,9 @@ export class LocklessResult {
 /** `page` is the faulting address's page: the gfn for a direct MMU (EPT), the GVA's vpn for shadow
  *  paging. (The page offset plays no part in the handler.) */
 export function handleMmioPageFaultCommon(kvm: Kvm, vcpu: Vcpu, page: number, direct: boolean, offset = 0): number {
-  kvm.cp.enter(vcpu.id, F.handle_mmio_page_fault_common);
+  vcpu.path.enter(F.handle_mmio_page_fault_common);
   const r = handleMmioPageFaultCommonInner(kvm, vcpu, page, direct, offset);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
   return r;
 }
 
@@ -66,9 +66,9 @@ function handleMmioPageFaultCommonInner(kvm: Kvm, vcpu: Vcpu, page: number, dire
 
 /** handle_mmio_page_fault: the common handler, with WARN_ON(r < 0). */
 export function handleMmioPageFault(kvm: Kvm, vcpu: Vcpu, page: number, direct: boolean, offset = 0): number {
-  kvm.cp.enter(vcpu.id, F.handle_mmio_page_fault);
+  vcpu.path.enter(F.handle_mmio_page_fault);
   const r = handleMmioPageFaultCommon(kvm, vcpu, page, direct, offset);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
   if (r < 0) kvm.warn(vcpu, `WARN_ON(r < 0) in handle_mmio_page_fault, page 0x${page.toString(16)}`);
   return r;
 }
@@ -82,7 +82,7 @@ export function walkShadowPageGetMmioSpte(kvm: Kvm, vcpu: Vcpu, page: number): L
   const host = kvm.host;
   const gfn = page;
   kvm.stats[S.lockless_walks]!++;
-  kvm.cp.enter(vcpu.id, F.walk_shadow_page_get_mmio_spte);
+  vcpu.path.enter(F.walk_shadow_page_get_mmio_spte);
   lockless_begin(kvm, vcpu);
   kvm.races.point(vcpu, RACE_LOCKLESS_BEGIN, 0);
   let table = kvm.sp.pfn[vcpu.root]!;
@@ -102,7 +102,7 @@ export function walkShadowPageGetMmioSpte(kvm: Kvm, vcpu: Vcpu, page: number): L
   }
   kvm.races.point(vcpu, RACE_LOCKLESS_END, 0);
   lockless_end(kvm, vcpu);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
   const last = kvm.lockless;
   last.lo = lo;
   last.hi = hi;

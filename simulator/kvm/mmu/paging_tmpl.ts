@@ -62,9 +62,9 @@ export class KvmWalker {
 
   /** gva_to_gpa: returns true with walker.gfn set, or false with walker.errorCode set (or no slot). */
   gvaToGpa(vcpu: Vcpu, vpn: number, offset: number, pfec: number): boolean {
-    this.kvm.cp.enter(vcpu.id, F.paging64_walk_addr_generic);
+    vcpu.path.enter(F.paging64_walk_addr_generic);
     const ok = this.gvaToGpaInner(vcpu, vpn, offset, pfec);
-    this.kvm.cp.leave(vcpu.id);
+    vcpu.path.leave();
     return ok;
   }
 

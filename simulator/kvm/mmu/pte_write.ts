@@ -25,9 +25,9 @@ import { ROLE_CR0_WP, ROLE_NXE } from './shadow_pages';
 const ROLE_CR4_PAE = 1 << 4;
 
 export function kvmMmuPteWrite(kvm: Kvm, mmu: ShadowMmu | null, vcpu: Vcpu, gpa: number, bytes: number, guestInitiated: boolean): void {
-  kvm.cp.enter(vcpu.id, F.kvm_mmu_pte_write);
+  vcpu.path.enter(F.kvm_mmu_pte_write);
   kvmMmuPteWriteInner(kvm, mmu, vcpu, gpa, bytes, guestInitiated);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
 }
 
 function kvmMmuPteWriteInner(kvm: Kvm, mmu: ShadowMmu | null, vcpu: Vcpu, gpa: number, bytes: number, guestInitiated: boolean): void {

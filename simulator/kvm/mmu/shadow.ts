@@ -56,12 +56,12 @@ export function shadowMmuLoad(kvm: Kvm, em: ShadowMmu, vcpu: Vcpu): void {
   }
   if (vcpu.syncRequested) {
     vcpu.syncRequested = false;
-    kvm.cp.enter(vcpu.id, F.kvm_mmu_sync_roots);
+    vcpu.path.enter(F.kvm_mmu_sync_roots);
     em.syncRoots(vcpu);
-    kvm.cp.leave(vcpu.id);
+    vcpu.path.leave();
   }
   if (vcpu.root >= 0) return;
-  kvm.cp.enter(vcpu.id, F.kvm_mmu_load);
+  vcpu.path.enter(F.kvm_mmu_load);
   const rootGfn = Math.floor(vcpu.cr3 / 4096);
   kvm.isVisibleGfn(vcpu, rootGfn); // mmu_check_root -> kvm_is_visible_gfn
   kvm.sp.freeSomePages(vcpu.id); // mmu_alloc_shadow_roots: kvm_mmu_free_some_pages
@@ -69,7 +69,7 @@ export function shadowMmuLoad(kvm: Kvm, em: ShadowMmu, vcpu: Vcpu): void {
   kvm.sp.rootCount[id]!++;
   vcpu.root = id;
   em.syncRoots(vcpu); // kvm_mmu_load: mmu_sync_roots under mmu_lock (then vmx_set_cr3 flushes)
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
 }
 
 export function shadowMmuUnload(kvm: Kvm, vcpu: Vcpu): void {
@@ -98,9 +98,9 @@ export class ShadowMmu implements UnsyncHooks {
 
   /** kvm_mmu_sync_roots: mmu_sync_roots under mmu_lock. */
   kvmMmuSyncRoots(vcpu: Vcpu): void {
-    this.kvm.cp.enter(vcpu.id, F.kvm_mmu_sync_roots);
+    vcpu.path.enter(F.kvm_mmu_sync_roots);
     this.kvmMmuSyncRootsInner(vcpu);
-    this.kvm.cp.leave(vcpu.id);
+    vcpu.path.leave();
   }
 
   private kvmMmuSyncRootsInner(vcpu: Vcpu): void {
@@ -113,9 +113,9 @@ export class ShadowMmu implements UnsyncHooks {
    * is the guest-virtual (vpn, offset) of the access.
    */
   pageFault(vcpu: Vcpu, vpn: number, offset: number, errorCode: number): number {
-    this.kvm.cp.enter(vcpu.id, F.paging64_page_fault);
+    vcpu.path.enter(F.paging64_page_fault);
     const r = this.pageFaultInner(vcpu, vpn, offset, errorCode);
-    this.kvm.cp.leave(vcpu.id);
+    vcpu.path.leave();
     return r;
   }
 
@@ -141,21 +141,20 @@ export class ShadowMmu implements UnsyncHooks {
     // force_pt_level: only a guest large page asks the memslot: mapping_level_dirty_bitmap() is
     // `return !gfn_to_memslot_dirty_bitmap(vcpu, large_gfn, true);` in 3.0.1 and 3.1 alike, so a gfn
     // without a slot forces 4K and RAM asks mapping_level (host pages are 4K: level 1 either way).
-    const cp = kvm.cp;
     if (w.level >= 2) {
-      cp.enter(vcpu.id, F.mapping_level_dirty_bitmap);
+      vcpu.path.enter(F.mapping_level_dirty_bitmap);
       const force = kvm.gfnToMemslot(vcpu, gfn) === null;
-      cp.leave(vcpu.id);
+      vcpu.path.leave();
       if (!force) {
-        cp.enter(vcpu.id, F.mapping_level);
+        vcpu.path.enter(F.mapping_level);
         kvm.gfnToMemslot(vcpu, gfn); // mapping_level -> host_mapping_level
-        cp.leave(vcpu.id);
+        vcpu.path.leave();
       }
     }
-    cp.enter(vcpu.id, F.try_async_pf);
+    vcpu.path.enter(F.try_async_pf);
     const slot = kvm.gfnToMemslot(vcpu, gfn); // try_async_pf -> gfn_to_pfn
     const pfn = slot === null ? 0 : kvm.slotPfn(vcpu, slot, gfn);
-    cp.leave(vcpu.id);
+    vcpu.path.leave();
     if (slot === null) {
       // walker.pte_access (3.1): pt_access & FNAME(gpte_access)(vcpu, pte, true), which drops W
       // when the leaf is not dirty; handle_abnormal_pfn caches exactly that.
@@ -190,9 +189,9 @@ export class ShadowMmu implements UnsyncHooks {
    * every mmu_set_spte here, an MMIO SPTE's included.
    */
   private fetch(vcpu: Vcpu, vpn: number, write: boolean, user: boolean, pfn: number, noslot: boolean): number {
-    this.kvm.cp.enter(vcpu.id, F.paging64_fetch);
+    vcpu.path.enter(F.paging64_fetch);
     const r = this.fetchInner(vcpu, vpn, write, user, pfn, noslot);
-    this.kvm.cp.leave(vcpu.id);
+    vcpu.path.leave();
     return r;
   }
 
@@ -284,9 +283,9 @@ export class ShadowMmu implements UnsyncHooks {
    * on a fault, or for a write fault that could not be made writable (a write-protected guest table).
    */
   mmuSetSpte(vcpu: Vcpu, word: number, table: number, index: number, access: number, user: boolean, write: boolean, dirty: boolean, gfn: number, pfn: number, noslot: boolean, speculative: boolean): number {
-    this.kvm.cp.enter(vcpu.id, F.mmu_set_spte);
+    vcpu.path.enter(F.mmu_set_spte);
     const r = this.mmuSetSpteInner(vcpu, word, table, index, access, user, write, dirty, gfn, pfn, noslot, speculative);
-    this.kvm.cp.leave(vcpu.id);
+    vcpu.path.leave();
     return r;
   }
 
@@ -477,9 +476,9 @@ export class ShadowMmu implements UnsyncHooks {
    * bypass_guest_pf fills it with trap/notrap values (prefetch_page).
    */
   getShadowPage(vcpu: Vcpu, gfn: number, role: number, parentWord: number): number {
-    this.kvm.cp.enter(vcpu.id, F.kvm_mmu_get_page);
+    vcpu.path.enter(F.kvm_mmu_get_page);
     const r = this.getShadowPageInner(vcpu, gfn, role, parentWord);
-    this.kvm.cp.leave(vcpu.id);
+    vcpu.path.leave();
     return r;
   }
 
@@ -560,9 +559,9 @@ export class ShadowMmu implements UnsyncHooks {
    * SPTE, the rest get set_spte with can_unsync = 0. Nonzero (nothing present) means "zap the page".
    */
   syncPage(vcpu: Vcpu, sp: number): number {
-    this.kvm.cp.enter(vcpu.id, F.paging64_sync_page);
+    vcpu.path.enter(F.paging64_sync_page);
     const r = this.syncPageInner(vcpu, sp);
-    this.kvm.cp.leave(vcpu.id);
+    vcpu.path.leave();
     return r;
   }
 
@@ -622,9 +621,9 @@ export class ShadowMmu implements UnsyncHooks {
    * first.
    */
   invlpg(vcpu: Vcpu, vpn: number): void {
-    this.kvm.cp.enter(vcpu.id, F.paging64_invlpg);
+    vcpu.path.enter(F.paging64_invlpg);
     this.invlpgInner(vcpu, vpn);
-    this.kvm.cp.leave(vcpu.id);
+    vcpu.path.leave();
   }
 
   private invlpgInner(vcpu: Vcpu, vpn: number): void {

@@ -105,9 +105,9 @@ export class ShadowPages {
    * `parentWord` is the SPTE that will point to it (-1 for a root). Returns the page id.
    */
   getPage(vcpuId: number, gfn: number, role: number, parentWord: number): number {
-    this.kvm.cp.enter(vcpuId, F.kvm_mmu_get_page);
+    this.kvm.vcpus[vcpuId]!.path.enter(F.kvm_mmu_get_page);
     const r = this.getPageInner(vcpuId, gfn, role, parentWord);
-    this.kvm.cp.leave(vcpuId);
+    this.kvm.vcpus[vcpuId]!.path.leave();
     return r;
   }
 
@@ -195,9 +195,9 @@ export class ShadowPages {
    * the invalid list (its unsync children, and itself unless it is still some vCPU's root).
    */
   prepareZap(vcpuId: number, id: number, invalid: number[]): number {
-    this.kvm.cp.enter(vcpuId, F.kvm_mmu_prepare_zap_page);
+    this.kvm.vcpus[vcpuId]!.path.enter(F.kvm_mmu_prepare_zap_page);
     const r = this.prepareZapInner(vcpuId, id, invalid);
-    this.kvm.cp.leave(vcpuId);
+    this.kvm.vcpus[vcpuId]!.path.leave();
     return r;
   }
 
@@ -401,7 +401,7 @@ export class ShadowPages {
   freeSomePages(vcpuId: number): void {
     if (this.available() >= KVM_MIN_FREE_MMU_PAGES) return;
     const kvm = this.kvm;
-    kvm.cp.enter(vcpuId, F.kvm_mmu_free_some_pages);
+    kvm.vcpus[vcpuId]!.path.enter(F.kvm_mmu_free_some_pages);
     const invalid: number[] = [];
     // A root still in use is moved to the head, not freed: bound the loop by the pages there are.
     for (let guard = this.active.size * 2; this.available() < KVM_REFILL_PAGES && this.active.size > 0 && guard > 0; guard--) {
@@ -409,7 +409,7 @@ export class ShadowPages {
       kvm.stats[S.mmu_recycled]!++;
     }
     this.commitZap(vcpuId, invalid);
-    kvm.cp.leave(vcpuId);
+    kvm.vcpus[vcpuId]!.path.leave();
   }
 
   /**

@@ -28,12 +28,12 @@ export function mmuLoad(kvm: Kvm, vcpu: Vcpu): void {
     mmuUnload(kvm, vcpu);
   }
   if (vcpu.root >= 0) return;
-  kvm.cp.enter(vcpu.id, F.kvm_mmu_load);
+  vcpu.path.enter(F.kvm_mmu_load);
   kvm.sp.freeSomePages(vcpu.id); // mmu_alloc_direct_roots: kvm_mmu_free_some_pages
   const id = kvm.sp.getPage(vcpu.id, 0, tdpRole(4), -1);
   kvm.sp.rootCount[id]!++;
   vcpu.root = id;
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
 }
 
 /** kvm_mmu_unload -> mmu_free_roots. */
@@ -50,9 +50,9 @@ export function mmuUnload(kvm: Kvm, vcpu: Vcpu): void {
  * v3.1 caches the MMIO info and installs an MMIO SPTE through __direct_map.
  */
 export function tdpPageFault(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: number): number {
-  kvm.cp.enter(vcpu.id, F.tdp_page_fault);
+  vcpu.path.enter(F.tdp_page_fault);
   const r = tdpPageFaultInner(kvm, vcpu, gpa, errorCode);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
   return r;
 }
 
@@ -62,22 +62,21 @@ function tdpPageFaultInner(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: number)
   // force_pt_level = mapping_level_dirty_bitmap(): `return !gfn_to_memslot_dirty_bitmap(vcpu,
   // large_gfn, true);` in both eras (3.0.1 and 3.1.10 mmu.c): a gfn without a usable slot (MMIO, or a
   // slot being deleted) forces 4K and skips mapping_level; RAM without dirty logging does not.
-  const cp = kvm.cp;
-  cp.enter(vcpu.id, F.mapping_level_dirty_bitmap);
+  vcpu.path.enter(F.mapping_level_dirty_bitmap);
   const forcePtLevel = kvm.gfnToMemslot(vcpu, gfn) === null;
-  cp.leave(vcpu.id);
+  vcpu.path.leave();
   // mapping_level() -> host_mapping_level() -> kvm_host_page_size() -> gfn_to_hva(): host pages
   // are 4K here, so it returns PT_PAGE_TABLE_LEVEL without probing large pages.
   if (!forcePtLevel) {
-    cp.enter(vcpu.id, F.mapping_level);
+    vcpu.path.enter(F.mapping_level);
     kvm.gfnToMemslot(vcpu, gfn);
-    cp.leave(vcpu.id);
+    vcpu.path.leave();
   }
   // try_async_pf() -> gfn_to_pfn_async() -> gfn_to_hva() -> hva_to_pfn().
-  cp.enter(vcpu.id, F.try_async_pf);
+  vcpu.path.enter(F.try_async_pf);
   const slot = kvm.gfnToMemslot(vcpu, gfn);
   const pfn = slot === null ? 0 : kvm.slotPfn(vcpu, slot, gfn);
-  cp.leave(vcpu.id);
+  vcpu.path.leave();
   if (slot === null) {
     if (!kvm.mmioSptesEnabled) {
       // v3.0 (no MMIO SPTE format) or 3.1 with caching off: kvm_handle_bad_page(): the error pfn of
@@ -100,9 +99,9 @@ function tdpPageFaultInner(kvm: Kvm, vcpu: Vcpu, gpa: number, errorCode: number)
  * SPTE), then mmu_set_spte at level 1. Returns `emulate`: 1 when the leaf became an MMIO SPTE.
  */
 function directMap(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: boolean): number {
-  kvm.cp.enter(vcpu.id, F.__direct_map);
+  vcpu.path.enter(F.__direct_map);
   const r = directMapInner(kvm, vcpu, gfn, pfn, noslot);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
   return r;
 }
 
@@ -129,7 +128,7 @@ function directMapInner(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: 
   let emulate = 0;
   // mmu_set_spte: a present leaf for another pfn (or one an MMIO SPTE replaces: a slot being deleted)
   // is dropped first (`drop_spte(); kvm_flush_remote_tlbs();`); one for this pfn stays rmapped.
-  kvm.cp.enter(vcpu.id, F.mmu_set_spte);
+  vcpu.path.enter(F.mmu_set_spte);
   const oldLo = host.words[w]!;
   const oldHi = host.words[w + 1]!;
   let wasRmapped = false;
@@ -165,7 +164,7 @@ function directMapInner(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: 
       noteFault(kvm, vcpu, CLASS_MAP);
     }
   }
-  kvm.cp.leave(vcpu.id); // mmu_set_spte
+  vcpu.path.leave(); // mmu_set_spte
   kvm.stats[S.pf_fixed]!++; // __direct_map counts every leaf it sets, MMIO SPTEs included (`++vcpu->stat.pf_fixed;`)
   return emulate;
 }

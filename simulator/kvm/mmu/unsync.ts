@@ -236,9 +236,9 @@ export function kvmSyncPages(kvm: Kvm, vcpu: Vcpu, gfn: number, ops: SyncPageOps
 /** mmu_sync_children(vcpu, parent): write-protect and sync every unsync leaf below `parent`, in
  *  batches of the page vector. */
 export function mmuSyncChildren(kvm: Kvm, vcpu: Vcpu, parent: number, ops: SyncPageOps): void {
-  kvm.cp.enter(vcpu.id, F.mmu_sync_children);
+  vcpu.path.enter(F.mmu_sync_children);
   mmuSyncChildrenInner(kvm, vcpu, parent, ops);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
 }
 
 function mmuSyncChildrenInner(kvm: Kvm, vcpu: Vcpu, parent: number, ops: SyncPageOps): void {

@@ -61,33 +61,31 @@ export class Emulator {
   /** x86_emulate_instruction for the MOV at the vCPU's RIP. The userspace round trip, if any, is
    *  completed here (the VMM answers at once), as the next KVM_RUN would. */
   emulate(vcpu: Vcpu): number {
-    const cp = this.kvm.cp;
-    cp.enter(vcpu.id, F.x86_emulate_instruction);
+    vcpu.path.enter(F.x86_emulate_instruction);
     const r = this.emulateInner(vcpu);
-    cp.leave(vcpu.id);
+    vcpu.path.leave();
     return r;
   }
 
   private emulateInner(vcpu: Vcpu): number {
     const kvm = this.kvm;
-    const cp = kvm.cp;
-    cp.enter(vcpu.id, F.x86_decode_insn);
+    vcpu.path.enter(F.x86_decode_insn);
     const ok = this.decode(vcpu);
-    cp.leave(vcpu.id);
+    vcpu.path.leave();
     if (!ok) return EMULATE_FAIL;
-    cp.enter(vcpu.id, F.x86_emulate_insn);
+    vcpu.path.enter(F.x86_emulate_insn);
     kvm.acct.charge(vcpu, C.emulation, kvm.cost.emulate_execute);
     const insn = this.insn;
     let r: number;
     if (insn.write) {
-      cp.enter(vcpu.id, F.emulator_write_emulated_onepage);
+      vcpu.path.enter(F.emulator_write_emulated_onepage);
       r = this.writeEmulated(vcpu, insn.size);
     } else {
-      cp.enter(vcpu.id, F.emulator_read_emulated);
+      vcpu.path.enter(F.emulator_read_emulated);
       r = this.readEmulated(vcpu, insn.size);
     }
-    cp.leave(vcpu.id);
-    cp.leave(vcpu.id);
+    vcpu.path.leave();
+    vcpu.path.leave();
     // writeback: kvm_rip_write(vcpu, ctxt->eip). A #PF injected for an operand leaves RIP on the MOV
     // (x86_emulate_insn's fault path `goto done` skips `ctxt->eip = ctxt->_eip;`).
     if (r === EMULATE_DONE && !vcpu.guestFault) vcpu.ripOffset += insn.len;
@@ -101,7 +99,7 @@ export class Emulator {
     const pfec = PFERR_FETCH_MASK | (vcpu.cpl === 3 ? PFERR_USER_MASK : 0);
     let lo = 0;
     let hi = 0;
-    kvm.cp.enter(vcpu.id, F.kvm_fetch_guest_virt);
+    vcpu.path.enter(F.kvm_fetch_guest_virt);
     if (this.walker.gvaToGpa(vcpu, vcpu.ripVpn, vcpu.ripOffset, pfec)) {
       const gfn = this.walker.walker.gfn;
       const slot = kvm.gfnToMemslot(vcpu, gfn); // kvm_read_guest -> gfn_to_hva
@@ -112,7 +110,7 @@ export class Emulator {
         hi = kvm.host.hi;
       }
     }
-    kvm.cp.leave(vcpu.id);
+    vcpu.path.leave();
     kvm.acct.charge(vcpu, C.emulation, kvm.cost.emulate_decode);
     decodeMov(lo, this.insn);
     kvm.stats[S.insn_emulation]!++;
@@ -146,7 +144,7 @@ export class Emulator {
     this.mmioTimes.mmioWrite(vcpu.id, this.gpa, vcpu.clock);
     const dev = kvm.bus.find(this.gpa);
     if (dev !== null && dev.handler === 'kernel') {
-      kvm.acct.chargeAt(vcpu, C.device_kernel, kvm.cost.device_kernel, kvm.cp.at(vcpu.id, F.vcpu_mmio_write)); // handled in kernel
+      kvm.acct.chargeAt(vcpu, C.device_kernel, kvm.cost.device_kernel, vcpu.path.at(F.vcpu_mmio_write)); // handled in kernel
       dev.write(this.gpa, size, vcpu.raxLo, vcpu.raxHi);
       kvm.stats[S.mmio_writes]!++;
       return EMULATE_DONE;
@@ -181,7 +179,7 @@ export class Emulator {
     }
     const dev = kvm.bus.find(this.gpa);
     if (dev !== null && dev.handler === 'kernel') {
-      kvm.acct.chargeAt(vcpu, C.device_kernel, kvm.cost.device_kernel, kvm.cp.at(vcpu.id, F.vcpu_mmio_read)); // handled in kernel
+      kvm.acct.chargeAt(vcpu, C.device_kernel, kvm.cost.device_kernel, vcpu.path.at(F.vcpu_mmio_read)); // handled in kernel
       dev.read(this.gpa, size);
       kvm.stats[S.mmio_reads]!++;
       kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_READ, size, this.gpa, dev.lo, dev.hi);
@@ -218,9 +216,9 @@ export class Emulator {
 
   /** v3.1 vcpu_mmio_gva_to_gpa: 1 = MMIO, 0 = RAM (try memslots), -1 = fault. */
   private mmioGvaToGpa(vcpu: Vcpu, write: boolean): number {
-    this.kvm.cp.enter(vcpu.id, F.vcpu_mmio_gva_to_gpa);
+    vcpu.path.enter(F.vcpu_mmio_gva_to_gpa);
     const r = this.mmioGvaToGpaInner(vcpu, write);
-    this.kvm.cp.leave(vcpu.id);
+    vcpu.path.leave();
     return r;
   }
 

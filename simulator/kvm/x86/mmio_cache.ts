@@ -19,12 +19,12 @@ export function vcpuCacheMmioInfo(kvm: Kvm, vcpu: Vcpu, gvaVpn: number, gfn: num
   vcpu.mmioGfn = gfn;
   vcpu.mmioAccess = access;
   kvm.stats[S.mmio_cache_fills]!++;
-  kvm.acct.chargeAt(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op, kvm.cp.at(vcpu.id, F.vcpu_cache_mmio_info));
+  kvm.acct.chargeAt(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op, vcpu.path.at(F.vcpu_cache_mmio_info));
 }
 
 /** vcpu_match_mmio_gpa, for a guest frame number. */
 export function vcpuMatchMmioGpa(kvm: Kvm, vcpu: Vcpu, gfn: number): boolean {
-  kvm.acct.chargeAt(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op, kvm.cp.at(vcpu.id, F.vcpu_match_mmio_gpa));
+  kvm.acct.chargeAt(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op, vcpu.path.at(F.vcpu_match_mmio_gpa));
   const hit = vcpu.mmioGfn !== 0 && vcpu.mmioGfn === gfn;
   if (hit) kvm.stats[S.mmio_cache_hits]!++;
   return hit;
@@ -32,7 +32,7 @@ export function vcpuMatchMmioGpa(kvm: Kvm, vcpu: Vcpu, gfn: number): boolean {
 
 /** vcpu_match_mmio_gva, for a virtual page number. */
 export function vcpuMatchMmioGva(kvm: Kvm, vcpu: Vcpu, vpn: number): boolean {
-  kvm.acct.chargeAt(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op, kvm.cp.at(vcpu.id, F.vcpu_match_mmio_gva));
+  kvm.acct.chargeAt(vcpu, C.mmio_cache, kvm.cost.mmio_cache_op, vcpu.path.at(F.vcpu_match_mmio_gva));
   const hit = vcpu.mmioGvaVpn !== 0 && vcpu.mmioGvaVpn === vpn;
   if (hit) kvm.stats[S.mmio_cache_hits]!++;
   return hit;
@@ -40,9 +40,9 @@ export function vcpuMatchMmioGva(kvm: Kvm, vcpu: Vcpu, vpn: number): boolean {
 
 /** quickly_check_mmio_pf: direct MMUs match by GPA, shadow paging by GVA (`page` is the gfn or the vpn). */
 export function quicklyCheckMmioPf(kvm: Kvm, vcpu: Vcpu, page: number, direct: boolean): boolean {
-  kvm.cp.enter(vcpu.id, F.quickly_check_mmio_pf);
+  vcpu.path.enter(F.quickly_check_mmio_pf);
   const hit = direct ? vcpuMatchMmioGpa(kvm, vcpu, page) : vcpuMatchMmioGva(kvm, vcpu, page);
-  kvm.cp.leave(vcpu.id);
+  vcpu.path.leave();
   return hit;
 }
 

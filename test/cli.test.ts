@@ -87,6 +87,39 @@ describe('mmu-lab run', () => {
     expect(b).toEqual(a);
   });
 
+  it('override flags are checked as a compare: variant is: an impossible setting is an error, exit 2, nothing run', () => {
+    // 3.1.10 vmx.c has no bypass_guest_pf (removed by the MMIO series); 3.0.1 vmx.c:4673
+    // `bypass_guest_pf = 0;` when EPT is enabled.
+    const v31 = cli('run', 'examples/doorbell.mmio.yaml', '--bypass-guest-pf', 'on');
+    expect(v31.status).toBe(2);
+    expect(v31.stdout).toBe('');
+    expect(v31.stderr).toBe(
+      'examples/doorbell.mmio.yaml: error: with --bypass-guest-pf on: mmu.bypass_guest_pf: true is not possible: kernel v3.1 no longer has it (the 2011 MMIO series removed it; use kernel: v3.0), and VMX forces it off when EPT is in use (tdp: true; use tdp: false)\n',
+    );
+    const ept30 = cli('run', 'examples/doorbell.mmio.yaml', '--kernel', 'v3.0', '--bypass-guest-pf', 'on');
+    expect(ept30.status).toBe(2);
+    expect(ept30.stderr).toContain('with --kernel v3.0 --bypass-guest-pf on: mmu.bypass_guest_pf: true is not possible: VMX forces it off when EPT is in use');
+    // A file that asks for bypass_guest_pf keeps asking under --kernel v3.1 or --tdp on.
+    const f = join(dir, 'bypass-on.mmio.yaml');
+    writeFileSync(f, readFileSync('examples/bypass-guest-pf.mmio.yaml', 'utf8').replace('mmu: { tdp: false }', 'mmu: { tdp: false, bypass_guest_pf: true }'));
+    expect(cli('run', f).status).toBe(0);
+    for (const flags of [['--kernel', 'v3.1'], ['--tdp', 'on']]) {
+      const p = cli('run', f, ...flags);
+      expect(p.status).toBe(2);
+      expect(p.stderr).toContain(`with ${flags.join(' ')}: mmu.bypass_guest_pf: true is not possible`);
+    }
+    // ... and runs when the flags also turn it off.
+    expect(cli('run', f, '--kernel', 'v3.1', '--bypass-guest-pf', 'off').stderr).toBe('');
+  });
+
+  it('the text report states every setting the run used, as its kernel has it', () => {
+    const p = cli('run', 'examples/bypass-guest-pf.mmio.yaml', '--bypass-guest-pf', 'off');
+    expect(p.stdout.split('\n').slice(1, 3)).toEqual([
+      'kernel v3.0 · shadow paging · mmio_caching on (no MMIO SPTEs in v3.0) · oos_shadow on · bypass_guest_pf off',
+      expect.stringMatching(/^profile westmere-2011 \(2\.93 GHz\) · maxphyaddr \d+ · 1 vCPU · \d+ memslots?$/),
+    ]);
+  });
+
   it('--folded and --json together are bad input: one message, usage, exit 2', () => {
     const p = cli('run', 'examples/doorbell.mmio.yaml', '--folded', '--json');
     expect(p.status).toBe(2);

@@ -19,6 +19,17 @@ import { VariantError, selectVariants, type Variant, type VariantSelection } fro
 import type { RunResult } from '../run/result';
 import type { Diagnostic, Kernel, ScenarioOverrides } from '../scenario/types';
 import { KERNELS } from '../scenario/types';
+import { variantProblems } from '../scenario/compare';
+
+/** The override flags as given, for a message about them. */
+function flagsText(o: ScenarioOverrides): string {
+  const onOff = (b: boolean) => (b ? 'on' : 'off');
+  const flags: string[] = [];
+  if (o.kernel !== undefined) flags.push(`--kernel ${o.kernel}`);
+  if (o.tdp !== undefined) flags.push(`--tdp ${onOff(o.tdp)}`);
+  if (o.bypass_guest_pf !== undefined) flags.push(`--bypass-guest-pf ${onOff(o.bypass_guest_pf)}`);
+  return flags.join(' ');
+}
 
 const USAGE = `usage: mmu-lab run FILE... [--json | --folded] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]
                     [--call-paths] [--trace-cmd [-e EVENT]...]
@@ -182,6 +193,13 @@ async function main(argv: string[]): Promise<number> {
   for (const file of args.files) {
     const read = readScenarioFile(file);
     if (read === null) {
+      status = 2;
+      continue;
+    }
+    // The flags change the scenario as a `compare:` variant does, and are checked by the same rules.
+    const problems = variantProblems(read.scenario, args.overrides);
+    if (problems.length > 0) {
+      writeErr(`${file}: error: with ${flagsText(args.overrides)}: ${problems.join('; ')}\n`);
       status = 2;
       continue;
     }

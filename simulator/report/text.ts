@@ -9,6 +9,7 @@ import { COMPONENTS } from '../cost/profile';
 import type { Component } from '../cost/profile';
 import type { AccessRecord, RunResult } from '../run/result';
 import { KVM_STATS, SIM_STATS } from '../trace/stats';
+import { eraOf } from '../kvm/eras';
 
 export interface TextOptions {
   /** Print the access table (needs `r.accesses`, which the run records with --accesses). */
@@ -101,13 +102,19 @@ function table(rows: string[][], right: boolean[]): string {
 // ---------------------------------------------------------------------------------------------
 // a. Header
 
+/** Every setting the run used, each as the era has it (simulator/kvm/eras.ts): a setting the kernel
+ *  lacks or overrides says so rather than being left out. */
 function headerSection(r: RunResult): string {
-  const paging = r.tdp ? 'EPT (tdp)' : `shadow paging · oos_shadow ${r.oos_shadow ? 'on' : 'off'}${r.bypass_guest_pf ? ' · bypass_guest_pf on' : ''}`;
-  const vcpus = `${r.vcpus} vCPU${r.vcpus === 1 ? '' : 's'}`;
+  const era = eraOf(r.kernel);
+  const onOff = (b: boolean) => (b ? 'on' : 'off');
+  const mmioCaching = era.mmioSpte ? onOff(r.mmio_caching) : `${onOff(r.mmio_caching)} (no MMIO SPTEs in ${r.kernel})`;
+  const bypass = !era.params.bypass_guest_pf ? `none in ${r.kernel}` : r.tdp ? 'off (EPT forces it off)' : onOff(r.bypass_guest_pf);
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   return (
     `Scenario ${r.name} (${r.file})\n` +
-    `kernel ${r.kernel} · ${paging} · mmio_caching ${r.mmio_caching ? 'on' : 'off'} · ` +
-    `profile ${r.profile} (${r.cycles.ghz} GHz) · maxphyaddr ${r.maxphyaddr} · ${vcpus}\n`
+    `kernel ${r.kernel} · ${r.tdp ? 'EPT (tdp)' : 'shadow paging'} · mmio_caching ${mmioCaching} · ` +
+    `oos_shadow ${onOff(r.oos_shadow)} · bypass_guest_pf ${bypass}\n` +
+    `profile ${r.profile} (${r.cycles.ghz} GHz) · maxphyaddr ${r.maxphyaddr} · ${plural(r.vcpus, 'vCPU')} · ${plural(r.memslots, 'memslot')}\n`
   );
 }
 

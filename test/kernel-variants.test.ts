@@ -53,7 +53,7 @@ describe('the table of modelled kernels (simulator/kvm/eras.ts)', () => {
 
   it('every line it quotes is that line of the tree', () => {
     for (const e of ERAS as readonly KernelEra[]) {
-      const lines = [...Object.values(e.params), ...Object.values(e.cr4), e.cr4Reserved, e.cr4Check, ...(e.mmioSpte ? [e.mmioSpte] : []), ...(e.bypassOffWithEpt ? [e.bypassOffWithEpt] : [])];
+      const lines = [...Object.values(e.params), ...Object.values(e.cr4), e.cr4Reserved, e.cr4Check, ...(e.mmioSpte ? [e.mmioSpte] : []), ...(e.bypassOffWithEpt ? [e.bypassOffWithEpt] : []), ...(e.locklessWalk ? [e.locklessWalk] : [])];
       for (const l of lines) expect(lineOf(e.name, l!), `${e.name} ${l!.file}:${l!.line}`).toBe(l!.text);
     }
   });
@@ -68,6 +68,10 @@ describe('the table of modelled kernels (simulator/kvm/eras.ts)', () => {
     expect(Object.keys(v31!.params)).toEqual(['oos_shadow']);
     expect(v30!.mmioSpte).toBeNull();
     expect(v31!.mmioSpte).not.toBeNull();
+    // The lockless walk (and its race points) only in 3.1.10.
+    expect(src('v3.0', 'arch/x86/kvm/mmu.c')).not.toContain('walk_shadow_page_lockless_begin');
+    expect(v30!.locklessWalk).toBeNull();
+    expect(v31!.locklessWalk).not.toBeNull();
   });
 
   it('guest CR4 bits: 3.0.1 accepts no SMEP, 3.1.10 SMEP; neither SMAP nor PKE', () => {

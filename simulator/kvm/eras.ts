@@ -39,7 +39,13 @@ export interface KernelEra {
    *  test of it (`if (cr4 & CR4_RESERVED_BITS) return 1;`), which refuses every other bit. */
   cr4Reserved: KernelLine;
   cr4Check: KernelLine;
+  /** walk_shadow_page_lockless_begin, whose walk holds the race points LOCKLESS_POINTS; null: the
+   *  kernel has no lockless walk, and a wait on one of them could never end. */
+  locklessWalk: KernelLine | null;
 }
+
+/** The race points (scenario `wait_for` / `resume_at`) inside the lockless shadow walk. */
+export const LOCKLESS_POINTS = ['walk_shadow_page_lockless_begin', 'mmu_spte_get_lockless', 'walk_shadow_page_lockless_end'] as const;
 
 export const ERAS = [
   {
@@ -56,6 +62,7 @@ export const ERAS = [
     cr4: {},
     cr4Reserved: { file: 'arch/x86/include/asm/kvm_host.h', line: 47, text: '#define CR4_RESERVED_BITS \\' },
     cr4Check: { file: 'arch/x86/kvm/x86.c', line: 603, text: 'if (cr4 & CR4_RESERVED_BITS)' },
+    locklessWalk: null,
   },
   {
     name: 'v3.1',
@@ -72,6 +79,7 @@ export const ERAS = [
     },
     cr4Reserved: { file: 'arch/x86/include/asm/kvm_host.h', line: 47, text: '#define CR4_RESERVED_BITS \\' },
     cr4Check: { file: 'arch/x86/kvm/x86.c', line: 620, text: 'if (cr4 & CR4_RESERVED_BITS)' },
+    locklessWalk: { file: 'arch/x86/kvm/mmu.c', line: 563, text: 'static void walk_shadow_page_lockless_begin(struct kvm_vcpu *vcpu)' },
   },
 ] as const satisfies readonly KernelEra[];
 

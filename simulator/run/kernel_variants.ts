@@ -5,6 +5,7 @@
 
 import { CR4_BIT_NAMES, ERAS, GUEST_CR4_BITS, MODULE_PARAMS, cite, eraOf, type KernelEra } from '../kvm/eras';
 import { variantProblems } from '../scenario/compare';
+import { firstLocklessWait, noLocklessWalk } from './unreachable_waits';
 import type { Kernel, Scenario, ScenarioOverrides, VariantDecl } from '../scenario/types';
 
 export interface Variant {
@@ -61,6 +62,12 @@ function kernelVariant(sc: Scenario, era: KernelEra, tdp: boolean): Variant {
     if (!sc.guest.cpu[bit] || era.cr4[bit]) continue;
     notes.push(`guest.cpu.${bit}: true off: ${era.release} kvm_set_cr4 refuses ${CR4_BIT_NAMES[bit]} (${cite(era, era.cr4Check)} \`${era.cr4Check.text} return 1;\`; the allowed list after ${cite(era, era.cr4Reserved)} \`#define CR4_RESERVED_BITS\` does not have it); the guest runs without it`);
     overrides[bit] = false;
+  }
+  // No lockless walk: a wait on one of its points could never end, so the waits are left out.
+  const lockless = era.locklessWalk === null ? firstLocklessWait(sc) : null;
+  if (lockless) {
+    notes.push(`vcpus[${lockless.vcpu}] ${lockless.what} ${lockless.point} (line ${lockless.pos.line}) and every other wait on the lockless walk left out: ${noLocklessWalk(era.name, lockless.point)}; the vCPUs run without waiting there`);
+    overrides.skip_lockless_waits = true;
   }
   const problems = variantProblems(sc, overrides);
   if (problems.length > 0) throw new VariantError(`${label}: ${problems.join('; ')}`);

@@ -27,6 +27,8 @@ import { Scheduler } from './scheduler';
 import { ExitTimes } from './exit_times';
 import { MmioTimes } from './mmio_times';
 import { AccessLog } from './access_log';
+import { refuseLocklessWaits } from './unreachable_waits';
+import { LOCKLESS_POINTS, eraOf } from '../kvm/eras';
 
 const MAX_LOOP_DEPTH = 64;
 
@@ -116,7 +118,9 @@ export class Machine {
     this.emulator.mmioTimes = this.mmioTimes;
     this.runner = new VcpuRunner(kvm, this.emulator, this.shadow, this.exitTimes, this.mmioTimes);
 
-    const compiler = new Compiler();
+    const era = eraOf(kernel);
+    if (era.locklessWalk === null && !o.skip_lockless_waits) refuseLocklessWaits(sc, kernel);
+    const compiler = new Compiler(o.skip_lockless_waits ? new Set<string>(LOCKLESS_POINTS) : undefined);
     try {
       this.programs = sc.vcpus.map((v) => compiler.compile(v.workload));
     } catch (e) {

@@ -68,6 +68,9 @@ export class Compiler {
   readonly codeSlots: CodeSlot[] = [];
   private total = 0;
 
+  /** `skipped`: race points whose waits (wait_for steps, resume_at) are left out. */
+  constructor(private readonly skipped: ReadonlySet<string> = new Set()) {}
+
   compile(steps: Step[]): Program {
     const ops: number[] = [];
     const args: number[] = [];
@@ -113,16 +116,16 @@ export class Compiler {
             break;
           }
           case 'memslot-add':
-            emit(OP_MEMSLOT_ADD, line, s.slot, s.gpa, s.size, s.readonly ? 1 : 0, ...resumeAt(s.resume_at));
+            emit(OP_MEMSLOT_ADD, line, s.slot, s.gpa, s.size, s.readonly ? 1 : 0, ...resumeAt(this.kept(s.resume_at)));
             break;
           case 'memslot-delete':
-            emit(OP_MEMSLOT_DELETE, line, s.slot, s.gpa ?? -1, 0, 0, ...resumeAt(s.resume_at));
+            emit(OP_MEMSLOT_DELETE, line, s.slot, s.gpa ?? -1, 0, 0, ...resumeAt(this.kept(s.resume_at)));
             break;
           case 'set':
             emit(OP_SET_CACHING, line, s.mmio_caching ? 1 : 0);
             break;
           case 'wait-for':
-            emit(OP_WAIT_FOR, line, s.vcpu, RACE_POINTS.indexOf(s.point), s.level ?? 0);
+            if (!this.skipped.has(s.point)) emit(OP_WAIT_FOR, line, s.vcpu, RACE_POINTS.indexOf(s.point), s.level ?? 0);
             break;
         }
       }
@@ -131,6 +134,10 @@ export class Compiler {
     this.total += stepCount(steps);
     if (this.total > MAX_STEPS) throw new TooManyStepsError(this.total, steps[0]?.pos.line ?? 1, steps[0]?.pos.col ?? 1);
     return new Program(ops, args, lines);
+  }
+
+  private kept(w: WaitPoint | null): WaitPoint | null {
+    return w !== null && this.skipped.has(w.point) ? null : w;
   }
 
   private slot(write: boolean, size: number): number {

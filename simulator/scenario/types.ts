@@ -222,4 +222,7 @@ export interface ScenarioOverrides {
   cr4_smep?: false;
   cr4_smap?: false;
   cr4_pke?: false;
+  /** Waits on the lockless walk's race points are left out (Compare Kernels, for a kernel that has
+   *  no lockless walk: the wait could never end there). */
+  skip_lockless_waits?: true;
 }

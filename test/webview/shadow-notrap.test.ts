@@ -135,4 +135,22 @@ describe.runIf(enabled)('Shadow tables: notrap entries and decoded roles under v
     await p.screenshot('shadow-role-1400');
     await p.close();
   });
+
+  it('the timeline\'s kvm_mmu_get_page events show their role decoded too', async () => {
+    const p = await openShadow(1400);
+    const ev = run.result.trace.events.find((e) => e.name === 'kvm_mmu_get_page')!;
+    const word = Number(ev.fields.role);
+    // Offsets from the quoted 3.0.1 layout: level 0-3, cr4_pae 4, quadrant 5-6, (pad 7-12), direct 13,
+    // access 14-16, invalid 17, nxe 18, cr0_wp 19.
+    const bits = (lo: number, w: number) => (word >>> lo) & ((1 << w) - 1);
+    const access = ['---', '--x', 'w--', 'w-x', '-u-', '-ux', 'wu-', 'wux'][bits(14, 3)];
+    const expected = `level=${bits(0, 4)} cr4_pae=${bits(4, 1)} quadrant=${bits(5, 2)} direct=${bits(13, 1)} access=${access} invalid=${bits(17, 1)} nxe=${bits(18, 1)} cr0_wp=${bits(19, 1)}`;
+    await p.showView('timeline');
+    await p.page.fill('[data-testid="filter-name"] >> input', 'kvm_mmu_get_page');
+    await p.page.waitForFunction((seq) => document.querySelector(`[data-testid="timeline-list"] .tl-row[data-seq="${seq}"]`) !== null && document.querySelector('[data-testid="timeline-count"]')?.getAttribute('data-shown') !== document.querySelector('[data-testid="timeline-count"]')?.getAttribute('data-total'), ev.seq);
+    await p.page.click(`[data-testid="timeline-list"] .tl-row[data-seq="${ev.seq}"]`);
+    await p.page.waitForFunction((seq) => document.querySelector('[data-testid="event-details"]')?.getAttribute('data-seq') === String(seq), ev.seq);
+    expect(await p.page.textContent('[data-testid="event-details"] dd[data-field="role"]')).toBe(`${ev.fields.role} (${expected})`);
+    await p.close();
+  });
 });

@@ -1,7 +1,8 @@
-// The panel's charts, drawn as SVG: a stacked bar (parts of a whole), a bar chart (one bar per
-// item) and a change chart (one bar per item from a zero line: its difference from a baseline). Geometry is set in percent of the chart's width so the charts follow the panel's width
-// without a viewBox stretching their strokes; colours come from the VS Code theme, set through the
-// CSSOM because the panel's CSP forbids style attributes and SVG presentation attributes ignore var().
+// The panel's two charts, drawn as SVG: a stacked bar (parts of a whole) and a change chart (one bar
+// per item from a zero line: its difference from a baseline). Geometry is set in percent of the
+// chart's width so the charts follow the panel's width without a viewBox stretching their strokes;
+// colours come from the VS Code theme, set through the CSSOM because the panel's CSP forbids style
+// attributes and SVG presentation attributes ignore var().
 
 import { h, svg } from './dom';
 
@@ -104,7 +105,8 @@ export function changeChart(bars: readonly ChangeBar[], opts: { dataKey: string;
       h('span', { class: 'bar-text' }, b.text),
     );
   });
-  const ticks: SVGElement[] = [tick(0, 'start', opts.axis(lo)), tick(1, 'end', opts.axis(hi))];
+  // No change at all: a single label, not the same one at both ends.
+  const ticks: SVGElement[] = span === 0 ? [tick(0, 'start', opts.axis(0))] : [tick(0, 'start', opts.axis(lo)), tick(1, 'end', opts.axis(hi))];
   // The zero's own label where it does not run into an end's.
   if (zero > 0.2 && zero < 0.8) ticks.push(tick(zero, 'middle', opts.zero));
   const axis = h(

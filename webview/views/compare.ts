@@ -74,7 +74,7 @@ function metricChangeText(c: CompareResult, v: VariantResult, i: number): string
   if (i === 0) return 'baseline';
   const base = c.variants[0]!;
   const diff = v.metric - base.metric;
-  const abs = c.metric.kind === 'rate' ? `${signed(diff.toFixed(2))} ${c.metric.unit}` : `${signed(diff.toFixed(6))} s`;
+  const abs = c.metric.kind === 'rate' ? `${signedFixed(diff, 2)} ${c.metric.unit}` : `${signedFixed(diff, 6)} s`;
   return `${abs} (${base.metric === 0 ? 'from 0' : fmtPct(v.change_pct)}), ${verdict(c, diff)}`;
 }
 
@@ -85,9 +85,10 @@ function countChangeText(base: number, value: number): string {
   return `${d > 0 ? '+' : ''}${fmtInt(d)} (${base === 0 ? 'from 0' : fmtPct((d / base) * 100)})`;
 }
 
-/** A fixed-point text with its sign: `+1.50`, `-0.25`, `0.00`. */
-function signed(text: string): string {
-  return Number(text) > 0 ? `+${text}` : Number(text) === 0 ? text.replace(/^-/, '') : text;
+/** `x` to `digits` places with its sign: `+1.50`, `-0.25`, `0.00` (never `-0.00`). */
+function signedFixed(x: number, digits: number): string {
+  const t = x.toFixed(digits);
+  return Number(t) > 0 ? `+${t}` : Number(t) === 0 ? (0).toFixed(digits) : t;
 }
 
 function exitCount(v: VariantResult): number {

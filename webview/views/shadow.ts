@@ -1,7 +1,7 @@
 // Shadow tables: KVM's shadow pages after any step of the run, as a tree from each vCPU's root, the
 // selected page's role and entries decoded (runs of one non-present value on one row), and a bit
-// ruler for one entry. Tables other than the end of the
-// run's are asked of the host (requestTables), which re-runs the scenario up to that step.
+// ruler for one entry. Tables other than the end of the run's are asked of the host
+// (requestTables), which re-runs the scenario up to that step.
 
 import type { PanelRun } from '../../shared/protocol';
 import type { ShadowPageRecord, ShadowTables, SpteField, SpteRecord } from '../../simulator/index';

@@ -40,13 +40,34 @@ describe('shadow-table snapshot', () => {
     expect(root).toMatchObject({ level: 4, direct: false, context: 'cr0_wp nxe' });
   });
 
-  it('shadow v3.0 with bypass_guest_pf: trap values where the guest entry is present, nothing where not', () => {
+  it('shadow v3.0 with bypass_guest_pf: trap values where the guest entry is present, notrap (0) where not, all listed', () => {
+    // 3.0.1 vmx.c:4680-4681 `if (bypass_guest_pf) kvm_mmu_set_nonpresent_ptes(~0xffeull, 0ull);`, and
+    // paging_tmpl.h:777-781 FNAME(prefetch_page) fills a new indirect page:
+    //   `if (r || is_present_gpte(pt[j])) sp->spt[i+j] = shadow_trap_nonpresent_pte;
+    //    else sp->spt[i+j] = shadow_notrap_nonpresent_pte;`
+    // (a direct page gets trap everywhere: nonpaging_prefetch_page). So every entry of every page is
+    // trap, notrap or present, and each is listed.
     const r = run(shadow(vm('v3.0', `  - { read: 0xffff880000100000, size: 8 }`)));
     const traps = entries(r).filter((e) => e.kind === 'trap');
     expect(traps.length).toBeGreaterThan(0);
     expect(new Set(traps.map((e) => e.value))).toEqual(new Set(['0xfffffffffffff001']));
+    const notraps = entries(r).filter((e) => e.kind === 'notrap');
+    expect(notraps.length).toBeGreaterThan(0);
+    expect(new Set(notraps.map((e) => e.value))).toEqual(new Set(['0x0']));
+    // The root mirrors the guest's PML4: vm() maps 0xffff88..., 0xffffc9... and 0xffffffffff5fb000
+    // (with the kernel code at 0xffffffff81000000), PML4 indexes 272, 402 and 511, and the guest's
+    // user alias of its code at 0x7ff000000000 (guest/page_tables.ts USER_CODE_VPN), index 255: those
+    // are present in the guest (trap until built, or a non-leaf); the other 508 are notrap.
+    const root = r.shadow_tables.pages.find((p) => p.rootOf.includes(0))!;
+    expect(root.entries.filter((e) => e.kind !== 'notrap').map((e) => e.index)).toEqual([255, 272, 402, 511]);
+    for (const p of r.shadow_tables.pages) expect(p.entries.map((e) => e.index), `page ${p.id}`).toEqual([...Array(512).keys()]);
+    // The text document: runs of one value on one line; the role decoded.
+    const text = formatShadowTablesText(r.shadow_tables);
+    expect(text).toContain('[0-254]                0x0  notrap (#PF goes to the guest, no exit)  (255 entries)');
+    expect(text).toMatch(/role level=4 cr4_pae=1 quadrant=0 direct=0 access=wux invalid=0 nxe=1 cr0_wp=1 \(0x[0-9a-f]+\)/);
     const off = run(shadow(vm('v3.0', `  - { read: 0xffff880000100000, size: 8 }`), ', bypass_guest_pf: false'));
-    expect(entries(off).filter((e) => e.kind === 'trap')).toHaveLength(0);
+    expect(entries(off).filter((e) => e.kind === 'trap' || e.kind === 'notrap')).toHaveLength(0);
+    expect(entries(off).filter((e) => e.value === '0x0')).toHaveLength(0);
   });
 
   it('the tables after any step: by running up to it, deterministically', () => {

@@ -851,7 +851,13 @@ describe('the shadow-table snapshot (inspect.ts), decoded by the era\'s SPTE lay
     expect(t.pages.map((p) => p.id)).toEqual([root, l3, l2, l1a, l1b]);
     const p = (id: number) => t.pages.find((x) => x.id === id)!;
     const { entries: rootEntries, ...rootPage } = p(root);
-    expect(rootPage).toEqual({ id: root, gfn: '0x0', level: 4, role: `0x${role(4, 7, D).toString(16)}`, direct: true, invalid: false, rootOf: [0, 1], access: 'wux', context: '' });
+    // roleFields: 3.1.10 asm/kvm_host.h:199-208 `level:4; cr4_pae:1; quadrant:2; pad_for_nice_hex_output:6;
+    // direct:1; access:3; invalid:1; nxe:1; cr0_wp:1; smep_andnot_wp:1;` (the zero padding left out).
+    const f = (name: string, lo: number, width: number, value: number, text = String(value)) => ({ name, lo, width, value, text });
+    expect(rootPage).toEqual({
+      id: root, gfn: '0x0', level: 4, role: `0x${role(4, 7, D).toString(16)}`, direct: true, invalid: false, rootOf: [0, 1], access: 'wux', context: '',
+      roleFields: [f('level', 0, 4, 4), f('cr4_pae', 4, 1, 0), f('quadrant', 5, 2, 0), f('direct', 13, 1, 1), f('access', 14, 3, 7, 'wux'), f('invalid', 17, 1, 0), f('nxe', 18, 1, 0), f('cr0_wp', 19, 1, 0), f('smep_andnot_wp', 20, 1, 0)],
+    });
     expect(rootEntries).toEqual([
       { index: 0, value: `0x${(frame(kvm.sp.pfn[l3]!) | 7).toString(16)}`, kind: 'nonleaf', target: `page ${l3}`, flags: 'R W X', gfn: null },
       { index: 1, value: '0x777007', kind: 'nonleaf', target: '0x777', flags: 'R W X', gfn: null },
@@ -874,8 +880,8 @@ describe('the shadow-table snapshot (inspect.ts), decoded by the era\'s SPTE lay
       { index: 511, value: '0x123a003', kind: 'leaf', target: '0x123a', flags: 'R W', gfn: '0x2ff' },
     ]);
     expect(p(l1b).entries.map((e) => [e.index, e.gfn])).toEqual([[0, '0x200']]);
-    for (const k of ['leaf', 'nonleaf', 'mmio', 'trap', 'nonpresent'] as const) expect(t.fields[k]).toEqual(spteFields(kvm.fmt, k));
-    expect(Object.keys(t.fields)).toEqual(['leaf', 'nonleaf', 'mmio', 'trap', 'nonpresent']);
+    for (const k of ['leaf', 'nonleaf', 'mmio', 'trap', 'notrap', 'nonpresent'] as const) expect(t.fields[k]).toEqual(spteFields(kvm.fmt, k));
+    expect(Object.keys(t.fields)).toEqual(['leaf', 'nonleaf', 'mmio', 'trap', 'notrap', 'nonpresent']);
   });
 
   it('the entries of one page stop at index 511 (the next frame\'s first entry is not read)', () => {
@@ -956,11 +962,23 @@ describe('the shadow-table snapshot (inspect.ts), decoded by the era\'s SPTE lay
     put(kvm, l1, 1, kvm.fmt.mmioLoOf(0xfebf0, 6) | 0x7 | frame(0xfebf0), 0x7fffff00);
     kvm.sp.gfns[l1]![1] = 0x77;
     const t = snapshotShadowTables(kvm, 0);
-    expect(t.pages[0]!.entries).toEqual([
+    expect(t.pages[0]!.entries.slice(0, 2)).toEqual([
       { index: 0, value: '0xfffffffffffff001', kind: 'trap', target: '', flags: '', gfn: null },
       // spte_to_pfn: `(pte & PT64_BASE_ADDR_MASK) >> PAGE_SHIFT`, PT64_BASE_ADDR_MASK = bits 12-51.
       { index: 1, value: '0x7fffff00febf0007', kind: 'leaf', target: '0xfff00febf0', flags: 'P W U', gfn: '0x77' },
     ]);
+    // The rest are 0: with bypass_guest_pf that is shadow_notrap_nonpresent_pte (vmx.c:4681
+    // `kvm_mmu_set_nonpresent_ptes(~0xffeull, 0ull);`), listed as notrap.
+    const rest = t.pages[0]!.entries.slice(2);
+    expect(rest.map((e) => e.index)).toEqual([...Array(510).keys()].map((i) => i + 2));
+    expect(new Set(rest.map((e) => JSON.stringify([e.kind, e.value, e.target, e.flags, e.gfn])))).toEqual(new Set([JSON.stringify(['notrap', '0x0', '', '', null])]));
     expect(t.fields.trap).toEqual(spteFields(kvm.fmt, 'trap'));
+    expect(t.fields.notrap).toEqual([{ name: 'notrap: 0', hi: 63, lo: 1 }, { name: 'P', hi: 0, lo: 0 }]);
+    // Without bypass_guest_pf (trap = notrap = 0, x86.c:4910) a 0 entry is empty and not listed.
+    const plain = bareKvm({ kernel: 'v3.0', tdp: false, bypass: false });
+    const p0 = plain.sp.create(0, 0x10, role(1, 7), -1);
+    put(plain, p0, 3, 0x1001);
+    plain.sp.gfns[p0]![3] = 0x5;
+    expect(snapshotShadowTables(plain, 0).pages[0]!.entries.map((e) => [e.index, e.kind])).toEqual([[3, 'leaf']]);
   });
 });

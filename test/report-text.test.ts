@@ -59,7 +59,7 @@ function smallRun(over: Partial<RunResult> = {}): RunResult {
       { path: 'faults.nope', expected: '> 0', actual: null, ok: false, line: 32, col: 7 },
     ],
     guest_page_tables: [],
-    shadow_tables: { mode: 'ept', kernel: 'v3.1', afterStep: null, pages: [], fields: { leaf: [], nonleaf: [], mmio: [], trap: [], nonpresent: [] } },
+    shadow_tables: { mode: 'ept', kernel: 'v3.1', afterStep: null, pages: [], fields: { leaf: [], nonleaf: [], mmio: [], trap: [], notrap: [], nonpresent: [] } },
     memslot_table: { nmemslots: 1, generation: 1, slots: [] },
     trace: { total: 0, dropped: 0, events: [] },
     flame: { all: { functions: [], nodes: [{ fn: -1, parent: -1, self: 0, total: 4_000_000 }] }, by_class: {}, by_line: {} },

@@ -1,7 +1,8 @@
-// The panel's two charts, drawn as SVG: a stacked bar (parts of a whole) and a bar chart (one bar per
-// item). Geometry is set in percent of the chart's width so the charts follow the panel's width
-// without a viewBox stretching their strokes; colours come from the VS Code theme, set through the
-// CSSOM because the panel's CSP forbids style attributes and SVG presentation attributes ignore var().
+// The panel's two charts, drawn as SVG: a stacked bar (parts of a whole) and a change chart (one bar
+// per item from a zero line: its difference from a baseline). Geometry is set in percent of the
+// chart's width so the charts follow the panel's width without a viewBox stretching their strokes;
+// colours come from the VS Code theme, set through the CSSOM because the panel's CSP forbids style
+// attributes and SVG presentation attributes ignore var().
 
 import { h, svg } from './dom';
 
@@ -69,10 +70,11 @@ export function stackedBar(segments: readonly Segment[], opts: { dataKey: string
   return chart;
 }
 
-export interface Bar {
+export interface ChangeBar {
   /** Set as the bar's data attribute (e.g. data-variant="LABEL"). */
   name: string;
-  value: number;
+  /** The signed difference from the baseline, in the axis' unit (0 for the baseline itself). */
+  change: number;
   color: string;
   /** Text after the bar (value, change). */
   text: string;
@@ -81,21 +83,52 @@ export interface Bar {
 }
 
 /**
- * Horizontal bars, one row each: the name, the bar (length proportional to its value, the largest
- * filling the row), then its text. Rows are HTML so long names wrap with the theme's font.
+ * Horizontal bars from a zero line, one row each: the name, the bar (right of the line for a
+ * positive change, left for a negative one; the axis spans exactly the smallest to the largest
+ * change, so small differences fill the row), then its text. A last row labels the axis's ends and
+ * its zero with `axis`, so the bars are not read as absolute values.
  */
-export function barChart(bars: readonly Bar[], opts: { dataKey: string; label: string }): HTMLElement {
-  const max = Math.max(0, ...bars.map((b) => b.value));
+export function changeChart(bars: readonly ChangeBar[], opts: { dataKey: string; label: string; axis: (x: number) => string; zero: string }): HTMLElement {
+  const lo = Math.min(0, ...bars.map((b) => b.change));
+  const hi = Math.max(0, ...bars.map((b) => b.change));
+  const span = hi - lo;
+  const at = (x: number) => (span === 0 ? 0 : (x - lo) / span);
+  const zero = at(0);
   const rows = bars.map((b) => {
-    const frac = max <= 0 ? 0 : Math.max(0, b.value) / max;
-    const rect = svg('rect', { class: 'chart-bar', x: 0, y: 2, width: pct(frac), height: 16, [`data-${opts.dataKey}`]: b.name }, svg('title', null, b.title));
+    const x = Math.min(at(b.change), zero);
+    const rect = svg('rect', { class: 'chart-bar', x: pct(x), y: 2, width: pct(Math.abs(at(b.change) - zero)), height: 16, [`data-${opts.dataKey}`]: b.name, 'data-change': b.change }, svg('title', null, b.title));
     return h(
       'div',
       { class: 'bar-row', role: 'listitem' },
       h('span', { class: 'bar-name' }, b.name),
-      svg('svg', { class: 'bar-track', width: '100%', height: 20, 'aria-hidden': 'true' }, paint(rect, b.color)),
+      svg('svg', { class: 'bar-track', width: '100%', height: 20, 'aria-hidden': 'true' }, paint(rect, b.color), zeroLine(zero, 20)),
       h('span', { class: 'bar-text' }, b.text),
     );
   });
-  return h('div', { class: 'bar-chart', role: 'list', 'aria-label': opts.label }, ...rows);
+  // No change at all: a single label, not the same one at both ends.
+  const ticks: SVGElement[] = span === 0 ? [tick(0, 'start', opts.axis(0))] : [tick(0, 'start', opts.axis(lo)), tick(1, 'end', opts.axis(hi))];
+  // The zero's own label where it does not run into an end's.
+  if (zero > 0.2 && zero < 0.8) ticks.push(tick(zero, 'middle', opts.zero));
+  const axis = h(
+    'div',
+    { class: 'bar-row bar-axis', role: 'presentation' },
+    h('span', null),
+    svg('svg', { class: 'bar-track', width: '100%', height: 16, 'aria-hidden': 'true', 'data-testid': 'change-axis' }, zeroLine(zero, 4), ...ticks),
+    h('span', { class: 'bar-text' }, zero <= 0.2 || zero >= 0.8 ? `0 = ${opts.zero}` : ''),
+  );
+  return h('div', { class: 'bar-chart change-chart', role: 'list', 'aria-label': opts.label }, ...rows, axis);
+}
+
+function zeroLine(zero: number, height: number): SVGElement {
+  const line = svg('line', { class: 'chart-zero', x1: pct(zero), x2: pct(zero), y1: 0, y2: height });
+  line.style.setProperty('stroke', 'var(--vscode-foreground, #cccccc)');
+  line.style.setProperty('stroke-width', '1px');
+  return line;
+}
+
+function tick(x: number, anchor: 'start' | 'middle' | 'end', text: string): SVGElement {
+  const t = svg('text', { x: pct(x), y: 12, 'text-anchor': anchor }, text);
+  t.style.setProperty('fill', 'var(--vscode-descriptionForeground, #9d9d9d)');
+  t.style.setProperty('font-size', '11px');
+  return t;
 }

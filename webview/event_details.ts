@@ -3,6 +3,8 @@
 // (values break anywhere), so nothing needs a horizontal scrollbar at any panel width.
 
 import type { TraceEventRecord } from '../simulator/index';
+import { decodeRole, roleText } from '../simulator/kvm/mmu/page_role';
+import type { Kernel } from '../simulator/scenario/types';
 import { h, replace } from './dom';
 import { isProbe, racePointName } from './lanes';
 
@@ -18,6 +20,8 @@ export interface ExitSpan {
 
 export class EventDetails {
   readonly element = h('section', { class: 'tl-details', 'data-testid': 'event-details', 'aria-label': 'Selected event', 'aria-live': 'polite' });
+  /** The run's kernel: the layout a shadow page's role word is decoded in. */
+  kernel: Kernel = 'v3.1';
 
   constructor() {
     this.show(null, null);
@@ -48,6 +52,8 @@ export class EventDetails {
         const name = racePointName(v);
         if (name) text += ` (${name})`;
       }
+      // The kvm_mmu_* page events carry the role word; KVM_MMU_PAGE_PRINTK prints it decoded too.
+      if (k === 'role' && e.name.startsWith('kvm_mmu_')) text += ` (${roleText(decodeRole(Number(v), this.kernel))})`;
       fieldRows.push(h('dt', { 'data-field': k }, k), h('dd', { 'data-field': k }, text));
     }
     replace(

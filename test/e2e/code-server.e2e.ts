@@ -295,7 +295,7 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     const variants = await notes.$$eval('[data-table="compare"] vscode-table-body vscode-table-row', (trs) => trs.map((tr) => Array.from(tr.querySelectorAll('vscode-table-cell'), (td) => (td.textContent ?? '').trim())));
     expect(variants.map((r) => r.slice(0, 3))).toEqual([['v3.0 EPT', 'v3.0', 'EPT'], ['v3.1 EPT', 'v3.1', 'EPT']]);
     const heads = await notes.$$eval('[data-table="compare-exits"] vscode-table-header-cell', (cs) => cs.map((c) => (c.textContent ?? '').trim()));
-    expect(heads).toEqual(['exit reason', 'v3.0 EPT', 'v3.1 EPT']);
+    expect(heads).toEqual(['exit reason', 'v3.0 EPT', 'v3.1 EPT', 'Δ v3.1 EPT']); // v3.1's change against v3.0
     // The Compare view is in front, and says why v3.0 runs without the MMIO cache (3.0.1 has no MMIO SPTE).
     expect(await notes.isVisible('[data-testid="compare-notes"]')).toBe(true);
     expect(await notes.textContent('[data-testid="compare-notes"] li[data-variant="v3.0 EPT"]')).toContain('has no MMIO SPTEs');

@@ -43,14 +43,14 @@ describe.runIf(enabled)('Compare Kernels in the panel (Chromium)', { timeout: 90
       // The variants table: one row per kernel, in the table's order (kernels/eras.ts: v3.0, v3.1).
       const labels = await p.page.$$eval('[data-table="compare"] vscode-table-body vscode-table-row', (trs) => trs.map((tr) => (tr.querySelector('vscode-table-cell')?.textContent ?? '').trim()));
       expect(labels).toEqual(['v3.0 EPT', 'v3.1 EPT']);
-      // The side-by-side tables: one column per kernel.
+      // The side-by-side tables: one column per kernel, the second followed by its change against the first.
       const heads = await p.page.$$eval('[data-table="compare-exits"] vscode-table-header-cell', (cs) => cs.map((c) => (c.textContent ?? '').trim()));
-      expect(heads).toEqual(['exit reason', 'v3.0 EPT', 'v3.1 EPT']);
+      expect(heads).toEqual(['exit reason', 'v3.0 EPT', 'v3.1 EPT', 'Δ v3.1 EPT']);
       // The doorbell's 999 EPT misconfigurations exist only with 3.1's MMIO SPTE (kvm-mmio-reference §4).
       const misconfig = await p.page.$$eval('[data-table="compare-exits"] vscode-table-body vscode-table-row', (trs) =>
         trs.map((tr) => Array.from(tr.querySelectorAll('vscode-table-cell'), (td) => (td.textContent ?? '').trim())).find((r) => r[0] === 'EPT_MISCONFIG'),
       );
-      expect(misconfig).toEqual(['EPT_MISCONFIG', '0', '999']);
+      expect(misconfig).toEqual(['EPT_MISCONFIG', '0', '999', '+999 (from 0)']);
       // The note, next to its variant, as text (backticks and all), visible without scrolling sideways.
       expect(await p.page.isVisible('[data-testid="compare-notes"]')).toBe(true);
       const notes = await p.page.$$eval('[data-testid="compare-notes"] li', (lis) => lis.map((li) => ({ variant: li.getAttribute('data-variant'), text: li.textContent ?? '' })));

@@ -1,12 +1,14 @@
 // The scenario's `compare:` variants side by side: the figure of merit and its change against the
-// first variant, then what moved (exits, fault classes, counters, cycles), as `mmu-lab compare`
-// prints them (simulator/report/compare_text.ts).
+// first variant (the baseline), then what moved (exits, fault classes, counters, cycles), as
+// `mmu-lab compare` prints them (simulator/report/compare_text.ts). Variants often differ by a few
+// percent, so the chart draws the change itself, and every table has the change against the
+// baseline next to each other variant's value.
 
 import { fmtInt, fmtPct } from '../../shared/format';
 import type { PanelRun } from '../../shared/protocol';
 import { COMPONENTS } from '../../simulator/cost/profile';
 import type { CompareResult, VariantResult } from '../../simulator/run/compare';
-import { barChart, chartColor } from '../chart';
+import { changeChart } from '../chart';
 import { h, replace } from '../dom';
 import { dataTable } from '../table';
 import type { View, ViewContext } from '../view';
@@ -61,25 +63,65 @@ function changeText(v: VariantResult, i: number): string {
   return i === 0 ? '—' : fmtPct(v.change_pct);
 }
 
+/** Better or worse than the baseline, by the metric's direction. */
+function verdict(c: CompareResult, diff: number): 'better' | 'worse' | 'same' {
+  if (diff === 0) return 'same';
+  return diff > 0 === c.metric.higher_is_better ? 'better' : 'worse';
+}
+
+/** The change column of the variants table: `+62.52 tps (+1.71 %), better`. */
+function metricChangeText(c: CompareResult, v: VariantResult, i: number): string {
+  if (i === 0) return 'baseline';
+  const base = c.variants[0]!;
+  const diff = v.metric - base.metric;
+  const abs = c.metric.kind === 'rate' ? `${signedFixed(diff, 2)} ${c.metric.unit}` : `${signedFixed(diff, 6)} s`;
+  return `${abs} (${base.metric === 0 ? 'from 0' : fmtPct(v.change_pct)}), ${verdict(c, diff)}`;
+}
+
+/** A count's change against the baseline's: `+12 (+1.03 %)`, `+999 (from 0)`, `0`. */
+function countChangeText(base: number, value: number): string {
+  const d = value - base;
+  if (d === 0) return '0';
+  return `${d > 0 ? '+' : ''}${fmtInt(d)} (${base === 0 ? 'from 0' : fmtPct((d / base) * 100)})`;
+}
+
+/** `x` to `digits` places with its sign: `+1.50`, `-0.25`, `0.00` (never `-0.00`). */
+function signedFixed(x: number, digits: number): string {
+  const t = x.toFixed(digits);
+  return Number(t) > 0 ? `+${t}` : Number(t) === 0 ? (0).toFixed(digits) : t;
+}
+
 function exitCount(v: VariantResult): number {
   return Object.values(v.report.exits).reduce((n, x) => n + x, 0);
 }
 
+const VERDICT_COLOR = {
+  better: 'var(--vscode-charts-green, #89d185)',
+  worse: 'var(--vscode-charts-red, #f14c4c)',
+  same: 'var(--vscode-foreground, #cccccc)',
+};
+
+/** The metric's change against the baseline, in percent, as bars from a zero line (changeChart). */
 function metricChart(c: CompareResult): HTMLElement {
   const better = c.metric.higher_is_better ? 'higher is better' : 'lower is better';
+  const base = c.variants[0]!;
   return h(
     'section',
     { class: 'compare-chart', 'data-testid': 'compare-chart', 'data-higher-is-better': String(c.metric.higher_is_better) },
-    h('h3', null, `${metricName(c)}: `, h('span', { class: 'note', 'data-testid': 'metric-direction' }, better)),
-    barChart(
-      c.variants.map((v, i) => ({
-        name: v.label,
-        value: v.metric,
-        color: chartColor(i),
-        text: i === 0 ? metricText(c, v) : `${metricText(c, v)} (${changeText(v, i)})`,
-        title: `${v.label}: ${metricText(c, v)}${i === 0 ? ' (baseline)' : `, ${changeText(v, i)} vs ${c.variants[0]!.label}`}`,
-      })),
-      { dataKey: 'variant', label: `${metricName(c)} per variant, ${better}` },
+    h('h3', null, `Change in ${metricName(c)} against ${base.label}, in %: `, h('span', { class: 'note', 'data-testid': 'metric-direction' }, better)),
+    h('p', { class: 'note', 'data-testid': 'chart-reading' }, `The bars are each variant's difference from ${base.label} (the zero line), not its value; the values are beside them.`),
+    changeChart(
+      c.variants.map((v, i) => {
+        const diff = v.metric - base.metric;
+        return {
+          name: v.label,
+          change: i === 0 ? 0 : v.change_pct,
+          color: VERDICT_COLOR[verdict(c, diff)],
+          text: i === 0 ? `${metricText(c, v)} (baseline)` : `${metricText(c, v)} (${changeText(v, i)}, ${verdict(c, diff)})`,
+          title: `${v.label}: ${metricText(c, v)}${i === 0 ? ' (baseline)' : `; against ${base.label}: ${metricChangeText(c, v, i)}`}`,
+        };
+      }),
+      { dataKey: 'variant', label: `Change in ${metricName(c)} against ${base.label} per variant, ${better}`, axis: (x) => fmtPct(x), zero: base.label },
     ),
   );
 }
@@ -96,7 +138,7 @@ function variantTable(c: CompareResult): HTMLElement {
       { title: 'mmio_caching' },
       { title: 'profile' },
       { title: metricName(c), numeric: true },
-      { title: 'change %', numeric: true },
+      { title: `change vs ${c.variants[0]?.label ?? 'the first'}`, numeric: true },
       { title: 'exits', numeric: true },
       { title: 'total cycles', numeric: true },
     ],
@@ -108,11 +150,11 @@ function variantTable(c: CompareResult): HTMLElement {
       v.settings.mmio_caching ? 'on' : 'off',
       v.settings.profile,
       metricText(c, v),
-      changeText(v, i),
+      metricChangeText(c, v, i),
       fmtInt(exitCount(v)),
       fmtInt(v.report.cycles.total),
     ]),
-    widths: ['11%', '6%', '9%', '13%', '11%', '12%', '14%', '8%', '6%', '10%'],
+    widths: ['11%', '6%', '8%', '10%', '9%', '11%', '12%', '17%', '6%', '10%'],
   });
   return table;
 }
@@ -134,16 +176,21 @@ function notesSection(c: CompareResult): HTMLElement | null {
   );
 }
 
-/** One row per name, one column per variant. */
+/** One row per name, one column per variant, each variant after the first followed by its change
+ *  against the first (`Δ LABEL`). */
 function sideBySide(id: string, caption: string, first: string, c: CompareResult, names: readonly string[], value: (v: VariantResult, name: string) => number): HTMLElement {
+  const columns = [{ title: first }, ...c.variants.flatMap((v, i) => (i === 0 ? [{ title: v.label, numeric: true }] : [{ title: v.label, numeric: true }, { title: `Δ ${v.label}`, numeric: true }]))];
   const section = dataTable({
     id,
-    caption,
-    columns: [{ title: first }, ...c.variants.map((v) => ({ title: v.label, numeric: true }))],
-    rows: names.map((n) => [n, ...c.variants.map((v) => fmtInt(value(v, n)))]),
+    caption: c.variants.length > 1 ? `${caption} (Δ: change against ${c.variants[0]!.label})` : caption,
+    columns,
+    rows: names.map((n) => {
+      const base = value(c.variants[0]!, n);
+      return [n, ...c.variants.flatMap((v, i) => (i === 0 ? [fmtInt(base)] : [fmtInt(value(v, n)), countChangeText(base, value(v, n))]))];
+    }),
   });
-  // Room for the names and each variant's column; a narrow panel scrolls (see panel.css).
-  section.querySelector('vscode-table')?.style.setProperty('min-width', `${180 + 110 * c.variants.length}px`);
+  // Room for the names and each column; a narrow panel scrolls (see panel.css).
+  section.querySelector('vscode-table')?.style.setProperty('min-width', `${180 + 110 * (columns.length - 1)}px`);
   return section;
 }
 

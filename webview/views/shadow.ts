@@ -1,9 +1,12 @@
 // Shadow tables: KVM's shadow pages after any step of the run, as a tree from each vCPU's root, the
-// selected page's entries decoded, and a bit ruler for one entry. Tables other than the end of the
-// run's are asked of the host (requestTables), which re-runs the scenario up to that step.
+// selected page's role and entries decoded (runs of one non-present value on one row), and a bit
+// ruler for one entry. Tables other than the end of the run's are asked of the host
+// (requestTables), which re-runs the scenario up to that step.
 
 import type { PanelRun } from '../../shared/protocol';
 import type { ShadowPageRecord, ShadowTables, SpteField, SpteRecord } from '../../simulator/index';
+import { roleText, type RoleField } from '../../simulator/kvm/mmu/page_role';
+import { runIndexText, spteRuns } from '../../simulator/report/spte_runs';
 import { h, icon, replace } from '../dom';
 import { post } from '../host';
 import { dataTable } from '../table';
@@ -253,34 +256,38 @@ export class ShadowView implements View {
     }
     const byId = new Map(tables.pages.map((p) => [p.id, p]));
     const entries = page.entries;
+    const runs = spteRuns(entries);
     if (this.entryIndex === null || !entries.some((e) => e.index === this.entryIndex)) this.entryIndex = entries[0]?.index ?? null;
     const table = dataTable({
       id: 'sptes',
       caption: `Entries of page ${page.id} (level ${page.level}, gfn ${page.gfn}${page.rootOf.length ? `, root of vCPU ${page.rootOf.join(', ')}` : ''})`,
       columns: [{ title: 'index', numeric: true }, { title: 'raw value' }, { title: 'kind' }, { title: 'what it maps' }, { title: 'flags' }],
-      rows: entries.map((e) => [e.index, e.value, e.kind, describeEntry(e, byId), e.flags]),
+      rows: runs.map((r) => [runIndexText(r), r.entry.value, r.entry.kind, describeEntry(r.entry, byId, r.last - r.first + 1), r.entry.flags]),
       onRow: (i) => {
-        this.entryIndex = entries[i]?.index ?? null;
+        this.entryIndex = runs[i]?.first ?? null;
         this.markSelectedRow(table);
         this.renderRuler();
       },
-      rowAttrs: (i) => ({ 'data-kind': entries[i]!.kind, 'data-index': entries[i]!.index, class: `kind-${entries[i]!.kind}` }),
+      rowAttrs: (i) => ({ 'data-kind': runs[i]!.entry.kind, 'data-index': runs[i]!.first, 'data-last': runs[i]!.last, class: `kind-${runs[i]!.entry.kind}` }),
       // Room for the decoded column (the table shares the width with the tree).
       widths: ['9%', '20%', '11%', '40%', '20%'],
     });
     this.markSelectedRow(table);
+    // With bypass_guest_pf (v3.0, shadow paging) 0 is the notrap value and listed; otherwise 0 is empty.
+    const bypass = this.run?.result.bypass_guest_pf === true;
     const notes = [
-      'Entries equal to 0 are not listed.',
+      bypass
+        ? "bypass_guest_pf: 'notrap' entries (0, P clear) let the guest take its #PF without an exit (PFEC_MASK = PFEC_MATCH = 1 exits only on P = 1); 'trap' entries (reserved bits and P set) exit to KVM. Consecutive entries with the same value are one row."
+        : 'Entries equal to 0 are empty and not listed.',
       entries.some((e) => e.kind === 'mmio') ? ' MMIO generation: — (MMIO SPTEs carry none before v3.11).' : '',
-      tables.kernel === 'v3.0' ? " In v3.0 with bypass_guest_pf, 0 is the 'notrap' value (the #PF goes to the guest without an exit); 'trap' entries exit to KVM." : '',
     ].join('');
-    replace(this.entriesPane, table, h('p', { class: 'note' }, notes), this.ruler);
+    replace(this.entriesPane, roleSection(page, tables.kernel), table, h('p', { class: 'note', 'data-testid': 'sptes-note' }, notes), this.ruler);
     this.renderRuler();
   }
 
   private markSelectedRow(table: HTMLElement): void {
     table.querySelectorAll<HTMLElement>('vscode-table-row[data-row]').forEach((row) => {
-      const on = row.dataset.index === String(this.entryIndex);
+      const on = this.entryIndex !== null && Number(row.dataset.index) <= this.entryIndex && this.entryIndex <= Number(row.dataset.last);
       row.classList.toggle('selected', on);
       row.setAttribute('aria-selected', on ? 'true' : 'false');
     });
@@ -300,6 +307,7 @@ export class ShadowView implements View {
     const notes: string[] = [];
     if (e.kind === 'mmio') notes.push(`No generation field: MMIO SPTEs carry a memslot generation from v3.11 on; kernel ${tables.kernel} has none.`);
     if (e.kind === 'trap') notes.push("v3.0's trap value (bypass_guest_pf): reserved bits and P set, so the guest's access faults with RSVD and exits to KVM.");
+    if (e.kind === 'notrap') notes.push("v3.0's notrap value (bypass_guest_pf): 0, P clear, so the guest's #PF has P = 0 in its error code and VMX delivers it to the guest without an exit.");
     replace(
       ruler,
       h('h3', null, `Bits of entry ${e.index} of page ${this.page!.id}: `, h('span', { class: 'mono' }, hex64(value)), ` (${e.kind})`),
@@ -314,8 +322,8 @@ export class ShadowView implements View {
 function pageItem(p: ShadowPageRecord): HTMLElement {
   const n = p.entries.length;
   const root = p.rootOf.length > 0 ? `root of vCPU ${p.rootOf.join(', ')}` : '';
-  const meta = [`role ${p.role}`, p.direct ? 'direct' : 'indirect', p.invalid ? 'invalid' : '', 'unsync no', `access ${p.access}`, p.context].filter(Boolean).join(' · ');
-  const title = [`page ${p.id}`, `level ${p.level}`, `gfn ${p.gfn}`, root, meta, `${n} non-empty entr${n === 1 ? 'y' : 'ies'}`].filter(Boolean).join(' · ');
+  const meta = [p.direct ? 'direct' : 'indirect', p.invalid ? 'invalid' : '', 'unsync no', `access ${p.access}`, p.context].filter(Boolean).join(' · ');
+  const title = [`page ${p.id}`, `level ${p.level}`, `gfn ${p.gfn}`, root, `role ${roleText(p.roleFields)} (${p.role})`, 'unsync no', `${n} listed entr${n === 1 ? 'y' : 'ies'}`].filter(Boolean).join(' · ');
   return h(
     'vscode-tree-item',
     { 'data-page-id': p.id, open: true, class: p.invalid ? 'page-invalid' : null, title },
@@ -337,8 +345,24 @@ function childPageId(e: SpteRecord): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** The "what it maps" cell: by kind, as the kernel reads the entry. */
-function describeEntry(e: SpteRecord, byId: ReadonlyMap<number, ShadowPageRecord>): string {
+/** The selected page's role word, field by field in its era's layout (union kvm_mmu_page_role). */
+function roleSection(page: ShadowPageRecord, kernel: string): HTMLElement {
+  return h(
+    'section',
+    { class: 'page-role', 'data-testid': 'page-role', 'aria-label': `Role of page ${page.id}` },
+    h('h3', null, `Role of page ${page.id}: `, h('span', { class: 'note' }, `union kvm_mmu_page_role, ${kernel} layout; word ${page.role}`)),
+    h('ul', { class: 'role-fields' }, ...page.roleFields.map((f) => roleItem(f))),
+  );
+}
+
+function roleItem(f: RoleField): HTMLElement {
+  const bits = f.width === 1 ? `bit ${f.lo}` : `bits ${f.lo}-${f.lo + f.width - 1}`;
+  return h('li', { 'data-role-field': f.name, 'data-value': f.value, title: `${f.name}: ${bits}, value ${f.value}` }, h('span', { class: 'role-name' }, f.name), ' ', h('span', { class: 'role-value mono' }, f.text));
+}
+
+/** The "what it maps" cell: by kind, as the kernel reads the entry (`count` entries alike in a run). */
+function describeEntry(e: SpteRecord, byId: ReadonlyMap<number, ShadowPageRecord>, count = 1): string {
+  const run = count > 1 ? ` (${count} entries)` : '';
   switch (e.kind) {
     case 'leaf':
       return `pfn ${e.target} ← gfn ${e.gfn ?? '?'}`;
@@ -350,9 +374,11 @@ function describeEntry(e: SpteRecord, byId: ReadonlyMap<number, ShadowPageRecord
     case 'mmio':
       return `MMIO gfn ${e.gfn ?? e.target}, access ${e.flags || '---'}, generation —`;
     case 'trap':
-      return 'trap: #PF exits to KVM (bypass_guest_pf)';
+      return `trap: #PF exits to KVM (bypass_guest_pf)${run}`;
+    case 'notrap':
+      return `notrap: #PF goes to the guest, no exit (bypass_guest_pf)${run}`;
     case 'nonpresent':
-      return 'not present';
+      return `not present${run}`;
   }
 }
 

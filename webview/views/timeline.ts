@@ -115,6 +115,7 @@ export class TimelineView implements View {
 
   show(run: PanelRun): void {
     const trace = run.result.trace;
+    this.details.kernel = run.result.kernel;
     const sameScenario = this.uri === run.uri;
     this.uri = run.uri;
     this.events = trace.events;

@@ -1,7 +1,8 @@
 // A decoded snapshot of KVM's shadow page tables, for people: every shadow page (level, gfn, role,
 // direct or not, root or not) and each non-empty entry, decoded as the era and the MMU mode define
 // it: a present leaf (pfn and permission bits), a non-leaf (the child page), an MMIO SPTE (gfn,
-// access), v3.0's trap value, or another non-present value. Built on request, never on the hot path.
+// access), v3.0's trap and notrap values (bypass_guest_pf), or another non-present value; the role
+// decoded in the era's layout. Built on request, never on the hot path.
 
 import type { Kvm } from '../kvm';
 import { frameOf, hex64, hexNum } from '../../arch/x86/u64';
@@ -9,8 +10,9 @@ import { PT_ACCESSED_MASK, PT_DIRTY_MASK, PT_PRESENT_MASK, PT_USER_MASK, PT_WRIT
 import { VMX_EPT_EXECUTABLE_MASK, VMX_EPT_IPAT_BIT, VMX_EPT_MT_MASK, VMX_EPT_MT_EPTE_SHIFT } from '../../arch/x86/ept';
 import { SPTE_HOST_WRITEABLE, spteFields, type SpteField } from './spte';
 import { ROLE_ACCESS_SHIFT, ROLE_CR0_WP, ROLE_DIRECT, ROLE_INVALID, ROLE_NXE, ROLE_SMEP_ANDNOT_WP } from './shadow_pages';
+import { decodeRole, type RoleField } from './page_role';
 
-export type SpteKind = 'leaf' | 'nonleaf' | 'mmio' | 'trap' | 'nonpresent';
+export type SpteKind = 'leaf' | 'nonleaf' | 'mmio' | 'trap' | 'notrap' | 'nonpresent';
 
 export interface SpteRecord {
   index: number;
@@ -29,7 +31,9 @@ export interface ShadowPageRecord {
   id: number;
   gfn: string;
   level: number;
+  /** The raw role word, and its fields in the era's layout (page_role.ts). */
   role: string;
+  roleFields: RoleField[];
   direct: boolean;
   invalid: boolean;
   /** The vCPUs whose root this page is. */
@@ -50,7 +54,7 @@ export interface ShadowTables {
   fields: Record<SpteKind, SpteField[]>;
 }
 
-const KINDS: readonly SpteKind[] = ['leaf', 'nonleaf', 'mmio', 'trap', 'nonpresent'];
+const KINDS: readonly SpteKind[] = ['leaf', 'nonleaf', 'mmio', 'trap', 'notrap', 'nonpresent'];
 
 const ACCESS_NAMES = ['---', '--x', 'w--', 'w-x', '-u-', '-ux', 'wu-', 'wux'];
 
@@ -64,7 +68,8 @@ export function snapshotShadowTables(kvm: Kvm, afterStep: number | null): Shadow
     for (let i = 0; i < 512; i++) {
       const lo = kvm.host.words[base + 2 * i]!;
       const hi = kvm.host.words[base + 2 * i + 1]!;
-      if (lo === 0 && hi === 0) continue;
+      // 0 is empty, except in v3.0 with bypass_guest_pf, where it is the notrap value: kept.
+      if (lo === 0 && hi === 0 && !kvm.fmt.isNotrap(lo, hi)) continue;
       entries.push(decode(kvm, id, i, lo, hi));
     }
     pages.push({
@@ -72,6 +77,7 @@ export function snapshotShadowTables(kvm: Kvm, afterStep: number | null): Shadow
       gfn: hexNum(sp.gfn[id]!),
       level: sp.level(id),
       role: hexNum(role >>> 0),
+      roleFields: decodeRole(role >>> 0, kvm.kernel),
       direct: (role & ROLE_DIRECT) !== 0,
       invalid: (role & ROLE_INVALID) !== 0,
       rootOf: kvm.vcpus.filter((v) => v.root === id).map((v) => v.id),
@@ -88,6 +94,7 @@ function decode(kvm: Kvm, id: number, index: number, lo: number, hi: number): Sp
   const fmt = kvm.fmt;
   const value = hex64(lo, hi);
   if (fmt.isTrap(lo, hi)) return { index, value, kind: 'trap', target: '', flags: '', gfn: null };
+  if (fmt.isNotrap(lo, hi)) return { index, value, kind: 'notrap', target: '', flags: '', gfn: null };
   if (fmt.isMmioSpte(lo, hi)) {
     const access = fmt.mmioAccess(lo);
     return { index, value, kind: 'mmio', target: hexNum(fmt.mmioGfn(lo, hi)), flags: ACCESS_NAMES[access & 6]!, gfn: hexNum(fmt.mmioGfn(lo, hi)) };

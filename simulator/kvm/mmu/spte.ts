@@ -90,6 +90,12 @@ export class SpteFormat {
     return this.trapLo !== 0 && lo === this.trapLo && hi === this.trapHi;
   }
 
+  /** The notrap value (0, shadow_notrap_nonpresent_pte) where it differs from the trap value: v3.0
+   *  with bypass_guest_pf. Otherwise trap = notrap = 0 and a 0 entry is merely empty. */
+  isNotrap(lo: number, hi: number): boolean {
+    return this.trapLo !== 0 && lo === 0 && hi === 0;
+  }
+
   /** Low half of a shadow-paging leaf (set_spte without tdp): P | A (unless speculative) | U | W |
    *  host-writable | pfn; NX (high half) when the access has no exec. */
   shadowLeafLo(pfn: number, access: number, speculative: boolean): number {
@@ -151,7 +157,7 @@ export interface SpteField {
  * The fields of an SPTE of `kind` in this era and mode, highest bit first: the layouts documented at
  * the top of this file, as a ruler names them.
  */
-export function spteFields(fmt: SpteFormat, kind: 'leaf' | 'nonleaf' | 'mmio' | 'trap' | 'nonpresent'): SpteField[] {
+export function spteFields(fmt: SpteFormat, kind: 'leaf' | 'nonleaf' | 'mmio' | 'trap' | 'notrap' | 'nonpresent'): SpteField[] {
   const m = fmt.maxphyaddr;
   if (kind === 'mmio') {
     return fmt.tdp
@@ -159,6 +165,8 @@ export function spteFields(fmt: SpteFormat, kind: 'leaf' | 'nonleaf' | 'mmio' | 
       : [{ name: 'reserved PA bits (mask)', hi: 62, lo: m }, { name: 'gfn', hi: m - 1, lo: 12 }, { name: 'U', hi: 2, lo: 2 }, { name: 'W', hi: 1, lo: 1 }, { name: 'P', hi: 0, lo: 0 }];
   }
   if (kind === 'trap') return [{ name: 'trap: bits 12-63 set (reserved), P', hi: 63, lo: 12 }, { name: 'P', hi: 0, lo: 0 }];
+  // notrap is 0: P clear, so the #PF's error code has P = 0 and PFEC_MASK = PFEC_MATCH = 1 keeps it in the guest.
+  if (kind === 'notrap') return [{ name: 'notrap: 0', hi: 63, lo: 1 }, { name: 'P', hi: 0, lo: 0 }];
   if (kind === 'nonpresent') return [{ name: 'not present', hi: 63, lo: 0 }];
   if (fmt.tdp) {
     const common = [{ name: 'pfn', hi: 51, lo: 12 }];

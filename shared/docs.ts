@@ -13,7 +13,7 @@ export interface Doc {
 
 export const DOCS: Record<DocId, Doc> = {
   'scenario-format': { file: 'docs/scenario-format.md', title: 'the scenario format reference' },
-  'fault-classes': { file: 'docs/fault-classes.md', title: 'what each fault class means' },
+  'fault-classes': { file: 'docs/fault-classes.md', title: 'the fault class reference' },
 };
 
 export function isDocId(v: unknown): v is DocId {

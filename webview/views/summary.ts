@@ -122,7 +122,7 @@ function faultTable(r: RunResult): HTMLElement {
     // The deciding function links to its definition in the run's kernel.
     cellNode: (i, j) => (j === 3 ? kernelFnLinks(r.kernel, seen[i]!.ret.fn) : null),
   });
-  table.append(h('p', { class: 'note', 'data-testid': 'fault-class-doc' }, 'See ', docLink('fault-classes'), ' (the fault class reference).'));
+  table.append(h('p', { class: 'note', 'data-testid': 'fault-class-doc' }, 'What each class means, and the return codes behind it: ', docLink('fault-classes'), '.'));
   return table;
 }
 

@@ -327,7 +327,9 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
   });
 
   it('Details page: the installed extension shows the user README, and its screenshots load', async () => {
-    // The Extensions view, its search box focused: the installed extension by name.
+    // The Extensions view, its search box focused: the installed extension by name. (The keyboard
+    // focus first goes back to the workbench: the last test left it in a webview.)
+    await focusScenario();
     await page.keyboard.press('Control+Shift+X');
     await page.locator('.extensions-viewlet .extensions-search-container .monaco-editor.focused').waitFor({ timeout: 15_000 });
     await page.keyboard.type('@installed MMU Lab');

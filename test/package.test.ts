@@ -190,6 +190,12 @@ describe('the user README (the extension\'s Details page)', () => {
     expect(readmeProblems('[a](https://elixir.bootlin.com/linux/v3.1.10/source)')).toEqual(['no image: the Details page should show the panel']);
   });
 
+  it('the settings, commands and the scenario schema point to no document the package does not ship', () => {
+    const text = JSON.stringify(pkg.contributes) + readFileSync('schemas/mmio-scenario.schema.json', 'utf8');
+    const named = [...new Set([...text.matchAll(/docs\/[\w-]+\.md/g)].map((m) => m[0]))];
+    expect(named.filter((f) => !shipped(f))).toEqual([]);
+  });
+
   it('the reference documents the panel and the commands open exist and ship', () => {
     for (const d of Object.values(DOCS)) {
       expect(existsSync(d.file), d.file).toBe(true);

@@ -8,6 +8,7 @@ import type { CompareResult, RunResult } from '../simulator/index';
 import { SCENARIO_SELECTOR, ScenarioCodeLens } from './codelens';
 import { LineDecorations } from './decorations';
 import { ScenarioDiagnostics } from './diagnostics';
+import { openDoc } from './docs';
 import { exportTrace } from './export_trace';
 import { newScenario } from './new_scenario';
 import { ResultsPanel } from './panel';
@@ -72,6 +73,8 @@ export function activateWith(context: vscode.ExtensionContext, platform: Platfor
     ...scenarioRunner.register(),
     vscode.commands.registerCommand('mmuLab.newScenario', () => newScenario(context.extensionUri)),
     vscode.commands.registerCommand('mmuLab.exportTrace', () => exportTrace(store)),
+    vscode.commands.registerCommand('mmuLab.openScenarioFormat', () => openDoc(context.extensionUri, 'scenario-format')),
+    vscode.commands.registerCommand('mmuLab.openFaultClasses', () => openDoc(context.extensionUri, 'fault-classes')),
     vscode.languages.registerCodeLensProvider(SCENARIO_SELECTOR, new ScenarioCodeLens()),
     vscode.workspace.onDidSaveTextDocument((doc) => {
       if (isScenarioDocument(doc) && settings(doc.uri).runOnSave) void scenarioRunner.run(doc.uri, { quiet: true });

@@ -6,11 +6,13 @@
 // deterministic, so it shows the same results).
 
 import * as vscode from 'vscode';
+import { isDocId } from '../shared/docs';
 import { isAllowedSourceUrl } from '../shared/external_links';
 import { makeNonce, panelHtml } from '../shared/panel_html';
 import type { HostMessage, PanelMessage, PanelRun, PanelState, ViewId } from '../shared/protocol';
 import type { RunStore, ScenarioRun } from './run_store';
 import type { SimulatorClient } from './simulator_client';
+import { openDoc } from './docs';
 import type { TablesDocuments } from './tables_document';
 import { baseName } from './tables_uri';
 
@@ -231,6 +233,9 @@ export class ResultsPanel implements vscode.Disposable {
       case 'openExternal':
         // Only the kernel source sites, over https: the URL comes from the webview.
         if (isAllowedSourceUrl(m.url)) await vscode.env.openExternal(vscode.Uri.parse(m.url, true));
+        return;
+      case 'openDoc':
+        if (isDocId(m.doc)) await openDoc(this.extensionUri, m.doc);
         return;
     }
   }

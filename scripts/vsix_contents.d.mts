@@ -9,3 +9,12 @@ export interface ZipEntry {
 }
 export declare function zipEntries(file: string): ZipEntry[];
 export declare function vsixProblems(entries: ZipEntry[], bytes: number): string[];
+export declare const USER_README: string;
+export declare function zipText(file: string, name: string): string | null;
+export interface MarkdownTarget {
+  image: boolean;
+  target: string;
+}
+export declare function markdownTargets(text: string): MarkdownTarget[];
+export declare function readmeProblems(text: string): string[];
+export declare function inlineImages(text: string, read: (path: string) => Buffer): string;

@@ -3,6 +3,7 @@
 // runs the simulator itself.
 
 import type { CompareResult, RunResult, ShadowTables } from '../simulator/index';
+import type { DocId } from './docs';
 
 export type ViewId = 'summary' | 'shadow' | 'timeline' | 'memslots' | 'compare' | 'flame';
 export const VIEW_IDS: readonly ViewId[] = ['summary', 'shadow', 'timeline', 'memslots', 'compare', 'flame'];
@@ -82,4 +83,6 @@ export type PanelMessage =
   | { type: 'exportTrace' }
   /** Open a kernel function in its release source; the host opens only https URLs on the source
    *  hosts of shared/external_links.ts. */
-  | { type: 'openExternal'; url: string };
+  | { type: 'openExternal'; url: string }
+  /** Open one of the reference documents shipped in the package (shared/docs.ts). */
+  | { type: 'openDoc'; doc: DocId };

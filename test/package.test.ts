@@ -4,9 +4,14 @@
 // file list and size pass the same checks as scripts/package.mjs.
 
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ALLOWED, REQUIRED, vsixProblems, zipEntries } from '../scripts/vsix_contents.mjs';
+import { ALLOWED, REQUIRED, USER_README, inlineImages, markdownTargets, readmeProblems, vsixProblems, zipEntries, zipText } from '../scripts/vsix_contents.mjs';
+import { DOCS } from '../shared/docs';
+
+// npm's own range logic (semver is in the installed tree through several dev dependencies).
+const semver = createRequire(import.meta.url)('semver') as { subset(sub: string, dom: string): boolean; satisfies(v: string, range: string): boolean };
 
 interface Command {
   command: string;
@@ -54,8 +59,8 @@ function repoFiles(dir = '.'): string[] {
 }
 
 /** A repository file's name in the .vsix (below extension/). */
-const vsixName = (f: string) => (f === 'README.md' ? 'readme.md' : f === 'LICENSE' ? 'LICENSE.txt' : f === 'CHANGELOG.md' ? 'changelog.md' : f);
-const repoName = (f: string) => (f === 'readme.md' ? 'README.md' : f === 'LICENSE.txt' ? 'LICENSE' : f);
+const vsixName = (f: string) => (f === 'dist/readme.md' ? 'readme.md' : f === 'LICENSE' ? 'LICENSE.txt' : f === 'CHANGELOG.md' ? 'changelog.md' : f);
+const repoName = (f: string) => (f === 'readme.md' ? 'dist/readme.md' : f === 'LICENSE.txt' ? 'LICENSE' : f);
 
 describe('package.json', () => {
   it('identity and metadata', () => {
@@ -140,6 +145,66 @@ describe('package.json', () => {
   });
 });
 
+describe('the Node.js version', () => {
+  // `npm ci` warns EBADENGINE for a package whose engines.node refuses the running Node; stating a
+  // range every installed package accepts keeps README, package.json and the tree in agreement.
+  const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as { packages: Record<string, { version?: string; engines?: { node?: string } | string[] }> };
+  const stated = pkg.engines.node as string;
+
+  it('every package in the lock file that names engines.node accepts the range package.json states', () => {
+    const refusing = Object.entries(lock.packages)
+      .filter(([path, p]) => path !== '' && !Array.isArray(p.engines) && typeof p.engines?.node === 'string' && !semver.subset(stated, p.engines.node))
+      .map(([path, p]) => `${path}@${p.version}: ${(p.engines as { node: string }).node}`);
+    expect(refusing).toEqual([]);
+    expect((lock.packages['']!.engines as { node: string }).node).toBe(stated);
+  });
+
+  it('the Node.js running the tests is in that range, and the README states it', () => {
+    expect(semver.satisfies(process.version, stated)).toBe(true);
+    expect(readFileSync('README.md', 'utf8')).toContain(`\`engines.node\`: \`${stated}\``);
+  });
+});
+
+describe('the user README (the extension\'s Details page)', () => {
+  const source = readFileSync(USER_README, 'utf8');
+
+  it('is not the developer README: how to start, the commands and settings, where the format is documented', () => {
+    expect(source).not.toMatch(/npm (ci|test|run)\b/);
+    for (const c of commands) expect(source, c.command).toContain(`${c.category}: ${c.title}`);
+    for (const key of Object.keys(pkg.contributes.configuration.properties)) expect(source, key).toContain(key);
+  });
+
+  it('once packaged, its images are PNG data: URLs and its links absolute https (the Details page loads nothing else)', () => {
+    const images = markdownTargets(source).filter((t) => t.image);
+    expect(images.length).toBeGreaterThan(0);
+    for (const i of images) expect(existsSync(i.target), i.target).toBe(true);
+    expect(readmeProblems(inlineImages(source, (f: string) => readFileSync(f)))).toEqual([]);
+  });
+
+  it('the rules catch a relative link, a relative image, and http', () => {
+    expect(readmeProblems('![a](docs/images/x.png) [b](docs/extension.md) [c](http://example.com/)')).toEqual([
+      'an image that will not load (only https: and data: images load): docs/images/x.png',
+      'a link that will not open (only https and mailto links do): docs/extension.md',
+      'a link that will not open (only https and mailto links do): http://example.com/',
+    ]);
+    expect(readmeProblems('[a](https://elixir.bootlin.com/linux/v3.1.10/source)')).toEqual(['no image: the Details page should show the panel']);
+  });
+
+  it('the settings, commands and the scenario schema point to no document the package does not ship', () => {
+    const text = JSON.stringify(pkg.contributes) + readFileSync('schemas/mmio-scenario.schema.json', 'utf8');
+    const named = [...new Set([...text.matchAll(/docs\/[\w-]+\.md/g)].map((m) => m[0]))];
+    expect(named.filter((f) => !shipped(f))).toEqual([]);
+  });
+
+  it('the reference documents the panel and the commands open exist and ship', () => {
+    for (const d of Object.values(DOCS)) {
+      expect(existsSync(d.file), d.file).toBe(true);
+      expect(shipped(d.file), d.file).toBe(true);
+      expect(REQUIRED, d.file).toContain(d.file);
+    }
+  });
+});
+
 describe('.vscodeignore', () => {
   it('leaves everything out, then takes back in file by file', () => {
     expect(ignore[0]).toBe('**');
@@ -156,7 +221,7 @@ describe('.vscodeignore', () => {
     const taken = files.filter(shipped);
     const notAllowed = taken.filter((f) => !ALLOWED.some((re) => re.test(vsixName(f))));
     expect(notAllowed).toEqual([]);
-    for (const f of ['extension/extension.ts', 'simulator/index.ts', 'tsconfig.json', 'tsconfig.extension.json', '.vscode/launch.json', 'dist/cli.js', 'dist/sim.mjs', 'dist/compare-worker.js', 'dist/extension.js.map', 'dist/worker-web.js.map', 'docs/extension.md', 'images/icon.svg', 'scripts/build.mjs', 'test/package.test.ts', 'test-artifacts/x.png', 'package-lock.json', '.vscodeignore']) {
+    for (const f of ['extension/extension.ts', 'simulator/index.ts', 'tsconfig.json', 'tsconfig.extension.json', '.vscode/launch.json', 'dist/cli.js', 'dist/sim.mjs', 'dist/compare-worker.js', 'dist/extension.js.map', 'dist/worker-web.js.map', 'docs/extension.md', 'README.md', 'README.user.md', 'docs/images/panel-beside-scenario.png', 'docs/kernel-paths.md', 'images/icon.svg', 'scripts/build.mjs', 'test/package.test.ts', 'test-artifacts/x.png', 'package-lock.json', '.vscodeignore']) {
       expect(shipped(f), f).toBe(false);
     }
   });
@@ -172,6 +237,12 @@ describe.runIf(existsSync(vsix))(`the built ${vsix}`, () => {
     // Every example "New MMIO Scenario" offers is there.
     const examples = repoFiles('examples').filter((f) => f.endsWith('.mmio.yaml'));
     for (const f of examples) expect(entries.map((e) => e.name)).toContain(`extension/${f}`);
+  });
+
+  it('its README is the user README, with its images inline and only https links', () => {
+    const readme = zipText(vsix, 'extension/readme.md');
+    expect(readme).toBe(inlineImages(readFileSync(USER_README, 'utf8'), (f: string) => readFileSync(f)));
+    expect(readmeProblems(readme!)).toEqual([]);
   });
 });
 

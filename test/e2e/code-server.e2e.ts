@@ -302,4 +302,49 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     laps.lap('compare kernels');
     await screenshot(page, 'code-server-compare-kernels');
   });
+
+  it('Reference docs: "MMU Lab: Open Scenario Format Reference" and the Summary\'s fault-class link open the shipped docs in the Markdown preview', async () => {
+    // The preview is a webview: its tab is "Preview <file>", its frame holds the rendered headings.
+    const previewOf = async (file: string, heading: string) => {
+      await page.locator(`.tabs-container .tab[aria-label*="Preview ${file}"]`).first().waitFor({ timeout: 30_000 });
+      const frame = await frameWith(page, `h1:has-text("${heading}")`, 30_000);
+      return frame.textContent('body');
+    };
+    await focusScenario();
+    await palette('MMU Lab: Open Scenario Format Reference');
+    expect(await previewOf('scenario-format.md', 'Scenario files')).toContain('compare:');
+    await screenshot(page, 'code-server-doc-scenario-format');
+
+    // The panel's link: the Summary's note under the fault-class table.
+    const summary = await frameWith(page, 'vscode-tab-header[data-view-tab="summary"]');
+    await summary.click('vscode-tab-header[data-view-tab="summary"]');
+    await summary.click('[data-testid="fault-class-doc"] a[data-doc="fault-classes"]', { timeout: 15_000 });
+    expect(await previewOf('fault-classes.md', 'Fault classes')).toContain('mmio-cache');
+    // The preview opened beside the panel, not over it: the panel is still visible in its group.
+    expect(await summary.isVisible('[data-testid="fault-class-doc"]')).toBe(true);
+    laps.lap('reference docs');
+    await screenshot(page, 'code-server-doc-fault-classes');
+  });
+
+  it('Details page: the installed extension shows the user README, and its screenshots load', async () => {
+    // The Extensions view, its search box focused: the installed extension by name. (The keyboard
+    // focus first goes back to the workbench: the last test left it in a webview.)
+    await focusScenario();
+    await page.keyboard.press('Control+Shift+X');
+    await page.locator('.extensions-viewlet .extensions-search-container .monaco-editor.focused').waitFor({ timeout: 15_000 });
+    await page.keyboard.type('@installed MMU Lab');
+    const item = page.locator('.extensions-viewlet .monaco-list-row', { hasText: 'MMU Lab' }).first();
+    await item.waitFor({ timeout: 30_000 });
+    await item.click();
+    // The README is rendered in a webview whose CSP admits https: and data: images only.
+    const readme = await frameWith(page, 'img[alt^="The Summary view"]', 60_000);
+    await expect
+      .poll(() => readme.$$eval('img', (imgs) => imgs.map((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth > 0)), { timeout: 30_000 })
+      .toEqual([true, true]);
+    const text = (await readme.textContent('body')) ?? '';
+    expect(text).toContain('MMU Lab: Open Scenario Format Reference');
+    expect(text).not.toContain('npm test');
+    laps.lap('details page');
+    await screenshot(page, 'code-server-details-page');
+  });
 });

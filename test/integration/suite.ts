@@ -5,7 +5,8 @@
 // dist/test/integration-web.js and dist/test/integration-node.js.
 //
 // It runs the doorbell as the command does, checks the run the extension recorded (exported by
-// activate() for tests: latestRun()), the shadow tables as text, and a parse error's diagnostic.
+// activate() for tests: latestRun()), the shadow tables as text, a parse error's diagnostic, and
+// that the shipped scenario format reference opens in the Markdown preview.
 
 import * as vscode from 'vscode';
 
@@ -132,6 +133,13 @@ export async function run(): Promise<void> {
   check(sizeDiag.range.start.line === at, `the diagnostic should be on line ${at + 1}, is on line ${sizeDiag.range.start.line + 1}: ${sizeDiag.message}`);
   check(sizeDiag.severity === vscode.DiagnosticSeverity.Error, 'the diagnostic should be an error');
   log(`diagnostic at ${sizeDiag.range.start.line + 1}:${sizeDiag.range.start.character + 1}: ${sizeDiag.message}`);
+
+  // 5. "MMU Lab: Open Scenario Format Reference": the shipped docs/scenario-format.md in the Markdown preview.
+  await vscode.commands.executeCommand('mmuLab.openScenarioFormat');
+  const docTab = await until('the scenario format reference in the Markdown preview', () =>
+    vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && /markdown\.preview/.test(t.input.viewType) && /scenario-format\.md/.test(t.label)),
+  30_000);
+  log(`reference doc: "${docTab.label}" in column ${docTab.group.viewColumn}`);
 
   log(`passed in ${Date.now() - t0} ms`);
 }

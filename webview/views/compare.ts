@@ -9,6 +9,7 @@ import type { PanelRun } from '../../shared/protocol';
 import { COMPONENTS } from '../../simulator/cost/profile';
 import type { CompareResult, VariantResult } from '../../simulator/run/compare';
 import { changeChart } from '../chart';
+import { docLink } from '../doc_link';
 import { h, replace } from '../dom';
 import { dataTable } from '../table';
 import type { View, ViewContext } from '../view';
@@ -39,7 +40,7 @@ export class CompareView implements View {
           { class: 'compare-empty', 'data-testid': 'compare-empty' },
           h('p', null, 'This scenario has no ', h('code', null, 'compare:'), ' section. Add one to run the scenario under several settings and see its figure of merit side by side, for example:'),
           h('pre', { class: 'mono' }, EXAMPLE),
-          h('p', { class: 'note' }, 'Each variant has a label and overrides some of kernel, mmu, host and memslots (docs/scenario-format.md).'),
+          h('p', { class: 'note' }, 'Each variant has a label and overrides some of kernel, mmu, host and memslots (see ', docLink('scenario-format'), ').'),
           h('p', { class: 'note' }, 'Or run MMU Lab: Compare Kernels (command palette or CodeLens) to see this scenario under each modelled kernel, no compare: section needed.'),
         ),
       );

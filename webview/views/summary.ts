@@ -10,6 +10,7 @@ import { kvmStatLines } from '../../simulator/report/kvm_stat_text';
 import type { ExitStats, RunResult } from '../../simulator/run/result';
 import { KVM_STATS, SIM_STATS } from '../../simulator/trace/stats';
 import { chartColor, stackedBar, swatch } from '../chart';
+import { docLink } from '../doc_link';
 import { h, icon, replace } from '../dom';
 import { post } from '../host';
 import { kernelFnLinks } from '../kernel_link';
@@ -121,6 +122,7 @@ function faultTable(r: RunResult): HTMLElement {
     // The deciding function links to its definition in the run's kernel.
     cellNode: (i, j) => (j === 3 ? kernelFnLinks(r.kernel, seen[i]!.ret.fn) : null),
   });
+  table.append(h('p', { class: 'note', 'data-testid': 'fault-class-doc' }, 'What each class means, and the return codes behind it: ', docLink('fault-classes'), '.'));
   return table;
 }
 

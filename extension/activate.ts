@@ -14,6 +14,7 @@ import { ResultsPanel } from './panel';
 import { ScenarioRunner } from './run_command';
 import { RunStore } from './run_store';
 import { isScenarioDocument, settings } from './scenario_files';
+import { registerScenarioLanguage } from './scenario_language';
 import { SimulatorClient } from './simulator_client';
 import type { WorkerFactory } from './simulator_worker';
 import { RunStatusBar } from './status_bar';
@@ -73,6 +74,7 @@ export function activateWith(context: vscode.ExtensionContext, platform: Platfor
     vscode.commands.registerCommand('mmuLab.newScenario', () => newScenario(context.extensionUri)),
     vscode.commands.registerCommand('mmuLab.exportTrace', () => exportTrace(store)),
     vscode.languages.registerCodeLensProvider(SCENARIO_SELECTOR, new ScenarioCodeLens()),
+    ...registerScenarioLanguage(),
     vscode.workspace.onDidSaveTextDocument((doc) => {
       if (isScenarioDocument(doc) && settings(doc.uri).runOnSave) void scenarioRunner.run(doc.uri, { quiet: true });
     }),

@@ -5,6 +5,7 @@
 // Markdown; each request parses the document once.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import * as yaml from 'yaml';
 import { isMap, isScalar, isSeq, parseDocument, type Node } from 'yaml';
@@ -252,6 +253,30 @@ describe('completion', () => {
     expect(completionsAt(text, at)).toEqual([]);
     const [text2, at2] = typed(DOORBELL, DOORBELL, 'colour:\n  ');
     expect(completionsAt(text2, at2)).toEqual([]);
+  });
+});
+
+describe('any text', () => {
+  it('never throws; ranges lie in the text; no markup reaches the Markdown', () => {
+    const piece = fc.constantFrom('kernel', 'mmu', 'tdp', 'flags', 'expect', 'exits.EPT_MISCONFIG', 'steps', 'read', 'memslot', 'delete', 'point', '<b>', '`', '*', ':', ': ', ', ', '- ', '{ ', ' }', '[', ']', '"', "'", '\n', '\r\n', '  ', '\t', '#', '&a ', '*a', '---\n', '|', '? ', 'p w', 'bit5', 'pkey=2');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), fc.nat(), (pieces, n) => {
+        const text = pieces.join('');
+        const offset = n % (text.length + 1);
+        const h = hoverAt(text, offset);
+        if (h) {
+          expect(h.start).toBeGreaterThanOrEqual(0);
+          expect(h.end).toBeLessThanOrEqual(text.length);
+          expect(h.markdown).not.toMatch(/<b>/);
+        }
+        for (const c of completionsAt(text, offset)) {
+          expect(c.start).toBeLessThanOrEqual(offset);
+          expect(c.end).toBeGreaterThanOrEqual(offset);
+          expect(c.end).toBeLessThanOrEqual(text.length);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 

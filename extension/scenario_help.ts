@@ -51,7 +51,7 @@ function docMarkdown(title: string, doc: string | undefined, values?: readonly s
 
 /** A place in the document: the node there and the schema it is checked against. */
 type Hit =
-  | { kind: 'key'; pair: Pair; key: string; map: YAMLMap; schema: Schema | undefined; entries: MapEntries }
+  | { kind: 'key'; node: Node; key: string; schema: Schema | undefined; entries: MapEntries }
   | { kind: 'value'; node: Node; key: string | undefined; schema: Schema | undefined };
 
 /** Whether `offset` is in a node: a scalar up to just after its end (the cursor after a word), a
@@ -84,8 +84,7 @@ function locate(root: Node | null, offset: number): Hit | undefined {
       const pair = map.items.find((p) => inside(p.key as Node, offset)) ?? map.items.find((p) => inside(p.value as Node, offset));
       if (!pair) return undefined;
       const name = keyName(pair);
-      const entries = entriesOf(map, pair);
-      if (inside(pair.key as Node, offset)) return name === undefined ? undefined : { kind: 'key', pair, key: name, map, schema, entries };
+      if (inside(pair.key as Node, offset)) return name === undefined ? undefined : { kind: 'key', node: pair.key as Node, key: name, schema, entries: entriesOf(map, pair) };
       key = name;
       schema = name === undefined ? undefined : keySchema(schema, name, entriesOf(map));
       node = pair.value as Node;
@@ -121,7 +120,7 @@ export function hoverAt(text: string, offset: number): Hover | undefined {
     const s = keySchema(hit.schema, hit.key, hit.entries);
     const doc = describe(s);
     if (!s || doc === undefined) return undefined;
-    const [start, end] = hit.pair.key && (hit.pair.key as Node).range ? (hit.pair.key as Node).range! : [offset, offset];
+    const [start, end] = hit.node.range!;
     // A key matched by a pattern (labels.<label>.count) is not a name the schema has: its meaning only.
     const named = hasProperty(hit.schema, hit.key);
     const values = enumValues(s).map((v) => String(v.value));

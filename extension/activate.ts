@@ -15,6 +15,7 @@ import { ResultsPanel } from './panel';
 import { ScenarioRunner } from './run_command';
 import { RunStore } from './run_store';
 import { isScenarioDocument, settings } from './scenario_files';
+import { registerScenarioLanguage } from './scenario_language';
 import { SimulatorClient } from './simulator_client';
 import type { WorkerFactory } from './simulator_worker';
 import { RunStatusBar } from './status_bar';
@@ -76,6 +77,7 @@ export function activateWith(context: vscode.ExtensionContext, platform: Platfor
     vscode.commands.registerCommand('mmuLab.openScenarioFormat', () => openDoc(context.extensionUri, 'scenario-format')),
     vscode.commands.registerCommand('mmuLab.openFaultClasses', () => openDoc(context.extensionUri, 'fault-classes')),
     vscode.languages.registerCodeLensProvider(SCENARIO_SELECTOR, new ScenarioCodeLens()),
+    ...registerScenarioLanguage(),
     vscode.workspace.onDidSaveTextDocument((doc) => {
       if (isScenarioDocument(doc) && settings(doc.uri).runOnSave) void scenarioRunner.run(doc.uri, { quiet: true });
     }),

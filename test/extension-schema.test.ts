@@ -11,6 +11,7 @@ import { EXIT_REASONS, FAULT_KINDS } from '../simulator/scenario/parse';
 import { STATS } from '../simulator/trace/stats';
 import { COMPONENTS } from '../simulator/cost/profile';
 import { KERNELS, PROFILES, RACE_POINTS } from '../simulator/scenario/types';
+import { FLAG_TOKENS } from '../simulator/scenario/entry';
 import { validate, type Schema } from './helpers/json_schema';
 
 const schema = JSON.parse(readFileSync('schemas/mmio-scenario.schema.json', 'utf8')) as Schema;
@@ -122,19 +123,45 @@ describe('the scenario schema', () => {
     expect(point.enum).toEqual([...RACE_POINTS]);
   });
 
-  it('accepts every expect path the parser accepts, and no other', () => {
-    const [pattern] = Object.keys(props.expect!.patternProperties as object);
-    const re = new RegExp(pattern!, 'u');
-    const good = [
+  it('accepts every expect path the parser accepts, and no other: one documented property each, labels by pattern', () => {
+    const expectSchema = props.expect!;
+    const named = [
       ...EXIT_REASONS.map((x) => `exits.${x}`),
       ...FAULT_KINDS.map((x) => `faults.${x}`),
       ...STATS.map((x) => `stats.${x}`),
+      'cycles.total', 'cycles.elapsed',
       ...COMPONENTS.map((x) => `cycles.by_component.${x}`),
-      'cycles.total', 'cycles.elapsed', 'labels.transaction.count', 'labels.a.b.cycles',
     ];
-    expect(good.filter((p) => !re.test(p))).toEqual([]);
+    // Each exit reason, fault class, counter and component is its own property, with its own
+    // description (what the editor's hover and completion show).
+    const properties = expectSchema.properties as Record<string, Schema>;
+    expect(Object.keys(properties)).toEqual(named);
+    for (const [path, s] of Object.entries(properties)) expect((s.description as string).length, path).toBeGreaterThan(30);
+    const accepts = (path: string) => validate(schema, { expect: { [path]: 1 } }, { type: 'object', properties: { expect: expectSchema } }).length === 0;
+    const good = [...named, 'labels.transaction.count', 'labels.a.b.cycles'];
+    expect(good.filter((p) => !accepts(p))).toEqual([]);
     const bad = ['exits.EPT', 'exits.INVD', 'exits.XSETBV', 'faults.mmio', 'stats.nope', 'cycles.by_component.cpu', 'cycles.all', 'labels.x', 'labels.x.total', 'exits', 'EPT_MISCONFIG'];
-    expect(bad.filter((p) => re.test(p))).toEqual([]);
+    expect(bad.filter((p) => accepts(p))).toEqual([]);
+  });
+
+  it('documents every enumerated value (enumDescriptions) and every entry-bit token', () => {
+    const enums: [string, Schema][] = [];
+    const visit = (s: unknown, at: string): void => {
+      if (Array.isArray(s)) s.forEach((x, i) => visit(x, `${at}[${i}]`));
+      else if (s && typeof s === 'object') {
+        const o = s as Schema;
+        if (Array.isArray(o.enum)) enums.push([at, o]);
+        for (const [k, v] of Object.entries(o)) visit(v, `${at}.${k}`);
+      }
+    };
+    visit(schema, '$');
+    expect(enums.length).toBeGreaterThan(10);
+    for (const [at, s] of enums) {
+      const descs = s.enumDescriptions as string[] | undefined;
+      expect(descs?.length, at).toBe((s.enum as unknown[]).length);
+      for (const d of descs!) expect(d.length, at).toBeGreaterThan(5);
+    }
+    expect(Object.keys(defs.flags!.tokenDescriptions as object)).toEqual([...FLAG_TOKENS, 'bitN', 'pkey=N']);
   });
 });
 

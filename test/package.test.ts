@@ -136,7 +136,6 @@ describe('package.json', () => {
     const files = [
       ...(pkg.contributes.snippets as { path: string }[]).map((s) => s.path),
       ...(pkg.contributes.jsonValidation as { url: string }[]).map((v) => v.url),
-      ...(pkg.contributes.yamlValidation as { url: string }[]).map((v) => v.url),
     ].map((f) => f.replace(/^\.\//, ''));
     for (const f of files) {
       expect(existsSync(f), f).toBe(true);
@@ -202,6 +201,18 @@ describe('the user README (the extension\'s Details page)', () => {
       expect(shipped(d.file), d.file).toBe(true);
       expect(REQUIRED, d.file).toContain(d.file);
     }
+  });
+});
+
+describe('editing help for *.mmio.yaml', () => {
+  // The extension's own hover, completion and diagnostics cover scenario YAML (docs/decisions.md,
+  // "Editing help"): nothing hands the schema to the Red Hat YAML extension, which would show each
+  // hover, completion and problem a second time, and nothing asks for that extension.
+  it('gives the YAML extension no schema and does not depend on it', () => {
+    expect(pkg.contributes.yamlValidation).toBeUndefined();
+    expect(pkg.extensionDependencies).toBeUndefined();
+    expect(pkg.extensionPack).toBeUndefined();
+    expect((pkg.contributes.jsonValidation as { fileMatch: string }[]).map((v) => v.fileMatch)).toEqual(['*.mmio.json']);
   });
 });
 

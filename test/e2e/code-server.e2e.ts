@@ -347,4 +347,48 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     laps.lap('details page');
     await screenshot(page, 'code-server-details-page');
   });
+
+  /** Puts the scenario editor's cursor at `line`:`column` (1-based) with Go to Line. */
+  async function cursorAt(line: number, column: number): Promise<void> {
+    await focusScenario();
+    await page.keyboard.press('Control+G');
+    await page.keyboard.type(`${line}:${column}`);
+    await page.keyboard.press('Enter');
+  }
+
+  it('Hover without the YAML extension: the key under the cursor shows its schema documentation', async () => {
+    const KERNEL_LINE = 6; // `kernel: v3.1`
+    await cursorAt(KERNEL_LINE, 3);
+    // editor.action.showHover, as a keyboard user shows the hover of the cursor's place.
+    await page.keyboard.press('Control+K');
+    await page.keyboard.press('Control+I');
+    const hover = page.locator('.monaco-editor .monaco-hover:not(.hidden)').filter({ hasText: 'The kernel era' }).first();
+    await hover.waitFor({ state: 'visible', timeout: 15_000 });
+    const text = (await hover.textContent()) ?? '';
+    expect(text).toContain('kernel');
+    expect(text).toContain('The kernel era: v3.0 | v3.1');
+    expect(text).toContain('Values: v3.0 | v3.1');
+    laps.lap('hover');
+    await screenshot(page, 'code-server-hover-key');
+    await page.keyboard.press('Escape');
+  });
+
+  it('Completion without the YAML extension: inside mmu: { ... } it lists the mmu keys not yet there', async () => {
+    const MMU_LINE = 8; // `mmu: { tdp: true, mmio_caching: true }`
+    const line = 'mmu: { tdp: true, mmio_caching: true }';
+    await cursorAt(MMU_LINE, line.length - 1); // before ` }`
+    await page.keyboard.type(', ');
+    await page.keyboard.press('Control+Space');
+    const widget = page.locator('.editor-widget.suggest-widget.visible');
+    await widget.waitFor({ state: 'visible', timeout: 15_000 });
+    // The extension's key completions are the list's property items (snippets may be listed too).
+    const keys = async () => (await widget.locator('.monaco-list-row').filter({ has: page.locator('.codicon-symbol-property') }).locator('.label-name').allTextContents()).map((t) => t.trim()).sort();
+    await expect.poll(keys, { timeout: 15_000 }).toEqual(['bypass_guest_pf', 'oos_shadow']);
+    laps.lap('completion');
+    await screenshot(page, 'code-server-completion-mmu-keys');
+    await page.keyboard.press('Escape');
+    // Undo the typing (one or two undo stops; the file had none left before).
+    await page.keyboard.press('Control+Z');
+    await page.keyboard.press('Control+Z');
+  });
 });

@@ -5,7 +5,7 @@
 
 export type Schema = { [k: string]: unknown };
 
-const ANNOTATIONS = new Set(['$schema', '$id', 'title', 'description', 'definitions', 'default', 'markdownDescription', 'enumDescriptions']);
+const ANNOTATIONS = new Set(['$schema', '$id', 'title', 'description', 'definitions', 'default', 'markdownDescription', 'enumDescriptions', 'tokenDescriptions']);
 const KEYWORDS = new Set([
   '$ref', 'type', 'enum', 'properties', 'required', 'additionalProperties', 'patternProperties', 'items', 'minItems',
   'allOf', 'anyOf', 'oneOf', 'pattern', 'minLength', 'minimum', 'maximum',

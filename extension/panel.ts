@@ -248,11 +248,11 @@ export class ResultsPanel implements vscode.Disposable {
     return scenarioColumn(vscode.window.tabGroups.all.map((g) => g.viewColumn), this.column, shownIn);
   }
 
-  /** Shows the scenario in its column with the line's text selected; the panel keeps the focus, so
-   *  that the user can go on through the timeline with the keyboard. What is revealed is the line's
-   *  start, not its text: the editor scrolls a revealed range's end into view, and with the text
-   *  (indented, ending near the right edge, or followed by the after-line text) that scrolled the
-   *  editor sideways and cut the start of every line. The cursor is at the text's start too. */
+  /** Shows the scenario in its column with the line's text selected (the cursor at its start); the
+   *  panel keeps the focus, so that the user can go on through the timeline with the keyboard. Only
+   *  the line's start is revealed: revealing its text scrolled the editor sideways whenever the text
+   *  ended near or past the right edge (the editor brings a range's end into view, or for a range
+   *  wider than the view its start less 30 px), cutting the start of every line. */
   private async revealLine(run: ScenarioRun, line: number): Promise<void> {
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(run.uri));
     if (line < 1 || line > doc.lineCount) return;

@@ -325,8 +325,10 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     await page.keyboard.press('Enter');
   }
 
-  /** The group holding the panel becomes the active group, as after any click in the panel. */
+  /** The group holding the panel becomes the active group, as after any click in the panel: its
+   *  tab first (it shows the panel, were it hidden), then a click inside. */
   async function clickInPanel(): Promise<void> {
+    await page.locator('.tabs-container .tab[aria-label^="MMU Lab:"]').first().click();
     const frame = await frameWith(page, 'vscode-tab-header[data-view-tab="summary"]');
     await frame.click('vscode-tab-header[data-view-tab="summary"]');
     await expect.poll(async () => (await groupTabs()).findIndex((g) => g.some((t) => t.label.startsWith('MMU Lab:'))), { timeout: 10_000 }).toBe(1);
@@ -349,29 +351,29 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
       .toEqual({ groups: 2, firstActive: file, secondHoldsIt: false, secondActive: true });
   }
 
-  it('Quick Open while the panel has the focus: the scenario opens in the first group, the panel stays in its own; running it shows its results there', async () => {
-    const text = readFileSync(join(ws, SCENARIO), 'utf8').split('\n');
-    text[WIDE_LINE - 1] += `  # ${'a step whose line is wider than the editor, '.repeat(8)}`;
-    writeFileSync(join(ws, WIDE), text.join('\n').replace(/^name: .*$/m, 'name: Wide lines'));
-    await clickInPanel();
+  /** Quick Open (Ctrl+P) of a workspace file, into the active group. */
+  async function quickOpen(file: string): Promise<void> {
     const quickInput = page.locator('.quick-input-widget');
     await page.keyboard.press('Control+P');
     await quickInput.locator('input').waitFor({ state: 'visible', timeout: 15_000 });
-    await page.keyboard.type(WIDE);
-    await quickInput.locator(`.monaco-list-row[aria-label*="${WIDE}"]`).first().waitFor({ timeout: 30_000 });
+    await page.keyboard.type(file);
+    await quickInput.locator(`.monaco-list-row[aria-label*="${file}"]`).first().waitFor({ timeout: 30_000 });
     await page.keyboard.press('Enter');
-    await expectScenarioBesidePanel(WIDE);
-    await frameWith(page, '[data-testid="scenario-name"]'); // the panel, shown again
-    await screenshot(page, 'code-server-quick-open-beside-panel');
-
-    await palette('MMU Lab: Run MMIO Scenario');
-    await expect.poll(async () => (await groupTabs())[1]?.find((t) => t.active)?.label.split(',')[0], { timeout: 60_000 }).toBe('MMU Lab: Wide lines');
-    await expectScenarioBesidePanel(WIDE);
-    laps.lap('quick open beside the panel');
-  });
+  }
 
   it('Timeline: clicking an event of a line wider than the editor selects it without scrolling the editor sideways', async () => {
-    const editor = page.locator('.editor-group-container').first().locator('.monaco-editor').first();
+    const text = readFileSync(join(ws, SCENARIO), 'utf8').split('\n');
+    text[WIDE_LINE - 1] += `  # ${'a step whose line is wider than the editor, '.repeat(8)}`;
+    writeFileSync(join(ws, WIDE), text.join('\n').replace(/^name: .*$/m, 'name: Wide lines'));
+    // Opened from the scenario's group (its tab clicked), run beside the panel.
+    const first = page.locator('.editor-group-container').first();
+    await first.locator(`.tab[aria-label^="${SCENARIO}"]`).click();
+    await quickOpen(WIDE);
+    await first.locator(`.tab.active[aria-label^="${WIDE}"]`).waitFor({ timeout: 15_000 });
+    await palette('MMU Lab: Run MMIO Scenario');
+    await page.locator('.tabs-container .tab[aria-label^="MMU Lab: Wide lines"]').waitFor({ timeout: 60_000 });
+
+    const editor = first.locator('.monaco-editor').first();
     const scrollLeft = () => editor.locator('.lines-content').first().evaluate((el) => 0 - parseFloat((el as HTMLElement).style.left || '0'));
     // The line is wider than the editor (else nothing could scroll), and nothing is scrolled yet.
     const widths = await editor.evaluate((el) => ({
@@ -389,6 +391,20 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     expect(await scrollLeft()).toBe(0);
     laps.lap('timeline reveal without sideways scroll');
     await screenshot(page, 'code-server-timeline-reveal-no-sideways-scroll');
+  });
+
+  it('Quick Open while the panel has the focus: the scenario opens in the first group, the panel stays in its own; running it shows its results there', async () => {
+    const OTHER = 'alternating-pages.mmio.yaml';
+    await clickInPanel();
+    await quickOpen(OTHER);
+    await expectScenarioBesidePanel(OTHER);
+    await frameWith(page, '[data-testid="scenario-name"]'); // the panel, shown again
+    await screenshot(page, 'code-server-quick-open-beside-panel');
+
+    await palette('MMU Lab: Run MMIO Scenario');
+    await expect.poll(async () => (await groupTabs())[1]?.find((t) => t.active)?.label.split(',')[0], { timeout: 60_000 }).toBe('MMU Lab: Alternating between two MMIO pages');
+    await expectScenarioBesidePanel(OTHER);
+    laps.lap('quick open beside the panel');
   });
 
   it('New MMIO Scenario while the panel has the focus: the new scenario opens in the first group, the panel stays in its own', async () => {

@@ -12,6 +12,7 @@ import { openDoc } from './docs';
 import { exportTrace } from './export_trace';
 import { newScenario } from './new_scenario';
 import { ResultsPanel } from './panel';
+import { PanelGroupKeeper } from './panel_group';
 import { ScenarioRunner } from './run_command';
 import { RunStore } from './run_store';
 import { isScenarioDocument, settings } from './scenario_files';
@@ -69,6 +70,7 @@ export function activateWith(context: vscode.ExtensionContext, platform: Platfor
     tables,
     statusBar,
     panel,
+    new PanelGroupKeeper(panel),
     new LineDecorations(store),
     new ScenarioTests(testClient),
     ...scenarioRunner.register(),

@@ -13,6 +13,7 @@ import type { HostMessage, PanelMessage, PanelRun, PanelState, ViewId } from '..
 import type { RunStore, ScenarioRun } from './run_store';
 import type { SimulatorClient } from './simulator_client';
 import { openDoc } from './docs';
+import { scenarioColumn } from './scenario_column';
 import type { TablesDocuments } from './tables_document';
 import { baseName } from './tables_uri';
 
@@ -71,6 +72,11 @@ export class ResultsPanel implements vscode.Disposable {
 
   get isOpen(): boolean {
     return this.panel !== undefined;
+  }
+
+  /** The panel's editor column, or undefined when it is not open. */
+  get column(): vscode.ViewColumn | undefined {
+    return this.panel?.viewColumn;
   }
 
   /** Opens the panel beside the editor, or brings it forward; the editor keeps the focus. */
@@ -240,22 +246,25 @@ export class ResultsPanel implements vscode.Disposable {
     }
   }
 
-  /** The column of the scenario's editor: where it is shown, else where it was run from. */
+  /** The column of the scenario's editor: where it is shown, else the first group without the
+   *  panel (scenario_column.ts); never the panel's, where it would cover the panel. */
   private scenarioColumn(run: ScenarioRun): vscode.ViewColumn {
-    const visible = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === run.uri);
-    return visible?.viewColumn ?? run.column ?? vscode.ViewColumn.One;
+    const shownIn = vscode.window.visibleTextEditors.filter((e) => e.document.uri.toString() === run.uri).flatMap((e) => e.viewColumn ?? []);
+    return scenarioColumn(vscode.window.tabGroups.all.map((g) => g.viewColumn), this.column, shownIn);
   }
 
-  /** Shows the scenario in its column with the line's text selected; the panel keeps the focus, so
-   *  that the user can go on through the timeline with the keyboard. */
+  /** Shows the scenario in its column with the line's text selected (the cursor at its start); the
+   *  panel keeps the focus, so that the user can go on through the timeline with the keyboard. Only
+   *  the line's start is revealed: revealing its text scrolled the editor sideways whenever the text
+   *  ended near or past the right edge (the editor brings a range's end into view, or for a range
+   *  wider than the view its start less 30 px), cutting the start of every line. */
   private async revealLine(run: ScenarioRun, line: number): Promise<void> {
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(run.uri));
     if (line < 1 || line > doc.lineCount) return;
     const editor = await vscode.window.showTextDocument(doc, { viewColumn: this.scenarioColumn(run), preserveFocus: true });
     const text = doc.lineAt(line - 1);
-    const range = new vscode.Range(line - 1, text.firstNonWhitespaceCharacterIndex, line - 1, text.range.end.character);
-    editor.selection = new vscode.Selection(range.start, range.end);
-    editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+    editor.selection = new vscode.Selection(line - 1, text.range.end.character, line - 1, text.firstNonWhitespaceCharacterIndex);
+    editor.revealRange(new vscode.Range(line - 1, 0, line - 1, 0), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }
 
   private followCursor(e: vscode.TextEditorSelectionChangeEvent): void {

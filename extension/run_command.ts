@@ -122,7 +122,6 @@ export class ScenarioRunner {
     const generation = ++this.generation;
     const file = fileName(uri);
     const source: RunSource = { ...scenarioSource(doc), traceCapacity: settings(uri).traceBufferSize };
-    const column = vscode.window.visibleTextEditors.find((e) => e.document === doc)?.viewColumn;
     if (!opts.quiet) this.panel.open();
     this.panel.setStatus('running', `Running ${file}…`);
     this.statusBar.setRunning(file);
@@ -170,7 +169,7 @@ export class ScenarioRunner {
     }
     if (ran.kind !== 'result') return;
     const compare = compared?.kind === 'compare' ? compared.result : null;
-    this.store.record({ uri: uri.toString(), file, source, result: ran.result, compare, column });
+    this.store.record({ uri: uri.toString(), file, source, result: ran.result, compare });
     if (opts.view) this.panel.showView(opts.view);
   }
 }

@@ -18,8 +18,6 @@ export interface ScenarioRun {
   source: RunSource;
   result: RunResult;
   compare: CompareResult | null;
-  /** The editor column the scenario was in when it was run (where "reveal line" shows it again). */
-  column: vscode.ViewColumn | undefined;
 }
 
 export class RunStore implements vscode.Disposable {

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Frame, Page } from 'playwright-core';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Laps, REPO, clickTimelineEventOfLine, VERSION, VSIX, WORKBENCH, e2eEnabled, exitRow, fixtureWorkspace, frameWith, freePort, launchChromium, scratch, screenshot,
@@ -390,5 +390,128 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     // Undo the typing (one or two undo stops; the file had none left before).
     await page.keyboard.press('Control+Z');
     await page.keyboard.press('Control+Z');
+  });
+
+  // Editor groups (issue 13, item 2) and revealing a line without scrolling sideways (item 9).
+  // A copy of the doorbell whose write step (line 23) runs far past the editor's right edge.
+  const WIDE = 'wide-lines.mmio.yaml';
+  const WIDE_LINE = 23;
+
+  /** Every editor group's tabs, in the grid's order (left to right): the label and whether it is the group's active tab. */
+  function groupTabs(): Promise<{ label: string; active: boolean }[][]> {
+    return page.$$eval('.editor-group-container', (gs) =>
+      gs.map((g) => Array.from(g.querySelectorAll('.tabs-container .tab'), (t) => ({ label: t.getAttribute('aria-label') ?? '', active: t.classList.contains('active') }))),
+    );
+  }
+
+  /** Runs a command from the palette once the list's first row is that command (not merely listed). */
+  async function runCommand(title: string): Promise<void> {
+    const quickInput = page.locator('.quick-input-widget');
+    await page.keyboard.press('F1');
+    await quickInput.locator('input').waitFor({ state: 'visible', timeout: 15_000 });
+    await page.keyboard.type(title);
+    await expect.poll(() => quickInput.locator('.monaco-list-row').first().textContent(), { timeout: 30_000 }).toContain(title);
+    await page.keyboard.press('Enter');
+  }
+
+  /** The group holding the panel becomes the active group, as after any click in the panel: its
+   *  tab first (it shows the panel, were it hidden), then a click inside. */
+  async function clickInPanel(): Promise<void> {
+    await page.locator('.tabs-container .tab[aria-label^="MMU Lab:"]').first().click();
+    const frame = await frameWith(page, 'vscode-tab-header[data-view-tab="summary"]');
+    await frame.click('vscode-tab-header[data-view-tab="summary"]');
+    await expect.poll(async () => (await groupTabs()).findIndex((g) => g.some((t) => t.label.startsWith('MMU Lab:'))), { timeout: 10_000 }).toBe(1);
+    await page.locator('.editor-group-container.active .tab[aria-label^="MMU Lab:"]').waitFor({ timeout: 10_000 });
+  }
+
+  /** The scenario is the active tab of the first group, the panel's group does not hold it, and the panel is in front there. */
+  async function expectScenarioBesidePanel(file: string): Promise<void> {
+    await expect
+      .poll(async () => {
+        const groups = await groupTabs();
+        const [first, second] = groups;
+        return {
+          groups: groups.length,
+          firstActive: first?.find((t) => t.active)?.label.split(',')[0],
+          secondHoldsIt: second?.some((t) => t.label.startsWith(file)),
+          secondActive: second?.find((t) => t.active)?.label.startsWith('MMU Lab:'),
+        };
+      }, { timeout: 15_000 })
+      .toEqual({ groups: 2, firstActive: file, secondHoldsIt: false, secondActive: true });
+  }
+
+  /** Quick Open (Ctrl+P) of a workspace file, into the active group. */
+  async function quickOpen(file: string): Promise<void> {
+    const quickInput = page.locator('.quick-input-widget');
+    await page.keyboard.press('Control+P');
+    await quickInput.locator('input').waitFor({ state: 'visible', timeout: 15_000 });
+    await page.keyboard.type(file);
+    await quickInput.locator(`.monaco-list-row[aria-label*="${file}"]`).first().waitFor({ timeout: 30_000 });
+    await page.keyboard.press('Enter');
+  }
+
+  it('Timeline: clicking an event of a line wider than the editor selects it without scrolling the editor sideways', async () => {
+    const text = readFileSync(join(ws, SCENARIO), 'utf8').split('\n');
+    text[WIDE_LINE - 1] += `  # ${'a step whose line is wider than the editor, '.repeat(8)}`;
+    writeFileSync(join(ws, WIDE), text.join('\n').replace(/^name: .*$/m, 'name: Wide lines'));
+    // Opened from the scenario's group (its tab clicked), run beside the panel.
+    const first = page.locator('.editor-group-container').first();
+    await first.locator(`.tab[aria-label^="${SCENARIO}"]`).click();
+    await quickOpen(WIDE);
+    await first.locator(`.tab.active[aria-label^="${WIDE}"]`).waitFor({ timeout: 15_000 });
+    await palette('MMU Lab: Run MMIO Scenario');
+    await page.locator('.tabs-container .tab[aria-label^="MMU Lab: Wide lines"]').waitFor({ timeout: 60_000 });
+
+    const editor = first.locator('.monaco-editor').first();
+    const scrollLeft = () => editor.locator('.lines-content').first().evaluate((el) => 0 - parseFloat((el as HTMLElement).style.left || '0'));
+    // The line is wider than the editor (else nothing could scroll), and nothing is scrolled yet.
+    const widths = await editor.evaluate((el) => ({
+      line: Math.max(...Array.from(el.querySelectorAll('.view-line > span'), (s) => (s as HTMLElement).offsetWidth)),
+      editor: el.querySelector('.editor-scrollable')!.clientWidth,
+    }));
+    expect(widths.line).toBeGreaterThan(widths.editor);
+    expect(await scrollLeft()).toBe(0);
+
+    const frame = await frameWith(page, 'vscode-tab-header[data-view-tab="timeline"]');
+    await clickTimelineEventOfLine(frame, WIDE_LINE);
+    await expect.poll(async () => (await editor.locator('.line-numbers.active-line-number').first().textContent().catch(() => null))?.trim(), { timeout: 15_000 }).toBe(String(WIDE_LINE));
+    await expect.poll(async () => editor.locator('.view-overlays .selected-text').count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    // The editor's horizontal scroll position stays 0: the start of every line is shown.
+    expect(await scrollLeft()).toBe(0);
+    laps.lap('timeline reveal without sideways scroll');
+    await screenshot(page, 'code-server-timeline-reveal-no-sideways-scroll');
+  });
+
+  it('Quick Open while the panel has the focus: the scenario opens in the first group, the panel stays in its own; running it shows its results there', async () => {
+    const OTHER = 'alternating-pages.mmio.yaml';
+    await clickInPanel();
+    await quickOpen(OTHER);
+    await expectScenarioBesidePanel(OTHER);
+    await frameWith(page, '[data-testid="scenario-name"]'); // the panel, shown again
+    await screenshot(page, 'code-server-quick-open-beside-panel');
+
+    await palette('MMU Lab: Run MMIO Scenario');
+    await expect.poll(async () => (await groupTabs())[1]?.find((t) => t.active)?.label.split(',')[0], { timeout: 60_000 }).toBe('MMU Lab: Alternating between two MMIO pages');
+    await expectScenarioBesidePanel(OTHER);
+    laps.lap('quick open beside the panel');
+  });
+
+  it('New MMIO Scenario while the panel has the focus: the new scenario opens in the first group, the panel stays in its own', async () => {
+    await clickInPanel();
+    await palette('MMU Lab: New MMIO Scenario');
+    const quickInput = page.locator('.quick-input-widget');
+    // The examples' pick replaces the palette once it has read them.
+    await quickInput.locator('.quick-input-title', { hasText: 'MMU Lab: New MMIO Scenario' }).waitFor({ timeout: 15_000 });
+    // apic-eoi.mmio.yaml is in the workspace: the copy is the unsaved apic-eoi-2.mmio.yaml.
+    await page.keyboard.type('apic-eoi.mmio.yaml');
+    await expect.poll(() => quickInput.locator('.monaco-list-row').first().getAttribute('aria-label'), { timeout: 30_000 }).toContain('apic-eoi.mmio.yaml');
+    await page.keyboard.press('Enter');
+    await expectScenarioBesidePanel('apic-eoi-2.mmio.yaml');
+    laps.lap('new scenario beside the panel');
+    await frameWith(page, '[data-testid="scenario-name"]'); // the panel, shown again
+    await screenshot(page, 'code-server-new-scenario-beside-panel');
+    // Leave no unsaved document behind.
+    await runCommand('View: Revert and Close Editor');
+    await expect.poll(async () => (await groupTabs()).flat().some((t) => t.label.startsWith('apic-eoi-2.mmio.yaml')), { timeout: 10_000 }).toBe(false);
   });
 });

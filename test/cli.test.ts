@@ -165,7 +165,9 @@ describe('mmu-lab run', () => {
     expect(lines.some((l) => / mark_mmio_spte: {7}sptep:0xffff8800[0-9a-f]{8} gfn [0-9a-f]+ access [0-9a-f]+$/.test(l))).toBe(true);
     expect(p.stdout).not.toContain('__direct_map');
     expect(p.stdout).not.toContain('vcpu_switch');
-    const v30 = cli('run', 'examples/race-zap-during-walk.mmio.yaml', '--kernel', 'v3.0', '--trace-cmd');
+    // (The race example waits on the lockless walk, which 3.0.1 lacks: a plain run refuses it there.)
+    const v30 = cli('run', 'examples/alternating-pages.mmio.yaml', '--kernel', 'v3.0', '--trace-cmd');
+    expect(v30.status).toBe(1); // the example's expectations are v3.1's
     expect(v30.stdout).toContain(' kvm_exit: ');
     expect(v30.stdout).not.toContain('mark_mmio_spte');
     expect(v30.stdout).not.toContain('handle_mmio_page_fault');

@@ -90,15 +90,15 @@ function variantTable(c: CompareResult): HTMLElement {
     caption: `Variants (change against ${c.variants[0]?.label ?? 'the first'})`,
     columns: [
       { title: 'label' },
-      { title: 'kernel' },
-      { title: 'MMU mode' },
-      { title: 'bypass_guest_pf' },
-      { title: 'mmio_caching' },
-      { title: 'profile' },
+      { title: 'kernel', priority: 2 },
+      { title: 'MMU mode', priority: 2 },
+      { title: 'bypass_guest_pf', priority: 3 },
+      { title: 'mmio_caching', priority: 3 },
+      { title: 'profile', priority: 3 },
       { title: metricName(c), numeric: true },
       { title: 'change %', numeric: true },
-      { title: 'exits', numeric: true },
-      { title: 'total cycles', numeric: true },
+      { title: 'exits', numeric: true, priority: 2 },
+      { title: 'total cycles', numeric: true, priority: 3 },
     ],
     rows: c.variants.map((v, i) => [
       v.label,
@@ -112,7 +112,6 @@ function variantTable(c: CompareResult): HTMLElement {
       fmtInt(exitCount(v)),
       fmtInt(v.report.cycles.total),
     ]),
-    widths: ['11%', '6%', '9%', '13%', '11%', '12%', '14%', '8%', '6%', '10%'],
   });
   return table;
 }
@@ -136,15 +135,12 @@ function notesSection(c: CompareResult): HTMLElement | null {
 
 /** One row per name, one column per variant. */
 function sideBySide(id: string, caption: string, first: string, c: CompareResult, names: readonly string[], value: (v: VariantResult, name: string) => number): HTMLElement {
-  const section = dataTable({
+  return dataTable({
     id,
     caption,
     columns: [{ title: first }, ...c.variants.map((v) => ({ title: v.label, numeric: true }))],
     rows: names.map((n) => [n, ...c.variants.map((v) => fmtInt(value(v, n)))]),
   });
-  // Room for the names and each variant's column; a narrow panel scrolls (see panel.css).
-  section.querySelector('vscode-table')?.style.setProperty('min-width', `${180 + 110 * c.variants.length}px`);
-  return section;
 }
 
 function exitsTable(c: CompareResult): HTMLElement {

@@ -257,7 +257,7 @@ export class ShadowView implements View {
     const table = dataTable({
       id: 'sptes',
       caption: `Entries of page ${page.id} (level ${page.level}, gfn ${page.gfn}${page.rootOf.length ? `, root of vCPU ${page.rootOf.join(', ')}` : ''})`,
-      columns: [{ title: 'index', numeric: true }, { title: 'raw value' }, { title: 'kind' }, { title: 'what it maps' }, { title: 'flags' }],
+      columns: [{ title: 'index', numeric: true }, { title: 'raw value', priority: 2 }, { title: 'kind' }, { title: 'what it maps' }, { title: 'flags', priority: 2 }],
       rows: entries.map((e) => [e.index, e.value, e.kind, describeEntry(e, byId), e.flags]),
       onRow: (i) => {
         this.entryIndex = entries[i]?.index ?? null;
@@ -265,8 +265,6 @@ export class ShadowView implements View {
         this.renderRuler();
       },
       rowAttrs: (i) => ({ 'data-kind': entries[i]!.kind, 'data-index': entries[i]!.index, class: `kind-${entries[i]!.kind}` }),
-      // Room for the decoded column (the table shares the width with the tree).
-      widths: ['9%', '20%', '11%', '40%', '20%'],
     });
     this.markSelectedRow(table);
     const notes = [

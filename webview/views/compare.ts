@@ -28,6 +28,10 @@ export class CompareView implements View {
 
   constructor(readonly ctx: ViewContext) {}
 
+  isEmpty(run: PanelRun): boolean {
+    return !run.compare;
+  }
+
   show(run: PanelRun): void {
     if (!run.compare) {
       replace(

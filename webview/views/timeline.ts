@@ -113,6 +113,10 @@ export class TimelineView implements View {
     );
   }
 
+  isEmpty(run: PanelRun): boolean {
+    return run.result.trace.events.length === 0;
+  }
+
   show(run: PanelRun): void {
     const trace = run.result.trace;
     const sameScenario = this.uri === run.uri;

@@ -23,9 +23,11 @@ export function fitTable(section: HTMLElement, table: HTMLElement, columns: read
   const note = h('p', { class: 'note table-hidden', 'data-testid': 'hidden-columns', hidden: true });
   section.appendChild(note);
   // Built in a hidden tab the table has no width: it is measured and fitted when it is first shown.
-  new ResizeObserver((entries) => {
+  const observer = new ResizeObserver((entries) => {
+    // A view replaces its tables on each run (Shadow tables on each page): a removed one is let go.
+    if (!section.isConnected) return observer.disconnect();
     const width = entries[entries.length - 1]!.contentRect.width;
-    if (width === 0 || !table.isConnected) return;
+    if (width === 0) return;
     sizes ??= measure(section, table, columns);
     const fit = fitColumns(sizes, width);
     applyWidths(table, fit, width);
@@ -34,7 +36,8 @@ export function fitTable(section: HTMLElement, table: HTMLElement, columns: read
       hidden = key;
       showColumns(table, note, columns, fit.shown);
     }
-  }).observe(section);
+  });
+  observer.observe(section);
 }
 
 function cellsOf(table: HTMLElement): { head: HTMLElement[]; rows: HTMLElement[][] } {

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import {
   Laps, REPO, clickTimelineEventOfLine, VERSION, VSIX, WORKBENCH, e2eEnabled, exitRow, fixtureWorkspace, frameWith, freePort, launchChromium, scratch, screenshot,
 } from './support';
+import { layoutProblems } from '../helpers/panel_layout';
 
 const ENTRY = join(WORKBENCH, 'node_modules/code-server/out/node/entry.js');
 const enabled = e2eEnabled('code-server', { 'code-server 4.100.3 (test/e2e/workbench)': ENTRY });
@@ -301,5 +302,22 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     expect(await notes.textContent('[data-testid="compare-notes"] li[data-variant="v3.0 EPT"]')).toContain('has no MMIO SPTEs');
     laps.lap('compare kernels');
     await screenshot(page, 'code-server-compare-kernels');
+  });
+
+  it('the panel at the default split: no table text cut short and nothing scrolling sideways, in every view', async () => {
+    const frame = await frameWith(page, '[data-testid="scenario-name"]');
+    const width = await frame.evaluate(() => document.documentElement.clientWidth);
+    const problems: string[] = [];
+    for (const view of ['summary', 'shadow', 'timeline', 'memslots', 'compare', 'flame']) {
+      await frame.click(`vscode-tab-header[data-view-tab="${view}"]`);
+      await frame.waitForFunction((v) => (document.querySelector(`vscode-tab-panel[data-view="${v}"]`) as HTMLElement | null)?.hidden === false, view);
+      // Two frames: the tables' resize observers have fitted them.
+      await frame.evaluate(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok))));
+      problems.push(...(await frame.evaluate(layoutProblems, { view, sidewaysAllowedInside: width < 520 })).map((p) => `${width} px, ${view}: ${p}`));
+    }
+    console.log(`code-server e2e: the panel is ${width} px wide`);
+    expect(problems).toEqual([]);
+    await frame.click('vscode-tab-header[data-view-tab="summary"]');
+    await screenshot(page, 'code-server-panel-layout');
   });
 });

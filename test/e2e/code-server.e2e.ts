@@ -4,7 +4,8 @@
 // then read the panel's own DOM: the exit table, the decoded MMIO SPTE in the shadow tables, and a
 // timeline click that selects its workload line in the editor; then Open as Text (a read-only
 // document), the Test Explorer (the file's expectations pass), a problem reported while typing, and
-// "MMU Lab: Compare Kernels" (v3.0 and v3.1 side by side in the Compare view, with the note).
+// "MMU Lab: Compare Kernels" (v3.0 and v3.1 side by side in the Compare view, with the note); last,
+// every view's layout at the default split (no table text cut short, nothing scrolling sideways).
 // Screenshots: test-artifacts/e2e/.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -29,7 +29,9 @@ export function fitTable(section: HTMLElement, table: HTMLElement, columns: read
     const width = entries[entries.length - 1]!.contentRect.width;
     if (width === 0) return;
     sizes ??= measure(section, table, columns);
-    const fit = fitColumns(sizes, width);
+    // The cells' padding is narrower in a narrow panel (panel.css): added at each fit.
+    const pad = cellEdges(table);
+    const fit = fitColumns(sizes.map((c) => ({ ...c, min: c.min + pad, max: c.max + pad, floor: c.floor + pad })), width);
     applyWidths(table, fit, width);
     const key = fit.shown.join();
     if (key !== hidden) {
@@ -46,7 +48,16 @@ function cellsOf(table: HTMLElement): { head: HTMLElement[]; rows: HTMLElement[]
   return { head, rows };
 }
 
-/** Each column's min and max width (pixels, with the cells' padding and border). Copies of the
+/** A cell's padding and border, in pixels (a column after the first has a border on its left: it is
+ *  counted for all, it is a pixel). */
+function cellEdges(table: HTMLElement): number {
+  const cell = table.querySelector('vscode-table-header-cell + vscode-table-header-cell') ?? table.querySelector('vscode-table-header-cell');
+  if (!cell) return 0;
+  const s = getComputedStyle(cell);
+  return parseFloat(s.paddingLeft) + parseFloat(s.paddingRight) + parseFloat(s.borderLeftWidth) + parseFloat(s.borderRightWidth);
+}
+
+/** Each column's min, max and floor width (pixels, the cells' padding aside). Copies of the
  *  cells' contents are laid out in a box that takes no room, read in one layout pass, and removed. */
 function measure(section: HTMLElement, table: HTMLElement, columns: readonly FitColumn[]): ColumnSize[] {
   const { head, rows } = cellsOf(table);
@@ -59,7 +70,8 @@ function measure(section: HTMLElement, table: HTMLElement, columns: readonly Fit
     if (seen[j]!.has(key)) return;
     seen[j]!.add(key);
     for (const kind of ['measure-min', 'measure-max', 'measure-floor']) {
-      const span = h('span', { class: header ? `${kind} measure-head` : kind });
+      // The cell's own classes too: `.num` sets tabular figures, wider than proportional ones.
+      const span = h('span', { class: `${kind}${header ? ' measure-head' : ''} ${cell.className}`.trim() });
       for (const n of cell.childNodes) span.appendChild(n.cloneNode(true));
       // A number breaks between its digit groups only below the column's min (at its floor).
       if (kind === 'measure-min') span.querySelectorAll('wbr.digits').forEach((w) => w.remove());
@@ -72,19 +84,12 @@ function measure(section: HTMLElement, table: HTMLElement, columns: readonly Fit
     for (const r of rows) probe(r[j], j, false);
   });
   section.appendChild(box);
-  const edges = (el: HTMLElement | undefined) => {
-    if (!el) return 0;
-    const s = getComputedStyle(el);
-    return parseFloat(s.paddingLeft) + parseFloat(s.paddingRight) + parseFloat(s.borderLeftWidth) + parseFloat(s.borderRightWidth);
-  };
-  // A column after the first has a border on its left: count it for all, it is a pixel.
-  const pad = Math.max(edges(head[1] ?? head[0]), edges(rows[0]?.[1] ?? rows[0]?.[0]));
   const sizes = columns.map((c, j) => {
     const widest = (kind: string) => probes[j]!.reduce((w, span) => (span.classList.contains(kind) ? Math.max(w, span.getBoundingClientRect().width) : w), 0);
     // A pixel more: the widths are set in percent and land on fractions of a pixel.
-    const [min, max, floor] = ['measure-min', 'measure-max', 'measure-floor'].map((kind) => Math.ceil(widest(kind)) + pad + 1) as [number, number, number];
+    const [min, max, floor] = ['measure-min', 'measure-max', 'measure-floor'].map((kind) => Math.ceil(widest(kind)) + 1) as [number, number, number];
     // Text breaks anywhere (overflow-wrap in panel.css) down to a few characters; numbers only between groups.
-    return { min, max, floor: c.numeric ? floor : Math.min(floor, TEXT_FLOOR + pad), priority: c.priority };
+    return { min, max, floor: c.numeric ? floor : Math.min(floor, TEXT_FLOOR), priority: c.priority };
   });
   box.remove();
   return sizes;

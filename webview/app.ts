@@ -85,6 +85,9 @@ export class App implements ViewContext {
         this.root.classList.remove('no-run');
         this.renderHeading(m.run);
         for (const v of this.views) v.show(m.run);
+        // The tab the panel remembers may have nothing for this run: Summary rather than an empty tab.
+        // (A view the host asks for, e.g. Compare Variants, comes after the run, in `showView`.)
+        if (this.views.find((v) => v.id === this.state.view)?.isEmpty?.(m.run)) this.select('summary');
         this.setStatus('idle', '');
         this.save();
         return;

@@ -46,3 +46,18 @@ export function replace(el: Element, ...children: Child[]): void {
 export function icon(name: string, label?: string): HTMLElement {
   return h('vscode-icon', { name, label: label ?? null, 'aria-hidden': label ? null : 'true' });
 }
+
+/** Text that may wrap after each underscore (handle_mmio_page_fault_common, bypass_guest_pf) and,
+ *  in a number too wide for its column, between digit groups (5,846,/837,874): text nodes with a
+ *  <wbr> at each place (`wbr.digits` between digit groups). The text content is unchanged. */
+export function wrappable(text: string): Node {
+  const f = document.createDocumentFragment();
+  let at = 0;
+  for (const m of text.matchAll(/_|(?<=\d),(?=\d)/g)) {
+    const end = m.index + 1;
+    f.append(text.slice(at, end), h('wbr', { class: m[0] === ',' ? 'digits' : null }));
+    at = end;
+  }
+  f.append(text.slice(at));
+  return f;
+}

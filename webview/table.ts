@@ -1,14 +1,20 @@
 // A data table (vscode-elements' vscode-table) with "Copy as CSV" and "Copy as Markdown" actions.
-// Cells are text; the same rows feed the clipboard, so what is copied is what is shown.
+// Cells are text; the same rows feed the clipboard, so what is copied is what is shown. The table
+// fits the width it gets (webview/table_fit.ts): its text wraps, and the columns of lower priority
+// drop out of a narrow panel.
 
-import { h, icon, setAttrs, type Attrs } from './dom';
+import { h, icon, setAttrs, wrappable, type Attrs } from './dom';
 import { post } from './host';
+import { fitTable } from './table_fit';
 import { toCsv, toMarkdown, type Cell } from './table_text';
 
 export interface Column {
   title: string;
   /** Right-aligned, and a right-aligned Markdown column. */
   numeric?: boolean;
+  /** 1 (the default): always shown. 2 and 3: dropped when the panel is too narrow for every column,
+   *  3 first; a row's first cell then names their values in its tooltip. The first column is 1. */
+  priority?: number;
 }
 
 export interface TableSpec {
@@ -21,8 +27,6 @@ export interface TableSpec {
   onRow?: (index: number) => void;
   /** Extra attributes of row `index` (data-* hooks, classes). */
   rowAttrs?: (index: number) => Attrs;
-  /** Column widths (vscode-table splits its width evenly otherwise, cutting text columns short). */
-  widths?: string[];
   /** A cell's content as a node (a link), or null for its text; the clipboard keeps the text. */
   cellNode?: (row: number, col: number) => Node | null;
 }
@@ -33,11 +37,12 @@ export function dataTable(spec: TableSpec): HTMLElement {
   const copy = (format: 'csv' | 'markdown') => () =>
     post({ type: 'copy', format, text: format === 'csv' ? toCsv(titles, spec.rows) : toMarkdown(titles, spec.rows, numeric) });
 
-  const header = h('vscode-table-header', { slot: 'header' }, ...spec.columns.map((c) => h('vscode-table-header-cell', { class: c.numeric ? 'num' : null }, c.title)));
+  // Titles and text cells may wrap after an underscore (bypass_guest_pf, kernel function names).
+  const header = h('vscode-table-header', { slot: 'header' }, ...spec.columns.map((c) => h('vscode-table-header-cell', { class: c.numeric ? 'num' : null, title: c.title }, wrappable(c.title))));
   const body = h('vscode-table-body', { slot: 'body' });
   spec.rows.forEach((row, i) => {
-    // Each cell's text is also its tooltip: a narrow column cuts it short.
-    const tr = h('vscode-table-row', { 'data-row': i }, ...row.map((cell, j) => h('vscode-table-cell', { class: numeric[j] ? 'num' : null, title: String(cell) }, spec.cellNode?.(i, j) ?? cell)));
+    // Each cell's text is also its tooltip.
+    const tr = h('vscode-table-row', { 'data-row': i }, ...row.map((cell, j) => h('vscode-table-cell', { class: numeric[j] ? 'num' : null, title: String(cell) }, spec.cellNode?.(i, j) ?? wrappable(String(cell)))));
     if (spec.rowAttrs) setAttrs(tr, spec.rowAttrs(i));
     if (spec.onRow) {
       tr.tabIndex = 0;
@@ -48,10 +53,8 @@ export function dataTable(spec: TableSpec): HTMLElement {
     }
     body.appendChild(tr);
   });
-  const table = h('vscode-table', { zebra: true, 'bordered-columns': true, 'aria-label': spec.caption }, header, body);
-  if (spec.widths) setWidths(table as HTMLElement & { columns: string[] }, spec.widths);
-
-  return h(
+  const table = h('vscode-table', { zebra: true, 'aria-label': spec.caption }, header, body);
+  const section = h(
     'section',
     { class: 'data-table', 'data-table': spec.id },
     h(
@@ -63,22 +66,14 @@ export function dataTable(spec: TableSpec): HTMLElement {
     ),
     spec.rows.length > 0 ? table : h('p', { class: 'empty' }, 'None.'),
   );
+  if (spec.rows.length > 0) {
+    fitTable(section, table, spec.columns.map((c, j) => ({ title: c.title, numeric: c.numeric === true, priority: j === 0 ? 1 : (c.priority ?? 1) })));
+  }
+  return section;
 }
 
 function copyButton(format: string, label: string, text: string, onClick: () => void): HTMLElement {
   const b = h('vscode-button', { secondary: true, 'data-copy': format, title: label, 'aria-label': label }, icon('copy'), ' ', text);
   b.addEventListener('click', onClick);
   return b;
-}
-
-/** vscode-table applies column sizes only while it has a width, so a table built in a hidden tab
- *  gets them again when it is first shown (after its own resize observer has measured it). */
-function setWidths(table: HTMLElement & { columns: string[] }, widths: string[]): void {
-  table.columns = widths;
-  const observer = new ResizeObserver(() => {
-    if (table.getBoundingClientRect().width === 0) return;
-    observer.disconnect();
-    requestAnimationFrame(() => (table.columns = widths));
-  });
-  observer.observe(table);
 }

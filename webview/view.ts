@@ -18,6 +18,9 @@ export interface View {
   readonly root: HTMLElement;
   /** Render a new run (the previous one is gone). */
   show(run: PanelRun): void;
+  /** The view has nothing to show for this run (Compare without variants): the panel does not
+   *  reopen on it. */
+  isEmpty?(run: PanelRun): boolean;
   /** The shadow tables after a step arrived (answer to requestTables). */
   onTables?(step: number | null, tables: ShadowTables): void;
   /** The editor's cursor moved to this scenario line. */

@@ -4,7 +4,8 @@
 // then read the panel's own DOM: the exit table, the decoded MMIO SPTE in the shadow tables, and a
 // timeline click that selects its workload line in the editor; then Open as Text (a read-only
 // document), the Test Explorer (the file's expectations pass), a problem reported while typing, and
-// "MMU Lab: Compare Kernels" (v3.0 and v3.1 side by side in the Compare view, with the note).
+// "MMU Lab: Compare Kernels" (v3.0 and v3.1 side by side in the Compare view, with the note); last,
+// every view's layout at the default split (no table text cut short, nothing scrolling sideways).
 // Screenshots: test-artifacts/e2e/.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import {
   Laps, REPO, clickTimelineEventOfLine, VERSION, VSIX, WORKBENCH, e2eEnabled, exitRow, fixtureWorkspace, frameWith, freePort, launchChromium, scratch, screenshot,
 } from './support';
+import { layoutProblems } from '../helpers/panel_layout';
 
 const ENTRY = join(WORKBENCH, 'node_modules/code-server/out/node/entry.js');
 const enabled = e2eEnabled('code-server', { 'code-server 4.100.3 (test/e2e/workbench)': ENTRY });
@@ -513,5 +515,22 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     // Leave no unsaved document behind.
     await runCommand('View: Revert and Close Editor');
     await expect.poll(async () => (await groupTabs()).flat().some((t) => t.label.startsWith('apic-eoi-2.mmio.yaml')), { timeout: 10_000 }).toBe(false);
+  });
+
+  it('the panel at the default split: no table text cut short and nothing scrolling sideways, in every view', async () => {
+    const frame = await frameWith(page, '[data-testid="scenario-name"]');
+    const width = await frame.evaluate(() => document.documentElement.clientWidth);
+    const problems: string[] = [];
+    for (const view of ['summary', 'shadow', 'timeline', 'memslots', 'compare', 'flame']) {
+      await frame.click(`vscode-tab-header[data-view-tab="${view}"]`);
+      await frame.waitForFunction((v) => (document.querySelector(`vscode-tab-panel[data-view="${v}"]`) as HTMLElement | null)?.hidden === false, view);
+      // Two frames: the tables' resize observers have fitted them.
+      await frame.evaluate(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok))));
+      problems.push(...(await frame.evaluate(layoutProblems, { view, sidewaysAllowedInside: width < 520 })).map((p) => `${width} px, ${view}: ${p}`));
+    }
+    console.log(`code-server e2e: the panel is ${width} px wide`);
+    expect(problems).toEqual([]);
+    await frame.click('vscode-tab-header[data-view-tab="summary"]');
+    await screenshot(page, 'code-server-panel-layout');
   });
 });

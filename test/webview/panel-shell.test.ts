@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PanelHarness } from './harness';
 import { browserTestsEnabled } from './harness';
-import { exampleText, panelRun } from './fixtures';
+import { examplePanelRun, exampleText, panelRun } from './fixtures';
+import { INITIAL_STATE, type PanelState, type ViewId } from '../../shared/protocol';
 
 const enabled = browserTestsEnabled();
 
@@ -70,6 +71,43 @@ describe.runIf(enabled)('panel shell (Chromium)', { timeout: 60_000 }, () => {
     await p.post({ type: 'showView', view: 'shadow' });
     await p.waitForView('shadow');
     expect((await p.state())?.view).toBe('shadow');
+    await p.close();
+  });
+
+  it('reopens on Summary when the remembered view has nothing for the new run; keeps a remembered view that has', async () => {
+    const doorbell = panelRun(exampleText('examples/doorbell.mmio.yaml'), 'examples/doorbell.mmio.yaml');
+    const noTrace = panelRun(exampleText('examples/doorbell.mmio.yaml'), 'examples/doorbell.mmio.yaml', { traceCapacity: 0, callPaths: false });
+    const withVariants = examplePanelRun('examples/memslot-sweep.mmio.yaml', { traceCapacity: 1000 }, true);
+    const remembered = (view: ViewId): PanelState => ({ ...INITIAL_STATE, uri: doorbell.uri, view });
+    const shownAfterRun = async (view: ViewId, run: typeof doorbell) => {
+      // A restored panel (VS Code gives it the saved state), then the host's run.
+      const p = await harness.open('dark', remembered(view));
+      await p.waitForView(view);
+      await p.post({ type: 'run', run });
+      await p.page.waitForSelector('[data-testid="scenario-name"]');
+      const shown = await p.page.$eval('vscode-tab-panel:not([hidden])', (el) => el.getAttribute('data-view'));
+      const saved = (await p.state())?.view;
+      await p.close();
+      return { shown, saved };
+    };
+    // Remembered: Compare; the doorbell run has no compare: variants.
+    expect(doorbell.compare).toBeNull();
+    expect(await shownAfterRun('compare', doorbell)).toEqual({ shown: 'summary', saved: 'summary' });
+    // Remembered: Timeline and Flame graph; a run that kept no trace events and no call paths.
+    expect(noTrace.result.trace.events).toHaveLength(0);
+    expect(noTrace.result.flame).toBeUndefined();
+    expect(await shownAfterRun('timeline', noTrace)).toEqual({ shown: 'summary', saved: 'summary' });
+    expect(await shownAfterRun('flame', noTrace)).toEqual({ shown: 'summary', saved: 'summary' });
+    // Remembered views that have something for the run stay.
+    expect(await shownAfterRun('compare', withVariants)).toEqual({ shown: 'compare', saved: 'compare' });
+    expect(await shownAfterRun('memslots', noTrace)).toEqual({ shown: 'memslots', saved: 'memslots' });
+    // A view the host asks for after the run (Compare Variants on a file without compare:) is shown,
+    // with its help.
+    const p = await harness.open('dark');
+    await p.post({ type: 'run', run: doorbell });
+    await p.post({ type: 'showView', view: 'compare' });
+    await p.waitForView('compare');
+    expect(await p.page.isVisible('[data-testid="compare-empty"]')).toBe(true);
     await p.close();
   });
 });

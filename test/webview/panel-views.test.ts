@@ -223,7 +223,7 @@ describe.runIf(enabled)('panel views (Chromium)', { timeout: 90_000 }, () => {
     }
   });
 
-  it('fits a narrow panel: the page does not scroll sideways, wide tables scroll inside themselves', async () => {
+  it('fits a narrow panel: the page does not scroll sideways', async () => {
     const p = await harness.open('dark', null, { width: 520, height: 800 });
     await p.post({ type: 'run', run: doorbell });
     await p.page.waitForSelector('[data-testid="scenario-name"]');

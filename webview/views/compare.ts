@@ -31,6 +31,10 @@ export class CompareView implements View {
 
   constructor(readonly ctx: ViewContext) {}
 
+  isEmpty(run: PanelRun): boolean {
+    return !run.compare;
+  }
+
   show(run: PanelRun): void {
     if (!run.compare) {
       replace(
@@ -133,15 +137,15 @@ function variantTable(c: CompareResult): HTMLElement {
     caption: `Variants (change against ${c.variants[0]?.label ?? 'the first'})`,
     columns: [
       { title: 'label' },
-      { title: 'kernel' },
-      { title: 'MMU mode' },
-      { title: 'bypass_guest_pf' },
-      { title: 'mmio_caching' },
-      { title: 'profile' },
+      { title: 'kernel', priority: 2 },
+      { title: 'MMU mode', priority: 2 },
+      { title: 'bypass_guest_pf', priority: 3 },
+      { title: 'mmio_caching', priority: 3 },
+      { title: 'profile', priority: 3 },
       { title: metricName(c), numeric: true },
       { title: `change vs ${c.variants[0]?.label ?? 'the first'}`, numeric: true },
-      { title: 'exits', numeric: true },
-      { title: 'total cycles', numeric: true },
+      { title: 'exits', numeric: true, priority: 2 },
+      { title: 'total cycles', numeric: true, priority: 3 },
     ],
     rows: c.variants.map((v, i) => [
       v.label,
@@ -155,7 +159,6 @@ function variantTable(c: CompareResult): HTMLElement {
       fmtInt(exitCount(v)),
       fmtInt(v.report.cycles.total),
     ]),
-    widths: ['11%', '6%', '8%', '10%', '9%', '11%', '12%', '17%', '6%', '10%'],
   });
   return table;
 }
@@ -181,7 +184,7 @@ function notesSection(c: CompareResult): HTMLElement | null {
  *  against the first (`Δ LABEL`). */
 function sideBySide(id: string, caption: string, first: string, c: CompareResult, names: readonly string[], value: (v: VariantResult, name: string) => number): HTMLElement {
   const columns = [{ title: first }, ...c.variants.flatMap((v, i) => (i === 0 ? [{ title: v.label, numeric: true }] : [{ title: v.label, numeric: true }, { title: `Δ ${v.label}`, numeric: true }]))];
-  const section = dataTable({
+  return dataTable({
     id,
     caption: c.variants.length > 1 ? `${caption} (Δ: change against ${c.variants[0]!.label})` : caption,
     columns,
@@ -190,9 +193,6 @@ function sideBySide(id: string, caption: string, first: string, c: CompareResult
       return [n, ...c.variants.flatMap((v, i) => (i === 0 ? [fmtInt(base)] : [fmtInt(value(v, n)), countChangeText(base, value(v, n))]))];
     }),
   });
-  // Room for the names and each column; a narrow panel scrolls (see panel.css).
-  section.querySelector('vscode-table')?.style.setProperty('min-width', `${180 + 110 * (columns.length - 1)}px`);
-  return section;
 }
 
 function exitsTable(c: CompareResult): HTMLElement {

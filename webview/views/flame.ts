@@ -87,6 +87,12 @@ function signed(n: number): string {
   return n > 0 ? `+${fmtInt(n)}` : n < 0 ? `−${fmtInt(-n)}` : '±0';
 }
 
+/** The compare variants that carry a flame graph (the differential mode needs two). */
+function diffableVariants(run: PanelRun) {
+  const c = run.compare;
+  return c && c.variants.length >= 2 && c.variants.every((v) => v.report.flame) ? c.variants : [];
+}
+
 export class FlameView implements View {
   readonly id = 'flame' as const;
   readonly title = 'Flame graph';
@@ -146,6 +152,10 @@ export class FlameView implements View {
     });
   }
 
+  isEmpty(run: PanelRun): boolean {
+    return !run.result.flame && diffableVariants(run).length < 2;
+  }
+
   show(run: PanelRun): void {
     this.run = run;
     this.zoom = 0;
@@ -159,10 +169,8 @@ export class FlameView implements View {
     this.render();
   }
 
-  /** The compare variants that carry a flame graph (the differential mode needs two). */
   private variants() {
-    const c = this.run?.compare;
-    return c && c.variants.length >= 2 && c.variants.every((v) => v.report.flame) ? c.variants : [];
+    return this.run ? diffableVariants(this.run) : [];
   }
 
   private render(): void {

@@ -26,7 +26,7 @@ export class MemslotsView implements View {
       dataTable({
         id: 'memslots',
         caption: 'Memslots (in slot order, as the search scans them)',
-        columns: [{ title: 'slot', numeric: true }, { title: 'gpa' }, { title: 'size', numeric: true }, { title: 'npages', numeric: true }, { title: 'private (VMX)' }],
+        columns: [{ title: 'slot', numeric: true }, { title: 'gpa' }, { title: 'size', numeric: true }, { title: 'npages', numeric: true, priority: 3 }, { title: 'private (VMX)', priority: 2 }],
         rows: [...r.memslot_table.slots]
           .sort((a, b) => a.slot - b.slot)
           .map((s) => [String(s.slot), s.gpa, humanSize(s.npages * PAGE), fmtInt(s.npages), s.private ? 'yes' : 'no']),

@@ -261,7 +261,7 @@ export class ShadowView implements View {
     const table = dataTable({
       id: 'sptes',
       caption: `Entries of page ${page.id} (level ${page.level}, gfn ${page.gfn}${page.rootOf.length ? `, root of vCPU ${page.rootOf.join(', ')}` : ''})`,
-      columns: [{ title: 'index', numeric: true }, { title: 'raw value' }, { title: 'kind' }, { title: 'what it maps' }, { title: 'flags' }],
+      columns: [{ title: 'index', numeric: true }, { title: 'raw value', priority: 2 }, { title: 'kind' }, { title: 'what it maps' }, { title: 'flags', priority: 2 }],
       rows: runs.map((r) => [runIndexText(r), r.entry.value, r.entry.kind, describeEntry(r.entry, byId, r.last - r.first + 1), r.entry.flags]),
       onRow: (i) => {
         this.entryIndex = runs[i]?.first ?? null;
@@ -269,8 +269,6 @@ export class ShadowView implements View {
         this.renderRuler();
       },
       rowAttrs: (i) => ({ 'data-kind': runs[i]!.entry.kind, 'data-index': runs[i]!.first, 'data-last': runs[i]!.last, class: `kind-${runs[i]!.entry.kind}` }),
-      // Room for the decoded column (the table shares the width with the tree).
-      widths: ['9%', '20%', '11%', '40%', '20%'],
     });
     this.markSelectedRow(table);
     // With bypass_guest_pf (v3.0, shadow paging) 0 is the notrap value and listed; otherwise 0 is empty.

@@ -14,7 +14,7 @@ import { docLink } from '../doc_link';
 import { h, icon, replace } from '../dom';
 import { post } from '../host';
 import { kernelFnLinks } from '../kernel_link';
-import { dataTable } from '../table';
+import { dataTable, type Column } from '../table';
 import type { View, ViewContext } from '../view';
 
 export class SummaryView implements View {
@@ -63,7 +63,14 @@ function figureOfMerit(r: RunResult): HTMLElement {
       ? dataTable({
           id: 'labels',
           caption: 'Figure of merit (labelled repeats)',
-          columns: [{ title: 'label' }, { title: 'iterations', numeric: true }, { title: 'cycles', numeric: true }, { title: 'cycles/iter', numeric: true }, { title: 'µs/iter', numeric: true }, { title: 'rate', numeric: true }],
+          columns: [
+            { title: 'label' },
+            { title: 'iterations', numeric: true, priority: 3 },
+            { title: 'cycles', numeric: true, priority: 3 },
+            { title: 'cycles/iter', numeric: true, priority: 2 },
+            { title: 'µs/iter', numeric: true },
+            { title: 'rate', numeric: true },
+          ],
           rows,
         })
       : h('p', { class: 'note' }, 'No labelled repeat: the figure of merit is the elapsed time.'),
@@ -96,9 +103,8 @@ function exitTable(r: RunResult): HTMLElement {
     dataTable({
       id: 'exits',
       caption: 'VM exits (perf kvm stat)',
-      columns: ['VM-EXIT', 'Samples', 'Samples%', 'Time%', 'Min Time', 'Max Time', 'Avg time'].map((title, i) => ({ title, numeric: i > 0 })),
+      columns: perfColumns('VM-EXIT'),
       rows: exits.map(row),
-      widths: ['20%', '10%', '10%', '10%', '12%', '12%', '26%'],
     }),
     h('p', { class: 'note', 'data-testid': 'exit-totals' }, `Total Samples: ${fmtInt(totalCount)}, Total events handled time: ${fixed(us(r, totalCycles), 2)} µs.`),
   );
@@ -116,9 +122,8 @@ function faultTable(r: RunResult): HTMLElement {
   const table = dataTable({
     id: 'fault-classes',
     caption,
-    columns: [{ title: 'class' }, { title: 'count', numeric: true }, { title: 'percent', numeric: true }, { title: 'function' }, { title: 'value', numeric: true }, { title: 'meaning' }],
+    columns: [{ title: 'class' }, { title: 'count', numeric: true }, { title: 'percent', numeric: true, priority: 2 }, { title: 'function' }, { title: 'value', numeric: true, priority: 3 }, { title: 'meaning', priority: 2 }],
     rows: seen.map((f) => [f.class, fmtInt(f.count), `${share(f.count, all)}%`, f.ret.fn, String(f.ret.value), f.ret.meaning]),
-    widths: ['13%', '9%', '9%', '27%', '7%', '35%'],
     // The deciding function links to its definition in the run's kernel.
     cellNode: (i, j) => (j === 3 ? kernelFnLinks(r.kernel, seen[i]!.ret.fn) : null),
   });
@@ -173,12 +178,11 @@ function expectTable(r: RunResult): HTMLElement | null {
   const table = dataTable({
     id: 'expect',
     caption: `Expectations (${r.expect.length - failed} passed, ${failed} failed)`,
-    columns: [{ title: 'path' }, { title: 'expected' }, { title: 'actual', numeric: true }, { title: 'ok' }, { title: 'line', numeric: true }],
+    columns: [{ title: 'path' }, { title: 'expected' }, { title: 'actual', numeric: true }, { title: 'ok' }, { title: 'line', numeric: true, priority: 2 }],
     rows: r.expect.map((e) => [e.path, e.expected, e.actual === null ? 'no such value' : fmtInt(e.actual), e.ok ? '✓' : '✗', String(e.line)]),
     onRow: (i) => post({ type: 'revealLine', line: r.expect[i]!.line }),
     // Failures are marked so the stylesheet can colour them; the ✓/✗ text says the same for screen readers.
     rowAttrs: (i) => ({ 'data-ok': String(r.expect[i]!.ok) }),
-    widths: ['40%', '20%', '16%', '8%', '16%'],
   });
   return table;
 }
@@ -211,6 +215,12 @@ function mmioSection(r: RunResult): HTMLElement {
   return h('section', { class: 'mmio-stats', 'data-testid': 'mmio-stats' }, h('label', { class: 'mmio-filter' }, 'vCPU ', select), body);
 }
 
+/** perf kvm stat's columns; in a narrow panel Min and Max Time drop out first, then Samples%. */
+function perfColumns(key: string): Column[] {
+  const priority = [1, 1, 2, 1, 3, 3, 1];
+  return [key, 'Samples', 'Samples%', 'Time%', 'Min Time', 'Max Time', 'Avg time'].map((title, i) => ({ title, numeric: i > 0, priority: priority[i] }));
+}
+
 function mmioTable(r: RunResult, vcpu: number): HTMLElement {
   const lines = kvmStatLines(r, { event: 'mmio', vcpu, key: 'sample' });
   const totalCount = lines.reduce((n, l) => n + l.stats.count, 0);
@@ -232,10 +242,8 @@ function mmioTable(r: RunResult, vcpu: number): HTMLElement {
     dataTable({
       id: 'mmio',
       caption: `MMIO accesses (${who}), times in µs`,
-      // Short titles so the seven columns fit a 520 px panel.
-      columns: ['address:R/W', 'Samples', 'Samp%', 'Time%', 'Min', 'Max', 'Avg ± %'].map((title, i) => ({ title, numeric: i > 0 })),
+      columns: perfColumns('address:R/W'),
       rows,
-      widths: ['20%', '13.5%', '13.5%', '13.5%', '9.5%', '9.5%', '20.5%'],
     }),
     h('p', { class: 'note', 'data-testid': 'mmio-totals' }, `Total Samples: ${fmtInt(totalCount)}, Total events handled time: ${time(totalCycles)} µs.`),
   );

@@ -113,6 +113,10 @@ export class TimelineView implements View {
     );
   }
 
+  isEmpty(run: PanelRun): boolean {
+    return run.result.trace.events.length === 0;
+  }
+
   show(run: PanelRun): void {
     const trace = run.result.trace;
     this.details.kernel = run.result.kernel;
@@ -278,7 +282,10 @@ export class TimelineView implements View {
     setText(cells[3]!, INT.format(e.cycles));
     setText(cells[4]!, e.name);
     cells[4]!.classList.toggle('probe', isProbe(e.name));
+    // The name and class may be cut short in a narrow list: their tooltips hold them.
+    (cells[4] as HTMLElement).title = e.name;
     setText(cells[5]!, e.class ?? '');
+    (cells[5] as HTMLElement).title = e.class ?? '';
     setText(cells[6]!, e.line > 0 ? String(e.line) : '');
     let fields = '';
     for (const k in e.fields) fields += `${fields ? ' ' : ''}${k}=${String(e.fields[k])}`;

@@ -183,7 +183,7 @@ function notesSection(c: CompareResult): HTMLElement | null {
 /** One row per name, one column per variant, each variant after the first followed by its change
  *  against the first (`Δ LABEL`). */
 function sideBySide(id: string, caption: string, first: string, c: CompareResult, names: readonly string[], value: (v: VariantResult, name: string) => number): HTMLElement {
-  const columns = [{ title: first }, ...c.variants.flatMap((v, i) => (i === 0 ? [{ title: v.label, numeric: true }] : [{ title: v.label, numeric: true }, { title: `Δ ${v.label}`, numeric: true }]))];
+  const columns = [{ title: first }, ...c.variants.flatMap((v, i) => (i === 0 ? [{ title: v.label, numeric: true }] : [{ title: v.label, numeric: true }, { title: `Δ ${v.label}`, numeric: true, priority: 2 }]))];
   return dataTable({
     id,
     caption: c.variants.length > 1 ? `${caption} (Δ: change against ${c.variants[0]!.label})` : caption,

@@ -103,7 +103,7 @@ export class Machine {
       if (m.readonly) throw new GuestSetupError(`memslot ${m.slot}: read-only memslots (KVM_MEM_READONLY) arrived in v3.8; ${kernel} knows only KVM_MEM_LOG_DIRTY_PAGES and would map the slot writable, so it is not modelled`, m.pos.line, m.pos.col);
       kvm.memslots.install(new Memslot(m.slot, m.gpa / 4096, m.size / 4096));
     }
-    this.userMemslots = addFillerSlots(kvm, sc, o.memslot_count ?? sc.memslots.length);
+    this.userMemslots = addFillerSlots(kvm, sc, o.memslot_count ?? sc.memslots.length, maxphyaddr);
     addVmxPrivateSlots(kvm, sc);
     // The VMM's KVM_SET_USER_MEMORY_REGION calls each ended in kvm_arch_commit_memory_region, whose
     // kvm_mmu_change_mmu_pages set the shadow page budget from the slots' pages.
@@ -466,9 +466,9 @@ export class Machine {
  * `memslot_count` (a compare variant's `memslots: N`): fill free slot ids, lowest first, with 4K RAM
  * slots from 4G up, clear of the scenario's memory, until N user slots exist. Returns the count.
  */
-function addFillerSlots(kvm: Kvm, sc: Scenario, count: number): number {
+function addFillerSlots(kvm: Kvm, sc: Scenario, count: number, maxphyaddr: number): number {
   let have = sc.memslots.length;
-  let gpa = 0x100000000;
+  let gpa = FILLER_BASE;
   const later = new Set<number>(); // ids the workload's `memslot: add` steps use
   const collect = (steps: Step[]): void => {
     for (const st of steps) {
@@ -477,16 +477,29 @@ function addFillerSlots(kvm: Kvm, sc: Scenario, count: number): number {
     }
   };
   for (const v of sc.vcpus) collect(v.workload);
-  const taken = (g: number) => sc.memslots.some((m) => g < m.gpa + m.size && m.gpa < g + 4096) || sc.devices.some((d) => g < d.gpa + d.size && d.gpa < g + 4096);
+  // The scenario's RAM and devices; a filler page that would overlap one goes past its end at once
+  // (never a walk through it in steps: a slot of 0xeffff00000000 bytes is one jump).
+  const regions = [...sc.memslots, ...sc.devices].map((r) => [r.gpa, r.gpa + r.size] as const);
+  const limit = 2 ** maxphyaddr;
   for (let id = 0; id < 32 && have < count; id++) {
     if (kvm.memslots.slots[id] || later.has(id)) continue;
-    while (taken(gpa)) gpa += 0x200000;
+    for (let r = regions.find(([lo, hi]) => gpa < hi && lo < gpa + 4096); r; r = regions.find(([lo, hi]) => gpa < hi && lo < gpa + 4096)) {
+      gpa = Math.ceil(r[1] / FILLER_STRIDE) * FILLER_STRIDE;
+    }
+    if (gpa + 4096 > limit) {
+      const at = sc.memslots[0]?.pos ?? { line: 1, col: 1 };
+      throw new GuestSetupError(`memslots: ${count}: no room for filler slot ${id} below MAXPHYADDR (${maxphyaddr} bits, 0x${limit.toString(16)}): the scenario's memory and devices leave none above 4G`, at.line, at.col);
+    }
     kvm.memslots.install(new Memslot(id, gpa / 4096, 1));
-    gpa += 0x200000;
+    gpa += FILLER_STRIDE;
     have++;
   }
   return have;
 }
+
+/** Filler slots: one page each, from 4G up, 2M apart (as a VMM's extra regions would sit). */
+const FILLER_BASE = 0x100000000;
+const FILLER_STRIDE = 0x200000;
 
 /**
  * VMX's private memslots (vmx.c and asm/vmx.h, 3.0.1 and 3.1.10): the real-mode TSS, slot 32

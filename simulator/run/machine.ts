@@ -22,7 +22,8 @@ import { buildGuest, entryAddress, GuestRam, GuestSetupError, type BuiltGuest } 
 import { ShadowMmu, shadowMmuLoad } from '../kvm/mmu/shadow';
 import { VcpuRunner, accessPfec, INSN_GUEST_FAULT, INSN_STOPPED } from './vcpu_run';
 import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
-import { Compiler, TooManyStepsError, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_FETCH, OP_INVLPG, OP_LOOP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
+import { OverBudgetError } from './work_budget';
+import { Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_FETCH, OP_INVLPG, OP_LOOP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
 import { Scheduler } from './scheduler';
 import { ExitTimes } from './exit_times';
 import { MmioTimes } from './mmio_times';
@@ -124,7 +125,7 @@ export class Machine {
     try {
       this.programs = sc.vcpus.map((v) => compiler.compile(v.workload));
     } catch (e) {
-      if (e instanceof TooManyStepsError) throw new GuestSetupError(e.message, e.line, e.col);
+      if (e instanceof OverBudgetError) throw new GuestSetupError(e.message, e.line, e.col);
       throw e;
     }
     this.labels = compiler.labels;

@@ -5,6 +5,7 @@
 
 import type { Step, WaitPoint } from '../scenario/types';
 import { RACE_POINTS } from '../scenario/types';
+import { addWork } from './work_budget';
 
 export const OP_READ = 0;
 export const OP_WRITE = 1;
@@ -49,24 +50,12 @@ export class Program {
   }
 }
 
-/** At most this many workload steps per run (about ten minutes of simulation at the slowest). */
-export const MAX_STEPS = 300_000_000;
-
-export class TooManyStepsError extends Error {
-  constructor(
-    readonly steps: number,
-    readonly line: number,
-    readonly col: number,
-  ) {
-    super(`the workload runs ${steps.toExponential(2)} steps; the limit is ${MAX_STEPS.toExponential(0)} per run`);
-  }
-}
-
 /** Compiles all vCPUs' workloads; instruction slots are numbered across the whole VM. */
 export class Compiler {
   readonly labels: string[] = [];
   readonly codeSlots: CodeSlot[] = [];
-  private total = 0;
+  /** Microseconds of simulation the workloads compiled so far ask for (run/work_budget.ts). */
+  private work = 0;
 
   /** `skipped`: race points whose waits (wait_for steps, resume_at) are left out. */
   constructor(private readonly skipped: ReadonlySet<string> = new Set()) {}
@@ -131,8 +120,7 @@ export class Compiler {
       }
     };
     walk(steps);
-    this.total += stepCount(steps);
-    if (this.total > MAX_STEPS) throw new TooManyStepsError(this.total, steps[0]?.pos.line ?? 1, steps[0]?.pos.col ?? 1);
+    this.work = addWork(this.work, steps); // (throws OverBudgetError at the step that is too much)
     return new Program(ops, args, lines);
   }
 
@@ -154,9 +142,3 @@ function resumeAt(w: WaitPoint | null): [number, number, number] {
   return w === null ? [-1, 0, 0] : [w.vcpu, RACE_POINTS.indexOf(w.point), w.level ?? 0];
 }
 
-/** How many leaf steps a list runs, repeats multiplied out. */
-function stepCount(steps: Step[]): number {
-  let n = 0;
-  for (const s of steps) n += s.kind === 'repeat' ? s.count * stepCount(s.steps) : 1;
-  return n;
-}

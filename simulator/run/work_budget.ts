@@ -1,0 +1,72 @@
+// What a workload asks of the simulator, budgeted by what each step costs to simulate rather than by
+// the number of steps, so that every accepted scenario finishes in bounded time (docs/limits.md).
+
+import type { Step } from '../scenario/types';
+
+/**
+ * About how many microseconds one step of each kind takes to simulate on the 2-core machine the
+ * project is tested on, rounded up from `node scripts/step_cost.mjs` (warm, the dearer of EPT and
+ * shadow paging; docs/limits.md has the figures). A `repeat` costs its body.
+ */
+export const STEP_COST_US: Readonly<Record<Step['kind'], number>> = {
+  read: 3,
+  write: 8,
+  fetch: 4,
+  pte: 16,
+  invlpg: 3,
+  cr3: 3,
+  compute: 1,
+  repeat: 0,
+  'memslot-add': 8,
+  'memslot-delete': 8,
+  set: 1,
+  'wait-for': 1,
+};
+
+/** At most this much simulation per run: five minutes at the costs above. */
+export const MAX_WORK_US = 300e6;
+
+/** The simulation time a list of steps asks for, in microseconds, repeats multiplied out. */
+export function workOf(steps: readonly Step[]): number {
+  let us = 0;
+  for (const s of steps) us += s.kind === 'repeat' ? s.count * workOf(s.steps) : STEP_COST_US[s.kind];
+  return us;
+}
+
+/** How many steps a list runs, repeats multiplied out. */
+export function stepsOf(steps: readonly Step[]): number {
+  let n = 0;
+  for (const s of steps) n += s.kind === 'repeat' ? s.count * stepsOf(s.steps) : 1;
+  return n;
+}
+
+export class OverBudgetError extends Error {
+  constructor(
+    readonly workUs: number,
+    readonly steps: number,
+    readonly line: number,
+    readonly col: number,
+  ) {
+    super(
+      `the workload would take about ${fmtSeconds(workUs)} to simulate (this vCPU's ${steps.toExponential(2)} steps and any before it); ` +
+        `the limit is ${fmtSeconds(MAX_WORK_US)} per run (docs/limits.md): lower the repeat counts`,
+    );
+  }
+}
+
+function fmtSeconds(us: number): string {
+  return `${Math.ceil(us / 1e6).toLocaleString('en-US')} s`;
+}
+
+/**
+ * Adds `steps` (one vCPU's workload) to `before` (the other vCPUs' work so far); throws at the
+ * top-level step whose work takes the run past the budget. Returns the new total.
+ */
+export function addWork(before: number, steps: readonly Step[]): number {
+  let total = before;
+  for (const s of steps) {
+    total += s.kind === 'repeat' ? s.count * workOf(s.steps) : STEP_COST_US[s.kind];
+    if (total > MAX_WORK_US) throw new OverBudgetError(before + workOf(steps), stepsOf(steps), s.pos.line, s.pos.col);
+  }
+  return total;
+}

@@ -5,6 +5,7 @@
 // and the run's cycles per call path as folded stacks (flamegraph.pl, speedscope, inferno).
 // Pure functions of the RunResult: no vscode import, so they are unit-tested directly.
 
+import { csvField } from '../shared/csv';
 import { foldedStacks, formatTraceCmd, type RunResult, type TraceEventRecord } from '../simulator/index';
 
 /** Microseconds of the vCPU clock (cycles at the profile's frequency). */
@@ -58,13 +59,9 @@ export function traceToJson(r: RunResult): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CSV (RFC 4180: CRLF line ends; a field with a comma, quote or line break is quoted, quotes doubled)
+// CSV (RFC 4180: CRLF line ends; fields quoted and formulas neutralised by shared/csv.ts)
 
 export const CSV_COLUMNS = ['seq', 'step', 'vcpu', 'cycles', 'time_us', 'name', 'class', 'line', 'fields'] as const;
-
-export function csvField(s: string): string {
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
 
 /** An event's fields as `k=v` pairs joined by spaces, in the tracepoint's field order. */
 export function fieldsText(fields: TraceEventRecord['fields']): string {

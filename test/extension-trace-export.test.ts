@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseScenario, runScenario, type RunResult } from '../simulator/index';
-import { CSV_COLUMNS, csvField, cyclesToMicros, flameToFolded, traceToChromeTrace, traceToCsv, traceToJson, traceToTraceCmd, type ChromeTraceEvent } from '../extension/trace_export';
+import { csvField } from '../shared/csv';
+import { CSV_COLUMNS, cyclesToMicros, flameToFolded, traceToChromeTrace, traceToCsv, traceToJson, traceToTraceCmd, type ChromeTraceEvent } from '../extension/trace_export';
 
 function doorbell(): RunResult {
   const parsed = parseScenario(readFileSync('examples/doorbell.mmio.yaml', 'utf8'), 'doorbell.mmio.yaml');

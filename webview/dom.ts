@@ -1,5 +1,8 @@
 // Building DOM nodes. Everything from a scenario or a report is set as text (textContent or a text
-// node), never parsed as markup: a scenario named "<img onerror=...>" shows those characters.
+// node), never parsed as markup: a scenario named "<img onerror=...>" shows those characters. Text
+// and tooltips show bidi controls as their code points (webview/bidi.ts).
+
+import { showBidiControls } from './bidi';
 
 export type Child = Node | string | number | null | undefined | false;
 export type Attrs = Record<string, string | number | boolean | null | undefined>;
@@ -22,17 +25,20 @@ export function svg(tag: string, attrs?: Attrs | null, ...children: Child[]): SV
   return el;
 }
 
+/** Attributes a reader sees (tooltips, screen-reader labels); data-* keep the text as it is. */
+const SHOWN_ATTRS = new Set(['title', 'aria-label']);
+
 export function setAttrs(el: Element, attrs: Attrs): void {
   for (const [k, v] of Object.entries(attrs)) {
     if (v === false || v === null || v === undefined) el.removeAttribute(k);
-    else el.setAttribute(k, v === true ? '' : String(v));
+    else el.setAttribute(k, v === true ? '' : SHOWN_ATTRS.has(k) ? showBidiControls(String(v)) : String(v));
   }
 }
 
 export function append(el: Node, children: Child[]): void {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;
-    el.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+    el.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(showBidiControls(String(c))) : c);
   }
 }
 
@@ -49,8 +55,9 @@ export function icon(name: string, label?: string): HTMLElement {
 
 /** Text that may wrap after each underscore (handle_mmio_page_fault_common, bypass_guest_pf) and,
  *  in a number too wide for its column, between digit groups (5,846,/837,874): text nodes with a
- *  <wbr> at each place (`wbr.digits` between digit groups). The text content is unchanged. */
-export function wrappable(text: string): Node {
+ *  <wbr> at each place (`wbr.digits` between digit groups). The text is unchanged but for bidi controls. */
+export function wrappable(raw: string): Node {
+  const text = showBidiControls(raw);
   const f = document.createDocumentFragment();
   let at = 0;
   for (const m of text.matchAll(/_|(?<=\d),(?=\d)/g)) {

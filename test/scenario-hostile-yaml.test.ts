@@ -1,0 +1,66 @@
+// Hostile YAML (issue 14): work linear in the file, and one located message per mistake.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it, vi } from 'vitest';
+import * as yaml from 'yaml';
+import { duplicateKeys } from '../simulator/scenario/duplicate_keys';
+import { parseScenario } from '../simulator/scenario/parse';
+import type { Diagnostic } from '../simulator/scenario/types';
+
+// Wraps parseDocument so that the options the parser passes can be checked.
+vi.mock('yaml', async (importOriginal) => {
+  const real = await importOriginal<typeof import('yaml')>();
+  return { ...real, parseDocument: vi.fn(real.parseDocument) };
+});
+
+const BASE = readFileSync(new URL('../examples/doorbell.mmio.yaml', import.meta.url), 'utf8');
+
+function diagnostics(text: string): [number, number, string][] {
+  const r = parseScenario(text, 'bad.mmio.yaml');
+  if (!('diagnostics' in r)) throw new Error('expected diagnostics');
+  return r.diagnostics.map((d: Diagnostic) => [d.line, d.col, d.message]);
+}
+
+function loc(text: string, needle: string, from = 0): [number, number] {
+  const at = text.indexOf(needle, from);
+  if (at < 0) throw new Error(`test bug: ${JSON.stringify(needle)} not in text`);
+  const before = text.slice(0, at).split('\n');
+  return [before.length, before[before.length - 1]!.length + 1];
+}
+
+function replaced(from: string, to: string, text = BASE): string {
+  if (!text.includes(from)) throw new Error(`test bug: ${JSON.stringify(from)} not in text`);
+  return text.replace(from, to);
+}
+
+describe('duplicate keys, in linear time', () => {
+  it("turns off the YAML library's quadratic duplicate-key check", () => {
+    const spy = vi.mocked(yaml.parseDocument);
+    spy.mockClear();
+    parseScenario(BASE, 'ok.mmio.yaml');
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect(spy.mock.calls[0]![1]).toMatchObject({ uniqueKeys: false });
+  });
+
+  it('reports a duplicate in a block mapping at the second key', () => {
+    const text = replaced('kernel: v3.1\n', 'kernel: v3.1\nname: again\n');
+    expect(diagnostics(text)).toEqual([[...loc(text, 'name: again'), 'duplicate key `name`']]);
+  });
+
+  it('reports a duplicate in a flow mapping at the second key, also when spelled differently', () => {
+    const text = replaced('{ slot: 0, gpa: 0x0, size: 256M }', '{ slot: 0, gpa: 0x0, size: 256M, 0x10: 1, 16: 2 }');
+    // 16 and 0x10 are the same integer; the unknown keys are reported too, each once.
+    const diags = diagnostics(text);
+    expect(diags).toContainEqual([...loc(text, '16: 2'), 'duplicate key `16`']);
+    expect(diags.filter((d) => d[2].startsWith('duplicate'))).toHaveLength(1);
+  });
+
+  it('finds the one duplicate among 40,000 keys, in block and flow mappings', () => {
+    const keys = Array.from({ length: 40_000 }, (_, i) => `k${i}`);
+    const blockText = keys.map((k) => `${k}: 1`).join('\n') + '\nk123: 2\n';
+    const block = yaml.parseDocument(blockText, { uniqueKeys: false });
+    expect(duplicateKeys(block.contents).map((k) => [String((k as yaml.Scalar).value), k.range![0]])).toEqual([['k123', blockText.lastIndexOf('k123: 2')]]);
+    const flowText = `{ ${keys.map((k) => `${k}: 1`).join(', ')}, k7: 2 }`;
+    const flow = yaml.parseDocument(flowText, { uniqueKeys: false });
+    expect(duplicateKeys(flow.contents).map((k) => k.range![0])).toEqual([flowText.lastIndexOf('k7: 2')]);
+  });
+});

@@ -62,5 +62,46 @@ describe('duplicate keys, in linear time', () => {
     const flowText = `{ ${keys.map((k) => `${k}: 1`).join(', ')}, k7: 2 }`;
     const flow = yaml.parseDocument(flowText, { uniqueKeys: false });
     expect(duplicateKeys(flow.contents).map((k) => k.range![0])).toEqual([flowText.lastIndexOf('k7: 2')]);
+  }, 60_000); // the YAML library alone takes seconds for 80,000 keys on a loaded machine
+});
+
+describe('aliases: bounded by the nodes they expand to', () => {
+  // The issue's file: 2,000 steps under `&s`, then 999 repeats that each use `*s` (121 KB, 9 s a parse).
+  const steps = '      - { read: 0xffff880000100000, size: 8 }\n'.repeat(2000);
+  const uses = '  - { repeat: 1, steps: *s }\n'.repeat(999);
+  const bomb = BASE.replace(/^workload:\n[\s\S]*?^expect:\n/m, `workload:\n  - repeat: 1\n    steps: &s\n${steps}${uses}expect:\n`);
+
+  it('stops at the use of `*s` that passes 100,000 nodes, with one located message', () => {
+    expect(bomb.length).toBeGreaterThan(120_000);
+    // Each use brings 10,001 nodes (the list; a mapping and two keys and values per step): the 10th passes.
+    let at = bomb.indexOf('*s');
+    for (let i = 1; i < 10; i++) at = bomb.indexOf('*s', at + 1);
+    expect(diagnostics(bomb)).toEqual([
+      [...loc(bomb, '*s', at), "workload[10].steps: aliases expand to more than 100000 YAML nodes in this file (each use of `*s` repeats its anchor's nodes)"],
+    ]);
+  });
+
+  it('refuses an alias inside the node it names', () => {
+    const text = replaced('kernel: v3.1\n', 'kernel: v3.1\nscheduler: &loop { seed: *loop }\n');
+    expect(diagnostics(text)).toEqual([
+      [...loc(text, '*loop'), "scheduler.seed: aliases expand to more than 100000 YAML nodes in this file (each use of `*loop` repeats its anchor's nodes)"],
+    ]);
+  });
+
+  it('still reads a file that shares steps through an alias', () => {
+    const shared = replaced(
+      '    steps:\n      - { write: 0xffffc90000000050, size: 4, value: 1 }\n      - { read: 0xffff880000100000, size: 8 }\n      - { compute: 20000 }\n',
+      '    steps: &burst\n      - { write: 0xffffc90000000050, size: 4, value: 1 }\n      - { read: 0xffff880000100000, size: 8 }\n      - { compute: 20000 }\n  - { repeat: 2, steps: *burst }\n',
+    );
+    const r = parseScenario(shared, 'shared.mmio.yaml');
+    if (!('scenario' in r)) throw new Error(JSON.stringify(r.diagnostics));
+    const [first, second] = r.scenario.vcpus[0]!.workload as { steps: unknown }[];
+    expect(second!.steps).toEqual(first!.steps);
+    expect(r.scenario.vcpus[0]!.workload).toHaveLength(2);
+  });
+
+  it('names an alias without an anchor, once, and nothing else', () => {
+    const text = replaced('name: Doorbell writes to an emulated NIC', 'name: *nope');
+    expect(diagnostics(text)).toEqual([[...loc(text, '*nope'), 'unknown alias `*nope`: no anchor `&nope` before it']]);
   });
 });

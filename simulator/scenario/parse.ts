@@ -128,6 +128,11 @@ export function parseScenario(text: string, file: string, opts: ParseOptions = {
     for (const e of [...doc.errors, ...doc.warnings]) reportYaml(ctx, e);
     // A syntax error leaves a partial tree: validating it would only add confusing follow-on errors.
     if (doc.errors.length > 0) return { diagnostics: sorted(ctx.diags) };
+    // An alias without an anchor is a single mistake: reading on would only describe `*name` as a
+    // value of the wrong type wherever it stands.
+    const unknown = [...ctx.aliases.target].filter(([, t]) => !t);
+    for (const [alias] of unknown) ctx.report([alias.range![0], alias.range![1]], `unknown alias \`*${alias.source}\`: no anchor \`&${alias.source}\` before it`);
+    if (unknown.length > 0) return { diagnostics: sorted(ctx.diags) };
     for (const key of duplicateKeys(doc.contents)) {
       const range: [number, number] = [key.range![0], key.range![1]];
       ctx.report(range, `duplicate key \`${text.slice(range[0], range[1]).trim()}\``);

@@ -105,3 +105,55 @@ describe('aliases: bounded by the nodes they expand to', () => {
     expect(diagnostics(text)).toEqual([[...loc(text, '*nope'), 'unknown alias `*nope`: no anchor `&nope` before it']]);
   });
 });
+
+describe('one mistake, one message that names it', () => {
+  const TOO_DEEP = 'nested more than 200 levels deep (no scenario needs that many; the YAML reader would run out of stack)';
+
+  it('names a second YAML document, without the library’s API advice', () => {
+    const text = BASE + '---\nname: second\n';
+    expect(diagnostics(text)).toEqual([[...loc(text, '---\n'), 'a scenario file holds one YAML document: remove this `---` line and what follows it, or move that into a file of its own']]);
+  });
+
+  it('names nesting too deep for the YAML reader: 10,000 `[`', () => {
+    expect(diagnostics('['.repeat(10_000))).toEqual([[1, 201, TOO_DEEP]]);
+    expect(diagnostics(`# a comment\nname: ${'['.repeat(10_000)}`)).toEqual([[2, 207, TOO_DEEP]]);
+    // Brackets inside quotes, comments and plain scalars open nothing.
+    const b = '['.repeat(300);
+    let text = replaced('name: Doorbell writes to an emulated NIC', `name: "${b}" # ${'{'.repeat(300)}`);
+    text = replaced('label: transaction', `label: t${b}`, text);
+    const r = parseScenario(text, 'brackets.mmio.yaml');
+    if (!('scenario' in r)) throw new Error(JSON.stringify(r.diagnostics));
+    expect(r.scenario.name).toBe(b);
+  });
+
+  it('names block nesting too deep, at the first collection past 200 levels', () => {
+    const text = Array.from({ length: 300 }, (_, i) => `${' '.repeat(i)}a${i}:`).join('\n') + ' 1\n';
+    expect(diagnostics(text)).toEqual([[201, 201, TOO_DEEP]]);
+  });
+
+  it('reports only the misspelled `memslot:`, not every mapping as unbacked', () => {
+    const text = replaced('memslots:\n', 'memslot:\n');
+    expect(diagnostics(text)).toEqual([[...loc(text, 'memslot:'), 'unknown key `memslot`; did you mean `memslots`?']]);
+  });
+});
+
+describe('characters YAML does not allow', () => {
+  it.each([
+    ['a raw NUL', '\0', 'U+0000'],
+    ['an escape (ANSI)', '\x1b', 'U+001B'],
+    ['DEL', '\x7f', 'U+007F'],
+    ['a C1 control', '\x9b', 'U+009B'],
+  ])('reports %s in a name once, at its line and column', (_what, char, code) => {
+    const text = replaced('emulated NIC', `emulated${char}NIC`);
+    expect(diagnostics(text)).toEqual([
+      [...loc(text, char), `control character ${code} is not allowed in YAML: remove it (write it as an escape such as "\\0" inside double quotes if it is meant)`],
+    ]);
+  });
+
+  it('accepts tab, CR LF and NEL, and an escaped NUL in double quotes', () => {
+    const text = replaced('name: Doorbell writes to an emulated NIC\n', 'name: "Doorbell\\0\tNIC\u0085"\r\n');
+    const r = parseScenario(text, 'ok.mmio.yaml');
+    if (!('scenario' in r)) throw new Error(JSON.stringify(r.diagnostics));
+    expect(r.scenario.name).toBe('Doorbell\0\tNIC\u0085');
+  });
+});

@@ -6,7 +6,10 @@ import { LineCounter, isMap, isNode, isSeq, parseDocument } from 'yaml';
 import { checkLayout, regions } from './checks';
 import { addedSlots, defaultMetric, physUses, readCompare, readMetric } from './compare';
 import { readExpect } from './expect';
+import { duplicateKeys } from './duplicate_keys';
 import { readGuest } from './guest';
+import { TOO_DEEP, flowTooDeep, treeTooDeep } from './nesting';
+import { firstUnprintable } from './printable';
 import { Ctx, TooManyAliases, need, opt, readEnum, readObj, readString, val, type Val } from './reader';
 import { KERNELS, type Diagnostic, type Kernel, type Scenario } from './types';
 import { HOST_KEYS, MMU_KEYS, PKE_NEEDS_EPT, bypassProblems, readDevices, readHost, readMemslots, readMmu, readScheduler } from './vm';
@@ -54,8 +57,10 @@ function readScenario(ctx: Ctx, root: Val, file: string, opts: ParseOptions): Sc
   const devicesV = top.keys.get('devices');
   const devices = devicesV ? readDevices(ctx, devicesV, host.maxphyaddr) : [];
   checkLayout(ctx, [...memslots, ...devices]);
-  // Coverage is checked only against a clean layout, so one bad memslot does not flag every mapping.
-  const backing = ctx.count() === before ? regions(memslots, devices) : null;
+  // Coverage is checked only against a clean layout, so one bad memslot does not flag every mapping,
+  // nor a misspelled `memslots:` or `devices:` key (reported once, as unknown) every mapping.
+  const layoutKnown = !top.misspelled.has('memslots') && !top.misspelled.has('devices');
+  const backing = ctx.count() === before && layoutKnown ? regions(memslots, devices) : null;
 
   const guestV = need(ctx, top, 'guest');
   const guestO = guestV ? readObj(ctx, guestV, ['paging', 'cpu', 'page_tables_top', 'code', 'mappings']) : null;
@@ -97,15 +102,10 @@ function readScenario(ctx: Ctx, root: Val, file: string, opts: ParseOptions): Sc
   };
 }
 
-/** Reports a YAML parser error or warning. Duplicate keys are positioned on the first character
- *  only, so the range is widened to the whole (plain) key. */
+/** Reports a YAML parser error or warning. */
 function reportYaml(ctx: Ctx, e: { code: string; pos: [number, number]; message: string }): void {
-  if (e.code === 'DUPLICATE_KEY') {
-    const key = /^[^\s:,{}[\]]+/.exec(ctx.text.slice(e.pos[0]))?.[0] ?? ctx.text.slice(e.pos[0], e.pos[1]);
-    ctx.report([e.pos[0], e.pos[0] + key.length], `duplicate key \`${key}\``);
-  } else {
-    ctx.report(e.pos, `YAML: ${e.message.split('\n')[0]}`);
-  }
+  if (e.code === 'MULTIPLE_DOCS') ctx.report([e.pos[0], e.pos[0] + 3], 'a scenario file holds one YAML document: remove this `---` line and what follows it, or move that into a file of its own');
+  else ctx.report(e.pos, `YAML: ${e.message.split('\n')[0]}`);
 }
 
 /**
@@ -117,7 +117,18 @@ export interface ParseOptions {
   defaultKernel?: Kernel;
 }
 
+/** A diagnostic at `at` found before the YAML library runs (so without its line counter). */
+function located(text: string, file: string, at: number, message: string): { diagnostics: Diagnostic[] } {
+  const line = text.slice(0, at).split('\n').length;
+  const col = at - text.lastIndexOf('\n', at - 1);
+  return { diagnostics: [{ file, line, col, endLine: line, endCol: col + 1, message }] };
+}
+
 export function parseScenario(text: string, file: string, opts: ParseOptions = {}): { scenario: Scenario } | { diagnostics: Diagnostic[] } {
+  const bad = firstUnprintable(text);
+  if (bad) return located(text, file, bad.at, `control character ${bad.code} is not allowed in YAML: remove it (write it as an escape such as "\\0" inside double quotes if it is meant)`);
+  const deep = flowTooDeep(text);
+  if (deep !== null) return located(text, file, deep, TOO_DEEP);
   const lc = new LineCounter();
   let ctx: Ctx | null = null;
   try {
@@ -125,13 +136,34 @@ export function parseScenario(text: string, file: string, opts: ParseOptions = {
       intAsBigInt: true,
       keepSourceTokens: false,
       prettyErrors: false,
-      uniqueKeys: true,
+      // Checked by duplicateKeys in linear time: the library's check is quadratic in the keys.
+      uniqueKeys: false,
       lineCounter: lc,
     });
     ctx = new Ctx(text, file, lc, doc);
+    // Block nesting too deep for the library's recursion: one message, not one per level.
+    const overflow = doc.errors.find((e) => e.message.includes('Maximum call stack size exceeded'));
+    if (overflow) {
+      ctx.report(overflow.pos, TOO_DEEP);
+      return { diagnostics: ctx.diags };
+    }
     for (const e of [...doc.errors, ...doc.warnings]) reportYaml(ctx, e);
     // A syntax error leaves a partial tree: validating it would only add confusing follow-on errors.
-    if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { diagnostics: sorted(ctx.diags) };
+    if (doc.errors.length > 0) return { diagnostics: sorted(ctx.diags) };
+    const tooDeep = treeTooDeep(doc.contents);
+    if (tooDeep) {
+      ctx.report([tooDeep.range![0], tooDeep.range![0] + 1], TOO_DEEP);
+      return { diagnostics: ctx.diags };
+    }
+    // An alias without an anchor is a single mistake: reading on would only describe `*name` as a
+    // value of the wrong type wherever it stands.
+    const unknown = [...ctx.aliases.target].filter(([, t]) => !t);
+    for (const [alias] of unknown) ctx.report([alias.range![0], alias.range![1]], `unknown alias \`*${alias.source}\`: no anchor \`&${alias.source}\` before it`);
+    if (unknown.length > 0) return { diagnostics: sorted(ctx.diags) };
+    for (const key of duplicateKeys(doc.contents)) {
+      const range: [number, number] = [key.range![0], key.range![1]];
+      ctx.report(range, `duplicate key \`${text.slice(range[0], range[1]).trim()}\``);
+    }
     const scenario = readScenario(ctx, val(ctx, doc.contents, '', [0, text.length]), file, opts);
     if (scenario && ctx.count() === 0) return { scenario };
     return { diagnostics: sorted(ctx.diags) };

@@ -12,6 +12,7 @@ import {
   type LineCounter,
   type YAMLMap,
 } from 'yaml';
+import { resolveAliases, type Aliases } from './aliases';
 import { U64_MAX, hex, parseIntText } from './numbers';
 import { closestName, didYouMean } from './suggest';
 import type { Diagnostic, SourcePos } from './types';
@@ -36,21 +37,26 @@ export interface Obj {
   misspelled: Set<string>;
 }
 
-/** Alias uses allowed per file: each use is validated again, so nested aliases could blow up. */
-const MAX_ALIASES = 1000;
+/** Nodes that aliases may expand to, per file: each use of an alias is validated again, so this
+ *  bounds that work (see docs/limits.md for the number). */
+export const MAX_ALIAS_NODES = 100_000;
 
-/** Thrown (and caught in parseScenario) to stop validating a file that uses too many aliases. */
+/** Thrown (and caught in parseScenario) to stop validating a file whose aliases expand too far. */
 export class TooManyAliases extends Error {}
 
 export class Ctx {
   readonly diags: Diagnostic[] = [];
-  aliases = 0;
+  readonly aliases: Aliases;
+  /** Nodes brought in by the aliases read so far. */
+  expanded = 0;
   constructor(
     readonly text: string,
     readonly file: string,
     readonly lc: LineCounter,
     readonly doc: Document,
-  ) {}
+  ) {
+    this.aliases = resolveAliases(doc.contents);
+  }
 
   report(range: [number, number], message: string): void {
     const start = this.lc.linePos(range[0]);
@@ -95,11 +101,13 @@ export function val(ctx: Ctx, node: unknown, path: string, fallback: [number, nu
   const range: [number, number] =
     isNode(node) && node.range ? [node.range[0], node.range[1]] : fallback;
   if (!isAlias(node)) return { node, range, path };
-  if (++ctx.aliases > MAX_ALIASES) {
-    ctx.report(range, `${path || 'scenario'}: too many alias uses (more than ${MAX_ALIASES})`);
+  const target = ctx.aliases.target.get(node) ?? null;
+  ctx.expanded += ctx.aliases.size.get(node) ?? 1;
+  if (ctx.expanded > MAX_ALIAS_NODES) {
+    ctx.report(range, `${path || 'scenario'}: aliases expand to more than ${MAX_ALIAS_NODES} YAML nodes in this file (each use of \`*${node.source}\` repeats its anchor's nodes)`);
     throw new TooManyAliases();
   }
-  return { node: node.resolve(ctx.doc) ?? null, range, path };
+  return { node: target, range, path };
 }
 
 export function describe(ctx: Ctx, v: Val): string {

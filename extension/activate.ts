@@ -50,7 +50,7 @@ export function activateWith(context: vscode.ExtensionContext, platform: Platfor
   const testClient = new SimulatorClient(platform.createWorker);
   clients = [client, testClient];
 
-  const store = new RunStore();
+  const store = new RunStore(context.workspaceState);
   const diagnostics = new ScenarioDiagnostics(store);
   const tables = new TablesDocuments(client, store);
   const statusBar = new RunStatusBar(store);

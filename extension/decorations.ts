@@ -4,23 +4,8 @@
 
 import * as vscode from 'vscode';
 import type { LineStats } from '../simulator/index';
-import { fmtCycles, fmtInt } from '../shared/format';
-import { lineFaults, lineSummary } from './line_summary';
+import { lineHover, lineSummary } from './line_summary';
 import type { RunStore } from './run_store';
-
-function hover(stats: LineStats, file: string): vscode.MarkdownString {
-  const md = new vscode.MarkdownString(undefined, true);
-  md.appendMarkdown(`**MMU Lab** · ${file}, line ${stats.line}\n\n`);
-  md.appendMarkdown(`Ran ${fmtInt(stats.count)} time${stats.count === 1 ? '' : 's'}, ${fmtCycles(stats.cycles)} charged to the vCPU.\n\n`);
-  const faults = lineFaults(stats);
-  if (faults.length > 0) {
-    md.appendMarkdown('| fault class | count |\n|---|---:|\n');
-    for (const [cls, n] of faults) md.appendMarkdown(`| \`${cls}\` | ${fmtInt(n)} |\n`);
-  } else {
-    md.appendMarkdown('No faults: the CPU handled it without KVM.\n');
-  }
-  return md;
-}
 
 export class LineDecorations implements vscode.Disposable {
   private readonly type = vscode.window.createTextEditorDecorationType({
@@ -64,7 +49,7 @@ export class LineDecorations implements vscode.Disposable {
       const end = doc.lineAt(stats.line - 1).range.end;
       options.push({
         range: new vscode.Range(end, end),
-        hoverMessage: hover(stats, entry.file),
+        hoverMessage: new vscode.MarkdownString(lineHover(stats, entry.file)),
         renderOptions: { after: { contentText: lineSummary(stats) } },
       });
     }

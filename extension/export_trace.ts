@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { fmtInt } from '../shared/format';
 import type { RunStore } from './run_store';
-import { flameToFolded, traceToChromeTrace, traceToCsv, traceToJson, traceToTraceCmd } from './trace_export';
+import { exportFileName, flameToFolded, traceToChromeTrace, traceToCsv, traceToJson, traceToTraceCmd } from './trace_export';
 
 type Format = 'json' | 'csv' | 'chrome' | 'trace-cmd' | 'folded';
 
@@ -57,7 +57,7 @@ export async function exportTrace(store: RunStore): Promise<void> {
     return;
   }
 
-  const name = run.file.replace(/\.mmio\.(yaml|json)$/i, '') + picked.suffix;
+  const name = exportFileName(run.file, picked.suffix);
   const scenario = vscode.Uri.parse(run.uri);
   const folder = scenario.scheme === 'untitled' ? vscode.workspace.workspaceFolders?.[0]?.uri : vscode.Uri.joinPath(scenario, '..');
   const target = await vscode.window.showSaveDialog({

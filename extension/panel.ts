@@ -9,10 +9,11 @@ import * as vscode from 'vscode';
 import { isDocId } from '../shared/docs';
 import { isAllowedSourceUrl } from '../shared/external_links';
 import { makeNonce, panelHtml } from '../shared/panel_html';
-import type { HostMessage, PanelMessage, PanelRun, PanelState, ViewId } from '../shared/protocol';
+import type { HostMessage, PanelMessage, PanelRun, ViewId } from '../shared/protocol';
 import type { RunStore, ScenarioRun } from './run_store';
 import type { SimulatorClient } from './simulator_client';
 import { openDoc } from './docs';
+import { restorableUri } from './restore_uri';
 import { scenarioColumn } from './scenario_column';
 import type { TablesDocuments } from './tables_document';
 import { baseName } from './tables_uri';
@@ -21,10 +22,6 @@ export const PANEL_VIEW_TYPE = 'mmuLab.results';
 const DEFAULT_TITLE = 'MMU Lab';
 
 type Status = Extract<HostMessage, { type: 'status' }>;
-
-function isPanelState(v: unknown): v is PanelState {
-  return typeof v === 'object' && v !== null && 'uri' in v && (typeof (v as PanelState).uri === 'string' || (v as PanelState).uri === null);
-}
 
 function isPanelMessage(v: unknown): v is PanelMessage {
   return typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string';
@@ -154,10 +151,15 @@ export class ResultsPanel implements vscode.Disposable {
       return Promise.resolve();
     }
     this.adopt(panel);
-    const uri = isPanelState(state) ? state.uri : null;
+    const uri = this.restorable(state);
     // Not awaited: the panel is restored now; the run's result follows when it is ready.
     if (uri && !this.store.latest) void this.restoreRun(uri);
     return Promise.resolve();
+  }
+
+  /** The scenario a panel's saved state names, if this host ran it (restore_uri.ts); else null. */
+  private restorable(state: unknown): string | null {
+    return restorableUri(state, (uri) => this.store.wasRecorded(uri));
   }
 
   /** Re-runs the scenario a restored panel showed, if it still exists; else the placeholder stays. */
@@ -202,7 +204,10 @@ export class ResultsPanel implements vscode.Disposable {
         this.ready = true;
         this.lastHighlight = 0;
         if (run) this.post({ type: 'run', run: panelRun(run) });
-        else if (isPanelState(m.state) && m.state.uri) void this.restoreRun(m.state.uri);
+        else {
+          const uri = this.restorable(m.state);
+          if (uri) void this.restoreRun(uri);
+        }
         if (this.status.state !== 'idle' || this.status.text) this.post(this.status);
         if (this.pendingView) {
           this.post({ type: 'showView', view: this.pendingView });

@@ -2,7 +2,8 @@
 // diagnostics of failed expectations and the tables documents show. A run goes stale when its
 // document is edited (its line numbers no longer match the text). Only the latest run keeps its
 // trace events (up to mmuLab.traceBufferSize of them, tens of megabytes): older runs keep the rest
-// of their result, which is small.
+// of their result, which is small. The last run's URI is also kept in the workspace's state: after
+// a restart it is the one scenario a restored panel may run again (restore_uri.ts).
 
 import * as vscode from 'vscode';
 import type { CompareResult, RunResult } from '../simulator/index';
@@ -20,6 +21,9 @@ export interface ScenarioRun {
   compare: CompareResult | null;
 }
 
+/** The workspaceState key of the last run's scenario URI. */
+const LAST_RUN_KEY = 'mmuLab.lastRunUri';
+
 export class RunStore implements vscode.Disposable {
   private readonly runs = new Map<string, ScenarioRun>();
   private last: ScenarioRun | undefined;
@@ -33,7 +37,7 @@ export class RunStore implements vscode.Disposable {
   /** A scenario with a run was edited: its line-based results no longer apply. */
   readonly onDidGoStale = this.didGoStale.event;
 
-  constructor() {
+  constructor(private readonly workspaceState: vscode.Memento) {
     this.subscription = vscode.workspace.onDidChangeTextDocument((e) => {
       const uri = e.document.uri.toString();
       if (e.contentChanges.length === 0 || !this.runs.has(uri) || this.stale.has(uri)) return;
@@ -50,6 +54,11 @@ export class RunStore implements vscode.Disposable {
     return this.runs.get(uri);
   }
 
+  /** This host ran the scenario: in this session, or it was the last run before a restart. */
+  wasRecorded(uri: string): boolean {
+    return this.runs.has(uri) || this.workspaceState.get<string>(LAST_RUN_KEY) === uri;
+  }
+
   /** The scenario's text is still the one its last run was made from. */
   isFresh(uri: string): boolean {
     return this.runs.has(uri) && !this.stale.has(uri);
@@ -63,6 +72,7 @@ export class RunStore implements vscode.Disposable {
     }
     this.runs.set(run.uri, run);
     this.last = run;
+    void this.workspaceState.update(LAST_RUN_KEY, run.uri);
     // The user may have typed while it ran: then it is stale from the start.
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === run.uri);
     if (doc && doc.getText() !== run.source.text) this.stale.add(run.uri);

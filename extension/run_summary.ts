@@ -1,8 +1,9 @@
-// One line about a run, for the status bar: `<exits> exits · <top fault class> · <elapsed>`. No
-// vscode import: unit-tested directly.
+// One line about a run, for the status bar: `<exits> exits · <top fault class> · <elapsed>`, and
+// the Markdown of its tooltip. No vscode import: unit-tested directly.
 
 import type { RunResult } from '../simulator/index';
-import { fmtInt } from '../shared/format';
+import { fmtCycles, fmtInt } from '../shared/format';
+import { mdText } from './markdown_text';
 
 /** Seconds as people read them: 850 ns, 15.2 µs, 3.4 ms, 1.25 s. */
 export function fmtSeconds(s: number): string {
@@ -32,4 +33,17 @@ export function elapsedSeconds(r: RunResult): number {
 export function statusText(r: RunResult): string {
   const top = topFaultClass(r);
   return `${fmtInt(totalExits(r))} exits · ${top ? top.cls : 'no faults'} · ${fmtSeconds(elapsedSeconds(r))}`;
+}
+
+/** The status-bar tooltip (Markdown with theme icons). The scenario's name, the file name and
+ *  everything else the run carries from the scenario are plain text (mdText). */
+export function runTooltip(file: string, r: RunResult): string {
+  const mode = r.tdp ? 'EPT' : r.bypass_guest_pf ? 'shadow paging, bypass_guest_pf' : 'shadow paging';
+  let md = `**MMU Lab** · ${mdText(r.name)}\n\n${mdText(`${file} · kernel ${r.kernel} · ${mode} · ${r.profile}`)}\n\n`;
+  md += `${mdText(`${fmtInt(totalExits(r))} exits · ${fmtSeconds(elapsedSeconds(r))} elapsed (${fmtCycles(r.cycles.elapsed)})`)}\n\n`;
+  const faults = Object.entries(r.faults).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  if (faults.length > 0) md += faults.map(([c, n]) => `${mdText(c)} ${fmtInt(n)}`).join(' · ') + '\n\n';
+  const failed = r.expect.filter((e) => !e.ok).length;
+  if (r.expect.length > 0) md += failed === 0 ? `All ${r.expect.length} expectations hold.\n\n` : `$(error) ${failed} of ${r.expect.length} expectations fail.\n\n`;
+  return md + 'Click to show the results.';
 }

@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import type { ProfileSetting, ScenarioSource } from './worker/requests';
-import { baseName } from './tables_uri';
+import { pathBaseName } from './tables_uri';
 
 export const SCENARIO_GLOB = '**/*.mmio.{yaml,json}';
 export const SCENARIO_EXCLUDE = '**/node_modules/**';
@@ -22,7 +22,7 @@ export function isScenarioDocument(doc: vscode.TextDocument): boolean {
 
 /** The file name shown to the user, used in diagnostics and as the default scenario name. */
 export function fileName(uri: vscode.Uri): string {
-  return baseName(uri.path);
+  return pathBaseName(uri.path);
 }
 
 /** Whether a scenario's text has a top-level key (`compare`, `expect`): a cheap test, no parse. */

@@ -3,24 +3,9 @@
 // it is hidden when no scenario editor is active and nothing has run.
 
 import * as vscode from 'vscode';
-import { fmtCycles, fmtInt } from '../shared/format';
-import type { RunResult } from '../simulator/index';
-import { elapsedSeconds, fmtSeconds, statusText, totalExits } from './run_summary';
+import { runTooltip, statusText } from './run_summary';
 import type { RunStore } from './run_store';
 import { isScenarioDocument } from './scenario_files';
-
-function tooltip(file: string, r: RunResult): vscode.MarkdownString {
-  const md = new vscode.MarkdownString(undefined, true);
-  const mode = r.tdp ? 'EPT' : r.bypass_guest_pf ? 'shadow paging, bypass_guest_pf' : 'shadow paging';
-  md.appendMarkdown(`**MMU Lab** · ${r.name}\n\n${file} · kernel ${r.kernel} · ${mode} · ${r.profile}\n\n`);
-  md.appendMarkdown(`${fmtInt(totalExits(r))} exits · ${fmtSeconds(elapsedSeconds(r))} elapsed (${fmtCycles(r.cycles.elapsed)})\n\n`);
-  const faults = Object.entries(r.faults).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
-  if (faults.length > 0) md.appendMarkdown(faults.map(([c, n]) => `\`${c}\` ${fmtInt(n)}`).join(' · ') + '\n\n');
-  const failed = r.expect.filter((e) => !e.ok).length;
-  if (r.expect.length > 0) md.appendMarkdown(failed === 0 ? `All ${r.expect.length} expectations hold.\n\n` : `$(error) ${failed} of ${r.expect.length} expectations fail.\n\n`);
-  md.appendMarkdown('Click to show the results.');
-  return md;
-}
 
 export class RunStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('mmuLab.lastRun', vscode.StatusBarAlignment.Left, 50);
@@ -50,7 +35,8 @@ export class RunStatusBar implements vscode.Disposable {
       item.command = 'mmuLab.showResults';
     } else if (run) {
       item.text = `$(pulse) MMU Lab: ${statusText(run.result)}`;
-      item.tooltip = tooltip(run.file, run.result);
+      // Theme icons on, trust off: the text from the scenario is escaped (runTooltip).
+      item.tooltip = new vscode.MarkdownString(runTooltip(run.file, run.result), true);
       item.command = 'mmuLab.showResults';
     } else if (active) {
       item.text = '$(pulse) MMU Lab';

@@ -17,10 +17,17 @@ export interface TablesUriParts {
   fragment: string;
 }
 
-/** The last path segment of a URI string (the scenario's file name). */
+/** The last segment of a decoded path (vscode.Uri's `path`), as it is: the path is already decoded,
+ *  so decoding it again would turn a file named `%2e%2e%2fx` into `../x`, and a `#` or `?` in it is
+ *  part of the name. */
+export function pathBaseName(path: string): string {
+  return path.split('/').filter(Boolean).pop() ?? 'scenario';
+}
+
+/** The file name of a URI string (vscode.Uri's toString(), percent-encoded): its path ends at the
+ *  first `?` or `#` (a `#` or `?` in a name is encoded), and its last segment is decoded once. */
 export function baseName(uri: string): string {
-  const path = uri.replace(/[?#].*$/, '');
-  const seg = path.split('/').filter(Boolean).pop() ?? 'scenario';
+  const seg = pathBaseName(uri.replace(/[?#].*$/, ''));
   try {
     return decodeURIComponent(seg);
   } catch {

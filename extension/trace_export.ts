@@ -8,6 +8,13 @@
 import { csvField } from '../shared/csv';
 import { foldedStacks, formatTraceCmd, type RunResult, type TraceEventRecord } from '../simulator/index';
 
+/** The file name Export Trace proposes beside the scenario: its name without `.mmio.yaml`/`.json`,
+ *  plus the format's suffix. `file` is a file name, never decoded again; a separator in it (which a
+ *  path segment cannot have, but a caller might pass) becomes `_`, so the name is one segment. */
+export function exportFileName(file: string, suffix: string): string {
+  return file.replace(/\.mmio\.(yaml|json)$/i, '').replace(/[/\\]/g, '_') + suffix;
+}
+
 /** Microseconds of the vCPU clock (cycles at the profile's frequency). */
 export function cyclesToMicros(cycles: number, ghz: number): number {
   return cycles / (ghz * 1000);

@@ -533,4 +533,28 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     await frame.click('vscode-tab-header[data-view-tab="summary"]');
     await screenshot(page, 'code-server-panel-layout');
   });
+
+  it('Status-bar tooltip: a scenario whose name is Markdown shows it as text, with no image or link (issue 14 item 12)', async () => {
+    const FILE = 'hostile-name.mmio.yaml';
+    const NAME = '![b](https://evil.example/x.png) [link](https://evil.example/l) <img src=https://evil.example/h.png> `code`';
+    writeFileSync(join(ws, FILE), readFileSync(join(ws, SCENARIO), 'utf8').replace(/^name: .*$/m, `name: '${NAME}'`));
+    await focusScenario();
+    await quickOpen(FILE);
+    await page.locator(`.tabs-container .tab[aria-label*="${FILE}"]`).first().waitFor({ timeout: 15_000 });
+    await palette('MMU Lab: Run MMIO Scenario');
+    await expect.poll(async () => (await groupTabs()).flat().some((t) => t.label.startsWith(`MMU Lab: ${NAME}`)), { timeout: 60_000 }).toBe(true);
+
+    const item = page.locator('.statusbar-item', { hasText: 'MMU Lab:' }).first();
+    await item.hover();
+    const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: 'Click to show the results' }).first();
+    await hover.waitFor({ state: 'visible', timeout: 15_000 });
+    await screenshot(page, 'code-server-hostile-name-tooltip');
+    // The name is there as the text it is; nothing of it became an image, a link, HTML or code.
+    expect(await hover.textContent()).toContain(NAME);
+    expect(await hover.textContent()).toContain('![b](https://evil.example/x.png)');
+    expect(await hover.locator('img').count()).toBe(0);
+    expect(await hover.locator('a[href*="evil"], a[data-href*="evil"], [title*="evil.example"]').count()).toBe(0);
+    expect(await hover.locator('code').count()).toBe(0);
+    await page.mouse.move(5, 5);
+  });
 });

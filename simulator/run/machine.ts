@@ -30,7 +30,6 @@ import { AccessLog } from './access_log';
 import { refuseLocklessWaits } from './unreachable_waits';
 import { LOCKLESS_POINTS, eraOf } from '../kvm/eras';
 
-const MAX_LOOP_DEPTH = 64;
 
 export interface RunOptions {
   overrides?: ScenarioOverrides;
@@ -65,6 +64,9 @@ export class Machine {
   // Per-vCPU execution state.
   readonly pc: Int32Array;
   readonly depth: Int32Array;
+  /** Each vCPU's loop-counter stack (loopLeft, iterStart) holds this many levels: the deepest
+   *  nesting any program has, so no vCPU's loops can reach another's counters. */
+  private readonly loopStride: number;
   readonly loopLeft: Float64Array;
   readonly iterStart: Float64Array;
   readonly done: Uint8Array;
@@ -127,6 +129,7 @@ export class Machine {
       if (e instanceof TooManyStepsError) throw new GuestSetupError(e.message, e.line, e.col);
       throw e;
     }
+    this.loopStride = Math.max(1, ...this.programs.map((p) => p.maxDepth));
     this.labels = compiler.labels;
     this.labelCount = new Float64Array(this.labels.length);
     this.labelCycles = new Float64Array(this.labels.length);
@@ -154,8 +157,8 @@ export class Machine {
     this.bootedGuest();
     this.pc = new Int32Array(n);
     this.depth = new Int32Array(n);
-    this.loopLeft = new Float64Array(n * MAX_LOOP_DEPTH);
-    this.iterStart = new Float64Array(n * MAX_LOOP_DEPTH);
+    this.loopLeft = new Float64Array(n * this.loopStride);
+    this.iterStart = new Float64Array(n * this.loopStride);
     this.done = new Uint8Array(n);
     this.kvm.finished = this.done;
     this.waiting = new Uint8Array(n);
@@ -247,8 +250,8 @@ export class Machine {
       vcpu.line = prog.lines[pc]!;
       if (op === OP_LOOP) {
         const d = this.depth[i]!++;
-        this.loopLeft[i * MAX_LOOP_DEPTH + d] = prog.arg(pc, 0);
-        this.iterStart[i * MAX_LOOP_DEPTH + d] = vcpu.clock;
+        this.loopLeft[i * this.loopStride + d] = prog.arg(pc, 0);
+        this.iterStart[i * this.loopStride + d] = vcpu.clock;
         this.pc[i] = pc + 1;
         continue;
       }
@@ -256,7 +259,7 @@ export class Machine {
         const d = this.depth[i]! - 1;
         const loopPc = prog.arg(pc, 0);
         const label = prog.arg(loopPc, 1);
-        const slot = i * MAX_LOOP_DEPTH + d;
+        const slot = i * this.loopStride + d;
         if (label >= 0) {
           this.labelCount[label]!++;
           this.labelCycles[label]! += vcpu.clock - this.iterStart[slot]!;
@@ -333,7 +336,7 @@ export class Machine {
         pc++; // a repeat's count and body are never empty
         d++;
       } else if (op === OP_END) {
-        if (this.loopLeft[i * MAX_LOOP_DEPTH + d - 1]! > 1) pc = prog.arg(pc, 0) + 1;
+        if (this.loopLeft[i * this.loopStride + d - 1]! > 1) pc = prog.arg(pc, 0) + 1;
         else {
           pc++;
           d--;

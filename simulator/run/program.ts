@@ -36,12 +36,15 @@ export class Program {
   readonly args: Float64Array;
   readonly lines: Int32Array;
   readonly length: number;
+  /** The deepest LOOP nesting: the loop-counter stack this program needs, never more at run time. */
+  readonly maxDepth: number;
 
-  constructor(ops: number[], args: number[], lines: number[]) {
+  constructor(ops: number[], args: number[], lines: number[], maxDepth: number) {
     this.ops = Uint8Array.from(ops);
     this.args = Float64Array.from(args);
     this.lines = Int32Array.from(lines);
     this.length = ops.length;
+    this.maxDepth = maxDepth;
   }
 
   arg(pc: number, k: number): number {
@@ -81,7 +84,9 @@ export class Compiler {
       lines.push(line);
       return ops.length - 1;
     };
-    const walk = (list: Step[]): void => {
+    let maxDepth = 0;
+    const walk = (list: Step[], depth: number): void => {
+      maxDepth = Math.max(maxDepth, depth);
       for (const s of list) {
         const line = s.pos.line;
         switch (s.kind) {
@@ -110,7 +115,7 @@ export class Compiler {
           case 'repeat': {
             const label = s.label === null ? -1 : this.labels.push(s.label) - 1;
             const loop = emit(OP_LOOP, line, s.count, label);
-            walk(s.steps);
+            walk(s.steps, depth + 1);
             const end = emit(OP_END, line, loop);
             args[loop * WIDTH + 2] = end;
             break;
@@ -130,10 +135,10 @@ export class Compiler {
         }
       }
     };
-    walk(steps);
+    walk(steps, 0);
     this.total += stepCount(steps);
     if (this.total > MAX_STEPS) throw new TooManyStepsError(this.total, steps[0]?.pos.line ?? 1, steps[0]?.pos.col ?? 1);
-    return new Program(ops, args, lines);
+    return new Program(ops, args, lines, maxDepth);
   }
 
   private kept(w: WaitPoint | null): WaitPoint | null {

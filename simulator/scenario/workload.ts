@@ -50,11 +50,17 @@ const STEP_KEYS: Record<StepKind, readonly string[]> = {
 // ---------------------------------------------------------------------------------------------
 // Workloads
 
+/** How deep `repeat`s may nest. Each level is a loop counter the simulator keeps per vCPU; 64 is
+ *  far beyond any workload written by hand, and deeper nesting only multiplies counts of 1. */
+export const MAX_REPEAT_DEPTH = 64;
+
 interface StepCtx {
   vcpu: number;
   vcpuCount: number;
   maxphyaddr: number;
   labels: Map<string, Val>;
+  /** `repeat`s enclosing the steps being read. */
+  depth: number;
 }
 
 export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<string, Val>): VcpuDecl[] {
@@ -74,7 +80,7 @@ export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<st
     lists.push({ list: o ? need(ctx, o, 'workload') : null, decl: item });
   }
   return lists.map(({ list, decl }, id) => {
-    const sc: StepCtx = { vcpu: id, vcpuCount: lists.length, maxphyaddr, labels };
+    const sc: StepCtx = { vcpu: id, vcpuCount: lists.length, maxphyaddr, labels, depth: 0 };
     return { id, workload: list ? readSteps(ctx, list, sc) : [], pos: ctx.pos(decl) };
   });
 }
@@ -217,10 +223,15 @@ function readValue(ctx: Ctx, v: Val, size: number): bigint | null {
 }
 
 function readRepeat(ctx: Ctx, o: Obj, sc: StepCtx, pos: SourcePos): Step | null {
+  if (sc.depth >= MAX_REPEAT_DEPTH) {
+    // The first level too deep is the one named; what it holds is not read (one mistake, one message).
+    ctx.error(o.v, `\`repeat\` nested ${sc.depth + 1} deep; the limit is ${MAX_REPEAT_DEPTH} levels`);
+    return null;
+  }
   const count = numOrNull(readInt(ctx, o.keys.get('repeat')!, 1n, MAX_SAFE));
   const label = opt(o, 'label', (v) => readLabel(ctx, v, sc.labels), null);
   const stepsV = need(ctx, o, 'steps');
-  const steps = stepsV ? readSteps(ctx, stepsV, sc) : [];
+  const steps = stepsV ? readSteps(ctx, stepsV, { ...sc, depth: sc.depth + 1 }) : [];
   return count === null ? null : { kind: 'repeat', count, label, steps, pos };
 }
 

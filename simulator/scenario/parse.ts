@@ -66,7 +66,7 @@ function readScenario(ctx: Ctx, root: Val, file: string, opts: ParseOptions): Sc
   if (guest?.cpu.cr4_pke && !mmu.tdp && cpuV) ctx.error(isNode(pkeV) ? val(ctx, pkeV, `${cpuV.path}.cr4_pke`, cpuV.range) : cpuV, `true needs mmu.tdp: true: ${PKE_NEEDS_EPT}`);
 
   const labels = new Map<string, Val>();
-  const vcpus = readVcpus(ctx, top, host.maxphyaddr, labels);
+  const vcpus = readVcpus(ctx, top, host.maxphyaddr, labels, kernel);
   const expectV = top.keys.get('expect');
   const expect = expectV ? readExpect(ctx, expectV, labels) : [];
   const metricV = top.keys.get('metric');

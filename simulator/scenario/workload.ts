@@ -27,7 +27,8 @@ import {
   type Val,
 } from './reader';
 import { closestName } from './suggest';
-import { RACE_POINTS, type SourcePos, type Step, type VcpuDecl, type WaitPoint } from './types';
+import { eraOf } from '../kvm/eras';
+import { RACE_POINTS, type Kernel, type SourcePos, type Step, type VcpuDecl, type WaitPoint } from './types';
 
 const STEP_KINDS = [
   'read', 'write', 'fetch', 'pte', 'invlpg', 'cr3', 'compute', 'repeat', 'memslot', 'set', 'wait_for',
@@ -63,7 +64,7 @@ interface StepCtx {
   depth: number;
 }
 
-export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<string, Val>): VcpuDecl[] {
+export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<string, Val>, kernel: Kernel): VcpuDecl[] {
   const workloadV = top.keys.get('workload');
   const vcpusV = top.keys.get('vcpus');
   if (!workloadV && !vcpusV) {
@@ -75,7 +76,15 @@ export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<st
   const lists: { list: Val | null; decl: Val }[] = [];
   if (workloadV) lists.push({ list: workloadV, decl: workloadV });
   if (workloadV && vcpusV) ctx.error(vcpusV, 'use either `workload` (vCPU 0 only) or `vcpus`, not both');
-  for (const item of vcpusV && !workloadV ? (readNonEmptyList(ctx, vcpusV, 'vCPU') ?? []) : []) {
+  const items = vcpusV && !workloadV ? (readNonEmptyList(ctx, vcpusV, 'vCPU') ?? []) : [];
+  const era = eraOf(kernel);
+  const max = era.maxVcpus.count;
+  if (items.length > max) {
+    // Those past the limit are not read: a VM that KVM would refuse is not worth their diagnostics.
+    ctx.error(items[max]!, `${items.length} vCPUs: KVM_MAX_VCPUS is ${max} in ${era.release} (${era.maxVcpus.line.file}:${era.maxVcpus.line.line})`);
+    items.length = max;
+  }
+  for (const item of items) {
     const o = readObj(ctx, item, ['workload']);
     lists.push({ list: o ? need(ctx, o, 'workload') : null, decl: item });
   }

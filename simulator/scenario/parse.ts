@@ -4,6 +4,8 @@
 
 import { LineCounter, isMap, isNode, isSeq, parseDocument } from 'yaml';
 import { checkLayout, regions } from './checks';
+import { capDiagnostics } from './diagnostic_cap';
+import { MAX_FILE_BYTES, fileSizeProblem, utf8Bytes } from './file_size';
 import { addedSlots, defaultMetric, physUses, readCompare, readMetric } from './compare';
 import { readExpect } from './expect';
 import { readGuest } from './guest';
@@ -110,7 +112,8 @@ function reportYaml(ctx: Ctx, e: { code: string; pos: [number, number]; message:
 
 /**
  * Parses and validates a scenario file. `file` is used in diagnostics and as the default name.
- * Returns the Scenario, or every problem found (never both, never throws).
+ * Returns the Scenario, or the problems found (never both, never throws): the first MAX_DIAGNOSTICS
+ * by position, then one saying how many more. A file over MAX_FILE_BYTES is one problem, not parsed.
  */
 export interface ParseOptions {
   /** The kernel of a scenario without `kernel:` (default v3.1): an editor's "default kernel" setting. */
@@ -118,6 +121,9 @@ export interface ParseOptions {
 }
 
 export function parseScenario(text: string, file: string, opts: ParseOptions = {}): { scenario: Scenario } | { diagnostics: Diagnostic[] } {
+  // Longer than the limit in UTF-16 units is longer in UTF-8 bytes too; only a close call is counted.
+  const tooBig = fileSizeProblem(text.length > MAX_FILE_BYTES ? text.length : text.length * 3 > MAX_FILE_BYTES ? utf8Bytes(text) : 0);
+  if (tooBig !== null) return { diagnostics: [{ file, line: 1, col: 1, endLine: 1, endCol: 1, message: tooBig }] };
   const lc = new LineCounter();
   let ctx: Ctx | null = null;
   try {
@@ -131,18 +137,23 @@ export function parseScenario(text: string, file: string, opts: ParseOptions = {
     ctx = new Ctx(text, file, lc, doc);
     for (const e of [...doc.errors, ...doc.warnings]) reportYaml(ctx, e);
     // A syntax error leaves a partial tree: validating it would only add confusing follow-on errors.
-    if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { diagnostics: sorted(ctx.diags) };
+    if (doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return { diagnostics: reported(ctx) };
     const scenario = readScenario(ctx, val(ctx, doc.contents, '', [0, text.length]), file, opts);
     if (scenario && ctx.count() === 0) return { scenario };
-    return { diagnostics: sorted(ctx.diags) };
+    return { diagnostics: reported(ctx) };
   } catch (e) {
-    if (e instanceof TooManyAliases) return { diagnostics: sorted(ctx!.diags) };
+    if (e instanceof TooManyAliases) return { diagnostics: reported(ctx!) };
     // A bug in the validator must still surface as a diagnostic, not an exception.
     const message = `internal error while reading the scenario: ${e instanceof Error ? e.message : String(e)}`;
     const diags = ctx?.diags ?? [];
     diags.push({ file, line: 1, col: 1, endLine: 1, endCol: 1, message });
     return { diagnostics: sorted(diags) };
   }
+}
+
+/** The problems found, by position: the first MAX_DIAGNOSTICS, then how many more. */
+function reported(ctx: Ctx): Diagnostic[] {
+  return capDiagnostics(sorted(ctx.diags), ctx.count());
 }
 
 function sorted(diags: Diagnostic[]): Diagnostic[] {

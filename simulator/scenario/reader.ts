@@ -13,6 +13,7 @@ import {
   type YAMLMap,
 } from 'yaml';
 import { U64_MAX, hex, parseIntText } from './numbers';
+import { KEPT_DIAGNOSTICS } from './diagnostic_cap';
 import { closestName, didYouMean } from './suggest';
 import type { Diagnostic, SourcePos } from './types';
 
@@ -43,7 +44,9 @@ const MAX_ALIASES = 1000;
 export class TooManyAliases extends Error {}
 
 export class Ctx {
+  /** The first KEPT_DIAGNOSTICS problems; `count()` counts them all. */
   readonly diags: Diagnostic[] = [];
+  private problems = 0;
   aliases = 0;
   constructor(
     readonly text: string,
@@ -53,11 +56,16 @@ export class Ctx {
   ) {}
 
   report(range: [number, number], message: string): void {
+    if (this.problems >= KEPT_DIAGNOSTICS) {
+      this.problems++;
+      return;
+    }
     const start = this.lc.linePos(range[0]);
     // Block nodes end after their trailing newline; end the squiggle on the last real character.
     let end = Math.max(range[0], range[1]);
     while (end > range[0] && /\s/.test(this.text[end - 1]!)) end--;
     const stop = this.lc.linePos(end);
+    this.problems++;
     this.diags.push({
       file: this.file,
       line: Math.max(start.line, 1),
@@ -73,7 +81,7 @@ export class Ctx {
   }
 
   count(): number {
-    return this.diags.length;
+    return this.problems;
   }
 
   pos(v: Val): SourcePos {

@@ -24,6 +24,7 @@ import { VcpuRunner, accessPfec, INSN_GUEST_FAULT, INSN_STOPPED } from './vcpu_r
 import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 import { Compiler, TooManyStepsError, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_FETCH, OP_INVLPG, OP_LOOP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
 import { Scheduler } from './scheduler';
+import { checkOverrides } from './override_error';
 import { ExitTimes } from './exit_times';
 import { MmioTimes } from './mmio_times';
 import { AccessLog } from './access_log';
@@ -82,6 +83,7 @@ export class Machine {
 
   constructor(sc: Scenario, opts: RunOptions = {}) {
     const o = opts.overrides ?? {};
+    checkOverrides(sc, o);
     this.sc = sc;
     const kernel = o.kernel ?? sc.kernel;
     const tdp = o.tdp ?? sc.mmu.tdp;

@@ -1,7 +1,7 @@
 // The simulator's public surface, for the CLI, the extension's worker, the webview and scripts.
 export { parseScenario } from './scenario/parse';
 export type { ParseOptions } from './scenario/parse';
-export { runScenario, lookupPath, GuestSetupError } from './run/run';
+export { runScenario, lookupPath, GuestSetupError, OverrideError } from './run/run';
 export { formatRunText } from './report/text';
 export { formatTraceCmd, selectTracepoints, tracepointsOf, TRACEPOINT_NAMES } from './report/trace_cmd';
 export type { RunResult, LineStats, TraceEventRecord, ExitStats, FaultClassStats, ExpectResult, FlameGraph, FlameNode, RunFlame } from './run/result';

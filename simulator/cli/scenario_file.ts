@@ -2,8 +2,9 @@
 // `file:line:col: error: message` (a file that cannot be read is one such line).
 
 import { writeErr } from './terminal';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseScenario } from '../scenario/parse';
+import { fileSizeProblem } from '../scenario/file_size';
 import type { Diagnostic, Scenario } from '../scenario/types';
 
 export function printDiagnostics(ds: Diagnostic[]): void {
@@ -14,6 +15,12 @@ export function printDiagnostics(ds: Diagnostic[]): void {
 export function readScenarioFile(file: string): { text: string; scenario: Scenario } | null {
   let text: string;
   try {
+    // Judged before reading, so a huge file is never loaded.
+    const tooBig = fileSizeProblem(statSync(file).size);
+    if (tooBig !== null) {
+      writeErr(`${file}:1:1: error: ${tooBig}\n`);
+      return null;
+    }
     text = readFileSync(file, 'utf8');
   } catch (e) {
     writeErr(`${file}: cannot read: ${(e as Error).message}\n`);

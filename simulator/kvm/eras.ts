@@ -42,6 +42,8 @@ export interface KernelEra {
   /** walk_shadow_page_lockless_begin, whose walk holds the race points LOCKLESS_POINTS; null: the
    *  kernel has no lockless walk, and a wait on one of them could never end. */
   locklessWalk: KernelLine | null;
+  /** KVM_MAX_VCPUS: KVM_CREATE_VCPU refuses a VM more vCPUs than this. */
+  maxVcpus: { line: KernelLine; count: number };
 }
 
 /** The race points (scenario `wait_for` / `resume_at`) inside the lockless shadow walk. */
@@ -63,6 +65,7 @@ export const ERAS = [
     cr4Reserved: { file: 'arch/x86/include/asm/kvm_host.h', line: 47, text: '#define CR4_RESERVED_BITS \\' },
     cr4Check: { file: 'arch/x86/kvm/x86.c', line: 603, text: 'if (cr4 & CR4_RESERVED_BITS)' },
     locklessWalk: null,
+    maxVcpus: { line: { file: 'arch/x86/include/asm/kvm_host.h', line: 29, text: '#define KVM_MAX_VCPUS 64' }, count: 64 },
   },
   {
     name: 'v3.1',
@@ -80,6 +83,7 @@ export const ERAS = [
     cr4Reserved: { file: 'arch/x86/include/asm/kvm_host.h', line: 47, text: '#define CR4_RESERVED_BITS \\' },
     cr4Check: { file: 'arch/x86/kvm/x86.c', line: 620, text: 'if (cr4 & CR4_RESERVED_BITS)' },
     locklessWalk: { file: 'arch/x86/kvm/mmu.c', line: 563, text: 'static void walk_shadow_page_lockless_begin(struct kvm_vcpu *vcpu)' },
+    maxVcpus: { line: { file: 'arch/x86/include/asm/kvm_host.h', line: 29, text: '#define KVM_MAX_VCPUS 64' }, count: 64 },
   },
 ] as const satisfies readonly KernelEra[];
 

@@ -25,13 +25,13 @@ import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 import { OverBudgetError } from './work_budget';
 import { Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_FETCH, OP_INVLPG, OP_LOOP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
 import { Scheduler } from './scheduler';
+import { checkOverrides } from './override_error';
 import { ExitTimes } from './exit_times';
 import { MmioTimes } from './mmio_times';
 import { AccessLog } from './access_log';
 import { refuseLocklessWaits } from './unreachable_waits';
 import { LOCKLESS_POINTS, eraOf } from '../kvm/eras';
 
-const MAX_LOOP_DEPTH = 64;
 
 export interface RunOptions {
   overrides?: ScenarioOverrides;
@@ -66,6 +66,9 @@ export class Machine {
   // Per-vCPU execution state.
   readonly pc: Int32Array;
   readonly depth: Int32Array;
+  /** Each vCPU's loop-counter stack (loopLeft, iterStart) holds this many levels: the deepest
+   *  nesting any program has, so no vCPU's loops can reach another's counters. */
+  private readonly loopStride: number;
   readonly loopLeft: Float64Array;
   readonly iterStart: Float64Array;
   readonly done: Uint8Array;
@@ -81,6 +84,7 @@ export class Machine {
 
   constructor(sc: Scenario, opts: RunOptions = {}) {
     const o = opts.overrides ?? {};
+    checkOverrides(sc, o);
     this.sc = sc;
     const kernel = o.kernel ?? sc.kernel;
     const tdp = o.tdp ?? sc.mmu.tdp;
@@ -128,6 +132,7 @@ export class Machine {
       if (e instanceof OverBudgetError) throw new GuestSetupError(e.message, e.line, e.col);
       throw e;
     }
+    this.loopStride = Math.max(1, ...this.programs.map((p) => p.maxDepth));
     this.labels = compiler.labels;
     this.labelCount = new Float64Array(this.labels.length);
     this.labelCycles = new Float64Array(this.labels.length);
@@ -155,8 +160,8 @@ export class Machine {
     this.bootedGuest();
     this.pc = new Int32Array(n);
     this.depth = new Int32Array(n);
-    this.loopLeft = new Float64Array(n * MAX_LOOP_DEPTH);
-    this.iterStart = new Float64Array(n * MAX_LOOP_DEPTH);
+    this.loopLeft = new Float64Array(n * this.loopStride);
+    this.iterStart = new Float64Array(n * this.loopStride);
     this.done = new Uint8Array(n);
     this.kvm.finished = this.done;
     this.waiting = new Uint8Array(n);
@@ -248,8 +253,8 @@ export class Machine {
       vcpu.line = prog.lines[pc]!;
       if (op === OP_LOOP) {
         const d = this.depth[i]!++;
-        this.loopLeft[i * MAX_LOOP_DEPTH + d] = prog.arg(pc, 0);
-        this.iterStart[i * MAX_LOOP_DEPTH + d] = vcpu.clock;
+        this.loopLeft[i * this.loopStride + d] = prog.arg(pc, 0);
+        this.iterStart[i * this.loopStride + d] = vcpu.clock;
         this.pc[i] = pc + 1;
         continue;
       }
@@ -257,7 +262,7 @@ export class Machine {
         const d = this.depth[i]! - 1;
         const loopPc = prog.arg(pc, 0);
         const label = prog.arg(loopPc, 1);
-        const slot = i * MAX_LOOP_DEPTH + d;
+        const slot = i * this.loopStride + d;
         if (label >= 0) {
           this.labelCount[label]!++;
           this.labelCycles[label]! += vcpu.clock - this.iterStart[slot]!;
@@ -334,7 +339,7 @@ export class Machine {
         pc++; // a repeat's count and body are never empty
         d++;
       } else if (op === OP_END) {
-        if (this.loopLeft[i * MAX_LOOP_DEPTH + d - 1]! > 1) pc = prog.arg(pc, 0) + 1;
+        if (this.loopLeft[i * this.loopStride + d - 1]! > 1) pc = prog.arg(pc, 0) + 1;
         else {
           pc++;
           d--;

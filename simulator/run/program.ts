@@ -37,12 +37,15 @@ export class Program {
   readonly args: Float64Array;
   readonly lines: Int32Array;
   readonly length: number;
+  /** The deepest LOOP nesting: the loop-counter stack this program needs, never more at run time. */
+  readonly maxDepth: number;
 
-  constructor(ops: number[], args: number[], lines: number[]) {
+  constructor(ops: number[], args: number[], lines: number[], maxDepth: number) {
     this.ops = Uint8Array.from(ops);
     this.args = Float64Array.from(args);
     this.lines = Int32Array.from(lines);
     this.length = ops.length;
+    this.maxDepth = maxDepth;
   }
 
   arg(pc: number, k: number): number {
@@ -70,7 +73,9 @@ export class Compiler {
       lines.push(line);
       return ops.length - 1;
     };
-    const walk = (list: Step[]): void => {
+    let maxDepth = 0;
+    const walk = (list: Step[], depth: number): void => {
+      maxDepth = Math.max(maxDepth, depth);
       for (const s of list) {
         const line = s.pos.line;
         switch (s.kind) {
@@ -99,7 +104,7 @@ export class Compiler {
           case 'repeat': {
             const label = s.label === null ? -1 : this.labels.push(s.label) - 1;
             const loop = emit(OP_LOOP, line, s.count, label);
-            walk(s.steps);
+            walk(s.steps, depth + 1);
             const end = emit(OP_END, line, loop);
             args[loop * WIDTH + 2] = end;
             break;
@@ -119,9 +124,9 @@ export class Compiler {
         }
       }
     };
-    walk(steps);
+    walk(steps, 0);
     this.work = addWork(this.work, steps); // (throws OverBudgetError at the step that is too much)
-    return new Program(ops, args, lines);
+    return new Program(ops, args, lines, maxDepth);
   }
 
   private kept(w: WaitPoint | null): WaitPoint | null {

@@ -14,6 +14,7 @@ import { GuestSetupError } from '../guest/page_tables';
 import { runFlame } from '../cost/flame';
 
 export { GuestSetupError };
+export { OverrideError } from './override_error';
 
 export function runScenario(sc: Scenario, opts: RunOptions = {}): RunResult {
   const m = new Machine(sc, opts);

@@ -294,3 +294,52 @@ export function variantProblems(sc: Scenario, o: ScenarioOverrides): string[] {
   }
   return out;
 }
+
+/** What an override may hold: the values readOverrides accepts from a `compare:` variant, plus the
+ *  bits Compare Kernels sets (guest CR4 bits only turned off, lockless waits only left out). */
+const OVERRIDE_VALUES: Record<keyof ScenarioOverrides, { ok: (v: unknown) => boolean; want: string }> = {
+  kernel: { ok: (v) => (KERNELS as readonly unknown[]).includes(v), want: `one of ${KERNELS.join(', ')}` },
+  tdp: { ok: isBool, want: 'true or false' },
+  mmio_caching: { ok: isBool, want: 'true or false' },
+  bypass_guest_pf: { ok: isBool, want: 'true or false' },
+  oos_shadow: { ok: isBool, want: 'true or false' },
+  profile: { ok: (v) => (PROFILES as readonly unknown[]).includes(v), want: `one of ${PROFILES.join(', ')}` },
+  maxphyaddr: { ok: (v) => Number.isInteger(v) && (v as number) >= 36 && (v as number) <= 52, want: 'an integer from 36 to 52' },
+  memslot_count: { ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= USER_MEMSLOTS, want: `an integer from 1 to ${USER_MEMSLOTS}` },
+  cr4_smep: { ok: (v) => v === false, want: 'false' },
+  cr4_smap: { ok: (v) => v === false, want: 'false' },
+  cr4_pke: { ok: (v) => v === false, want: 'false' },
+  skip_lockless_waits: { ok: (v) => v === true, want: 'true' },
+};
+
+function isBool(v: unknown): boolean {
+  return v === true || v === false;
+}
+
+/**
+ * What is wrong with overrides a program passes (the module API, `runScenario(sc, { overrides })`):
+ * each value checked as a `compare:` variant's, then the variant rules (variantProblems), with
+ * maxphyaddr covering the memslots and devices and the memslot count covering the declared slots.
+ */
+export function overrideProblems(sc: Scenario, o: ScenarioOverrides): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(o)) {
+    if (value === undefined) continue;
+    const rule = OVERRIDE_VALUES[key as keyof ScenarioOverrides];
+    if (!rule) out.push(`unknown override \`${key}\`${didYouMean(key, Object.keys(OVERRIDE_VALUES))}`);
+    else if (!rule.ok(value)) out.push(`override \`${key}\` must be ${rule.want}, got ${JSON.stringify(value) ?? String(value)}`);
+  }
+  if (out.length > 0) return out; // the rules below assume valid values
+  const { maxphyaddr, memslot_count, ...rest } = o;
+  out.push(...variantProblems(sc, rest));
+  if (maxphyaddr !== undefined) {
+    const limit = 2 ** maxphyaddr;
+    const ranges = [...sc.memslots.map((m) => ({ what: `memslot ${m.slot}`, ...m })), ...sc.devices.map((d) => ({ what: `device ${d.name}`, ...d }))];
+    const over = ranges.find((r) => r.gpa + r.size > limit);
+    if (over) out.push(`host.maxphyaddr: ${maxphyaddr} (limit ${hex(limit)}) does not cover ${over.what} [${hex(over.gpa)}, ${hex(over.gpa + over.size)})`);
+  }
+  if (memslot_count !== undefined && memslot_count < sc.memslots.length) {
+    out.push(`memslots: ${memslot_count} is fewer than the ${sc.memslots.length} the scenario declares`);
+  }
+  return out;
+}

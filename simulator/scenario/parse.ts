@@ -4,6 +4,8 @@
 
 import { LineCounter, isMap, isNode, isSeq, parseDocument } from 'yaml';
 import { checkLayout, regions } from './checks';
+import { capDiagnostics } from './diagnostic_cap';
+import { MAX_FILE_BYTES, fileSizeProblem, utf8Bytes } from './file_size';
 import { addedSlots, defaultMetric, physUses, readCompare, readMetric } from './compare';
 import { readExpect } from './expect';
 import { duplicateKeys } from './duplicate_keys';
@@ -71,7 +73,7 @@ function readScenario(ctx: Ctx, root: Val, file: string, opts: ParseOptions): Sc
   if (guest?.cpu.cr4_pke && !mmu.tdp && cpuV) ctx.error(isNode(pkeV) ? val(ctx, pkeV, `${cpuV.path}.cr4_pke`, cpuV.range) : cpuV, `true needs mmu.tdp: true: ${PKE_NEEDS_EPT}`);
 
   const labels = new Map<string, Val>();
-  const vcpus = readVcpus(ctx, top, host.maxphyaddr, labels);
+  const vcpus = readVcpus(ctx, top, host.maxphyaddr, labels, kernel);
   const expectV = top.keys.get('expect');
   const expect = expectV ? readExpect(ctx, expectV, labels) : [];
   const metricV = top.keys.get('metric');
@@ -110,7 +112,8 @@ function reportYaml(ctx: Ctx, e: { code: string; pos: [number, number]; message:
 
 /**
  * Parses and validates a scenario file. `file` is used in diagnostics and as the default name.
- * Returns the Scenario, or every problem found (never both, never throws).
+ * Returns the Scenario, or the problems found (never both, never throws): the first MAX_DIAGNOSTICS
+ * by position, then one saying how many more. A file over MAX_FILE_BYTES is one problem, not parsed.
  */
 export interface ParseOptions {
   /** The kernel of a scenario without `kernel:` (default v3.1): an editor's "default kernel" setting. */
@@ -125,6 +128,9 @@ function located(text: string, file: string, at: number, message: string): { dia
 }
 
 export function parseScenario(text: string, file: string, opts: ParseOptions = {}): { scenario: Scenario } | { diagnostics: Diagnostic[] } {
+  // Longer than the limit in UTF-16 units is longer in UTF-8 bytes too; only a close call is counted.
+  const tooBig = fileSizeProblem(text.length > MAX_FILE_BYTES ? text.length : text.length * 3 > MAX_FILE_BYTES ? utf8Bytes(text) : 0);
+  if (tooBig !== null) return { diagnostics: [{ file, line: 1, col: 1, endLine: 1, endCol: 1, message: tooBig }] };
   const bad = firstUnprintable(text);
   if (bad) return located(text, file, bad.at, `control character ${bad.code} is not allowed in YAML: remove it (write it as an escape such as "\\0" inside double quotes if it is meant)`);
   const deep = flowTooDeep(text);
@@ -145,36 +151,41 @@ export function parseScenario(text: string, file: string, opts: ParseOptions = {
     const overflow = doc.errors.find((e) => e.message.includes('Maximum call stack size exceeded'));
     if (overflow) {
       ctx.report(overflow.pos, TOO_DEEP);
-      return { diagnostics: ctx.diags };
+      return { diagnostics: reported(ctx) };
     }
     for (const e of [...doc.errors, ...doc.warnings]) reportYaml(ctx, e);
     // A syntax error leaves a partial tree: validating it would only add confusing follow-on errors.
-    if (doc.errors.length > 0) return { diagnostics: sorted(ctx.diags) };
+    if (doc.errors.length > 0) return { diagnostics: reported(ctx) };
     const tooDeep = treeTooDeep(doc.contents);
     if (tooDeep) {
       ctx.report([tooDeep.range![0], tooDeep.range![0] + 1], TOO_DEEP);
-      return { diagnostics: ctx.diags };
+      return { diagnostics: reported(ctx) };
     }
     // An alias without an anchor is a single mistake: reading on would only describe `*name` as a
     // value of the wrong type wherever it stands.
     const unknown = [...ctx.aliases.target].filter(([, t]) => !t);
     for (const [alias] of unknown) ctx.report([alias.range![0], alias.range![1]], `unknown alias \`*${alias.source}\`: no anchor \`&${alias.source}\` before it`);
-    if (unknown.length > 0) return { diagnostics: sorted(ctx.diags) };
+    if (unknown.length > 0) return { diagnostics: reported(ctx) };
     for (const key of duplicateKeys(doc.contents)) {
       const range: [number, number] = [key.range![0], key.range![1]];
       ctx.report(range, `duplicate key \`${text.slice(range[0], range[1]).trim()}\``);
     }
     const scenario = readScenario(ctx, val(ctx, doc.contents, '', [0, text.length]), file, opts);
     if (scenario && ctx.count() === 0) return { scenario };
-    return { diagnostics: sorted(ctx.diags) };
+    return { diagnostics: reported(ctx) };
   } catch (e) {
-    if (e instanceof TooManyAliases) return { diagnostics: sorted(ctx!.diags) };
+    if (e instanceof TooManyAliases) return { diagnostics: reported(ctx!) };
     // A bug in the validator must still surface as a diagnostic, not an exception.
     const message = `internal error while reading the scenario: ${e instanceof Error ? e.message : String(e)}`;
     const diags = ctx?.diags ?? [];
     diags.push({ file, line: 1, col: 1, endLine: 1, endCol: 1, message });
     return { diagnostics: sorted(diags) };
   }
+}
+
+/** The problems found, by position: the first MAX_DIAGNOSTICS, then how many more. */
+function reported(ctx: Ctx): Diagnostic[] {
+  return capDiagnostics(sorted(ctx.diags), ctx.count());
 }
 
 function sorted(diags: Diagnostic[]): Diagnostic[] {

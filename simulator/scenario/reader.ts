@@ -14,6 +14,7 @@ import {
 } from 'yaml';
 import { resolveAliases, type Aliases } from './aliases';
 import { U64_MAX, hex, parseIntText } from './numbers';
+import { KEPT_DIAGNOSTICS } from './diagnostic_cap';
 import { closestName, didYouMean } from './suggest';
 import type { Diagnostic, SourcePos } from './types';
 
@@ -45,7 +46,9 @@ export const MAX_ALIAS_NODES = 100_000;
 export class TooManyAliases extends Error {}
 
 export class Ctx {
+  /** The first KEPT_DIAGNOSTICS problems; `count()` counts them all. */
   readonly diags: Diagnostic[] = [];
+  private problems = 0;
   readonly aliases: Aliases;
   /** Nodes brought in by the aliases read so far. */
   expanded = 0;
@@ -59,11 +62,16 @@ export class Ctx {
   }
 
   report(range: [number, number], message: string): void {
+    if (this.problems >= KEPT_DIAGNOSTICS) {
+      this.problems++;
+      return;
+    }
     const start = this.lc.linePos(range[0]);
     // Block nodes end after their trailing newline; end the squiggle on the last real character.
     let end = Math.max(range[0], range[1]);
     while (end > range[0] && /\s/.test(this.text[end - 1]!)) end--;
     const stop = this.lc.linePos(end);
+    this.problems++;
     this.diags.push({
       file: this.file,
       line: Math.max(start.line, 1),
@@ -79,7 +87,7 @@ export class Ctx {
   }
 
   count(): number {
-    return this.diags.length;
+    return this.problems;
   }
 
   pos(v: Val): SourcePos {

@@ -27,7 +27,8 @@ import {
   type Val,
 } from './reader';
 import { closestName } from './suggest';
-import { RACE_POINTS, type SourcePos, type Step, type VcpuDecl, type WaitPoint } from './types';
+import { eraOf } from '../kvm/eras';
+import { RACE_POINTS, type Kernel, type SourcePos, type Step, type VcpuDecl, type WaitPoint } from './types';
 
 const STEP_KINDS = [
   'read', 'write', 'fetch', 'pte', 'invlpg', 'cr3', 'compute', 'repeat', 'memslot', 'set', 'wait_for',
@@ -50,14 +51,20 @@ const STEP_KEYS: Record<StepKind, readonly string[]> = {
 // ---------------------------------------------------------------------------------------------
 // Workloads
 
+/** How deep `repeat`s may nest. Each level is a loop counter the simulator keeps per vCPU; 64 is
+ *  far beyond any workload written by hand, and deeper nesting only multiplies counts of 1. */
+export const MAX_REPEAT_DEPTH = 64;
+
 interface StepCtx {
   vcpu: number;
   vcpuCount: number;
   maxphyaddr: number;
   labels: Map<string, Val>;
+  /** `repeat`s enclosing the steps being read. */
+  depth: number;
 }
 
-export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<string, Val>): VcpuDecl[] {
+export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<string, Val>, kernel: Kernel): VcpuDecl[] {
   const workloadV = top.keys.get('workload');
   const vcpusV = top.keys.get('vcpus');
   if (!workloadV && !vcpusV) {
@@ -69,12 +76,20 @@ export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<st
   const lists: { list: Val | null; decl: Val }[] = [];
   if (workloadV) lists.push({ list: workloadV, decl: workloadV });
   if (workloadV && vcpusV) ctx.error(vcpusV, 'use either `workload` (vCPU 0 only) or `vcpus`, not both');
-  for (const item of vcpusV && !workloadV ? (readNonEmptyList(ctx, vcpusV, 'vCPU') ?? []) : []) {
+  const items = vcpusV && !workloadV ? (readNonEmptyList(ctx, vcpusV, 'vCPU') ?? []) : [];
+  const era = eraOf(kernel);
+  const max = era.maxVcpus.count;
+  if (items.length > max) {
+    // Those past the limit are not read: a VM that KVM would refuse is not worth their diagnostics.
+    ctx.error(items[max]!, `${items.length} vCPUs: KVM_MAX_VCPUS is ${max} in ${era.release} (${era.maxVcpus.line.file}:${era.maxVcpus.line.line})`);
+    items.length = max;
+  }
+  for (const item of items) {
     const o = readObj(ctx, item, ['workload']);
     lists.push({ list: o ? need(ctx, o, 'workload') : null, decl: item });
   }
   return lists.map(({ list, decl }, id) => {
-    const sc: StepCtx = { vcpu: id, vcpuCount: lists.length, maxphyaddr, labels };
+    const sc: StepCtx = { vcpu: id, vcpuCount: lists.length, maxphyaddr, labels, depth: 0 };
     return { id, workload: list ? readSteps(ctx, list, sc) : [], pos: ctx.pos(decl) };
   });
 }
@@ -217,10 +232,15 @@ function readValue(ctx: Ctx, v: Val, size: number): bigint | null {
 }
 
 function readRepeat(ctx: Ctx, o: Obj, sc: StepCtx, pos: SourcePos): Step | null {
+  if (sc.depth >= MAX_REPEAT_DEPTH) {
+    // The first level too deep is the one named; what it holds is not read (one mistake, one message).
+    ctx.error(o.v, `\`repeat\` nested ${sc.depth + 1} deep; the limit is ${MAX_REPEAT_DEPTH} levels`);
+    return null;
+  }
   const count = numOrNull(readInt(ctx, o.keys.get('repeat')!, 1n, MAX_SAFE));
   const label = opt(o, 'label', (v) => readLabel(ctx, v, sc.labels), null);
   const stepsV = need(ctx, o, 'steps');
-  const steps = stepsV ? readSteps(ctx, stepsV, sc) : [];
+  const steps = stepsV ? readSteps(ctx, stepsV, { ...sc, depth: sc.depth + 1 }) : [];
   return count === null ? null : { kind: 'repeat', count, label, steps, pos };
 }
 

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { printDiagnostics, readScenarioFile } from './scenario_file';
-import { runScenario, GuestSetupError } from '../run/run';
+import { runScenario, GuestSetupError, OverrideError } from '../run/run';
 import { formatRunText } from '../report/text';
 import { formatTraceCmd, selectTracepoints } from '../report/trace_cmd';
 import { formatCompareText } from '../report/compare_text';
@@ -19,7 +19,6 @@ import { VariantError, selectVariants, type Variant, type VariantSelection } fro
 import type { RunResult } from '../run/result';
 import type { Diagnostic, Kernel, ScenarioOverrides } from '../scenario/types';
 import { KERNELS } from '../scenario/types';
-import { variantProblems } from '../scenario/compare';
 
 /** The override flags as given, for a message about them. */
 function flagsText(o: ScenarioOverrides): string {
@@ -196,13 +195,6 @@ async function main(argv: string[]): Promise<number> {
       status = 2;
       continue;
     }
-    // The flags change the scenario as a `compare:` variant does, and are checked by the same rules.
-    const problems = variantProblems(read.scenario, args.overrides);
-    if (problems.length > 0) {
-      writeErr(`${file}: error: with ${flagsText(args.overrides)}: ${problems.join('; ')}\n`);
-      status = 2;
-      continue;
-    }
     try {
       const r = runScenario(read.scenario, { overrides: args.overrides, accesses: args.accesses, callPaths: args.callPaths || args.folded });
       if (!args.trace && !args.traceCmd) r.trace.events = [];
@@ -214,6 +206,10 @@ async function main(argv: string[]): Promise<number> {
     } catch (e) {
       if (e instanceof GuestSetupError) {
         printDiagnostics([{ file, line: e.line, col: e.col, endLine: e.line, endCol: e.col, message: e.message }]);
+        status = 2;
+      } else if (e instanceof OverrideError) {
+        // The flags change the scenario as a `compare:` variant does; the machine checks them by the same rules.
+        writeErr(`${file}: error: with ${flagsText(args.overrides)}: ${e.problems.join('; ')}\n`);
         status = 2;
       } else throw e;
     }

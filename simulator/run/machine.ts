@@ -489,9 +489,8 @@ function addFillerSlots(kvm: Kvm, sc: Scenario, count: number, maxphyaddr: numbe
   const limit = 2 ** maxphyaddr;
   for (let id = 0; id < 32 && have < count; id++) {
     if (kvm.memslots.slots[id] || later.has(id)) continue;
-    for (let r = regions.find(([lo, hi]) => gpa < hi && lo < gpa + 4096); r; r = regions.find(([lo, hi]) => gpa < hi && lo < gpa + 4096)) {
-      gpa = Math.ceil(r[1] / FILLER_STRIDE) * FILLER_STRIDE;
-    }
+    const overlapping = () => regions.find(([lo, hi]) => gpa < hi && lo < gpa + 4096);
+    for (let r = overlapping(); r; r = overlapping()) gpa = Math.ceil(r[1] / FILLER_STRIDE) * FILLER_STRIDE;
     if (gpa + 4096 > limit) {
       const at = sc.memslots[0]?.pos ?? { line: 1, col: 1 };
       throw new GuestSetupError(`memslots: ${count}: no room for filler slot ${id} below MAXPHYADDR (${maxphyaddr} bits, 0x${limit.toString(16)}): the scenario's memory and devices leave none above 4G`, at.line, at.col);

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { DocumentDebouncer } from './debounce';
 import type { Diagnostic as SimDiagnostic, RunResult } from '../simulator/index';
 import { MAX_DIAGNOSTICS } from '../simulator/scenario/diagnostic_cap';
+import { MAX_FILE_BYTES } from '../simulator/scenario/file_size';
 import { diagnosticRange, expectMessage } from './diagnostic_ranges';
 import { SCENARIO_EXCLUDE, SCENARIO_GLOB, FileTooLargeError, fileName, hasTopLevelKey, isScenarioDocument, isScenarioUri, readScenarioText, sourceOf } from './scenario_files';
 import type { SimulatorClient } from './simulator_client';
@@ -133,7 +134,9 @@ export class ScenarioTests implements vscode.Disposable {
     const checked = await this.checker.check(sourceOf(uri, text), `tests ${id}`);
     if (checked.kind === 'cancelled' || this.updates.get(id) !== ticket || (doc && (doc.isClosed || doc.version !== version))) return undefined;
     const languageId = uri.path.endsWith('.json') ? 'json' : 'yaml';
-    const hasExpect = checked.expectations ? checked.expectations.length > 0 : hasTopLevelKey(text, 'expect', languageId);
+    // The text search is cheap up to the size limit; an open document past it keeps an item with
+    // the size problem, as a closed file that size does.
+    const hasExpect = checked.expectations ? checked.expectations.length > 0 : text.length > MAX_FILE_BYTES || hasTopLevelKey(text, 'expect', languageId);
     if (!hasExpect) {
       this.ctrl.items.delete(id);
       return undefined;

@@ -263,6 +263,21 @@ describe('the Testing view', () => {
     expect(problemCount([problem('one'), problem('two')])).toBe(2);
   });
 
+  it('an open document over the size limit keeps an item with the size problem, without a text search', async () => {
+    const json = 'file:///ws/big.mmio.json';
+    textDocuments.push(doc(`[${'1,'.repeat(MAX_FILE_BYTES / 2)}1]`, json));
+    const { client, asked } = fakeChecker();
+    const tests = new ScenarioTests({} as never, client as never);
+    await settle();
+    const parse = vi.spyOn(JSON, 'parse');
+    asked[0]!.answer({ id: 1, kind: 'checked', diagnostics: [problem(fileSizeProblem(MAX_FILE_BYTES + 3)!, 1)], expectations: null });
+    await settle();
+    expect(parse).not.toHaveBeenCalled();
+    parse.mockRestore();
+    expect(controller.items.get(json)!.error).toBe(`big.mmio.json:1:1: ${fileSizeProblem(MAX_FILE_BYTES + 3)}`);
+    tests.dispose();
+  });
+
   it('discovery stats a file first and does not read one over the size limit', async () => {
     const big = 'file:///ws/big.mmio.yaml';
     found = [{ scheme: 'file', path: '/ws/big.mmio.yaml', toString: () => big }];

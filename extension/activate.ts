@@ -45,13 +45,14 @@ let clients: SimulatorClient[] = [];
 export function activateWith(context: vscode.ExtensionContext, platform: Platform): MmuLabTestApi {
   const log = vscode.window.createOutputChannel('MMU Lab', { log: true });
   // The panel's runs and the Testing view's runs each have their own worker, so neither replaces
-  // the other's run in flight.
+  // the other's run in flight. Problems and the Testing view parse on the panel client's check
+  // worker (one for both, with a lane per document and user).
   const client = new SimulatorClient(platform.createWorker);
   const testClient = new SimulatorClient(platform.createWorker);
   clients = [client, testClient];
 
   const store = new RunStore(context.workspaceState);
-  const diagnostics = new ScenarioDiagnostics(store);
+  const diagnostics = new ScenarioDiagnostics(store, client);
   const tables = new TablesDocuments(client, store);
   const statusBar = new RunStatusBar(store);
   // The serializer (registered by the panel during activation, as VS Code requires) re-runs the
@@ -72,7 +73,7 @@ export function activateWith(context: vscode.ExtensionContext, platform: Platfor
     panel,
     new PanelGroupKeeper(panel),
     new LineDecorations(store),
-    new ScenarioTests(testClient),
+    new ScenarioTests(testClient, client),
     ...scenarioRunner.register(),
     vscode.commands.registerCommand('mmuLab.newScenario', () => newScenario(context.extensionUri)),
     vscode.commands.registerCommand('mmuLab.exportTrace', () => exportTrace(store)),

@@ -1,14 +1,16 @@
 // Problems in scenario documents, in the 'mmu-lab' diagnostic collection: parse errors while typing
-// (the parser is fast and pure, so it runs on the host thread, debounced), and after a run the
+// (debounced, parsed on the client's check worker, never on the host thread: a 1 MiB file takes
+// seconds to parse, and this thread handles typing), and after a run the
 // problems of the run itself: a VM that cannot be built, and failed `expect` entries at their keys.
 // Run problems are dropped as soon as the document is edited (their lines no longer match).
 
 import * as vscode from 'vscode';
 import { DocumentDebouncer } from './debounce';
-import { parseScenario, type Diagnostic as SimDiagnostic, type ExpectResult } from '../simulator/index';
+import type { Diagnostic as SimDiagnostic, ExpectResult } from '../simulator/index';
 import { diagnosticRange, expectMessage, expectRange, type Range0 } from './diagnostic_ranges';
 import type { RunStore } from './run_store';
-import { fileName, isScenarioDocument, settings } from './scenario_files';
+import { isScenarioDocument, scenarioSource } from './scenario_files';
+import type { SimulatorClient } from './simulator_client';
 
 const DEBOUNCE_MS = 300;
 const SOURCE = 'mmu-lab';
@@ -35,10 +37,13 @@ export class ScenarioDiagnostics implements vscode.Disposable {
   private readonly debouncer = new DocumentDebouncer(DEBOUNCE_MS);
   private readonly disposables: vscode.Disposable[];
 
-  constructor(store: RunStore) {
+  constructor(
+    store: RunStore,
+    private readonly client: SimulatorClient,
+  ) {
     this.disposables = [
       this.collection,
-      vscode.workspace.onDidOpenTextDocument((doc) => this.check(doc)),
+      vscode.workspace.onDidOpenTextDocument((doc) => void this.check(doc)),
       vscode.workspace.onDidChangeTextDocument((e) => {
         if (!isScenarioDocument(e.document) || e.contentChanges.length === 0) return;
         this.clearRun(e.document.uri);
@@ -47,7 +52,7 @@ export class ScenarioDiagnostics implements vscode.Disposable {
       vscode.workspace.onDidCloseTextDocument((doc) => this.forget(doc.uri)),
       // The default kernel changes what a scenario without `kernel:` means.
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('mmuLab.defaultKernel')) for (const doc of vscode.workspace.textDocuments) this.check(doc);
+        if (e.affectsConfiguration('mmuLab.defaultKernel')) for (const doc of vscode.workspace.textDocuments) void this.check(doc);
       }),
       store.onDidRecord((run) => {
         const uri = vscode.Uri.parse(run.uri);
@@ -60,17 +65,20 @@ export class ScenarioDiagnostics implements vscode.Disposable {
         this.publish(uri);
       }),
     ];
-    for (const doc of vscode.workspace.textDocuments) this.check(doc);
+    for (const doc of vscode.workspace.textDocuments) void this.check(doc);
   }
 
-  /** Parses a scenario document now and shows its parse errors. */
-  check(doc: vscode.TextDocument): void {
+  /** Checks a scenario document now (on the worker) and shows its parse errors, unless the
+   *  document changed or closed meanwhile (the newer text's check shows its own). */
+  async check(doc: vscode.TextDocument): Promise<void> {
     if (!isScenarioDocument(doc)) return;
     const key = doc.uri.toString();
     this.debouncer.cancel(doc.uri);
-    const parsed = parseScenario(doc.getText(), fileName(doc.uri), { defaultKernel: settings(doc.uri).defaultKernel });
+    const version = doc.version;
+    const checked = await this.client.check(scenarioSource(doc), `problems ${key}`);
+    if (checked.kind === 'cancelled' || doc.isClosed || doc.version !== version) return;
     const lineText = (l: number) => (l < doc.lineCount ? doc.lineAt(l).text : undefined);
-    this.parse.set(key, 'diagnostics' in parsed ? parsed.diagnostics.map((d) => toVscodeDiagnostic(d, lineText)) : []);
+    this.parse.set(key, checked.diagnostics.map((d) => toVscodeDiagnostic(d, lineText)));
     this.publish(doc.uri);
   }
 
@@ -97,7 +105,7 @@ export class ScenarioDiagnostics implements vscode.Disposable {
   }
 
   private schedule(doc: vscode.TextDocument): void {
-    this.debouncer.schedule(doc, (d) => this.check(d));
+    this.debouncer.schedule(doc, (d) => void this.check(d));
   }
 
 

@@ -48,6 +48,7 @@ export class ResultsPanel implements vscode.Disposable {
   /** The re-run of a restored panel, while it is in flight (the serializer and `ready` both ask). */
   private restoring: Promise<void> | undefined;
   private readonly disposables: vscode.Disposable[];
+  private readonly closeListeners = new Set<() => void>();
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -89,6 +90,12 @@ export class ResultsPanel implements vscode.Disposable {
       { ...this.webviewOptions(), retainContextWhenHidden: false, enableFindWidget: true },
     );
     this.adopt(panel);
+  }
+
+  /** Calls `listener` when the user closes the panel (the runner cancels the run in flight then). */
+  onDidClose(listener: () => void): vscode.Disposable {
+    this.closeListeners.add(listener);
+    return { dispose: () => this.closeListeners.delete(listener) };
   }
 
   setStatus(state: Status['state'], text: string): void {
@@ -140,6 +147,7 @@ export class ResultsPanel implements vscode.Disposable {
         this.panel = undefined;
         this.ready = false;
         this.pendingView = undefined;
+        for (const f of [...this.closeListeners]) f();
       }),
     ];
   }

@@ -126,16 +126,32 @@ export class ScenarioRunner {
     this.panel.setStatus('running', `Running ${file}…`);
     this.statusBar.setRunning(file);
 
+    // Cancelled from the notification, or by closing the panel: the results have nowhere to go, and
+    // the worker should not go on simulating (the client terminates it).
+    const cancel = new vscode.CancellationTokenSource();
+    const closed = this.panel.onDidClose(() => cancel.cancel());
     const work = async (progress: vscode.Progress<{ message?: string }>, token?: vscode.CancellationToken) => {
-      const ran = await this.client.run({ ...source, kind: 'run' }, token);
-      if (ran.kind !== 'result' || !opts.compare) return { ran, compared: undefined };
-      const kernels = opts.compare === 'kernels';
-      progress.report({ message: kernels ? 'under each kernel' : 'the compare: variants' });
-      return { ran, compared: await this.client.run({ ...source, kind: 'compare', kernels }, token) };
+      const byUser = token?.onCancellationRequested(() => cancel.cancel());
+      try {
+        const ran = await this.client.run({ ...source, kind: 'run' }, cancel.token);
+        if (ran.kind !== 'result' || !opts.compare) return { ran, compared: undefined };
+        const kernels = opts.compare === 'kernels';
+        progress.report({ message: kernels ? 'under each kernel' : 'the compare: variants' });
+        return { ran, compared: await this.client.run({ ...source, kind: 'compare', kernels }, cancel.token) };
+      } finally {
+        byUser?.dispose();
+      }
     };
-    const { ran, compared } = opts.quiet
-      ? await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `MMU Lab: running ${file}` }, (p) => work(p))
-      : await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `MMU Lab: running ${file}`, cancellable: true }, (p, token) => work(p, token));
+    let outcomes: Awaited<ReturnType<typeof work>>;
+    try {
+      outcomes = opts.quiet
+        ? await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: `MMU Lab: running ${file}` }, (p) => work(p))
+        : await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `MMU Lab: running ${file}`, cancellable: true }, (p, token) => work(p, token));
+    } finally {
+      closed.dispose();
+      cancel.dispose();
+    }
+    const { ran, compared } = outcomes;
 
     // A newer run replaced this one: it owns the panel's status and the status bar now.
     if (generation !== this.generation) return;

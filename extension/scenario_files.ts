@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import type { ProfileSetting, ScenarioSource } from './worker/requests';
 import { pathBaseName } from './tables_uri';
+import { fileSizeProblem } from '../simulator/scenario/file_size';
 
 export const SCENARIO_GLOB = '**/*.mmio.{yaml,json}';
 export const SCENARIO_EXCLUDE = '**/node_modules/**';
@@ -75,9 +76,15 @@ export function sourceOf(uri: vscode.Uri, text: string): ScenarioSource {
   return { uri: uri.toString(), file: fileName(uri), text, defaultKernel: s.defaultKernel, profile: s.costProfile };
 }
 
-/** A scenario's text: the open document's (it may have unsaved edits), else the file's. */
+/** A file over the scenario size limit (simulator/scenario/file_size.ts); the message is the parser's. */
+export class FileTooLargeError extends Error {}
+
+/** A scenario's text: the open document's (it may have unsaved edits), else the file's. A file over
+ *  the size limit is not read (it is stat'ed first): FileTooLargeError. */
 export async function readScenarioText(uri: vscode.Uri): Promise<string> {
   const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
   if (open) return open.getText();
+  const tooBig = fileSizeProblem((await vscode.workspace.fs.stat(uri)).size);
+  if (tooBig !== null) throw new FileTooLargeError(tooBig);
   return new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
 }

@@ -7,9 +7,11 @@
 
 import * as vscode from 'vscode';
 import { DocumentDebouncer } from './debounce';
-import { parseScenario, type Diagnostic as SimDiagnostic, type RunResult } from '../simulator/index';
+import type { Diagnostic as SimDiagnostic, RunResult } from '../simulator/index';
+import { MAX_DIAGNOSTICS } from '../simulator/scenario/diagnostic_cap';
+import { MAX_FILE_BYTES } from '../simulator/scenario/file_size';
 import { diagnosticRange, expectMessage } from './diagnostic_ranges';
-import { SCENARIO_EXCLUDE, SCENARIO_GLOB, fileName, hasTopLevelKey, isScenarioDocument, isScenarioUri, readScenarioText, settings, sourceOf } from './scenario_files';
+import { SCENARIO_EXCLUDE, SCENARIO_GLOB, FileTooLargeError, fileName, hasTopLevelKey, isScenarioDocument, isScenarioUri, readScenarioText, sourceOf } from './scenario_files';
 import type { SimulatorClient } from './simulator_client';
 
 const DEBOUNCE_MS = 500;
@@ -21,6 +23,13 @@ function expectId(file: vscode.TestItem, path: string): string {
 function lineTextFrom(text: string): (line0: number) => string | undefined {
   const lines = text.split(/\r?\n/);
   return (l) => lines[l];
+}
+
+/** How many problems a parse found: its diagnostics, except that past MAX_DIAGNOSTICS the parser
+ *  cuts the list and its last entry says "and M more problems" (simulator/scenario/diagnostic_cap.ts). */
+export function problemCount(diags: readonly SimDiagnostic[]): number {
+  const more = diags.length > MAX_DIAGNOSTICS ? /^and (\d+) more problem/.exec(diags[diags.length - 1]!.message) : null;
+  return more ? diags.length - 1 + Number(more[1]) : diags.length;
 }
 
 function problemMessages(uri: vscode.Uri, text: string, diags: SimDiagnostic[]): vscode.TestMessage[] {
@@ -39,7 +48,15 @@ export class ScenarioTests implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[];
   private discovered = false;
 
-  constructor(private readonly client: SimulatorClient) {
+  /** The latest update asked for per item id: an older one that answers later is dropped. */
+  private readonly updates = new Map<string, number>();
+  private nextUpdate = 0;
+
+  /** `client` runs the tests; `checker` parses (on its check worker, never on the host thread). */
+  constructor(
+    private readonly client: SimulatorClient,
+    private readonly checker: SimulatorClient = client,
+  ) {
     this.ctrl.resolveHandler = async (item) => {
       if (!item) await this.discover();
     };
@@ -52,14 +69,14 @@ export class ScenarioTests implements vscode.Disposable {
       watcher.onDidCreate((uri) => this.updateFromFile(uri)),
       watcher.onDidChange((uri) => this.updateFromFile(uri)),
       watcher.onDidDelete((uri) => this.ctrl.items.delete(uri.toString())),
-      vscode.workspace.onDidOpenTextDocument((doc) => this.updateFromDocument(doc)),
+      vscode.workspace.onDidOpenTextDocument((doc) => void this.updateFromDocument(doc)),
       vscode.workspace.onDidChangeTextDocument((e) => {
         if (e.contentChanges.length > 0) this.schedule(e.document);
       }),
     ];
     // Open scenarios get their items at once (the gutter's run buttons), the rest when the Testing
     // view asks (resolveHandler).
-    for (const doc of vscode.workspace.textDocuments) this.updateFromDocument(doc);
+    for (const doc of vscode.workspace.textDocuments) void this.updateFromDocument(doc);
   }
 
   private async discover(): Promise<void> {
@@ -79,54 +96,79 @@ export class ScenarioTests implements vscode.Disposable {
 
   private async updateFromFile(uri: vscode.Uri): Promise<void> {
     if (!isScenarioUri(uri)) return;
+    let text: string;
     try {
-      this.update(uri, await readScenarioText(uri));
-    } catch {
-      this.ctrl.items.delete(uri.toString());
+      text = await readScenarioText(uri);
+    } catch (e) {
+      // A file over the size limit is not read: an item says why, as a parse of it would.
+      if (e instanceof FileTooLargeError) {
+        const file = this.itemOf(uri);
+        file.error = `${fileName(uri)}:1:1: ${e.message}`;
+        file.children.replace([]);
+      } else this.ctrl.items.delete(uri.toString());
+      return;
     }
+    await this.update(uri, text);
   }
 
-  private updateFromDocument(doc: vscode.TextDocument): void {
+  private async updateFromDocument(doc: vscode.TextDocument): Promise<void> {
     // Untitled scenarios are not workspace files: they stay out of the Testing view.
-    if (isScenarioDocument(doc) && !doc.isUntitled) this.update(doc.uri, doc.getText());
+    if (isScenarioDocument(doc) && !doc.isUntitled) await this.update(doc.uri, doc.getText(), doc);
   }
 
   private schedule(doc: vscode.TextDocument): void {
     if (!isScenarioDocument(doc) || doc.isUntitled) return;
-    this.debouncer.schedule(doc, (d) => this.updateFromDocument(d));
+    this.debouncer.schedule(doc, (d) => void this.updateFromDocument(d));
   }
 
 
-  /** The file's item and its expectations from the text; no item when the text has no `expect:`.
-   *  A text that does not parse keeps an item (with the error) so that running it reports why. */
-  private update(uri: vscode.Uri, text: string, languageId = uri.path.endsWith('.json') ? 'json' : 'yaml'): vscode.TestItem | undefined {
+  /** The file's item and its expectations from the text (parsed on the check worker); no item when
+   *  the text has no `expect:`. A text that does not parse keeps an item (with the error) so that
+   *  running it reports why. Undefined too when a newer update (or a newer version of `doc`)
+   *  superseded this one. */
+  private async update(uri: vscode.Uri, text: string, doc?: vscode.TextDocument): Promise<vscode.TestItem | undefined> {
     const id = uri.toString();
-    const parsed = parseScenario(text, fileName(uri), { defaultKernel: settings(uri).defaultKernel });
-    const hasExpect = 'scenario' in parsed ? parsed.scenario.expect.length > 0 : hasTopLevelKey(text, 'expect', languageId);
+    const ticket = ++this.nextUpdate;
+    this.updates.set(id, ticket);
+    const version = doc?.version;
+    const checked = await this.checker.check(sourceOf(uri, text), `tests ${id}`);
+    if (checked.kind === 'cancelled' || this.updates.get(id) !== ticket || (doc && (doc.isClosed || doc.version !== version))) return undefined;
+    const languageId = uri.path.endsWith('.json') ? 'json' : 'yaml';
+    // The text search is cheap up to the size limit; an open document past it keeps an item with
+    // the size problem, as a closed file that size does.
+    const hasExpect = checked.expectations ? checked.expectations.length > 0 : text.length > MAX_FILE_BYTES || hasTopLevelKey(text, 'expect', languageId);
     if (!hasExpect) {
       this.ctrl.items.delete(id);
       return undefined;
     }
+    const file = this.itemOf(uri);
+    if (!checked.expectations) {
+      const d = checked.diagnostics[0]!;
+      const more = problemCount(checked.diagnostics) - 1;
+      file.error = `${fileName(uri)}:${d.line}:${d.col}: ${d.message}${more > 0 ? ` (and ${more} more)` : ''}`;
+      return file;
+    }
+    file.error = undefined;
+    const children: vscode.TestItem[] = [];
+    for (const e of checked.expectations) {
+      const child = file.children.get(expectId(file, e.path)) ?? this.ctrl.createTestItem(expectId(file, e.path), e.path, uri);
+      child.description = e.text;
+      child.range = new vscode.Range(e.line - 1, e.col - 1, e.line - 1, e.col - 1 + e.path.length);
+      children.push(child);
+    }
+    file.children.replace(children);
+    return file;
+  }
+
+  /** The file's item, created when it has none. */
+  private itemOf(uri: vscode.Uri): vscode.TestItem {
+    const id = uri.toString();
     let file = this.ctrl.items.get(id);
     if (!file) {
       file = this.ctrl.createTestItem(id, fileName(uri), uri);
       this.ctrl.items.add(file);
     }
     file.range = new vscode.Range(0, 0, 0, 0);
-    if ('diagnostics' in parsed) {
-      const d = parsed.diagnostics[0]!;
-      file.error = `${fileName(uri)}:${d.line}:${d.col}: ${d.message}${parsed.diagnostics.length > 1 ? ` (and ${parsed.diagnostics.length - 1} more)` : ''}`;
-      return file;
-    }
-    file.error = undefined;
-    const children: vscode.TestItem[] = [];
-    for (const e of parsed.scenario.expect) {
-      const child = file.children.get(expectId(file, e.path)) ?? this.ctrl.createTestItem(expectId(file, e.path), e.path, uri);
-      child.description = e.text;
-      child.range = new vscode.Range(e.pos.line - 1, e.pos.col - 1, e.pos.line - 1, e.pos.col - 1 + e.path.length);
-      children.push(child);
-    }
-    file.children.replace(children);
     return file;
   }
 
@@ -174,7 +216,7 @@ export class ScenarioTests implements vscode.Disposable {
       return;
     }
     // The expectations of the text being run (it may have changed since discovery).
-    const file = this.update(uri, text) ?? fileItem;
+    const file = (await this.update(uri, text)) ?? fileItem;
     const items = asked.map((i) => (i === fileItem ? file : (file.children.get(i.id) ?? i)));
     items.forEach((i) => run.started(i));
     const started = Date.now();

@@ -276,6 +276,30 @@ describe.runIf(enabled)('the simulator client on Web Workers (Chromium)', { time
     expect(o.ms).toBeLessThan(2000);
   });
 
+  it('checks (the parse behind Problems and the Testing view) have their own worker and bound', async () => {
+    const o = await page.evaluate(
+      async ({ long, doorbell }) => {
+        const w = window as unknown as Record<string, any>;
+        const listeners: (() => void)[] = [];
+        const token = { isCancellationRequested: false, onCancellationRequested: (f: () => void) => (listeners.push(f), { dispose() {} }) };
+        let runDone = false;
+        const run = w.client.run({ ...long, kind: 'run', traceCapacity: 0 }, token).then((r: { kind: string }) => ((runDone = true), r));
+        const checked = await w.client.check(doorbell, 'doc');
+        const during = runDone;
+        listeners.forEach((f) => f());
+        const ran = await run;
+        // The same factory (read from the client) with a 1 ms bound: the worker cannot even start in time.
+        const bounded = new w.mmu.SimulatorClient(w.client.createWorker, 1);
+        const late = await bounded.check(doorbell, 'doc');
+        bounded.dispose();
+        return { kind: checked.kind, paths: checked.expectations?.length, during, ran: ran.kind, late: late.diagnostics.map((d: { line: number; col: number; message: string }) => `${d.line}:${d.col} ${d.message.slice(0, 34)}`) };
+      },
+      { long: source(LONG), doorbell: source(DOORBELL) },
+    );
+    expect(o).toEqual({ kind: 'checked', paths: 4, during: false, ran: 'cancelled', late: ['1:1 MMU Lab stopped checking this file'] });
+    expect(errors).toEqual([]);
+  });
+
   it('tables come from their own worker, in lanes; bad text is diagnostics', async () => {
     const o = await page.evaluate(
       async ({ doorbell, bad }) => {

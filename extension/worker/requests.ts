@@ -43,7 +43,17 @@ export type WorkerRequest =
    *  under every modelled kernel in its own MMU mode instead (Compare Kernels). */
   | ({ id: number; kind: 'compare'; kernels?: boolean } & ScenarioSource)
   /** The shadow tables after workload step `step` (null: at the end of the run). */
-  | ({ id: number; kind: 'tables'; step: number | null } & ScenarioSource);
+  | ({ id: number; kind: 'tables'; step: number | null } & ScenarioSource)
+  /** Parse only: the problems while typing and the Testing view's expectations. */
+  | ({ id: number; kind: 'check' } & ScenarioSource);
+
+/** An `expect:` entry as the Testing view shows it (1-based position of its key). */
+export interface CheckedExpectation {
+  path: string;
+  text: string;
+  line: number;
+  col: number;
+}
 
 export type WorkerResponse =
   | { id: number; kind: 'result'; result: RunResult }
@@ -51,6 +61,9 @@ export type WorkerResponse =
   | { id: number; kind: 'tables'; step: number | null; tables: ShadowTables }
   /** The scenario cannot run: parse errors, or a VM that cannot be built (GuestSetupError). */
   | { id: number; kind: 'diagnostics'; diagnostics: Diagnostic[] }
+  /** What a `check` found: the parse's problems (capped as the parser caps them) and, when the text
+   *  parses, its expectations (null when it does not). Never the Scenario itself: the host needs no more. */
+  | { id: number; kind: 'checked'; diagnostics: Diagnostic[]; expectations: CheckedExpectation[] | null }
   /** A bug: the simulator threw something it should not have. */
   | { id: number; kind: 'error'; message: string };
 
@@ -58,6 +71,11 @@ export function handleRequest(req: WorkerRequest): WorkerResponse {
   const { id } = req;
   try {
     const parsed = parseScenario(req.text, req.file, { defaultKernel: req.defaultKernel });
+    if (req.kind === 'check') {
+      if ('diagnostics' in parsed) return { id, kind: 'checked', diagnostics: parsed.diagnostics, expectations: null };
+      const expectations = parsed.scenario.expect.map((e) => ({ path: e.path, text: e.text, line: e.pos.line, col: e.pos.col }));
+      return { id, kind: 'checked', diagnostics: [], expectations };
+    }
     if ('diagnostics' in parsed) return { id, kind: 'diagnostics', diagnostics: parsed.diagnostics };
     const sc = parsed.scenario;
     const overrides: ScenarioOverrides = req.profile === 'scenario' ? {} : { profile: req.profile };

@@ -5,8 +5,13 @@
 // (scenario_schema.ts). Hover text is Markdown made from the schema's descriptions; nothing from
 // the scenario is put in it, except names the schema itself has (a key, an enumerated value, a
 // token), so no markup can come from a file. No vscode import: unit-tested on its own.
+// This runs on the extension host thread at every hover and completion: a text the parser refuses
+// for its size or nesting (docs/limits.md) gets no help, rather than a parse that blocks typing or
+// runs out of stack.
 
 import { isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
+import { MAX_FILE_BYTES, utf8Bytes } from '../simulator/scenario/file_size';
+import { flowTooDeep } from '../simulator/scenario/nesting';
 import {
   SCENARIO_SCHEMA, describe, enumValues, hasProperty, itemSchema, keySchema, keysFor, tokenForm, tokensOf, type MapEntries, type Schema,
 } from './scenario_schema';
@@ -112,9 +117,22 @@ function tokenAt(text: string, node: Node, offset: number): { token: string; sta
   return start < end ? { token: text.slice(start, end), start, end } : undefined;
 }
 
+/** The text's YAML tree, or null for a text the scenario parser refuses before reading it (over
+ *  the file-size cap, or flow collections nested past the limit). */
+function treeOf(text: string): Node | null {
+  // Characters never outnumber UTF-8 bytes: the first test spares counting most texts.
+  if (text.length > MAX_FILE_BYTES || (text.length * 3 > MAX_FILE_BYTES && utf8Bytes(text) > MAX_FILE_BYTES)) return null;
+  if (flowTooDeep(text) !== null) return null;
+  try {
+    return parseDocument(text, { uniqueKeys: false }).contents;
+  } catch {
+    return null; // block nesting deep enough to exhaust the library's stack
+  }
+}
+
 /** The hover at `offset`: a key's description, an enumerated value's or entry-bit token's meaning. */
 export function hoverAt(text: string, offset: number): Hover | undefined {
-  const hit = locate(parseDocument(text, { uniqueKeys: false }).contents, offset);
+  const hit = locate(treeOf(text), offset);
   if (!hit) return undefined;
   if (hit.kind === 'key') {
     const s = keySchema(hit.schema, hit.key, hit.entries);
@@ -163,7 +181,7 @@ export function completionsAt(text: string, offset: number): Completion[] {
   const after = text.slice(end, lineEnd);
   const alone = /^\s*(-\s+)*$/.test(before) && /^\s*(#.*)?$/.test(after);
   const marked = text.slice(0, start) + MARKER + (alone ? ':' : '') + text.slice(end);
-  const hit = locate(parseDocument(marked, { uniqueKeys: false }).contents, start);
+  const hit = locate(treeOf(marked), start);
   if (!hit) return [];
   const range = { start, end };
 

@@ -141,7 +141,7 @@ export type CheckOutcome = Extract<WorkerResponse, { kind: 'checked' }> | { kind
 
 /** How long a check may take before its worker is ended. The parse is linear and bounded (1 MiB,
  *  100,000 alias nodes: docs/limits.md); a 1 MiB file takes a few seconds on a loaded machine. */
-export const CHECK_TIMEOUT_MS = 10_000;
+export const CHECK_TIMEOUT_MS = 30_000;
 
 /** A check that did not finish: one problem at 1:1 that says why. */
 function checkProblem(file: string, message: string): CheckOutcome {

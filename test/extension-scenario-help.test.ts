@@ -292,3 +292,32 @@ describe('cost', () => {
     expect(parse).toHaveBeenCalledTimes(1);
   });
 });
+
+// Issue 14 item 9: hover and completion run on the host thread; a text the scenario parser refuses
+// before reading (over 1 MiB, or flow collections nested past 200 levels) is not parsed for them.
+// On main both were parsed (a 10 MB text for every hover; 10,000 `[` ran the library out of stack).
+describe('refused texts get no help and no parse', () => {
+  const at = DOORBELL.indexOf('kernel:') + 1;
+  it('a text over the 1 MiB cap: no hover, no completion, no parse', () => {
+    const huge = DOORBELL + '#' + 'x'.repeat(1 << 20) + '\n';
+    const parse = vi.mocked(yaml.parseDocument);
+    parse.mockClear();
+    expect(hoverAt(huge, at)).toBeUndefined();
+    expect(completionsAt(...typed(huge, 'mmio_caching: true', ', '))).toEqual([]);
+    expect(parse).not.toHaveBeenCalled();
+    // The same text under the cap has its hover (the guard is the size, not the comment).
+    expect(hoverAt(DOORBELL + '#' + 'x'.repeat(1000) + '\n', at)).toBeDefined();
+  });
+  it('multi-byte text counts in UTF-8 bytes, as the parser counts it', () => {
+    const wide = DOORBELL + '#' + 'é'.repeat(600_000) + '\n'; // 600,001 characters, 1.2 MB
+    expect(hoverAt(wide, at)).toBeUndefined();
+  });
+  it('flow nesting past the limit: no hover, no exception', () => {
+    const deep = DOORBELL + 'x: ' + '['.repeat(10_000) + '\n';
+    const parse = vi.mocked(yaml.parseDocument);
+    parse.mockClear();
+    expect(() => hoverAt(deep, at)).not.toThrow();
+    expect(hoverAt(deep, at)).toBeUndefined();
+    expect(parse).not.toHaveBeenCalled();
+  });
+});

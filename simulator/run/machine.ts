@@ -23,7 +23,7 @@ import { ShadowMmu, shadowMmuLoad } from '../kvm/mmu/shadow';
 import { VcpuRunner, accessPfec, INSN_GUEST_FAULT, INSN_STOPPED } from './vcpu_run';
 import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 import { OverBudgetError } from './work_budget';
-import { Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_FETCH, OP_INVLPG, OP_LOOP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
+import { CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_FETCH, OP_INVLPG, OP_LOOP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
 import { Scheduler } from './scheduler';
 import { checkOverrides } from './override_error';
 import { ExitTimes } from './exit_times';
@@ -174,11 +174,11 @@ export class Machine {
   }
 
   /** Assemble each access's MOV into its slot of the code pages. */
-  private writeCode(slots: { write: boolean; size: number }[]): void {
+  private writeCode(slots: Uint8Array): void {
     this.codeVpn = this.guest.codeVpn;
     const buf = new Uint8Array(4);
     slots.forEach((s, i) => {
-      const len = encodeMov(buf, 0, s.write, s.size);
+      const len = encodeMov(buf, 0, (s & CODE_SLOT_WRITE) !== 0, s & ~CODE_SLOT_WRITE);
       const page = this.guest.codeGpas[Math.floor(i / SLOTS_PER_PAGE)]!;
       this.guest.ram.writeBytes(page + (i % SLOTS_PER_PAGE) * INSN_SLOT_BYTES, buf.subarray(0, len));
     });

@@ -27,25 +27,45 @@ const WIDTH = 7;
 export const INSN_SLOT_BYTES = 16;
 export const SLOTS_PER_PAGE = 4096 / INSN_SLOT_BYTES;
 
-export interface CodeSlot {
-  write: boolean;
-  size: number;
+/** A code slot's MOV, one byte: the access size (1, 2, 4 or 8), plus CODE_SLOT_WRITE for a store. */
+export const CODE_SLOT_WRITE = 0x80;
+
+/** Typed arrays that double as they fill: a compiled workload costs bytes per step, not objects or
+ *  boxed numbers (a 1 MiB file holds about 100,000 steps). */
+class Growing<T extends Uint8Array | Int32Array | Float64Array> {
+  length = 0;
+  constructor(public data: T, private readonly make: (n: number) => T) {}
+
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const bigger = this.make(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = v;
+  }
+
+  /** The filled part, in an array of its own size. */
+  trimmed(): T {
+    return this.data.slice(0, this.length) as T;
+  }
 }
 
-export class Program {
-  readonly ops: Uint8Array;
-  readonly args: Float64Array;
-  readonly lines: Int32Array;
-  readonly length: number;
-  /** The deepest LOOP nesting: the loop-counter stack this program needs, never more at run time. */
-  readonly maxDepth: number;
+const bytes = (n: number) => new Uint8Array(n);
+const int32s = (n: number) => new Int32Array(n);
+const doubles = (n: number) => new Float64Array(n);
 
-  constructor(ops: number[], args: number[], lines: number[], maxDepth: number) {
-    this.ops = Uint8Array.from(ops);
-    this.args = Float64Array.from(args);
-    this.lines = Int32Array.from(lines);
+export class Program {
+  readonly length: number;
+
+  constructor(
+    readonly ops: Uint8Array,
+    readonly args: Float64Array,
+    readonly lines: Int32Array,
+    /** The deepest LOOP nesting: the loop-counter stack this program needs, never more at run time. */
+    readonly maxDepth: number,
+  ) {
     this.length = ops.length;
-    this.maxDepth = maxDepth;
   }
 
   arg(pc: number, k: number): number {
@@ -56,7 +76,7 @@ export class Program {
 /** Compiles all vCPUs' workloads; instruction slots are numbered across the whole VM. */
 export class Compiler {
   readonly labels: string[] = [];
-  readonly codeSlots: CodeSlot[] = [];
+  private readonly slots = new Growing(bytes(64), bytes);
   /** Microseconds of simulation the workloads compiled so far ask for (run/work_budget.ts). */
   private work = 0;
 
@@ -64,12 +84,18 @@ export class Compiler {
   constructor(private readonly skipped: ReadonlySet<string> = new Set()) {}
 
   compile(steps: Step[]): Program {
-    const ops: number[] = [];
-    const args: number[] = [];
-    const lines: number[] = [];
+    const ops = new Growing(bytes(64), bytes);
+    const args = new Growing(doubles(64 * WIDTH), doubles);
+    const lines = new Growing(int32s(64), int32s);
     const emit = (op: number, line: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0): number => {
       ops.push(op);
-      args.push(a, b, c, d, e, f, g);
+      args.push(a);
+      args.push(b);
+      args.push(c);
+      args.push(d);
+      args.push(e);
+      args.push(f);
+      args.push(g);
       lines.push(line);
       return ops.length - 1;
     };
@@ -106,7 +132,7 @@ export class Compiler {
             const loop = emit(OP_LOOP, line, s.count, label);
             walk(s.steps, depth + 1);
             const end = emit(OP_END, line, loop);
-            args[loop * WIDTH + 2] = end;
+            args.data[loop * WIDTH + 2] = end;
             break;
           }
           case 'memslot-add':
@@ -126,7 +152,7 @@ export class Compiler {
     };
     walk(steps, 0);
     this.work = addWork(this.work, steps); // (throws OverBudgetError at the step that is too much)
-    return new Program(ops, args, lines, maxDepth);
+    return new Program(ops.trimmed(), args.trimmed(), lines.trimmed(), maxDepth);
   }
 
   private kept(w: WaitPoint | null): WaitPoint | null {
@@ -134,11 +160,17 @@ export class Compiler {
   }
 
   private slot(write: boolean, size: number): number {
-    return this.codeSlots.push({ write, size }) - 1;
+    this.slots.push(write ? size | CODE_SLOT_WRITE : size);
+    return this.slots.length - 1;
+  }
+
+  /** Each instruction slot's MOV, in slot order (see CODE_SLOT_WRITE). */
+  get codeSlots(): Uint8Array {
+    return this.slots.data.subarray(0, this.slots.length);
   }
 
   get codePages(): number {
-    return Math.max(1, Math.ceil(this.codeSlots.length / SLOTS_PER_PAGE));
+    return Math.max(1, Math.ceil(this.slots.length / SLOTS_PER_PAGE));
   }
 }
 

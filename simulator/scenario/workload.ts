@@ -28,7 +28,7 @@ import {
 } from './reader';
 import { closestName } from './suggest';
 import { eraOf } from '../kvm/eras';
-import { RACE_POINTS, type Kernel, type SourcePos, type Step, type VcpuDecl, type WaitPoint } from './types';
+import { RACE_POINTS, type Gva, type Kernel, type SourcePos, type Step, type VcpuDecl, type WaitPoint } from './types';
 
 const STEP_KINDS = [
   'read', 'write', 'fetch', 'pte', 'invlpg', 'cr3', 'compute', 'repeat', 'memslot', 'set', 'wait_for',
@@ -62,6 +62,15 @@ interface StepCtx {
   labels: Map<string, Val>;
   /** `repeat`s enclosing the steps being read. */
   depth: number;
+  /** One Gva per address, shared by the steps that name it (read-only data): a file of 100,000
+   *  accesses to a few addresses keeps a few address objects, not 100,000. */
+  gvas: Map<bigint, Gva>;
+}
+
+function stepGva(sc: StepCtx, gva: bigint): Gva {
+  let g = sc.gvas.get(gva);
+  if (g === undefined) sc.gvas.set(gva, (g = splitGva(gva)));
+  return g;
 }
 
 export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<string, Val>, kernel: Kernel): VcpuDecl[] {
@@ -88,8 +97,9 @@ export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<st
     const o = readObj(ctx, item, ['workload']);
     lists.push({ list: o ? need(ctx, o, 'workload') : null, decl: item });
   }
+  const gvas = new Map<bigint, Gva>();
   return lists.map(({ list, decl }, id) => {
-    const sc: StepCtx = { vcpu: id, vcpuCount: lists.length, maxphyaddr, labels, depth: 0 };
+    const sc: StepCtx = { vcpu: id, vcpuCount: lists.length, maxphyaddr, labels, depth: 0, gvas };
     return { id, workload: list ? readSteps(ctx, list, sc) : [], pos: ctx.pos(decl) };
   });
 }
@@ -121,7 +131,9 @@ function stepKind(ctx: Ctx, v: Val): StepKind | null {
   }
   const keys = (v.node as YAMLMap<unknown, unknown>).items.map((p) => val(ctx, p.key, v.path, v.range));
   const names = keys.map((k) => (isScalar(k.node) ? String(k.node.value) : ''));
-  const kinds = names.filter((n): n is StepKind => (STEP_KINDS as readonly string[]).includes(n));
+  // The constant, not the key's text: one string per step kind, not per step (a 1 MiB file holds
+  // about 100,000 steps).
+  const kinds = names.flatMap((n) => STEP_KINDS.filter((k) => k === n));
   if (kinds.length === 0) {
     // Point at the key that looks like a misspelt kind, if there is one.
     const guesses = names.map((n) => closestName(n, STEP_KINDS));
@@ -147,17 +159,17 @@ function readStep(ctx: Ctx, v: Val, sc: StepCtx): Step | null {
   switch (kind) {
     case 'read':
     case 'write':
-      return readAccess(ctx, o, kind, pos);
+      return readAccess(ctx, o, sc, kind, pos);
     case 'fetch': {
       const gva = readGva(ctx, o.keys.get('fetch')!);
       const cpl = readStepCpl(ctx, o);
-      return gva === null || cpl === undefined ? null : { kind, gva: splitGva(gva), cpl, pos };
+      return gva === null || cpl === undefined ? null : { kind, gva: stepGva(sc, gva), cpl, pos };
     }
     case 'pte':
       return readPteStep(ctx, o, sc, pos);
     case 'invlpg': {
       const gva = readGva(ctx, o.keys.get('invlpg')!);
-      return gva === null ? null : { kind, gva: splitGva(gva), pos };
+      return gva === null ? null : { kind, gva: stepGva(sc, gva), pos };
     }
     case 'cr3': {
       const space = readSpace(ctx, o.keys.get('cr3')!);
@@ -178,7 +190,7 @@ function readStep(ctx: Ctx, v: Val, sc: StepCtx): Step | null {
   }
 }
 
-function readAccess(ctx: Ctx, o: Obj, kind: 'read' | 'write', pos: SourcePos): Step | null {
+function readAccess(ctx: Ctx, o: Obj, sc: StepCtx, kind: 'read' | 'write', pos: SourcePos): Step | null {
   const gvaV = o.keys.get(kind)!;
   const gva = readGva(ctx, gvaV);
   const sizeV = o.keys.get('size');
@@ -192,8 +204,8 @@ function readAccess(ctx: Ctx, o: Obj, kind: 'read' | 'write', pos: SourcePos): S
     ctx.error(gvaV, `an access of ${size} bytes at page offset ${hex(offset)} crosses a 4K page boundary`);
     return null;
   }
-  if (kind === 'read') return { kind, gva: splitGva(gva), size, cpl, pos };
-  return { kind, gva: splitGva(gva), size, ...splitU64(value), cpl, pos };
+  if (kind === 'read') return { kind, gva: stepGva(sc, gva), size, cpl, pos };
+  return { kind, gva: stepGva(sc, gva), size, ...splitU64(value), cpl, pos };
 }
 
 /** A step's optional `cpl`: null when absent (the guest's default), undefined when invalid. */
@@ -212,7 +224,7 @@ function readPteStep(ctx: Ctx, o: Obj, sc: StepCtx, pos: SourcePos): Step | null
   if (gpaV && gpa !== null && !checkPhys(ctx, gpaV, gpaV, gpa, PAGE_4K, sc.maxphyaddr)) gpa = null;
   const space = opt(o, 'space', (v) => readSpace(ctx, v), 0);
   if (ctx.count() !== before || gva === null || bits === null) return null;
-  return { kind: 'pte', gva: splitGva(gva), level, bits, gpa: gpa === null ? null : Number(gpa), space, pos };
+  return { kind: 'pte', gva: stepGva(sc, gva), level, bits, gpa: gpa === null ? null : Number(gpa), space, pos };
 }
 
 function readAccessSize(ctx: Ctx, v: Val): 1 | 2 | 4 | 8 | null {

@@ -19,6 +19,7 @@ import { VariantError, selectVariants, type Variant, type VariantSelection } fro
 import type { RunResult } from '../run/result';
 import type { Diagnostic, Kernel, ScenarioOverrides } from '../scenario/types';
 import { KERNELS } from '../scenario/types';
+import { lineSafe } from '../util/control_chars';
 
 /** The override flags as given, for a message about them. */
 function flagsText(o: ScenarioOverrides): string {
@@ -151,7 +152,7 @@ async function compare(argv: string[]): Promise<number> {
     variants = selectVariants(sc, selection);
   } catch (e) {
     if (!(e instanceof VariantError)) throw e;
-    writeErr(`${file}: error: ${e.message}\n`);
+    writeErr(`${lineSafe(file)}: error: ${lineSafe(e.message)}\n`);
     return 2;
   }
   const runs: RunResult[] = new Array(variants.length);

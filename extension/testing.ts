@@ -7,7 +7,7 @@
 
 import * as vscode from 'vscode';
 import { DocumentDebouncer } from './debounce';
-import { parseScenario, type Diagnostic as SimDiagnostic, type RunResult } from '../simulator/index';
+import { lineSafe, parseScenario, type Diagnostic as SimDiagnostic, type RunResult } from '../simulator/index';
 import { diagnosticRange, expectMessage } from './diagnostic_ranges';
 import { SCENARIO_EXCLUDE, SCENARIO_GLOB, fileName, hasTopLevelKey, isScenarioDocument, isScenarioUri, readScenarioText, settings, sourceOf } from './scenario_files';
 import type { SimulatorClient } from './simulator_client';
@@ -222,7 +222,8 @@ export class ScenarioTests implements vscode.Disposable {
       else run.errored(item, new vscode.TestMessage(`${item.label} is no longer an expectation of ${fileName(uri)}`));
     }
     const held = r.expect.filter((e) => e.ok).length;
-    run.appendOutput(`${fileName(uri)}: ${held} of ${r.expect.length} expectations hold (${duration} ms)\r\n`, undefined, file);
+    // The test output is a terminal: the file name is escaped (no raw ESC, CR or LF reaches it).
+    run.appendOutput(`${lineSafe(fileName(uri))}: ${held} of ${r.expect.length} expectations hold (${duration} ms)\r\n`, undefined, file);
   }
 
   dispose(): void {

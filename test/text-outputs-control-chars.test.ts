@@ -14,6 +14,7 @@ import {
   formatShadowTablesText,
   formatTraceCmd,
   lineSafe,
+  jsonSafe,
   parseScenario,
   runScenario,
   type CompareResult,
@@ -99,6 +100,20 @@ describe('lineSafe: scenario text for one field of one line', () => {
 
   it('terminalSafe uses the same notation and keeps only LF and TAB', () => {
     expect(terminalSafe('a\nb\tc\r\u001b\u2028')).toBe('a\nb\tc\\x0d\\x1b\\u2028');
+  });
+});
+
+describe('jsonSafe: JSON output keeps the strings exact', () => {
+  it('writes what JSON.stringify leaves raw as \\u escapes, and parses back to the same value', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => {
+        const json = jsonSafe(JSON.stringify({ name: s, labels: { [s]: 1 } }));
+        expect(json.match(UNSAFE)).toBeNull();
+        expect(JSON.parse(json)).toEqual({ name: s, labels: { [s]: 1 } });
+      }),
+      { seed: 14, numRuns: 300 },
+    );
+    expect(jsonSafe(JSON.stringify('a\u009b\u202e'))).toBe('"a\\u009b\\u202e"');
   });
 });
 

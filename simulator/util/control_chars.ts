@@ -27,3 +27,11 @@ export function lineSafe(text: string): string {
 export function terminalSafe(text: string): string {
   return text.replace(CONTROL_CHARS_BUT_LF_TAB, escape);
 }
+
+/** JSON text (JSON.stringify's) with every such character written as a JSON `\uNNNN` escape:
+ *  JSON.stringify leaves DEL, C1, U+2028/9 and the bidi controls raw, and terminalSafe's `\x9b`
+ *  would make the JSON invalid. Outside strings JSON text is ASCII without controls, so this only
+ *  touches strings, which parse back to exactly what they were. */
+export function jsonSafe(json: string): string {
+  return json.replace(CONTROL_CHARS, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}

@@ -5,6 +5,7 @@
 
 import * as vscode from 'vscode';
 import type { ViewId } from '../shared/protocol';
+import { lineSafe } from '../simulator/index';
 import type { ScenarioDiagnostics } from './diagnostics';
 import type { ResultsPanel } from './panel';
 import type { RunSource, RunStore } from './run_store';
@@ -162,7 +163,7 @@ export class ScenarioRunner {
         this.panel.setStatus('idle', `Run of ${file} cancelled`);
         return;
       case 'error':
-        this.log.error(`${file}: ${outcome.message}`);
+        this.log.error(`${lineSafe(file)}: ${lineSafe(outcome.message)}`); // one log line, whatever the name
         this.panel.setStatus('error', `The simulator failed on ${file}`);
         if (!opts.quiet) {
           const show = 'Show Log';

@@ -4,12 +4,13 @@
 // (the simulator is deterministic), or from the document as it is now when there was no run.
 
 import * as vscode from 'vscode';
-import { formatShadowTablesText } from '../simulator/index';
+import { lineSafe } from '../simulator/index';
 import type { RunStore } from './run_store';
 import { readScenarioText, sourceOf } from './scenario_files';
 import type { SimulatorClient } from './simulator_client';
 import type { ScenarioSource } from './worker/requests';
 import { TABLES_SCHEME, baseName, parseTablesUriParts, stepText, tablesUriParts } from './tables_uri';
+import { tablesDocumentText, unreadableText } from './tables_text';
 
 export function tablesUri(scenario: string, step: number | null): vscode.Uri {
   return vscode.Uri.from({ scheme: TABLES_SCHEME, ...tablesUriParts(scenario, step) });
@@ -37,31 +38,16 @@ export class TablesDocuments implements vscode.TextDocumentContentProvider, vsco
 
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const where = parseTablesUriParts(uri);
-    if (!where) return `Not an MMU Lab tables document: ${uri.toString()}\n`;
+    if (!where) return `Not an MMU Lab tables document: ${lineSafe(uri.toString())}\n`;
     const file = baseName(where.scenario);
     const scenarioUri = vscode.Uri.parse(where.scenario);
     let source: ScenarioSource;
     try {
       source = this.store.get(where.scenario)?.source ?? sourceOf(scenarioUri, await readScenarioText(scenarioUri));
     } catch (e) {
-      return `${file}: cannot read the scenario: ${(e as Error).message}\n`;
+      return unreadableText(file, (e as Error).message);
     }
-    const header = [
-      `MMU Lab · ${file} · shadow tables ${stepText(where.step)}`,
-      `Scenario: ${where.scenario} (default kernel ${source.defaultKernel}, cost profile: ${source.profile})`,
-      '',
-    ].join('\n');
-    const outcome = await this.client.tables({ ...source, step: where.step });
-    switch (outcome.kind) {
-      case 'tables':
-        return `${header}\n${formatShadowTablesText(outcome.tables)}`;
-      case 'diagnostics':
-        return `${header}\nThe scenario cannot run:\n${outcome.diagnostics.map((d) => `  ${file}:${d.line}:${d.col}: ${d.message}`).join('\n')}\n`;
-      case 'error':
-        return `${header}\nThe simulator failed:\n${outcome.message}\n`;
-      default:
-        return `${header}\n(cancelled)\n`;
-    }
+    return tablesDocumentText(file, where.scenario, where.step, source, await this.client.tables({ ...source, step: where.step }));
   }
 
   /** Opens the tables after `step` as a read-only text document in `column` (a preview tab). */

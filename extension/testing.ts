@@ -7,7 +7,7 @@
 
 import * as vscode from 'vscode';
 import { DocumentDebouncer } from './debounce';
-import type { Diagnostic as SimDiagnostic, RunResult } from '../simulator/index';
+import { lineSafe, type Diagnostic as SimDiagnostic, type RunResult } from '../simulator/index';
 import { MAX_DIAGNOSTICS } from '../simulator/scenario/diagnostic_cap';
 import { MAX_FILE_BYTES } from '../simulator/scenario/file_size';
 import { diagnosticRange, expectMessage } from './diagnostic_ranges';
@@ -264,7 +264,8 @@ export class ScenarioTests implements vscode.Disposable {
       else run.errored(item, new vscode.TestMessage(`${item.label} is no longer an expectation of ${fileName(uri)}`));
     }
     const held = r.expect.filter((e) => e.ok).length;
-    run.appendOutput(`${fileName(uri)}: ${held} of ${r.expect.length} expectations hold (${duration} ms)\r\n`, undefined, file);
+    // The test output is a terminal: the file name is escaped (no raw ESC, CR or LF reaches it).
+    run.appendOutput(`${lineSafe(fileName(uri))}: ${held} of ${r.expect.length} expectations hold (${duration} ms)\r\n`, undefined, file);
   }
 
   dispose(): void {

@@ -17,6 +17,7 @@ export { KERNELS } from './scenario/types';
 export type { KernelEra, KernelLine } from './kvm/eras';
 export { formatCompareText } from './report/compare_text';
 export { formatShadowTablesText } from './report/shadow_text';
+export { jsonSafe, lineSafe } from './util/control_chars';
 export type { ShadowTables, ShadowPageRecord, SpteRecord, SpteKind } from './kvm/mmu/inspect';
 export type { SpteField } from './kvm/mmu/spte';
 export { spteFields } from './kvm/mmu/spte';

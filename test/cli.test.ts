@@ -274,3 +274,48 @@ describe('mmu-lab compare --kernels/--tdp', () => {
     }
   }, 60_000);
 });
+
+describe('scenario text in what the CLI prints (issue 14 item 7)', () => {
+  // ESC (clear screen), CR, LF with a forged report line, TAB, NUL, C1 CSI, RLO: YAML escapes.
+  const HOSTILE = String.raw`x\e[2J\ry\nexits.EPT_MISCONFIG: 0\tz\0\x9b\u202eq`;
+  const SHOWN = 'x\\x1b[2J\\x0dy\\x0aexits.EPT_MISCONFIG: 0\\x09z\\x00\\x9b\\u202eq';
+  const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202e]/;
+  const doorbell = (s: string) =>
+    readFileSync('examples/doorbell.mmio.yaml', 'utf8').replace('name: Doorbell writes to an emulated NIC', `name: "${s}"`).replace('label: transaction', `label: "${s}"`);
+
+  it('run: a name and a label with LF, CR and TAB print escaped, on the lines a plain name has', () => {
+    writeFileSync(join(dir, 'item7-hostile.mmio.yaml'), doorbell(HOSTILE));
+    writeFileSync(join(dir, 'plain.mmio.yaml'), doorbell('plain'));
+    const hostile = cli('run', join(dir, 'item7-hostile.mmio.yaml'));
+    const plain = cli('run', join(dir, 'plain.mmio.yaml'));
+    expect(hostile.status, hostile.stderr).toBe(0);
+    expect(hostile.stdout).toContain(`Scenario ${SHOWN} (`);
+    expect(hostile.stdout).not.toMatch(RAW);
+    expect(hostile.stdout.split('\n').length).toBe(plain.stdout.split('\n').length);
+    expect(hostile.stdout.split('\n').filter((l) => l.startsWith('exits.'))).toEqual([]);
+  }, 60_000);
+
+  it('--json: valid JSON whose strings are exactly the file\'s (DEL, C1, U+2028 and bidi controls as \\u escapes), nothing raw', () => {
+    const name = 'a\u0000\u001b\n\u007f\u009b\u2028\u202eb';
+    const file = join(dir, 'item7-json.mmio.yaml');
+    writeFileSync(file, doorbell(String.raw`a\0\e\n\x7f\x9b\u2028\u202eb`));
+    for (const args of [['run', '--json', file], ['compare', '--json', file]]) {
+      const p = cli(...args);
+      expect(p.status, p.stderr).toBe(0);
+      expect(p.stdout).not.toMatch(RAW);
+      expect(JSON.parse(p.stdout).name, args.join(' ')).toBe(name);
+    }
+  }, 60_000);
+
+  it('a problem that quotes a key with a line break is one line of stderr', () => {
+    const file = join(dir, 'bad-key.mmio.yaml');
+    writeFileSync(file, `name: x\n"${HOSTILE}": 1\n`);
+    const p = cli('run', file);
+    expect(p.status).toBe(2);
+    expect(p.stderr).toContain(SHOWN);
+    expect(p.stderr).not.toMatch(RAW);
+    const lines = p.stderr.split('\n').filter((l) => l !== '');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l.startsWith(`${file}:`), l).toBe(true);
+  }, 60_000);
+});

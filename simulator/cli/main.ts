@@ -19,6 +19,7 @@ import { VariantError, selectVariants, type Variant, type VariantSelection } fro
 import type { RunResult } from '../run/result';
 import type { Diagnostic, Kernel, ScenarioOverrides } from '../scenario/types';
 import { KERNELS } from '../scenario/types';
+import { jsonSafe, lineSafe } from '../util/control_chars';
 
 /** The override flags as given, for a message about them. */
 function flagsText(o: ScenarioOverrides): string {
@@ -151,7 +152,7 @@ async function compare(argv: string[]): Promise<number> {
     variants = selectVariants(sc, selection);
   } catch (e) {
     if (!(e instanceof VariantError)) throw e;
-    writeErr(`${file}: error: ${e.message}\n`);
+    writeErr(`${lineSafe(file)}: error: ${lineSafe(e.message)}\n`);
     return 2;
   }
   const runs: RunResult[] = new Array(variants.length);
@@ -176,7 +177,7 @@ async function compare(argv: string[]): Promise<number> {
     return 2;
   }
   const result = assemble(sc, runs, variants);
-  writeOut(json ? JSON.stringify(result) + '\n' : formatCompareText(result));
+  writeOut(json ? jsonSafe(JSON.stringify(result)) + '\n' : formatCompareText(result));
   return 0;
 }
 
@@ -200,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
       if (!args.trace && !args.traceCmd) r.trace.events = [];
       if (args.traceCmd) writeOut(formatTraceCmd(r, selectTracepoints(args.events) as Set<string>));
       else if (args.folded) writeOut(foldedStacks(r.flame!.all).map((l) => l + '\n').join(''));
-      else if (args.json) writeOut(JSON.stringify(r) + '\n');
+      else if (args.json) writeOut(jsonSafe(JSON.stringify(r)) + '\n');
       else writeOut(formatRunText(r, { accesses: args.accesses }) + '\n');
       if (r.expect.some((e) => !e.ok)) status = Math.max(status, 1);
     } catch (e) {

@@ -2,13 +2,16 @@
 // `file:line:col: error: message` (a file that cannot be read is one such line).
 
 import { writeErr } from './terminal';
+import { lineSafe } from '../util/control_chars';
 import { readFileSync, statSync } from 'node:fs';
 import { parseScenario } from '../scenario/parse';
 import { fileSizeProblem } from '../scenario/file_size';
 import type { Diagnostic, Scenario } from '../scenario/types';
 
+/** One line per problem: the message quotes the file's keys and values, whose line breaks must not
+ *  start a line of their own (an editor's problem matcher would read it as another problem). */
 export function printDiagnostics(ds: Diagnostic[]): void {
-  for (const d of ds) writeErr(`${d.file}:${d.line}:${d.col}: error: ${d.message}\n`);
+  for (const d of ds) writeErr(`${lineSafe(d.file)}:${d.line}:${d.col}: error: ${lineSafe(d.message)}\n`);
 }
 
 /** The scenario in `file` with its text, or null after printing why not (the caller exits 2). */

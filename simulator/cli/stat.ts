@@ -3,7 +3,7 @@
 // 2 for bad input (an unknown option or value, a vCPU the scenario does not have, a bad file).
 
 import { writeErr, writeOut } from './terminal';
-import { readScenarioFile } from './scenario_file';
+import { printDiagnostics, readScenarioFile } from './scenario_file';
 import { runScenario, GuestSetupError } from '../run/run';
 import { formatKvmStat, KVM_STAT_EVENTS, KVM_STAT_KEYS, type KvmStatOptions } from '../report/kvm_stat_text';
 
@@ -60,7 +60,7 @@ export function statCommand(argv: string[], usage: string): number {
     return 0;
   } catch (e) {
     if (!(e instanceof GuestSetupError)) throw e;
-    writeErr(`${file}:${e.line}:${e.col}: error: ${e.message}\n`);
+    printDiagnostics([{ file, line: e.line, col: e.col, endLine: e.line, endCol: e.col, message: e.message }]);
     return 2;
   }
 }

@@ -5,14 +5,16 @@
 
 import type { CompareResult } from '../run/compare';
 import { COMPONENTS } from '../cost/profile';
+import { lineSafe } from '../util/control_chars';
 
 export function formatCompareText(c: CompareResult): string {
   const v = c.variants;
   const rows: string[][] = [];
-  const head = ['', ...v.map((x) => x.label)];
+  const head = ['', ...v.map((x) => lineSafe(x.label))];
   const m = c.metric;
+  const label = lineSafe(m.label ?? '');
   const per = m.kind === 'rate' ? (x: (typeof v)[number]) => x.report.labels[m.label!]?.count || 1 : () => 1;
-  rows.push([m.kind === 'rate' ? `${m.label} (${m.unit})` : 'elapsed (s)', ...v.map((x) => (m.kind === 'rate' ? x.metric.toFixed(2) : x.metric.toFixed(6)))]);
+  rows.push([m.kind === 'rate' ? `${label} (${lineSafe(m.unit)})` : 'elapsed (s)', ...v.map((x) => (m.kind === 'rate' ? x.metric.toFixed(2) : x.metric.toFixed(6)))]);
   rows.push(['change vs first', ...v.map((x, i) => (i === 0 ? '-' : `${x.change_pct >= 0 ? '+' : ''}${x.change_pct.toFixed(2)}%`))]);
   rows.push(['settings', ...v.map((x) => `${x.settings.kernel} ${x.settings.tdp ? 'ept' : 'ept=0'}${!x.settings.tdp && x.settings.kernel === 'v3.0' ? (x.settings.bypass_guest_pf ? ' bypass' : ' no-bypass') : ''}`)]);
   rows.push([]);
@@ -26,7 +28,7 @@ export function formatCompareText(c: CompareResult): string {
   for (const k of ['memslot_lookups', 'memslot_compares', 'memslot_misses', 'guest_walks', 'lockless_walks', 'mmio_sptes_created', 'insn_emulation', 'userspace_exits']) {
     rows.push([`  ${k}`, ...v.map((x) => String(x.report.stats[k] ?? 0))]);
   }
-  rows.push([m.kind === 'rate' ? `cycles per ${m.label}` : 'cycles', ...v.map(() => '')]);
+  rows.push([m.kind === 'rate' ? `cycles per ${label}` : 'cycles', ...v.map(() => '')]);
   for (const comp of COMPONENTS) {
     if (v.every((x) => x.report.cycles.by_component[comp] === 0)) continue;
     rows.push([`  ${comp}`, ...v.map((x) => Math.round(x.report.cycles.by_component[comp] / per(x)).toString())]);
@@ -34,9 +36,9 @@ export function formatCompareText(c: CompareResult): string {
   rows.push(['  total', ...v.map((x) => Math.round(x.report.cycles.total / per(x)).toString())]);
   const widths = head.map((_, col) => Math.max(head[col]!.length, ...rows.map((r) => (r[col] ?? '').length)));
   const line = (r: string[]) => r.map((cell, col) => (col === 0 ? cell.padEnd(widths[0]!) : cell.padStart(widths[col]!))).join('  ').trimEnd();
-  const out = [`Compare: ${c.name} (${c.file})`, '', line(head), ...rows.map((r) => (r.length === 0 ? '' : line(r)))];
+  const out = [`Compare: ${lineSafe(c.name)} (${lineSafe(c.file)})`, '', line(head), ...rows.map((r) => (r.length === 0 ? '' : line(r)))];
   // Compare Kernels: what was changed to run the scenario on each kernel, and the kernel line why.
-  for (const x of v) for (const n of x.notes ?? []) out.push(`note (${x.label}): ${n}`);
-  for (const x of v) for (const w of x.report.warnings) out.push(`warning (${x.label}): ${w}`);
+  for (const x of v) for (const n of x.notes ?? []) out.push(`note (${lineSafe(x.label)}): ${lineSafe(n)}`);
+  for (const x of v) for (const w of x.report.warnings) out.push(`warning (${lineSafe(x.label)}): ${lineSafe(w)}`);
   return out.join('\n') + '\n';
 }

@@ -10,6 +10,7 @@ import type { Component } from '../cost/profile';
 import type { AccessRecord, RunResult } from '../run/result';
 import { KVM_STATS, SIM_STATS } from '../trace/stats';
 import { eraOf } from '../kvm/eras';
+import { lineSafe } from '../util/control_chars';
 
 export interface TextOptions {
   /** Print the access table (needs `r.accesses`, which the run records with --accesses). */
@@ -111,7 +112,7 @@ function headerSection(r: RunResult): string {
   const bypass = !era.params.bypass_guest_pf ? `none in ${r.kernel}` : r.tdp ? 'off (EPT forces it off)' : onOff(r.bypass_guest_pf);
   const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   return (
-    `Scenario ${r.name} (${r.file})\n` +
+    `Scenario ${lineSafe(r.name)} (${lineSafe(r.file)})\n` +
     `kernel ${r.kernel} · ${r.tdp ? 'EPT (tdp)' : 'shadow paging'} · mmio_caching ${mmioCaching} · ` +
     `oos_shadow ${onOff(r.oos_shadow)} · bypass_guest_pf ${bypass}\n` +
     `profile ${r.profile} (${r.cycles.ghz} GHz) · maxphyaddr ${r.maxphyaddr} · ${plural(r.vcpus, 'vCPU')} · ${plural(r.memslots, 'memslot')}\n`
@@ -265,7 +266,7 @@ function labelSection(r: RunResult): string | null {
     const l = r.labels[name]!;
     const per = l.count === 0 ? null : l.cycles / l.count;
     rows.push([
-      name,
+      lineSafe(name),
       int(l.count),
       int(l.cycles),
       per === null ? '-' : fixed(per, 2),
@@ -282,10 +283,10 @@ function expectSection(r: RunResult): string | null {
   if (r.expect.length === 0) return null;
   const failed = r.expect.filter((e) => !e.ok).length;
   const rows = r.expect.map((e) => [
-    `${e.ok ? '✓' : '✗'} ${e.path}`,
-    e.expected,
+    `${e.ok ? '✓' : '✗'} ${lineSafe(e.path)}`,
+    lineSafe(e.expected),
     e.actual === null ? 'no such value' : `actual ${int(e.actual)}`,
-    e.ok ? '' : `${r.file}:${e.line}:${e.col}`,
+    e.ok ? '' : `${lineSafe(r.file)}:${e.line}:${e.col}`,
   ]);
   const title = `Expectations (${r.expect.length - failed} passed, ${failed} failed)\n`;
   return title + table(rows, [false, false, false, false]);
@@ -320,5 +321,5 @@ function accessSection(r: RunResult): string | null {
 
 function warningSection(r: RunResult): string | null {
   if (r.warnings.length === 0) return null;
-  return 'Warnings\n' + r.warnings.map((w) => `  ${w}\n`).join('');
+  return 'Warnings\n' + r.warnings.map((w) => `  ${lineSafe(w)}\n`).join('');
 }

@@ -1,0 +1,71 @@
+// Random mutants of every bundled example (issue 14): the parser answers each with a scenario or
+// located diagnostics, never a throw; a mutant that parses runs (every `compare:` variant) to a
+// result or a documented error. CI runs a fixed seed; `npm run fuzz` many more (test/helpers/mutator.ts).
+import { readdirSync, readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseScenario, runVariant, variantsOf, type Scenario } from '../simulator/index';
+import { Machine } from '../simulator/run/machine';
+import { workOf } from '../simulator/run/work_budget';
+import { fuzzParams, fuzzTimeout, mutateAll, mutations } from './helpers/mutator';
+import { expectLocated, expectResultOrDocumentedError } from './helpers/fuzz_checks';
+
+const DIRS = ['../examples/', '../examples/seed/'].map((d) => new URL(d, import.meta.url));
+const EXAMPLES = DIRS.flatMap((dir) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.mmio.yaml'))
+    .map((f) => ({ file: f, text: readFileSync(new URL(f, dir), 'utf8') })),
+);
+
+/**
+ * Mutants whose workloads ask for more simulation than this (µs, all variants, at the work budget's
+ * step costs) are set up (budget check, guest page tables, memslots) but not run, so that a mutant
+ * asking for a long run cannot make the fuzzer slow. The largest example asks for about 2.2e6 over
+ * its four variants (kernbench), so most mutants of the small examples run in full.
+ */
+const RUN_WORK_US = 250_000;
+
+function runAll(sc: Scenario, text: string): void {
+  const variants = expectResultOrDocumentedError(() => variantsOf(sc), text);
+  if (variants instanceof Error) return;
+  const work = variants.length * sc.vcpus.reduce((us, v) => us + workOf(v.workload), 0);
+  for (const v of variants) {
+    const r = expectResultOrDocumentedError(() => (work <= RUN_WORK_US ? runVariant(sc, v.overrides) : new Machine(sc, { overrides: v.overrides })), text);
+    if (!(r instanceof Error) && 'cycles' in r) expect(Number.isFinite(r.cycles.elapsed) && r.cycles.elapsed >= 0, `elapsed ${r.cycles.elapsed}`).toBe(true);
+  }
+}
+
+const example = fc.constantFrom(...EXAMPLES);
+
+describe('random mutants of the examples', () => {
+  it('has every example to mutate', () => {
+    expect(EXAMPLES.length).toBeGreaterThanOrEqual(11);
+  });
+
+  it('parse to a scenario or to located, readable diagnostics, never a throw', () => {
+    fc.assert(
+      fc.property(example, mutations, (ex, ms) => {
+        const text = mutateAll(ex.text, ms);
+        const r = parseScenario(text, ex.file);
+        if ('diagnostics' in r) expectLocated(r.diagnostics, text);
+        else expect(r.scenario.vcpus.length).toBeGreaterThan(0);
+      }),
+      fuzzParams(400),
+    );
+  }, fuzzTimeout(120_000));
+
+  it('that parse run every variant to a result or a documented error', () => {
+    let ran = 0;
+    fc.assert(
+      fc.property(example, mutations, (ex, ms) => {
+        const text = mutateAll(ex.text, ms);
+        const r = parseScenario(text, ex.file);
+        if ('diagnostics' in r) return;
+        ran++;
+        runAll(r.scenario, text);
+      }),
+      fuzzParams(60),
+    );
+    expect(ran).toBeGreaterThan(0); // the mutants are not all refused: the run is exercised
+  }, fuzzTimeout(300_000));
+});

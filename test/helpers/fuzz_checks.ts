@@ -1,0 +1,43 @@
+// What every parse and every run of a fuzz mutant must satisfy (test/fuzz-*.test.ts): a located,
+// readable message or a result, never a crash, a leaked stack or the YAML library's internals.
+import { expect } from 'vitest';
+import type { Diagnostic } from '../../simulator/scenario/types';
+import { MAX_DIAGNOSTICS } from '../../simulator/scenario/diagnostic_cap';
+import { GuestSetupError, OverrideError, VariantError } from '../../simulator/index';
+import { OverBudgetError } from '../../simulator/run/work_budget';
+
+/** Things a message must not contain: a JavaScript stack, a value printed by accident, the YAML library's API or its overflow. */
+const LEAKS: readonly RegExp[] = [/\n\s+at /, /\bat \S+ \(.*:\d+:\d+\)/, /\bundefined\b/, /\[object \w+\]/, /Maximum call stack/, /parseAllDocuments|parseDocument|YAML\.\w+\(|YAMLParseError|YAMLMap|YAMLSeq|\bScalar\b|\bCST\b/, /\bTypeError\b|\bRangeError\b/];
+
+/** `message` reads as a message for a user of `text`: non-empty, no leaks, "NaN" only if the user wrote it. */
+export function expectReadable(message: string, text: string): void {
+  expect(message.trim(), 'empty message').not.toBe('');
+  for (const leak of LEAKS) expect(message, `message leaks ${leak}`).not.toMatch(leak);
+  if (!/nan/i.test(text)) expect(message, 'NaN the user did not write').not.toMatch(/\bNaN\b/);
+}
+
+/** Diagnostics that point into `text`, each readable, at most the cap (and its "and M more"). */
+export function expectLocated(diagnostics: readonly Diagnostic[], text: string): void {
+  expect(diagnostics.length).toBeGreaterThan(0);
+  expect(diagnostics.length).toBeLessThanOrEqual(MAX_DIAGNOSTICS + 1);
+  const lineCount = text.split(/\r\n|\r|\n/).length;
+  for (const d of diagnostics) {
+    expectReadable(d.message, text);
+    expect(Number.isInteger(d.line) && d.line >= 1 && d.line <= lineCount + 1, `line ${d.line} of ${lineCount}: ${d.message}`).toBe(true);
+    expect(Number.isInteger(d.col) && d.col >= 1, `col ${d.col}: ${d.message}`).toBe(true);
+    expect(Number.isInteger(d.endLine) && Number.isInteger(d.endCol), `end ${d.endLine}:${d.endCol}`).toBe(true);
+    expect(d.endLine > d.line || (d.endLine === d.line && d.endCol >= d.col), `end ${d.endLine}:${d.endCol} before ${d.line}:${d.col}: ${d.message}`).toBe(true);
+  }
+}
+
+/** Runs `f`; a thrown error must be one the simulator documents, with a readable message. */
+export function expectResultOrDocumentedError<T>(f: () => T, text: string): T | Error {
+  try {
+    return f();
+  } catch (e) {
+    const documented = e instanceof GuestSetupError || e instanceof OverrideError || e instanceof VariantError || e instanceof OverBudgetError;
+    if (!documented) throw e; // fast-check reports it, with the mutant that threw it
+    expectReadable(e.message, text);
+    return e;
+  }
+}

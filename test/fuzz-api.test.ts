@@ -6,7 +6,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GuestSetupError, OverrideError, parseScenario, runScenario, runVariant, type Scenario, type ScenarioOverrides } from '../simulator/index';
 import { fuzzParams, fuzzTimeout } from './helpers/mutator';
-import { expectReadable } from './helpers/fuzz_checks';
+import { expectReadable, expectResultOrDocumentedError } from './helpers/fuzz_checks';
+
+/** A scenario object of its own (each run may change it). */
+function fresh(name: string): Scenario {
+  return structuredClone(EXAMPLES.find((e) => e.name === name)!.scenario);
+}
 
 // Small examples (each runs in well under a second): one per kernel, shadow and EPT, two vCPUs, a `compare:` file.
 const FILES = ['doorbell', 'shadow-doorbell', 'bypass-guest-pf', 'race-zap-during-walk', 'memslot-sweep', 'stale-mmio-spte-after-slot-recreate'];
@@ -104,6 +109,52 @@ describe('random overrides through the module API', () => {
   it('runVariant: the same', () => {
     fc.assert(
       fc.property(example, overrides, (ex, o) => checkRun(ex.scenario, o, () => runVariant(ex.scenario, o as ScenarioOverrides))),
+      fuzzParams(40),
+    );
+  }, fuzzTimeout(120_000));
+
+  it('random well-typed Scenario objects built in code: a result or a documented error', () => {
+    // An example's settings, guest CPU, scheduler and workload numbers replaced, without the parser's checks.
+    const changes = fc.record(
+      {
+        kernel: fc.constantFrom('v3.0' as const, 'v3.1' as const),
+        tdp: fc.boolean(),
+        mmio_caching: fc.boolean(),
+        oos_shadow: fc.boolean(),
+        bypass_guest_pf: fc.constantFrom(null, true, false),
+        maxphyaddr: fc.integer({ min: 36, max: 52 }),
+        profile: fc.constantFrom('westmere-2011' as const, 'modern' as const),
+        seed: fc.integer(),
+        preempt: fc.integer({ min: 0, max: 1000 }),
+        cpu: fc.record({ cr0_wp: fc.boolean(), efer_nx: fc.boolean(), cr4_smep: fc.boolean(), cr4_smap: fc.boolean(), cr4_pke: fc.boolean(), eflags_ac: fc.boolean(), cpl: fc.constantFrom(0 as const, 3 as const), pkru: fc.integer({ min: 0, max: 0xffffffff }) }, { requiredKeys: [] }),
+        cycles: fc.integer({ min: 0, max: 1_000_000 }),
+        count: fc.integer({ min: 0, max: 20 }),
+      },
+      { requiredKeys: [] },
+    );
+    const walk = (steps: Scenario['vcpus'][number]['workload'], c: { cycles?: number; count?: number }): void => {
+      for (const st of steps) {
+        if (st.kind === 'compute' && c.cycles !== undefined) st.cycles = c.cycles;
+        if (st.kind === 'repeat') {
+          if (c.count !== undefined) st.count = c.count;
+          walk(st.steps, c);
+        }
+      }
+    };
+    fc.assert(
+      fc.property(fc.constantFrom(...FILES), changes, (name, c) => {
+        const sc = fresh(name);
+        if (c.kernel) sc.kernel = c.kernel;
+        for (const k of ['tdp', 'mmio_caching', 'oos_shadow', 'bypass_guest_pf'] as const) if (c[k] !== undefined) (sc.mmu as Record<string, unknown>)[k] = c[k];
+        if (c.maxphyaddr !== undefined) sc.host.maxphyaddr = c.maxphyaddr;
+        if (c.profile) sc.host.profile = c.profile;
+        if (c.seed !== undefined) sc.scheduler.seed = c.seed;
+        if (c.preempt !== undefined) sc.scheduler.preempt = c.preempt;
+        Object.assign(sc.guest.cpu, c.cpu);
+        for (const v of sc.vcpus) walk(v.workload, c);
+        const r = expectResultOrDocumentedError(() => runScenario(sc, { traceCapacity: 0 }), JSON.stringify(c));
+        if (!(r instanceof Error)) expect(Number.isFinite(r.cycles.elapsed) && r.cycles.elapsed >= 0).toBe(true);
+      }),
       fuzzParams(40),
     );
   }, fuzzTimeout(120_000));

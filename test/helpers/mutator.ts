@@ -34,7 +34,7 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constantFrom('delete-line' as const, 'duplicate-line' as const), at: pos }),
   fc.record({ kind: fc.constant('swap-lines' as const), at: pos, with: pos }),
   fc.record({ kind: fc.constant('number' as const), at: pos, value: fc.constantFrom(...EXTREME_NUMBERS) }),
-  fc.record({ kind: fc.constant('key' as const), at: pos, how: fc.nat({ max: 5 }), extra: fc.string({ minLength: 1, maxLength: 6, unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz_-') }) }),
+  fc.record({ kind: fc.constant('key' as const), at: pos, how: fc.nat({ max: 6 }), extra: fc.string({ minLength: 1, maxLength: 6, unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz_-') }) }),
   fc.record({
     kind: fc.constant('insert' as const),
     at: pos,
@@ -57,7 +57,10 @@ function matches(text: string, re: RegExp): [number, string][] {
   return [...text.matchAll(re)].map((m) => [m.index, m[0]]);
 }
 
-/** A near miss of `key`, or an unknown key: a letter dropped, doubled, swapped or changed in case, a plural, or another word. */
+/** Names every JavaScript object inherits: a lookup by key that is not an own-property check finds them. */
+const INHERITED_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
+
+/** A near miss of `key`, or an unknown key: a letter dropped, swapped or changed in case, a plural, a name objects inherit, or another word. */
 function nearMiss(key: string, how: number, extra: string): string {
   switch (how) {
     case 0:
@@ -70,6 +73,8 @@ function nearMiss(key: string, how: number, extra: string): string {
       return key.toUpperCase();
     case 4:
       return key.replace('_', '-') + (key.includes('_') ? '' : '_');
+    case 5:
+      return INHERITED_NAMES[extra.length % INHERITED_NAMES.length]!;
     default:
       return extra;
   }

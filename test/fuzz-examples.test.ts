@@ -69,3 +69,41 @@ describe('random mutants of the examples', () => {
     expect(ran).toBeGreaterThan(0); // the mutants are not all refused: the run is exercised
   }, fuzzTimeout(300_000));
 });
+
+describe('what the example fuzzer found', () => {
+  // A mutant truncated after `  - {` ended its diagnostic one column past the end of the text (the
+  // YAML library reports an unclosed collection at offset text.length, one character wide).
+  it.each([
+    ['{', [1, 2, 1, 2]],
+    ['a: "', [1, 5, 1, 5]],
+    ['memslots:\n  - {', [2, 6, 2, 6]],
+  ])('%j: the diagnostic ends inside the text', (text, range) => {
+    const r = parseScenario(text, 'cut.mmio.yaml');
+    if (!('diagnostics' in r)) throw new Error('parsed');
+    expect(r.diagnostics.map((d) => [d.line, d.col, d.endLine, d.endCol])).toEqual([range]);
+    expectLocated(r.diagnostics, text);
+  });
+
+  // A stray `- ` inside a comment (its remainder became a plain scalar running into the next line):
+  // the YAML library's line counter missed that line break, so every later diagnostic was a line early.
+  it('places diagnostics after a broken multi-line scalar on their own lines', () => {
+    const text = '# a\n- x\nb.\nname: n\nkernel: v3.1\n';
+    const r = parseScenario(text, 'stray.mmio.yaml');
+    if (!('diagnostics' in r)) throw new Error('parsed');
+    const at = (message: string) => r.diagnostics.filter((d) => d.message.endsWith(message)).map((d) => [d.line, d.col]);
+    expect(at('token in YAML stream: "kernel"')).toEqual([[5, 1]]);
+    expect(at('token in YAML stream: "v3.1"')).toEqual([[5, 9]]);
+    expectLocated(r.diagnostics, text);
+  });
+
+  // A flow mapping cut off by a less indented line: the library's lexer marks it with U+0018 and its
+  // message quoted that internal character as a token of the file.
+  it('says a flow collection is not closed, without the lexer\'s internal marker', () => {
+    const text = '- 1\na:\n  - {%\n';
+    const r = parseScenario(text, 'flow.mmio.yaml');
+    if (!('diagnostics' in r)) throw new Error('parsed');
+    expect(r.diagnostics.map((d) => d.message).join('\n')).not.toMatch(/\u0018|flow-error-end/);
+    expect(r.diagnostics.map((d) => [d.line, d.col, d.message])).toContainEqual([4, 1, 'YAML: a flow collection (`{ }` or `[ ]`) is not closed: its closing bracket must come before the end of the file or a line indented less than its contents']);
+    expectLocated(r.diagnostics, text);
+  });
+});

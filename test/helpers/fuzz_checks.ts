@@ -20,11 +20,18 @@ export function expectReadable(message: string, text: string): void {
 export function expectLocated(diagnostics: readonly Diagnostic[], text: string): void {
   expect(diagnostics.length).toBeGreaterThan(0);
   expect(diagnostics.length).toBeLessThanOrEqual(MAX_DIAGNOSTICS + 1);
-  const lineCount = text.split(/\r\n|\r|\n/).length;
+  // Lines as the parser and the YAML library count them (LF; a CR before it is part of the line).
+  const lines = text.split('\n');
+  const lineCount = lines.length;
+  const colOk = (line: number, col: number) => line > lineCount || col <= lines[line - 1]!.length + 1;
   for (const d of diagnostics) {
     expectReadable(d.message, text);
     expect(Number.isInteger(d.line) && d.line >= 1 && d.line <= lineCount + 1, `line ${d.line} of ${lineCount}: ${d.message}`).toBe(true);
-    expect(Number.isInteger(d.col) && d.col >= 1, `col ${d.col}: ${d.message}`).toBe(true);
+    expect(Number.isInteger(d.col) && d.col >= 1 && colOk(d.line, d.col), `col ${d.col} of line ${d.line}: ${d.message}`).toBe(true);
+    expect(colOk(d.endLine, d.endCol), `end col ${d.endCol} of line ${d.endLine}: ${d.message}`).toBe(true);
+    // A message that quotes the token it is about must point at that token.
+    const token = /token in YAML stream: ("(?:[^"\\]|\\.)*")$/.exec(d.message);
+    if (token && d.line <= lineCount) expect(lines[d.line - 1]!.slice(d.col - 1), `${d.line}:${d.col} ${d.message}`).toContain(JSON.parse(token[1]!).split('\n')[0]);
     expect(Number.isInteger(d.endLine) && Number.isInteger(d.endCol), `end ${d.endLine}:${d.endCol}`).toBe(true);
     expect(d.endLine > d.line || (d.endLine === d.line && d.endCol >= d.col), `end ${d.endLine}:${d.endCol} before ${d.line}:${d.col}: ${d.message}`).toBe(true);
   }

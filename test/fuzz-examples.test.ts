@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseScenario, runVariant, variantsOf, type Scenario } from '../simulator/index';
+import { parseScenario, runVariant, selectVariants, variantsOf, type Scenario, type VariantSelection } from '../simulator/index';
 import { Machine } from '../simulator/run/machine';
 import { workOf } from '../simulator/run/work_budget';
 import { fuzzParams, fuzzTimeout, mutateAll, mutations } from './helpers/mutator';
@@ -25,8 +25,11 @@ const EXAMPLES = DIRS.flatMap((dir) =>
  */
 const RUN_WORK_US = 250_000;
 
-function runAll(sc: Scenario, text: string): void {
-  const variants = expectResultOrDocumentedError(() => variantsOf(sc), text);
+/** The variants a mutant runs: its `compare:` section (or itself), or Compare Kernels' selections as the CLI's `compare --kernels/--tdp` makes them. */
+const selection = fc.constantFrom<VariantSelection | null>(null, null, {}, { kernels: ['v3.0', 'v3.1'], tdp: [false, true] }, { kernels: ['v3.0'] }, { tdp: [true] });
+
+function runAll(sc: Scenario, text: string, sel: VariantSelection | null): void {
+  const variants = expectResultOrDocumentedError(() => (sel === null ? variantsOf(sc) : selectVariants(sc, sel)), text);
   if (variants instanceof Error) return;
   const work = variants.length * sc.vcpus.reduce((us, v) => us + workOf(v.workload), 0);
   for (const v of variants) {
@@ -54,15 +57,15 @@ describe('random mutants of the examples', () => {
     );
   }, fuzzTimeout(120_000));
 
-  it('that parse run every variant to a result or a documented error', () => {
+  it('that parse run every variant (the file\'s, or Compare Kernels\') to a result or a documented error', () => {
     let ran = 0;
     fc.assert(
-      fc.property(example, mutations, (ex, ms) => {
+      fc.property(example, mutations, selection, (ex, ms, sel) => {
         const text = mutateAll(ex.text, ms);
         const r = parseScenario(text, ex.file);
         if ('diagnostics' in r) return;
         ran++;
-        runAll(r.scenario, text);
+        runAll(r.scenario, text, sel);
       }),
       fuzzParams(60),
     );

@@ -74,6 +74,14 @@ function namesOf(key: string): string[] {
   return key === 'memslot_count' ? [key, 'memslots'] : [key];
 }
 
+function safe(v: unknown): string {
+  try {
+    return typeof v === 'bigint' ? String(v) : String(JSON.stringify(v));
+  } catch {
+    return '';
+  }
+}
+
 /** How the runs ended, so that a test can see both outcomes were exercised. */
 const seen = { ran: 0, refused: 0 };
 
@@ -88,7 +96,9 @@ function checkRun(sc: Scenario, o: Record<string, unknown>, run: () => unknown):
   } catch (e) {
     if (!(e instanceof OverrideError) && !(e instanceof GuestSetupError)) throw e;
     seen.refused++;
-    expectReadable(e.message, shown + ' nan'); // (the values may be NaN: a message may say so)
+    // What the caller wrote, which a message may quote back (NaN among the values, a key named `undefined`).
+    const written = Object.entries(o).map(([k, v]) => `${k} ${typeof v === 'symbol' || typeof v === 'function' ? '' : safe(v)}`).join(' ') + ' nan';
+    expectReadable(e.message, written);
     if (e instanceof OverrideError) {
       expect(e.problems.length).toBeGreaterThan(0);
       for (const p of e.problems) expect(Object.keys(o).some((k) => namesOf(k).some((n) => n !== '' && p.includes(n))) || p.includes('``'), `${p} names none of ${shown}`).toBe(true);

@@ -2,7 +2,8 @@
 // unit tests, i.e. the top-level test/*.test.ts files that import only simulator/ and test/helpers/.
 // Left out: the extension's tests (extension-*: they import extension/ and shared/, some start a
 // browser), the CLI tests (cli, compare: they spawn the dist/ bundle, which is built from the
-// unmutated sources), the .vsix test (package) and the webview/e2e suites (Chromium, workbenches).
+// unmutated sources), the .vsix test (package), the webview/e2e suites (Chromium, workbenches) and the
+// random-mutant fuzzers (fuzz-*: seconds per mutant, and they check robustness, not the kernel logic).
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
@@ -27,7 +28,7 @@ class QuickFirst extends BaseSequencer {
 export default defineConfig({
   test: {
     include: ['test/*.test.ts'],
-    exclude: ['**/node_modules/**', 'test/extension-*.test.ts', 'test/cli.test.ts', 'test/compare.test.ts', 'test/package.test.ts'],
+    exclude: ['**/node_modules/**', 'test/extension-*.test.ts', 'test/cli.test.ts', 'test/compare.test.ts', 'test/package.test.ts', 'test/fuzz-*.test.ts'],
     sequence: { sequencer: QuickFirst },
     // Mutated (instrumented) code on the hot paths runs several times slower; Stryker's own timeout
     // catches the mutants that loop.

@@ -32,11 +32,27 @@ describe('module API overrides', () => {
     [{ kernel: 'v3.1', bypass_guest_pf: true }, 'mmu.bypass_guest_pf: true is not possible: kernel v3.1 no longer has it'],
     [{ tdp: true, bypass_guest_pf: true }, 'mmu.bypass_guest_pf: true is not possible: VMX forces it off when EPT is in use'],
     [{ memslot_count: 0 }, 'override `memslot_count` must be an integer from 1 to 32, got 0'],
+    // Found by test/fuzz-api.test.ts: names every object inherits were taken for rules (a TypeError),
+    // NaN was shown as JSON's null, and a BigInt made JSON.stringify throw.
+    [{ valueOf: 0 }, 'unknown override `valueOf`'],
+    [Object.fromEntries([['__proto__', 1]]), 'unknown override `__proto__`'],
+    [{ maxphyaddr: NaN }, 'override `maxphyaddr` must be an integer from 36 to 52, got NaN'],
+    [{ profile: 'x'.repeat(100) }, `override \`profile\` must be one of westmere-2011, modern, got "${'x'.repeat(56)}...`],
   ])('%j is refused', (o, message) => {
     const e = refusal(o);
     expect(e.problems).toHaveLength(1);
     expect(e.problems[0]!.startsWith(message)).toBe(true);
     expect(e.message).toBe(`invalid overrides: ${e.problems[0]}`);
+  });
+
+  it('shows a BigInt without throwing', () => {
+    expect(refusal({ memslot_count: 40n }).problems).toEqual(['override `memslot_count` must be an integer from 1 to 32, got 40']);
+  });
+
+  it('shows a cyclic value without throwing', () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(refusal({ kernel: cyclic }).problems).toEqual(['override `kernel` must be one of v3.0, v3.1, got an unprintable object']);
   });
 
   it('maxphyaddr must cover the memslots and devices', () => {

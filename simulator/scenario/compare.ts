@@ -312,6 +312,17 @@ const OVERRIDE_VALUES: Record<keyof ScenarioOverrides, { ok: (v: unknown) => boo
   skip_lockless_waits: { ok: (v) => v === true, want: 'true' },
 };
 
+/** A value a program passed, for a message: NaN as NaN (JSON says null), a BigInt or a cyclic object without throwing, at most 60 characters. */
+function shown(v: unknown): string {
+  let s: string;
+  try {
+    s = typeof v === 'number' || typeof v === 'bigint' ? String(v) : typeof v === 'function' ? 'a function' : (JSON.stringify(v) ?? String(v));
+  } catch {
+    s = `an unprintable ${typeof v}`; // cyclic, or a toJSON that throws
+  }
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
 function isBool(v: unknown): boolean {
   return v === true || v === false;
 }
@@ -325,9 +336,10 @@ export function overrideProblems(sc: Scenario, o: ScenarioOverrides): string[] {
   const out: string[] = [];
   for (const [key, value] of Object.entries(o)) {
     if (value === undefined) continue;
-    const rule = OVERRIDE_VALUES[key as keyof ScenarioOverrides];
+    // An own key only: `constructor` or `__proto__` is an unknown override, not Object's.
+    const rule = Object.hasOwn(OVERRIDE_VALUES, key) ? OVERRIDE_VALUES[key as keyof ScenarioOverrides] : undefined;
     if (!rule) out.push(`unknown override \`${key}\`${didYouMean(key, Object.keys(OVERRIDE_VALUES))}`);
-    else if (!rule.ok(value)) out.push(`override \`${key}\` must be ${rule.want}, got ${JSON.stringify(value) ?? String(value)}`);
+    else if (!rule.ok(value)) out.push(`override \`${key}\` must be ${rule.want}, got ${shown(value)}`);
   }
   if (out.length > 0) return out; // the rules below assume valid values
   const { maxphyaddr, memslot_count, ...rest } = o;

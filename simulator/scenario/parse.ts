@@ -107,6 +107,9 @@ function readScenario(ctx: Ctx, root: Val, file: string, opts: ParseOptions): Sc
 /** Reports a YAML parser error or warning. */
 function reportYaml(ctx: Ctx, e: { code: string; pos: [number, number]; message: string }): void {
   if (e.code === 'MULTIPLE_DOCS') ctx.report([e.pos[0], e.pos[0] + 3], 'a scenario file holds one YAML document: remove this `---` line and what follows it, or move that into a file of its own');
+  // The lexer's marker for a flow collection cut off by a line indented too little; the library
+  // quotes its internal character (U+0018) as if it were in the file.
+  else if (e.message.includes('flow-error-end')) ctx.report(e.pos, 'YAML: a flow collection (`{ }` or `[ ]`) is not closed: its closing bracket must come before the end of the file or a line indented less than its contents');
   else ctx.report(e.pos, `YAML: ${e.message.split('\n')[0]}`);
 }
 
@@ -118,6 +121,18 @@ function reportYaml(ctx: Ctx, e: { code: string; pos: [number, number]; message:
 export interface ParseOptions {
   /** The kernel of a scenario without `kernel:` (default v3.1): an editor's "default kernel" setting. */
   defaultKernel?: Kernel;
+}
+
+/**
+ * Where each line starts, from the text itself. The library's own counter (its `lineCounter` option)
+ * misses the line breaks inside a plain scalar it cannot place (a comment line split by a stray `- `),
+ * and every diagnostic after it then lands a line too early.
+ */
+function lineStarts(text: string): LineCounter {
+  const lc = new LineCounter();
+  lc.addNewLine(0);
+  for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', nl + 1)) lc.addNewLine(nl + 1);
+  return lc;
 }
 
 /** A diagnostic at `at` found before the YAML library runs (so without its line counter). */
@@ -135,7 +150,7 @@ export function parseScenario(text: string, file: string, opts: ParseOptions = {
   if (bad) return located(text, file, bad.at, `control character ${bad.code} is not allowed in YAML: remove it (write it as an escape such as "\\0" inside double quotes if it is meant)`);
   const deep = flowTooDeep(text);
   if (deep !== null) return located(text, file, deep, TOO_DEEP);
-  const lc = new LineCounter();
+  const lc = lineStarts(text);
   let ctx: Ctx | null = null;
   try {
     const doc = parseDocument(text, {
@@ -144,7 +159,6 @@ export function parseScenario(text: string, file: string, opts: ParseOptions = {
       prettyErrors: false,
       // Checked by duplicateKeys in linear time: the library's check is quadratic in the keys.
       uniqueKeys: false,
-      lineCounter: lc,
     });
     ctx = new Ctx(text, file, lc, doc);
     // Block nesting too deep for the library's recursion: one message, not one per level.

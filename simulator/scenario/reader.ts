@@ -66,10 +66,12 @@ export class Ctx {
       this.problems++;
       return;
     }
-    const start = this.lc.linePos(range[0]);
+    // The library puts an error at the end of the text one character past it; keep ranges inside.
+    const from = Math.min(range[0], this.text.length);
+    const start = this.lc.linePos(from);
     // Block nodes end after their trailing newline; end the squiggle on the last real character.
-    let end = Math.max(range[0], range[1]);
-    while (end > range[0] && /\s/.test(this.text[end - 1]!)) end--;
+    let end = Math.min(Math.max(from, range[1]), this.text.length);
+    while (end > from && /\s/.test(this.text[end - 1]!)) end--;
     const stop = this.lc.linePos(end);
     this.problems++;
     this.diags.push({

@@ -131,6 +131,20 @@ describe('one mistake, one message that names it', () => {
     expect(diagnostics(text)).toEqual([[201, 201, TOO_DEEP]]);
   });
 
+  // Found by the example fuzzer: one stray line before the first key ended the document there, and
+  // the library then reported every later key, colon and value (100 messages and "and 64 more").
+  it('a stray line before the first key: one message, at the first key after it, naming that line', () => {
+    const apic = readFileSync(new URL('../examples/apic-eoi.mmio.yaml', import.meta.url), 'utf8');
+    const asText = apic.replace('# (offset', 'x # (offset');
+    expect(diagnostics(asText)).toEqual([
+      [6, 1, 'YAML: `name` cannot follow the text at line 2, column 1: a top-level line that is neither a comment nor `key: value` makes the whole document that text (start it with `#` if it is a comment)'],
+    ]);
+    const asList = apic.replace('# (offset', '- # (offset');
+    expect(diagnostics(asList)).toEqual([
+      [6, 1, 'YAML: `name` cannot follow the list that starts at line 2, column 1: a scenario is a mapping of keys, and a top-level `- ` line makes the document a list (start it with `#` if it is a comment)'],
+    ]);
+  });
+
   it('reports only the misspelled `memslot:`, not every mapping as unbacked', () => {
     const text = replaced('memslots:\n', 'memslot:\n');
     expect(diagnostics(text)).toEqual([[...loc(text, 'memslot:'), 'unknown key `memslot`; did you mean `memslots`?']]);

@@ -12,6 +12,7 @@ import { duplicateKeys } from './duplicate_keys';
 import { readGuest } from './guest';
 import { TOO_DEEP, flowTooDeep, treeTooDeep } from './nesting';
 import { firstUnprintable } from './printable';
+import { reportYamlProblems } from './yaml_errors';
 import { Ctx, TooManyAliases, need, opt, readEnum, readObj, readString, val, type Val } from './reader';
 import { KERNELS, type Diagnostic, type Kernel, type Scenario } from './types';
 import { HOST_KEYS, MMU_KEYS, PKE_NEEDS_EPT, bypassProblems, readDevices, readHost, readMemslots, readMmu, readScheduler } from './vm';
@@ -104,20 +105,6 @@ function readScenario(ctx: Ctx, root: Val, file: string, opts: ParseOptions): Sc
   };
 }
 
-/** Reports a YAML parser error or warning. */
-function reportYaml(ctx: Ctx, e: { code: string; pos: [number, number]; message: string }): void {
-  if (e.code === 'MULTIPLE_DOCS') ctx.report([e.pos[0], e.pos[0] + 3], 'a scenario file holds one YAML document: remove this `---` line and what follows it, or move that into a file of its own');
-  // The lexer's marker for a flow collection cut off by a line indented too little; the library
-  // quotes its internal character (U+0018) as if it were in the file.
-  else if (e.message.includes('flow-error-end')) ctx.report(e.pos, 'YAML: a flow collection (`{ }` or `[ ]`) is not closed: its closing bracket must come before the end of the file or a line indented less than its contents');
-  else ctx.report(e.pos, `YAML: ${e.message.split('\n')[0]}`);
-}
-
-/**
- * Parses and validates a scenario file. `file` is used in diagnostics and as the default name.
- * Returns the Scenario, or the problems found (never both, never throws): the first MAX_DIAGNOSTICS
- * by position, then one saying how many more. A file over MAX_FILE_BYTES is one problem, not parsed.
- */
 export interface ParseOptions {
   /** The kernel of a scenario without `kernel:` (default v3.1): an editor's "default kernel" setting. */
   defaultKernel?: Kernel;
@@ -142,6 +129,11 @@ function located(text: string, file: string, at: number, message: string): { dia
   return { diagnostics: [{ file, line, col, endLine: line, endCol: col + 1, message }] };
 }
 
+/**
+ * Parses and validates a scenario file. `file` is used in diagnostics and as the default name.
+ * Returns the Scenario, or the problems found (never both, never throws): the first MAX_DIAGNOSTICS
+ * by position, then one saying how many more. A file over MAX_FILE_BYTES is one problem, not parsed.
+ */
 export function parseScenario(text: string, file: string, opts: ParseOptions = {}): { scenario: Scenario } | { diagnostics: Diagnostic[] } {
   // Longer than the limit in UTF-16 units is longer in UTF-8 bytes too; only a close call is counted.
   const tooBig = fileSizeProblem(text.length > MAX_FILE_BYTES ? text.length : text.length * 3 > MAX_FILE_BYTES ? utf8Bytes(text) : 0);
@@ -167,7 +159,7 @@ export function parseScenario(text: string, file: string, opts: ParseOptions = {
       ctx.report(overflow.pos, TOO_DEEP);
       return { diagnostics: reported(ctx) };
     }
-    for (const e of [...doc.errors, ...doc.warnings]) reportYaml(ctx, e);
+    reportYamlProblems(ctx, doc, text, lc);
     // A syntax error leaves a partial tree: validating it would only add confusing follow-on errors.
     if (doc.errors.length > 0) return { diagnostics: reported(ctx) };
     const tooDeep = treeTooDeep(doc.contents);

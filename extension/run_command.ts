@@ -163,7 +163,8 @@ export class ScenarioRunner {
         this.panel.setStatus('idle', `Run of ${file} cancelled`);
         return;
       case 'error':
-        this.log.error(`${lineSafe(file)}: ${lineSafe(outcome.message)}`); // one log line, whatever the name
+        // Scenario text escaped; a stack keeps its own lines.
+        this.log.error(`${lineSafe(file)}: ${outcome.message.split('\n').map(lineSafe).join('\n')}`);
         this.panel.setStatus('error', `The simulator failed on ${file}`);
         if (!opts.quiet) {
           const show = 'Show Log';

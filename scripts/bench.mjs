@@ -3,8 +3,11 @@
 // of rounds, each case as ops/s, ns/op and its ratio to its baseline; then the netperf seed through
 // the CLI and peak RSS. Prints a table; `--json FILE` (or BENCH_JSON=FILE) writes the result, `--doc`
 // rewrites docs/performance.md from it. BENCH_QUICK=1: tiny counts, to check the suite works.
+// `--vs OTHER/dist/sim.mjs` (or BENCH_VS): also runs every simulator case on that build, alternating
+// with this one round by round, and gives the median of the per-round ratios (this build / that one).
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
 import { parseScenario, runScenario } from '../dist/sim.mjs';
 import { memslotScan, softTlb, walk1d, walk2d } from './bench/baselines.mjs';
@@ -17,6 +20,8 @@ const args = process.argv.slice(2);
 const jsonAt = args.includes('--json') ? args[args.indexOf('--json') + 1] : process.env.BENCH_JSON;
 const doc = args.includes('--doc');
 const quick = process.env.BENCH_QUICK === '1';
+const vsAt = args.includes('--vs') ? args[args.indexOf('--vs') + 1] : process.env.BENCH_VS;
+const other = vsAt ? await import(pathToFileURL(resolve(vsAt)).href) : null;
 
 const settings = quick
   ? { rounds: 2, warmupRounds: 1, ops: { baseline: 20_000, memslotScan: 2_000, ram: 20_000, mmio: 4_000, cold: 256, memslot: 4_000, netperf: 1_000, rssShort: 1_000, rssLong: 100_000 } }
@@ -35,6 +40,23 @@ async function measure(tasks) {
   await bench.warmup();
   await bench.run();
   return new Map(bench.tasks.map((t) => [t.name, t.result.samples]));
+}
+
+/**
+ * The same, one tinybench run per round with every task once (the warm-up only before the first),
+ * so tasks measured against each other alternate and share the machine's load; the order flips
+ * every round so neither always runs first.
+ */
+async function measureAlternating(tasks) {
+  const samples = new Map(tasks.map(([name]) => [name, []]));
+  for (let r = 0; r < settings.rounds; r++) {
+    const bench = new Bench({ iterations: 1, time: 0, warmupIterations: r === 0 ? settings.warmupRounds : 0, warmupTime: 0, throws: true });
+    for (const [name, fn] of r % 2 ? [...tasks].reverse() : tasks) bench.add(name, fn);
+    if (r === 0) await bench.warmup();
+    await bench.run();
+    for (const t of bench.tasks) samples.get(t.name).push(t.result.samples[0]);
+  }
+  return samples;
 }
 
 const rows = [];
@@ -57,17 +79,29 @@ for (const [id, label, fn, ops] of baselines) {
 
 // Simulator cases: each sample is one runScenario of `ops` operations, less the VM's setup (the same
 // scenario stopped after its first step, measured alongside).
+const builds = [['', { parseScenario, runScenario }], ...(other ? [['vs ', other]] : [])];
 for (const c of simulatorCases(settings.ops)) {
-  const parsed = parseScenario(c.text, 'bench.mmio.yaml');
-  if ('diagnostics' in parsed) throw new Error(`${c.id}: ${JSON.stringify(parsed.diagnostics)}`);
   const options = { traceCapacity: 10_000, ...c.options };
-  const samples = await measure([
-    ['setup', () => runScenario(parsed.scenario, { ...options, stopAfterStep: 0 })],
-    ['run', () => runScenario(parsed.scenario, options)],
-  ]);
-  const setup = median(samples.get('setup'));
-  const perRound = samples.get('run').map((ms) => ((ms - setup) * 1e6) / c.ops);
-  rows.push({ id: c.id, group: c.group, label: c.label, ops: c.ops, nsPerRound: perRound, setupMs: setup, baseline: c.baseline });
+  const tasks = builds.flatMap(([prefix, sim]) => {
+    const parsed = sim.parseScenario(c.text, 'bench.mmio.yaml');
+    if ('diagnostics' in parsed) throw new Error(`${c.id}: ${JSON.stringify(parsed.diagnostics)}`);
+    return [
+      [`${prefix}setup`, () => sim.runScenario(parsed.scenario, { ...options, stopAfterStep: 0 })],
+      [`${prefix}run`, () => sim.runScenario(parsed.scenario, options)],
+    ];
+  });
+  const samples = await measureAlternating(tasks);
+  const perRound = (prefix) => {
+    const setup = median(samples.get(`${prefix}setup`));
+    return { setup, ns: samples.get(`${prefix}run`).map((ms) => ((ms - setup) * 1e6) / c.ops) };
+  };
+  const mine = perRound('');
+  const row = { id: c.id, group: c.group, label: c.label, ops: c.ops, nsPerRound: mine.ns, setupMs: mine.setup, baseline: c.baseline };
+  if (other) {
+    const theirs = perRound('vs ');
+    row.vs = { nsPerOp: median(theirs.ns), ratio: median(mine.ns.map((x, i) => x / theirs.ns[i])) };
+  }
+  rows.push(row);
 }
 
 for (const r of rows) {
@@ -96,7 +130,8 @@ const result = {
   loadAverage: { start: loadStart, end: loadAverage() },
   settings,
   notes: ['No TLB is modelled yet: ram/* rows are TLB hits and misses together (every access walks).'],
-  rows: rows.map(({ id, group, label, ops, opsPerSecond, nsPerOp, nsPerRound, baseline, ratio, setupMs }) => ({ id, group, label, ops, opsPerSecond, nsPerOp, nsPerRound, baseline, ratio, ...(setupMs === undefined ? {} : { setupMs }) })),
+  ...(other ? { vs: resolve(vsAt) } : {}),
+  rows: rows.map(({ id, group, label, ops, opsPerSecond, nsPerOp, nsPerRound, baseline, ratio, setupMs, vs }) => ({ id, group, label, ops, opsPerSecond, nsPerOp, nsPerRound, baseline, ratio, ...(setupMs === undefined ? {} : { setupMs }), ...(vs ? { vs } : {}) })),
   notMeasured,
   netperf: np,
   memory: { short, long, ratio: long.maxRSS / short.maxRSS },

@@ -1,9 +1,10 @@
 // `npm run bench` in its quick mode (BENCH_QUICK=1), as CI runs it: only that the suite works, every
 // row there with a figure, the JSON valid and docs/performance.md generated from it. No assertion on
-// speed: the counts are tiny and the machine is shared.
+// speed: the counts are tiny and the machine is shared. The one run also compares with a build
+// (`--vs`, here this same dist/sim.mjs), so that path runs too.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -16,13 +17,16 @@ const CASES = [
   'call-paths/mmio/v3.1/ept/cache-hit', 'call-paths/ram/ept',
 ];
 
-interface Row { id: string; opsPerSecond: number; nsPerOp: number; nsPerRound: number[]; baseline: string | null; ratio: number | null }
+interface Row {
+  id: string; opsPerSecond: number; nsPerOp: number; nsPerRound: number[]; baseline: string | null; ratio: number | null;
+  vs?: { nsPerOp: number; ratio: number };
+}
 const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
 
 let dir = '';
 let run: ReturnType<typeof spawnSync>;
 let result: {
-  quick: boolean; rows: Row[]; notMeasured: { id: string }[];
+  quick: boolean; vs?: string; rows: Row[]; notMeasured: { id: string }[];
   machine: { cpu: string; cores: number; node: string }; loadAverage: { start: number[]; end: number[] };
   netperf: { transactions: number; wallMs: number; transactionsPerSecond: number; maxRSS: number };
   memory: { short: { steps: number; maxRSS: number }; long: { steps: number; maxRSS: number }; ratio: number };
@@ -31,7 +35,7 @@ let result: {
 beforeAll(() => {
   if (!existsSync('dist/sim.mjs') || !existsSync('dist/cli.js')) execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
   dir = mkdtempSync(join(tmpdir(), 'mmu-lab-bench-test-'));
-  run = spawnSync(process.execPath, ['scripts/bench.mjs', '--json', join(dir, 'bench.json')], {
+  run = spawnSync(process.execPath, ['scripts/bench.mjs', '--json', join(dir, 'bench.json'), '--vs', 'dist/sim.mjs'], {
     encoding: 'utf8', env: { ...process.env, BENCH_QUICK: '1' }, maxBuffer: 1 << 24,
   });
   result = JSON.parse(readFileSync(join(dir, 'bench.json'), 'utf8'));
@@ -55,6 +59,15 @@ describe('npm run bench, quick mode', () => {
     expect(result.notMeasured.map((m) => m.id)).toEqual(['memslots/128', 'memslots/509']);
   });
 
+  it('with --vs, gives every simulator case the other build\'s figure and the median ratio, the baselines none', () => {
+    expect(result.vs).toBe(join(process.cwd(), 'dist/sim.mjs'));
+    for (const r of result.rows) {
+      if (r.id.startsWith('bare/')) expect(r.vs, r.id).toBeUndefined();
+      else expect(positive(r.vs?.nsPerOp) && positive(r.vs?.ratio), r.id).toBe(true);
+    }
+    expect(String(run.stdout)).toContain('this / --vs build');
+  });
+
   it('reports the CLI netperf run, peak RSS and the machine', () => {
     expect(result.netperf.transactions).toBe(1000);
     expect(positive(result.netperf.wallMs) && positive(result.netperf.transactionsPerSecond) && positive(result.netperf.maxRSS)).toBe(true);
@@ -72,11 +85,16 @@ describe('npm run bench, quick mode', () => {
     expect(out).toContain('No TLB is modelled yet');
   });
 
-  it('generates docs/performance.md from the JSON: the machine and every target with met or not met', () => {
-    const md = join(dir, 'performance.md');
-    const p = spawnSync(process.execPath, ['scripts/bench/doc.mjs', join(dir, 'bench.json'), md], { encoding: 'utf8' });
+  it.each([true, false])('generates docs/performance.md from the JSON (with --vs: %s): the machine and every target with met or not met', (withVs) => {
+    const json = join(dir, `bench-${withVs}.json`);
+    const { vs, ...plain } = result;
+    writeFileSync(json, JSON.stringify(withVs ? result : { ...plain, rows: result.rows.map(({ vs: _vs, ...r }) => r) }));
+    const md = join(dir, `performance-${withVs}.md`);
+    const p = spawnSync(process.execPath, ['scripts/bench/doc.mjs', json, md], { encoding: 'utf8' });
     expect(p.status).toBe(0);
     const text = readFileSync(md, 'utf8');
+    expect(text.includes('this / other build')).toBe(withVs);
+    expect(text.includes(String(vs))).toBe(withVs);
     expect(text).toContain(result.machine.cpu);
     expect(text).toContain('Quick mode');
     const targets = text.split('\n').filter((l) => /^\| (Non-exiting|A TLB-miss|Warm v3\.1|Cold faults|1 M netperf|Memory flat)/.test(l));

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const probe = fileURLToPath(new URL('./rss_probe.cjs', import.meta.url));
 
-/** Runs `node dist/cli.js run FILE` once on `text`; its wall time (ms, spawn included) and peak RSS (bytes). */
+/** Runs `node dist/cli.js run FILE` once on `text`; its wall time (ms, spawn included) and peak RSS (bytes; rss_probe.cjs). */
 function runCli(text) {
   const dir = mkdtempSync(join(tmpdir(), 'mmu-lab-bench-'));
   try {
@@ -22,7 +22,8 @@ function runCli(text) {
     });
     const wallMs = performance.now() - t0;
     if (p.status !== 0) throw new Error(`mmu-lab run exited with ${p.status}: ${p.stderr}${p.stdout.slice(0, 2000)}`);
-    return { wallMs, maxRSS: JSON.parse(readFileSync(rssFile, 'utf8')).maxRSS, stdout: p.stdout };
+    const { maxRSS, source } = JSON.parse(readFileSync(rssFile, 'utf8'));
+    return { wallMs, maxRSS, rssSource: source, stdout: p.stdout };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -40,7 +41,7 @@ export function netperf(transactions) {
   const text = raised.slice(0, raised.indexOf('\nexpect:') + 1);
   const r = runCli(text);
   if (!r.stdout.includes(`transaction`)) throw new Error('netperf run: no transaction label in the report');
-  return { transactions, wallMs: r.wallMs, transactionsPerSecond: transactions / (r.wallMs / 1000), maxRSS: r.maxRSS };
+  return { transactions, wallMs: r.wallMs, transactionsPerSecond: transactions / (r.wallMs / 1000), maxRSS: r.maxRSS, rssSource: r.rssSource };
 }
 
 /** Peak RSS of a CLI run of `steps` non-exiting RAM reads (EPT, v3.1). */
@@ -57,5 +58,5 @@ workload:
       - { read: 0xffff880000100000, size: 8 }
 `;
   const r = runCli(text);
-  return { steps, wallMs: r.wallMs, maxRSS: r.maxRSS };
+  return { steps, wallMs: r.wallMs, maxRSS: r.maxRSS, rssSource: r.rssSource };
 }

@@ -5,6 +5,7 @@ import { evaluateTargets, mib } from './targets.mjs';
 const rate = (x) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M/s` : `${(x / 1e3).toFixed(1)} k/s`);
 const ns = (x) => (x >= 1000 ? `${(x / 1000).toFixed(2)} µs` : `${x.toFixed(1)} ns`);
 const ratio = (r) => (r.ratio === null ? '' : `${r.ratio.toFixed(2)}x ${r.baseline}`);
+const vsCell = (r) => (r.vs ? `${r.vs.ratio.toFixed(3)}x (that build ${ns(r.vs.nsPerOp)})` : '');
 
 export function formatTable(result) {
   const lines = [];
@@ -13,6 +14,7 @@ export function formatTable(result) {
     ['ops/s', (r) => rate(r.opsPerSecond)],
     ['per op', (r) => ns(r.nsPerOp)],
     ['ratio to baseline', ratio, 'left'],
+    ...(result.vs ? [['this / --vs build (median of rounds)', vsCell, 'left']] : []),
   ];
   const cells = result.rows.map((r) => cols.map(([, f]) => f(r)));
   const widths = cols.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
@@ -24,6 +26,7 @@ export function formatTable(result) {
     lines.push(cells[k].map(pad).join('  '));
   });
   for (const m of result.notMeasured) lines.push(`${m.id.padEnd(widths[0])}  not measured: ${m.reason}`);
+  if (result.vs) lines.push(`--vs ${result.vs}: each simulator case alternated with that build round by round; below 1 is faster here`);
   const np = result.netperf;
   lines.push('', `netperf TCP_RR, ${np.transactions.toLocaleString('en-US')} transactions through the CLI: ${(np.wallMs / 1000).toFixed(2)} s wall, ${Math.round(np.transactionsPerSecond).toLocaleString('en-US')} transactions/s, peak RSS ${mib(np.maxRSS)}`);
   const m = result.memory;
@@ -59,9 +62,11 @@ export function performanceDoc(result) {
   out.push('and misses together, and the TLB-miss target is read from the EPT row. Every scenario runs with its');
   out.push('default cost profile, westmere-2011.', '');
   out.push('## Cases', '');
-  out.push('| Case | What | ops/s | per op | ratio |', '|---|---|---:|---:|---|');
-  for (const r of result.rows) out.push(`| \`${r.id}\` | ${esc(r.label)} | ${rate(r.opsPerSecond)} | ${ns(r.nsPerOp)} | ${esc(ratio(r))} |`);
-  for (const m of result.notMeasured) out.push(`| \`${m.id}\` | ${esc(m.label)} | | | not measured: ${esc(m.reason)} |`);
+  const vs = result.vs ? [' this / other build |', '---|', (r) => ` ${esc(vsCell(r))} |`] : ['', '', () => ''];
+  if (result.vs) out.push(`Compared with the build \`${esc(result.vs)}\`, alternating round by round (median of the per-round ratios).`, '');
+  out.push(`| Case | What | ops/s | per op | ratio |${vs[0]}`, `|---|---|---:|---:|---|${vs[1]}`);
+  for (const r of result.rows) out.push(`| \`${r.id}\` | ${esc(r.label)} | ${rate(r.opsPerSecond)} | ${ns(r.nsPerOp)} | ${esc(ratio(r))} |${vs[2](r)}`);
+  for (const m of result.notMeasured) out.push(`| \`${m.id}\` | ${esc(m.label)} | | | not measured: ${esc(m.reason)} |${result.vs ? ' |' : ''}`);
   out.push('');
   const np = result.netperf;
   out.push('## End to end', '');
@@ -72,6 +77,8 @@ export function performanceDoc(result) {
   out.push('## Running it', '');
   out.push('`npm run bench` builds and prints the table; `-- --json FILE` (or `BENCH_JSON=FILE`) also writes the');
   out.push('JSON, `-- --doc` rewrites this page. `BENCH_QUICK=1` runs tiny counts (what CI checks: that the suite');
-  out.push('works, not how fast). `BENCH_ROUNDS=N` sets the rounds.', '');
+  out.push('works, not how fast). `BENCH_ROUNDS=N` sets the rounds. `-- --vs OTHER/dist/sim.mjs` (or `BENCH_VS`)');
+  out.push('also runs every simulator case on another build, alternating with this one round by round, and');
+  out.push('gives the median of the per-round ratios: the way to measure a change on this shared machine.', '');
   return out.join('\n');
 }

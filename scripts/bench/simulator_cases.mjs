@@ -37,7 +37,8 @@ const mode = (tdp) => (tdp ? 'EPT' : 'shadow');
 /**
  * The cases, for the operation counts `n` ({ ram, mmio, cold, memslot }). Each: id (stable, for the
  * JSON and docs/performance.md), label, group, baseline (the id of the row its ratio is taken to),
- * ops, text (the scenario), options (RunOptions).
+ * ops, text (the scenario), options (RunOptions); baselineOptions when the baseline is this scenario
+ * with other options (then both run round by round and the ratio is the median of theirs).
  */
 export function simulatorCases(n) {
   const cases = [];
@@ -99,6 +100,7 @@ export function simulatorCases(n) {
     ops: n.mmio,
     text: header('v3.1', true) + loop(n.mmio, 1, MMIO_WRITE),
     options: { callPaths: true },
+    baselineOptions: {},
   });
   cases.push({
     id: 'call-paths/ram/ept',
@@ -108,6 +110,7 @@ export function simulatorCases(n) {
     ops: n.ram,
     text: header('v3.1', true) + loop(n.ram, 1, RAM_READ),
     options: { callPaths: true },
+    baselineOptions: {},
   });
   return cases;
 }

@@ -69,12 +69,12 @@ const baselines = [
   ['bare/soft-tlb', 'bare software TLB lookup: direct-mapped, 4096 sets, tag compare (every lookup hits)', softTlb(), settings.ops.baseline],
   ...[1, 8, 32, ...MEMSLOTS_NOT_MODELLED].map((n) => [`bare/memslot-scan-${n}`, `bare memslot search missing all of ${n} slot${n > 1 ? 's' : ''} (linear scan)`, memslotScan(n), settings.ops.memslotScan]),
 ];
+const bare = new Map(baselines.map(([id, , fn, ops]) => [id, { fn, ops }]));
+let sink = 0;
 for (const [id, label, fn, ops] of baselines) {
-  let sink = 0;
   const samples = (await measure([[id, () => { sink += fn(ops); }]])).get(id);
-  if (!Number.isFinite(sink)) throw new Error(`${id}: no checksum`);
   const perRound = samples.map((ms) => (ms * 1e6) / ops);
-  rows.push({ id, group: 'Bare baselines (plain JavaScript, same process)', label, ops, nsPerRound: perRound, baseline: null });
+  rows.push({ id, group: 'Bare baselines (plain JavaScript, same process)', label, ops, nsPerRound: perRound, baseline: null, ratio: null });
 }
 
 // Simulator cases: each sample is one runScenario of `ops` operations, less the VM's setup (the same
@@ -88,8 +88,11 @@ for (const c of simulatorCases(settings.ops)) {
     return [
       [`${prefix}setup`, () => sim.runScenario(parsed.scenario, { ...options, stopAfterStep: 0 })],
       [`${prefix}run`, () => sim.runScenario(parsed.scenario, options)],
-      // A case measured against the same scenario with other options (call paths on against off)
-      // runs that one alongside, so its ratio is taken round by round.
+      // The case's baseline runs alongside it, so its ratio is taken round by round: the bare loop,
+      // or the same scenario with other options (call paths on against off).
+      ...(bare.has(c.baseline) && prefix === ''
+        ? [['baseline', () => { sink += bare.get(c.baseline).fn(bare.get(c.baseline).ops); }]]
+        : []),
       ...(c.baselineOptions && prefix === ''
         ? [
             ['base setup', () => sim.runScenario(parsed.scenario, { traceCapacity: 10_000, ...c.baselineOptions, stopAfterStep: 0 })],
@@ -106,10 +109,8 @@ for (const c of simulatorCases(settings.ops)) {
   };
   const mine = perRound('');
   const row = { id: c.id, group: c.group, label: c.label, ops: c.ops, nsPerRound: mine.ns, setupMs: mine.setup, baseline: c.baseline };
-  if (c.baselineOptions) {
-    const base = perRound('base ');
-    row.pairedRatio = median(mine.ns.map((x, i) => x / base.ns[i]));
-  }
+  const baseNs = c.baselineOptions ? perRound('base ').ns : samples.get('baseline').map((ms) => (ms * 1e6) / bare.get(c.baseline).ops);
+  row.ratio = median(mine.ns.map((x, i) => x / baseNs[i]));
   if (other) {
     const theirs = perRound('vs ');
     row.vs = { nsPerOp: median(theirs.ns), ratio: median(mine.ns.map((x, i) => x / theirs.ns[i])) };
@@ -121,10 +122,7 @@ for (const r of rows) {
   r.nsPerOp = median(r.nsPerRound);
   r.opsPerSecond = 1e9 / r.nsPerOp;
 }
-for (const r of rows) {
-  const base = r.baseline === null ? null : rows.find((b) => b.id === r.baseline);
-  r.ratio = r.pairedRatio ?? (base ? r.nsPerOp / base.nsPerOp : null);
-}
+if (!Number.isFinite(sink)) throw new Error('the baselines\' checksum is not a number');
 const notMeasured = MEMSLOTS_NOT_MODELLED.map((n) => ({
   id: `memslots/${n}`,
   label: `v3.0 MMIO write, EPT, ${n} user memslots`,

@@ -38,7 +38,7 @@ const mode = (tdp) => (tdp ? 'EPT' : 'shadow');
  * The cases, for the operation counts `n` ({ ram, mmio, cold, memslot }). Each: id (stable, for the
  * JSON and docs/performance.md), label, group, baseline (the id of the row its ratio is taken to),
  * ops, text (the scenario), options (RunOptions); baselineOptions when the baseline is this scenario
- * with other options (then both run round by round and the ratio is the median of theirs).
+ * with other options. The baseline runs alongside the case round by round (bench.mjs).
  */
 export function simulatorCases(n) {
   const cases = [];

@@ -1,0 +1,57 @@
+// Issue 15's targets, each checked against the suite's figures. Where one is missed, `why` says where
+// the time goes as issue 15's profiles found it (the suite times, it does not profile).
+
+const M = 1e6;
+const fmtRate = (x) => `${(x / M).toFixed(2)} M/s`;
+
+export function evaluateTargets(result) {
+  const row = (id) => result.rows.find((r) => r.id === id);
+  const rates = (ids) => ids.map((id) => `${id} ${fmtRate(row(id).opsPerSecond)}`).join('; ');
+  const allAtLeast = (ids, min) => ids.every((id) => row(id).opsPerSecond >= min);
+  const ram = ['ram/ept', 'ram/shadow'];
+  const mmio31 = ['mmio/v3.1/ept/cache-hit', 'mmio/v3.1/ept/lockless', 'mmio/v3.1/shadow/cache-hit', 'mmio/v3.1/shadow/lockless'];
+  const cold = ['cold/ept', 'cold/shadow'];
+  const np = result.netperf;
+  const mem = result.memory;
+  return [
+    {
+      target: 'Non-exiting guest accesses >= 20 M/s (EPT and shadow)',
+      figure: rates(ram),
+      met: allAtLeast(ram, 20 * M),
+      why: 'no TLB is modelled: every access does the full walk (2D under EPT)',
+    },
+    {
+      target: 'A TLB-miss access within 3x of the bare 2D walk',
+      figure: `ram/ept ${row('ram/ept').ratio.toFixed(2)}x bare/walk-2d (no TLB modelled: every access is a miss)`,
+      met: row('ram/ept').ratio <= 3,
+      why: 'every access does the full 2D walk through the simulator\'s general code (its checks, charges and trace), not a typed-array loop',
+    },
+    {
+      target: 'Warm v3.1 MMIO exits >= 3 M/s simulated',
+      figure: rates(mmio31),
+      met: allAtLeast(mmio31, 3 * M),
+      why: 'each warm exit does three page walks (the hardware\'s and KVM\'s two); the trace ring is about 18 % of an exit; boxed trace arguments (383 bytes allocated per MMIO access); `%` on doubles',
+    },
+    {
+      target: 'Cold faults >= 1 M/s',
+      figure: rates(cold),
+      met: allAtLeast(cold, 1 * M),
+      why: '42 % of a cold fault goes to growing and copying host memory',
+    },
+    {
+      target: '1 M netperf transactions under 5 s through the CLI',
+      figure: `${np.transactions.toLocaleString('en-US')} transactions in ${(np.wallMs / 1000).toFixed(2)} s (${Math.round(np.transactionsPerSecond).toLocaleString('en-US')} transactions/s)`,
+      // Only a run of the full million counts: the quick mode's short run says nothing of it.
+      met: np.transactions >= 1_000_000 && np.wallMs < 5000,
+      why: 'each transaction is 16 warm MMIO exits (12 to userspace, 4 to the in-kernel APIC): the MMIO exit rate bounds it',
+    },
+    {
+      target: 'Memory flat in run length (RSS at 10 M steps within 10 % of 100 k)',
+      figure: `peak RSS ${mib(mem.long.maxRSS)} at ${mem.long.steps.toLocaleString('en-US')} steps, ${mib(mem.short.maxRSS)} at ${mem.short.steps.toLocaleString('en-US')} (${((mem.ratio - 1) * 100).toFixed(1)} %)`,
+      met: mem.long.steps >= 10_000_000 && mem.short.steps <= 100_000 && mem.ratio <= 1.1,
+      why: 'not profiled: issue 15 names no cause',
+    },
+  ];
+}
+
+export const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;

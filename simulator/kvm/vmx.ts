@@ -30,7 +30,7 @@ import { noteFault, CLASS_MMIO_BUG } from './fault_class';
 /** handle_ept_violation. Returns the handler's int: 1 = re-enter the guest, 0 = exit to userspace. */
 export function handleEptViolation(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number, qual: number): number {
   const errorCode = qual & 0x3; // 3.0.1 and 3.1.10: `exit_qualification & 0x3`
-  kvm.trace.emit(E.kvm_page_fault, vcpu.id, vcpu.line, vcpu.clock, gpa % 0x100000000, Math.floor(gpa / 0x100000000), qual);
+  kvm.trace.emit(E.kvm_page_fault, vcpu.id, vcpu.line, vcpu.clock, gpa >>> 0, Math.floor(gpa / 0x100000000), qual);
   vcpu.path.enter(F.handle_ept_violation);
   const r = kvmMmuPageFault(kvm, em, vcpu, gpa, errorCode);
   vcpu.path.leave();

@@ -30,7 +30,7 @@ class EptGuestMemory implements WalkMemory {
   readEntry(gpa: number): boolean {
     this.gpa = gpa;
     if (this.ept.translate(this.root, gpa, EPT_ACCESS_READ, false) !== 0) return false;
-    this.host.read(this.ept.pfn, gpa % 4096, 8);
+    this.host.read(this.ept.pfn, gpa & 0xfff, 8);
     this.lo = this.host.lo;
     this.hi = this.host.hi;
     return true;
@@ -39,7 +39,7 @@ class EptGuestMemory implements WalkMemory {
   setBits(gpa: number, bits: number): boolean {
     this.gpa = gpa;
     if (this.ept.translate(this.root, gpa, EPT_ACCESS_WRITE, false) !== 0) return false;
-    setBitsLocked(this.host, this.ept.pfn, gpa % 4096, bits);
+    setBitsLocked(this.host, this.ept.pfn, gpa & 0xfff, bits);
     return true;
   }
 }
@@ -51,14 +51,14 @@ class HostTableMemory implements WalkMemory {
   constructor(private readonly host: HostMemory) {}
 
   readEntry(hpa: number): boolean {
-    this.host.read(Math.floor(hpa / 4096), hpa % 4096, 8);
+    this.host.read(Math.floor(hpa / 4096), hpa & 0xfff, 8);
     this.lo = this.host.lo;
     this.hi = this.host.hi;
     return true;
   }
 
   setBits(hpa: number, bits: number): boolean {
-    setBitsLocked(this.host, Math.floor(hpa / 4096), hpa % 4096, bits);
+    setBitsLocked(this.host, Math.floor(hpa / 4096), hpa & 0xfff, bits);
     return true;
   }
 }

@@ -56,7 +56,7 @@ export class EptWalk {
       rwx &= lo;
       if (leaf) {
         if ((access & rwx) !== access) return this.violation(access, rwx, final);
-        this.pfn = frameOf(lo, hi) + (level === 1 ? 0 : gfn % pagesPerLevel(level));
+        this.pfn = frameOf(lo, hi) + (level === 1 ? 0 : (gfn & (pagesPerLevel(level) - 1)));
         return (this.exitReason = 0);
       }
       table = frameOf(lo, hi);

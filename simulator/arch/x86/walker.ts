@@ -122,7 +122,7 @@ export class GuestWalker {
     const writeFault = (pfec & PFERR_WRITE_MASK) !== 0;
     const userFault = (pfec & PFERR_USER_MASK) !== 0;
     const fetchFault = (pfec & PFERR_FETCH_MASK) !== 0;
-    let table = cpu.cr3 - (cpu.cr3 % 4096);
+    let table = cpu.cr3 - (cpu.cr3 & 0xfff);
     let ptAccess = ACC_ALL;
     let eperm = false;
     let level = 4;
@@ -151,7 +151,7 @@ export class GuestWalker {
       }
       ptAccess &= gpteAccess(lo, hi, cpu.nx);
       if (leaf) {
-        this.gfn = level === 1 ? frameOf(lo, hi) : frameOf(lo & LARGE_FRAME_LO, hi) + (vpn % pagesPerLevel(level));
+        this.gfn = level === 1 ? frameOf(lo, hi) : frameOf(lo & LARGE_FRAME_LO, hi) + (vpn & (pagesPerLevel(level) - 1));
         break;
       }
       table = frameOf(lo, hi) * 4096;

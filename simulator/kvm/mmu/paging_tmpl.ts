@@ -29,7 +29,7 @@ class KvmGuestMemory implements WalkMemory {
     kvm.acct.charge(vcpu, C.guest_walk, kvm.cost.guest_pte_read);
     if (slot === null) return false; // kvm_is_error_hva: the walk fails as not present
     const pfn = kvm.slotPfn(vcpu, slot, gfn);
-    kvm.host.read(pfn, gpa % 4096, 8);
+    kvm.host.read(pfn, gpa & 0xfff, 8);
     this.lo = kvm.host.lo;
     this.hi = kvm.host.hi;
     kvm.trace.emit(E.kvm_mmu_paging_element, vcpu.id, vcpu.line, vcpu.clock, this.lo, this.hi, level);
@@ -43,9 +43,9 @@ class KvmGuestMemory implements WalkMemory {
     const slot = kvm.memslots.find(gfn);
     if (slot === null) return false;
     const pfn = slot.pfnOf(gfn); // the hva the read used: no new lookup for the cmpxchg itself
-    kvm.host.read(pfn, gpa % 4096, 8);
+    kvm.host.read(pfn, gpa & 0xfff, 8);
     if (kvm.host.lo !== lo || kvm.host.hi !== hi) return false; // changed under us: retry_walk
-    kvm.host.write(pfn, gpa % 4096, 8, (lo | bits) >>> 0, hi);
+    kvm.host.write(pfn, gpa & 0xfff, 8, (lo | bits) >>> 0, hi);
     kvm.trace.emit(bits & PT_ACCESSED_MASK ? E.kvm_mmu_set_accessed_bit : E.kvm_mmu_set_dirty_bit, vcpu.id, vcpu.line, vcpu.clock, gpa);
     kvm.gfnToMemslot(vcpu, gfn); // mark_page_dirty(kvm, table_gfn)
     return true;

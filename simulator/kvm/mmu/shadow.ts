@@ -238,7 +238,7 @@ export class ShadowMmu implements UnsyncHooks {
         }
       }
       if (!kvm.fmt.isShadowPresent(host.words[sw]!, host.words[sw + 1]!)) {
-        const directGfn = w.gfn - (w.gfn % pagesPerLevel(level));
+        const directGfn = w.gfn - (w.gfn & (pagesPerLevel(level) - 1));
         const child = this.getShadowPage(vcpu, directGfn, directRole(kvm, vcpu, level - 1, directAccess), sw);
         kvm.setSpte(vcpu, sw, kvm.fmt.shadowNonLeafLo(kvm.sp.pfn[child]!), frameHi(kvm.sp.pfn[child]!));
       }
@@ -273,7 +273,7 @@ export class ShadowMmu implements UnsyncHooks {
       const k = index - base;
       return this.prefetchLo[k] !== w.pteLo[1] || this.prefetchHi[k] !== w.pteHi[1];
     }
-    kvm.host.read(pfn, gpa % 4096, 8);
+    kvm.host.read(pfn, gpa & 0xfff, 8);
     return kvm.host.lo !== w.pteLo[level] || kvm.host.hi !== w.pteHi[level];
   }
 

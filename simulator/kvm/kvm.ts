@@ -35,6 +35,8 @@ export interface KvmConfig {
   mmioCaching: boolean;
   /** mmu.c's oos_shadow module parameter (default 1). */
   oosShadow: boolean;
+  /** vmx.c's enable_vpid module parameter (default 1). */
+  enableVpid: boolean;
   bypassGuestPf: boolean;
   maxphyaddr: number;
   cost: CostProfile;
@@ -68,6 +70,8 @@ export class Kvm {
   readonly bypassGuestPf: boolean;
   /** oos_shadow: a last-level guest page table KVM shadows may be left writable and go unsync. */
   readonly oosShadow: boolean;
+  /** enable_vpid: each vCPU runs with its own VPID (allocate_vpid), so its TLB entries survive exits. */
+  readonly enableVpid: boolean;
   /** The cover letter's runtime switch for MMIO SPTEs (see docs/decisions.md). */
   mmioCaching: boolean;
   /** kvm->arch.reader_counter: lockless walkers inside the shadow tables (2011 RCU scheme). */
@@ -88,6 +92,7 @@ export class Kvm {
     this.tdp = cfg.tdp;
     this.mmioCaching = cfg.mmioCaching;
     this.oosShadow = cfg.oosShadow;
+    this.enableVpid = cfg.enableVpid;
     this.cost = cfg.cost;
     this.host = new HostMemory(cfg.maxphyaddr);
     this.bypassGuestPf = !cfg.tdp && cfg.kernel === 'v3.0' && cfg.bypassGuestPf;
@@ -95,7 +100,12 @@ export class Kvm {
     this.acct = new Accounting(cfg.cost, cfg.callPaths);
     this.cp = this.acct.paths;
     this.trace = new TraceBuffer(cfg.traceCapacity);
-    for (let i = 0; i < cfg.vcpus; i++) this.vcpus.push(new Vcpu(i, this.cp));
+    for (let i = 0; i < cfg.vcpus; i++) {
+      const v = new Vcpu(i, this.cp);
+      // allocate_vpid: find_first_zero_bit over a bitmap whose bit 0 is reserved for the host (§19.1).
+      v.vpid = cfg.enableVpid ? i + 1 : 0;
+      this.vcpus.push(v);
+    }
     this.srcu = new Srcu(cfg.vcpus);
     this.sp = new ShadowPages(this);
     this.rmap = new Rmap(this);

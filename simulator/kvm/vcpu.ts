@@ -45,6 +45,9 @@ export class Vcpu {
   guestFault = false;
   guestFaultCode = 0;
 
+  /** vmx->vpid: 1, 2, ... in creation order (allocate_vpid), 0 with enable_vpid off (docs/kernel-paths.md §19.1). */
+  vpid = 0;
+
   /** vcpu->arch.mmu.root_hpa as a shadow-page id, -1 for INVALID_PAGE. */
   root = -1;
   /** KVM_REQ_MMU_RELOAD pending (kvm_reload_remote_mmus). */

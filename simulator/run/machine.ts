@@ -95,6 +95,7 @@ export class Machine {
       tdp,
       mmioCaching: o.mmio_caching ?? sc.mmu.mmio_caching,
       oosShadow: o.oos_shadow ?? sc.mmu.oos_shadow,
+      enableVpid: o.enable_vpid ?? sc.mmu.enable_vpid,
       // bypass_guest_pf: a v3.0 module parameter, default 1, forced off with EPT; gone in v3.1.
       bypassGuestPf: o.bypass_guest_pf ?? sc.mmu.bypass_guest_pf ?? kernel === 'v3.0',
       maxphyaddr,

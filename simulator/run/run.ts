@@ -44,6 +44,7 @@ function collect(m: Machine, opts: RunOptions): RunResult {
     mmio_caching: kvm.mmioCaching,
     bypass_guest_pf: kvm.bypassGuestPf,
     oos_shadow: kvm.oosShadow,
+    enable_vpid: kvm.enableVpid,
     profile: kvm.cost.name,
     maxphyaddr: kvm.host.maxphyaddr,
     vcpus: kvm.vcpus.length,

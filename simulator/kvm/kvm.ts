@@ -21,6 +21,7 @@ import { Vcpu } from './vcpu';
 import { Srcu } from './srcu';
 import { MemslotUpdate } from './memslot_update';
 import { FAULT_CLASSES } from './fault_class';
+import { Tlb, TLB_BY_PROFILE } from '../arch/x86/tlb';
 
 /** What the scheduler offers the fault paths: a chance to let another vCPU run at a race point. */
 export interface RaceHooks {
@@ -101,7 +102,7 @@ export class Kvm {
     this.cp = this.acct.paths;
     this.trace = new TraceBuffer(cfg.traceCapacity);
     for (let i = 0; i < cfg.vcpus; i++) {
-      const v = new Vcpu(i, this.cp);
+      const v = new Vcpu(i, this.cp, new Tlb(TLB_BY_PROFILE[cfg.cost.name]));
       // allocate_vpid: find_first_zero_bit over a bitmap whose bit 0 is reserved for the host (§19.1).
       v.vpid = cfg.enableVpid ? i + 1 : 0;
       this.vcpus.push(v);
@@ -184,8 +185,25 @@ export class Kvm {
     this.stats[S.sptes_written]!++;
   }
 
+  /** kvm_mmu_flush_tlb: `++vcpu->stat.tlb_flush; kvm_make_request(KVM_REQ_TLB_FLUSH, vcpu);`
+   *  (docs/kernel-paths.md §19.6); the request is served at the vCPU's next entry (§19.5). */
+  mmuFlushTlb(vcpu: Vcpu): void {
+    this.stats[S.tlb_flush]!++;
+    vcpu.tlbFlushRequested = true;
+  }
+
+  /** vmx_flush_tlb (docs/kernel-paths.md §19.4): INVVPID single-context of the vCPU's VPID (none with
+   *  VPID 0: vpid_sync_vcpu_single returns) and, under EPT, INVEPT single-context of its EPTP when its
+   *  root is valid. */
+  vmxFlushTlb(vcpu: Vcpu): void {
+    if (vcpu.vpid !== 0) vcpu.tlb.flushTag(vcpu.vpid);
+    if (this.tdp && vcpu.root >= 0) vcpu.tlb.flushEptp(this.sp.pfn[vcpu.root]!);
+  }
+
   /** kvm_flush_remote_tlbs: ++remote_tlb_flush and a flush request to every vCPU. */
   flushRemoteTlbs(vcpu: Vcpu): void {
+    // make_all_cpus_request(kvm, KVM_REQ_TLB_FLUSH): every vCPU, the caller's included (§19.6).
+    for (let w = 0; w < this.vcpus.length; w++) this.vcpus[w]!.tlbFlushRequested = true;
     // `if (make_all_cpus_request(kvm, KVM_REQ_TLB_FLUSH)) ++kvm->stat.remote_tlb_flush;`: every vCPU
     // gets the request, but only an IPI to another CPU running a vCPU in guest mode
     // (`cpu != me && kvm_vcpu_exiting_guest_mode(vcpu) != OUTSIDE_GUEST_MODE`) counts, and costs.

@@ -79,7 +79,7 @@ export function handleCr3Load(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, cr3: number)
 function handleCr3LoadInner(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, cr3: number): number {
   if (cr3 === vcpu.cr3) {
     mmu.kvmMmuSyncRoots(vcpu);
-    kvm.stats[S.tlb_flush]!++; // kvm_mmu_flush_tlb
+    kvm.mmuFlushTlb(vcpu); // §19.6: kvm_set_cr3, same CR3
     return 1;
   }
   if (kvm.gfnToMemslot(vcpu, Math.floor(cr3 / 4096)) === null) return 1; // kvm_inject_gp: not modelled
@@ -95,7 +95,7 @@ export function handleInvlpg(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, vpn: number):
   mmu.invlpg(vcpu, vpn);
   vcpu.path.leave();
   vcpu.path.leave();
-  kvm.stats[S.tlb_flush]!++;
+  kvm.mmuFlushTlb(vcpu); // §19.6: kvm_mmu_invlpg
   kvm.stats[S.invlpg]!++;
   return 1;
 }

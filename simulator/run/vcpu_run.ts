@@ -72,11 +72,18 @@ export class VcpuRunner {
     const ripOffset = vcpu.ripOffset;
     vcpu.guestFault = false;
     for (let exits = 0; exits < MAX_EXITS_PER_INSN; exits++) {
+      // vcpu_enter_guest: `if (kvm_check_request(KVM_REQ_TLB_FLUSH, vcpu)) kvm_x86_ops->tlb_flush(vcpu);`
+      // before kvm_mmu_reload (§19.5). A request another vCPU made while this one ran the guest came
+      // with an IPI that made it exit and enter again: served before its next access all the same.
+      if (vcpu.tlbFlushRequested) {
+        vcpu.tlbFlushRequested = false;
+        kvm.vmxFlushTlb(vcpu);
+      }
       this.load(vcpu);
       kvm.stats[S.hw_walks]!++;
       const r = this.shadow
-        ? this.cpu.accessShadow(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi)
-        : this.cpu.access(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi);
+        ? this.cpu.accessShadow(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi, vcpu.tlb, vcpu.vpid)
+        : this.cpu.access(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi, vcpu.tlb, vcpu.vpid);
       if (r === ACCESS_DONE) {
         kvm.acct.chargeAt(vcpu, C.guest_memory, kvm.cost.guest_ram_access, vcpu.path.at2(F.guest, F.guest_memory));
         this.lo = this.cpu.lo;
@@ -116,18 +123,22 @@ export class VcpuRunner {
     return INSN_GUEST_FAULT;
   }
 
-  /** MOV to CR3: an exit under shadow paging (CR3-load exiting); under EPT the CPU just loads it. */
+  /** MOV to CR3: an exit under shadow paging (CR3-load exiting); under EPT the CPU loads it and
+   *  invalidates the current VPID's mappings (no PCIDs, no global pages: all of them; §19.7). */
   loadCr3(vcpu: Vcpu, cr3: number): void {
     if (!this.shadow) {
       vcpu.cr3 = cr3;
+      vcpu.tlb.flushTag(vcpu.vpid);
       return;
     }
     this.exit(vcpu, EXIT_REASON_CR_ACCESS, 0, 0, cr3);
   }
 
-  /** INVLPG: an exit under shadow paging; under EPT only the CPU's TLB (not modelled) is affected. */
+  /** INVLPG: an exit under shadow paging (KVM's flush request does the rest); under EPT the CPU
+   *  invalidates the page's mappings for the current VPID, any EPTP (§19.7). */
   invlpg(vcpu: Vcpu, vpn: number): void {
     if (this.shadow) this.exit(vcpu, EXIT_REASON_INVLPG, vpn, 0, 0);
+    else vcpu.tlb.flushTagAddr(vcpu.vpid, vpn);
   }
 
   /** A VM exit: the hardware transition, kvm_exit, the handler for `reason`, kvm_entry. */
@@ -135,6 +146,8 @@ export class VcpuRunner {
     const kvm = this.kvm;
     const cost = kvm.cost;
     kvm.stats[S.exits]!++;
+    // With VPID 0 every VM exit and entry invalidates VPID 0's mappings (§19.2).
+    if (vcpu.vpid === 0) vcpu.tlb.flushTag(0);
     // Frames: vcpu_enter_guest -> vmx_vcpu_run (the VM exit and entry transition), then
     // vcpu_enter_guest -> vmx_handle_exit -> the handler. The exit's class is known at its end.
     vcpu.path.exitBegin();
@@ -181,6 +194,7 @@ export class VcpuRunner {
     // also does inside the section, has no race point in between).
     kvm.srcu.readUnlock(vcpu);
     this.mmioTimes.entry(vcpu.id, vcpu.clock);
+    if (vcpu.vpid === 0) vcpu.tlb.flushTag(0); // the entry (§19.2)
     kvm.trace.emit(E.kvm_entry, vcpu.id, vcpu.line, vcpu.clock, vcpu.exitClass);
   }
 }

@@ -3,13 +3,16 @@
 // writes), then the final guest-physical address is translated for the access. Any EPT exit stops
 // the access (the instruction re-executes after the hypervisor resumes the guest); a guest #PF is
 // delivered through the guest's IDT without an exit (exception bitmap bit 14 is clear under EPT).
-// No TLB is modelled: every access walks, which the architecture allows (a TLB is only a cache)
-// and which keeps A/D behaviour exact; what a TLB saves is a cost question (docs/cost-model.md).
+// The vCPU's hardware TLB (tlb.ts) is looked up first: a hit skips the walk (and sets no A or D bit,
+// as the hardware sets them only when it walks); a miss walks, and a translation that succeeds is
+// cached. A translation that faults or exits is never cached (SDM vol. 3C §28.3.1: the CPU caches
+// only translations it completed). docs/decisions.md "The hardware TLB model" says what is modelled.
 
 import type { HostMemory } from '../../host/physmem';
 import { EptWalk, EPT_ACCESS_FETCH, EPT_ACCESS_READ, EPT_ACCESS_WRITE } from './ept_walk';
 import { GuestWalker, WALK_FAULT, WALK_OK, type WalkCpu, type WalkMemory } from './walker';
-import { PFERR_FETCH_MASK, PFERR_WRITE_MASK } from './paging';
+import { ACC_EXEC_MASK, ACC_USER_MASK, ACC_WRITE_MASK, PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, PT_DIRTY_MASK } from './paging';
+import { NO_EPTP, TLB_D, TLB_U, TLB_W, TLB_X, type Tlb } from './tlb';
 
 export const ACCESS_DONE = 0;
 export const ACCESS_GUEST_PF = 1;
@@ -84,6 +87,9 @@ export class Cpu {
   errorCode = 0;
   lo = 0;
   hi = 0;
+  /** Whether the last access hit the TLB, and the memory references of its walk (0 on a hit). */
+  tlbHit = false;
+  walkRefs = 0;
 
   constructor(private readonly host: HostMemory) {
     this.ept = new EptWalk(host);
@@ -97,9 +103,16 @@ export class Cpu {
    * vCPU's paging state and `eptRoot` as the EPTP. Writes store (lo, hi); reads leave the value in
    * this.lo / this.hi; a fetch transfers nothing.
    */
-  access(cpu: WalkCpu, eptRoot: number, vpn: number, offset: number, size: number, pfec: number, lo: number, hi: number): number {
+  access(
+    cpu: WalkCpu, eptRoot: number, vpn: number, offset: number, size: number, pfec: number, lo: number, hi: number, tlb: Tlb, vpid: number,
+  ): number {
+    // The combined mapping's tag: VPID and EPTP (SDM vol. 3C §28.3.1).
+    if (tlb.lookup(vpid, eptRoot, vpn, tlbNeed(cpu, pfec), tlbForbid(cpu, pfec))) return this.hit(tlb, offset, size, pfec, lo, hi);
+    this.tlbHit = false;
     this.mem.root = eptRoot;
+    this.ept.refs = 0;
     const r = this.walker.walk(this.mem, cpu, vpn, pfec, false);
+    this.walkRefs = this.walker.reads + this.ept.refs;
     if (r === WALK_FAULT) {
       this.errorCode = this.walker.errorCode;
       return ACCESS_GUEST_PF;
@@ -107,7 +120,16 @@ export class Cpu {
     if (r !== WALK_OK) return this.exit(this.mem.gpa);
     const gpa = this.walker.gfn * 4096 + offset;
     const type = pfec & PFERR_FETCH_MASK ? EPT_ACCESS_FETCH : pfec & PFERR_WRITE_MASK ? EPT_ACCESS_WRITE : EPT_ACCESS_READ;
-    if (this.ept.translate(eptRoot, gpa, type, true) !== 0) return this.exit(gpa);
+    const er = this.ept.translate(eptRoot, gpa, type, true);
+    this.walkRefs = this.walker.reads + this.ept.refs;
+    if (er !== 0) return this.exit(gpa);
+    // Cached only with every EPT right: an entry holds one W and one X bit, which must then be the
+    // guest's alone (a supervisor write with CR0.WP = 0 ignores the guest's W, never EPT's), and a
+    // read needs EPT's R, which the entry has no bit for. KVM's EPT leaves for RAM are RWX.
+    if (this.ept.rwx === 7) {
+      const size4k = Math.min(this.walker.level, this.ept.leafLevel) - 1;
+      tlb.insert(vpid, eptRoot, vpn, this.ept.pfn, size4k, this.grantedPerm(), this.walkRefs);
+    }
     this.transfer(this.ept.pfn, offset, size, pfec, lo, hi);
     return ACCESS_DONE;
   }
@@ -116,19 +138,47 @@ export class Cpu {
    * An access under shadow paging: the CPU walks KVM's shadow tables from `rootPfn`. A fault leaves
    * its error code in this.errorCode (the caller applies the exception bitmap and PFEC rule).
    */
-  accessShadow(guest: WalkCpu, rootPfn: number, vpn: number, offset: number, size: number, pfec: number, lo: number, hi: number): number {
+  accessShadow(
+    guest: WalkCpu, rootPfn: number, vpn: number, offset: number, size: number, pfec: number, lo: number, hi: number, tlb: Tlb, vpid: number,
+  ): number {
     const c = this.shadowCpu;
     c.cr3 = rootPfn * 4096;
     c.smep = guest.smep;
     c.smap = guest.smap;
     c.ac = guest.ac;
+    // A linear mapping: tagged with the VPID alone (SDM vol. 3C §28.3.1).
+    if (tlb.lookup(vpid, NO_EPTP, vpn, tlbNeed(c, pfec), tlbForbid(c, pfec))) return this.hit(tlb, offset, size, pfec, lo, hi);
+    this.tlbHit = false;
     const r = this.walker.walk(this.shadowMem, c, vpn, pfec, false);
+    this.walkRefs = this.walker.reads;
     if (r !== WALK_OK) {
       this.errorCode = this.walker.errorCode;
       return ACCESS_GUEST_PF;
     }
+    tlb.insert(vpid, NO_EPTP, vpn, this.walker.gfn, this.walker.level - 1, this.grantedPerm(), this.walkRefs);
     this.transfer(this.walker.gfn, offset, size, pfec, lo, hi);
     return ACCESS_DONE;
+  }
+
+  /** A TLB hit: no walk, no A/D update, the access goes to the cached frame. */
+  private hit(tlb: Tlb, offset: number, size: number, pfec: number, lo: number, hi: number): number {
+    this.tlbHit = true;
+    this.walkRefs = 0;
+    this.transfer(tlb.hitFrame, offset, size, pfec, lo, hi);
+    return ACCESS_DONE;
+  }
+
+  /** What the walk just made granted, as a TLB entry holds it: the guest's (or the shadow tables')
+   *  combined W, U and X, and the leaf's D after the walk (the CPU set it for a write). */
+  private grantedPerm(): number {
+    const w = this.walker;
+    const a = w.access;
+    return (
+      ((a & ACC_WRITE_MASK) !== 0 ? TLB_W : 0) |
+      ((a & ACC_USER_MASK) !== 0 ? TLB_U : 0) |
+      ((a & ACC_EXEC_MASK) !== 0 ? TLB_X : 0) |
+      ((w.pteLo[w.level]! & PT_DIRTY_MASK) !== 0 ? TLB_D : 0)
+    );
   }
 
   private transfer(pfn: number, offset: number, size: number, pfec: number, lo: number, hi: number): void {
@@ -145,4 +195,25 @@ export class Cpu {
     this.exitGpa = gpa;
     return ACCESS_EXIT;
   }
+}
+
+/** The rights an access needs from a TLB entry, by the walker's rules: W for a user write or a
+ *  supervisor write with CR0.WP, U for a user access, X for a fetch (the entry's X already says
+ *  "executable", EFER.NXE off included), and D for any write (SDM vol. 3A §4.8). */
+function tlbNeed(cpu: WalkCpu, pfec: number): number {
+  const user = (pfec & PFERR_USER_MASK) !== 0;
+  let need = user ? TLB_U : 0;
+  if ((pfec & PFERR_WRITE_MASK) !== 0) need |= TLB_D | (user || cpu.cr0Wp ? TLB_W : 0);
+  if ((pfec & PFERR_FETCH_MASK) !== 0) need |= TLB_X;
+  return need;
+}
+
+/** TLB_U when a user page would fault this supervisor access (SMEP for a fetch, SMAP for data with
+ *  EFLAGS.AC clear), or when protection keys decide a data access (the entry holds no key): the
+ *  access then walks, and the walk decides. */
+function tlbForbid(cpu: WalkCpu, pfec: number): number {
+  const fetch = (pfec & PFERR_FETCH_MASK) !== 0;
+  if (!fetch && cpu.pke) return TLB_U;
+  if ((pfec & PFERR_USER_MASK) !== 0) return 0;
+  return (fetch ? cpu.smep : cpu.smap && !cpu.ac) ? TLB_U : 0;
 }

@@ -1,8 +1,8 @@
 // The hardware TLB of one logical CPU: cached combined linear -> physical translations (SDM vol. 3C
 // §28.3.1 "Information That May Be Cached": linear mappings without EPT, combined mappings with it),
-// set-associative arrays per page size and an optional second level (STLB). Not wired into the CPU
-// model yet: docs/decisions.md "The hardware TLB model" says what is modelled, what is not, and where
-// each flush will come from (docs/kernel-paths.md §19).
+// set-associative arrays per page size and an optional second level (STLB). The CPU model (cpu.ts)
+// looks it up on every access; docs/decisions.md "The hardware TLB model" says what is modelled, what
+// is not, and where each flush comes from (docs/kernel-paths.md §19).
 //
 // Every entry field lives in a typed array and the results of a lookup in fields of the object, so
 // lookup and insert allocate nothing (test/tlb.test.ts measures it).
@@ -174,9 +174,9 @@ export class Tlb {
   }
 
   /** Look up the 4K page `vpn4k` under the tag (vpid, eptp) for an access that needs the bits `need`
-   *  (TLB_W/TLB_U/TLB_X, and TLB_D for a write). A level-2 hit refills level 1. An entry that lacks a
-   *  needed bit is a miss: the hardware walks again. */
-  lookup(vpid: number, eptp: number, vpn4k: number, need: number): boolean {
+   *  (TLB_W/TLB_U/TLB_X, and TLB_D for a write) and none of `forbid`. A level-2 hit refills level 1. An
+   *  entry that lacks a needed bit, or has a forbidden one, is a miss: the hardware walks again. */
+  lookup(vpid: number, eptp: number, vpn4k: number, need: number, forbid = 0): boolean {
     const arrays = this.arrBase.length;
     for (let level = 1; level <= 2; level++) {
       for (let a = 0; a < arrays; a++) {
@@ -186,7 +186,7 @@ export class Tlb {
           if ((sizes & (1 << s)) === 0) continue;
           const i = this.find(a, s, vpid, eptp, Math.floor(vpn4k / PAGES_OF[s]!));
           if (i < 0) continue;
-          if ((this.perm[i]! & need) !== need) {
+          if ((this.perm[i]! & need) !== need || (this.perm[i]! & forbid) !== 0) {
             this.permMisses++;
             this.misses++;
             return false;

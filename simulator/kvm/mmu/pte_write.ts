@@ -104,7 +104,7 @@ function kvmMmuPteWriteInner(kvm: Kvm, mmu: ShadowMmu | null, vcpu: Vcpu, gpa: n
   // mmu_pte_write_flush_tlb
   if (!zapPage) {
     if (remoteFlush) kvm.flushRemoteTlbs(vcpu);
-    else if (localFlush) kvm.stats[S.tlb_flush]!++; // kvm_mmu_flush_tlb
+    else if (localFlush) kvm.mmuFlushTlb(vcpu); // §19.6: mmu_pte_write_flush_tlb
   }
   kvm.sp.commitZap(vcpu.id, invalid);
 }

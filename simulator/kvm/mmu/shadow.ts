@@ -68,7 +68,8 @@ export function shadowMmuLoad(kvm: Kvm, em: ShadowMmu, vcpu: Vcpu): void {
   const id = em.getShadowPage(vcpu, rootGfn, indirectRole(kvm, vcpu, 4, ACC_ALL), -1);
   kvm.sp.rootCount[id]!++;
   vcpu.root = id;
-  em.syncRoots(vcpu); // kvm_mmu_load: mmu_sync_roots under mmu_lock (then vmx_set_cr3 flushes)
+  em.syncRoots(vcpu); // kvm_mmu_load: mmu_sync_roots under mmu_lock
+  kvm.vmxFlushTlb(vcpu); // §19.7: then set_cr3 = vmx_set_cr3 -> vmx_flush_tlb
   vcpu.path.leave();
 }
 
@@ -328,7 +329,7 @@ export class ShadowMmu implements UnsyncHooks {
     let emulate = 0;
     if (ret) {
       if (write) emulate = 1;
-      kvm.stats[S.tlb_flush]!++; // kvm_mmu_flush_tlb
+      kvm.mmuFlushTlb(vcpu); // §19.6: mmu_set_spte
     }
     if (fmt.isShadowPresent(lo, hi)) {
       kvm.gfnToMemslot(vcpu, gfn); // page_header_update_slot -> memslot_id

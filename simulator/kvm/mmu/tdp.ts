@@ -33,6 +33,7 @@ export function mmuLoad(kvm: Kvm, vcpu: Vcpu): void {
   const id = kvm.sp.getPage(vcpu.id, 0, tdpRole(4), -1);
   kvm.sp.rootCount[id]!++;
   vcpu.root = id;
+  kvm.vmxFlushTlb(vcpu); // §19.7: kvm_mmu_load -> set_cr3 = vmx_set_cr3 -> vmx_flush_tlb
   vcpu.path.leave();
 }
 

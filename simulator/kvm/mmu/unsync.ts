@@ -203,7 +203,7 @@ function kvmSyncPageCommon(kvm: Kvm, vcpu: Vcpu, sp: number, invalid: number[], 
     kvm.sp.prepareZap(vcpu.id, sp, invalid);
     return 1;
   }
-  kvm.stats[S.tlb_flush]!++; // kvm_mmu_flush_tlb
+  kvm.mmuFlushTlb(vcpu); // §19.6: __kvm_sync_page
   return 0;
 }
 
@@ -230,7 +230,7 @@ export function kvmSyncPages(kvm: Kvm, vcpu: Vcpu, gfn: number, ops: SyncPageOps
     flush = true;
   }
   pages.commitZap(vcpu.id, invalid);
-  if (flush) kvm.stats[S.tlb_flush]!++;
+  if (flush) kvm.mmuFlushTlb(vcpu); // §19.6: kvm_sync_pages
 }
 
 /** mmu_sync_children(vcpu, parent): write-protect and sync every unsync leaf below `parent`, in

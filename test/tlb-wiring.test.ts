@@ -138,3 +138,25 @@ describe('flushes at the kernel\'s points (docs/kernel-paths.md §19)', () => {
     expect(off.l1Hits).toBeLessThan(on.l1Hits);
   });
 });
+
+describe('charges and counters: a hit costs the access, a miss adds its walk', () => {
+  const steps = ['  - { read: 0x400000, size: 8 }', '  - { invlpg: 0x400000 }', '  - { read: 0x400000, size: 8 }', '  - { read: 0x400000, size: 8 }'].join('\n');
+  it('EPT: the miss after INVLPG is the access plus a 24-reference 2D walk; the hit after it is the access alone', () => {
+    for (const [profile, ram, ref] of [['westmere-2011', 5, 10], ['modern', 5, 14]] as const) {
+      const r = run(tlbVm('{ tdp: true }', steps).replace('\nmemslots:', `\nhost: { profile: ${profile} }\nmemslots:`));
+      const cycles = r.lines.map((l) => l.cycles);
+      // 4 guest entries, each found through a 4-level EPT walk (4 x 5 = 20), then the data's EPT walk (4).
+      expect(cycles.slice(1)).toEqual([0, ram + 24 * ref, ram]); // INVLPG (no exit), the miss, the hit
+      expect(r.stats.tlb_hits).toBe(1);
+    }
+  });
+
+  it('every CPU access is a hit or a miss, and both are in the report\'s counters', () => {
+    for (const [, mmu] of MODES) {
+      const r = run(tlbVm(mmu, steps));
+      expect(r.stats.tlb_hits! + r.stats.tlb_misses!).toBe(r.stats.hw_walks);
+      expect(r.stats.tlb_hits).toBeGreaterThanOrEqual(1);
+      expect(formatText(r)).toMatch(/tlb_hits +\d+\n/);
+    }
+  });
+});

@@ -84,8 +84,12 @@ export class VcpuRunner {
       const r = this.shadow
         ? this.cpu.accessShadow(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi, vcpu.tlb, vcpu.vpid)
         : this.cpu.access(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi, vcpu.tlb, vcpu.vpid);
+      const cpu = this.cpu;
+      kvm.stats[cpu.tlbHit ? S.tlb_hits : S.tlb_misses]!++;
       if (r === ACCESS_DONE) {
-        kvm.acct.chargeAt(vcpu, C.guest_memory, kvm.cost.guest_ram_access, vcpu.path.at2(F.guest, F.guest_memory));
+        // A hit costs the access; a miss adds its walk, each memory reference at tlb_walk_ref. The walk
+        // of an access that exits or faults is left in the exit's and fault's measured costs.
+        kvm.acct.chargeAt(vcpu, C.guest_memory, kvm.cost.guest_ram_access + cpu.walkRefs * kvm.cost.tlb_walk_ref, vcpu.path.at2(F.guest, F.guest_memory));
         this.lo = this.cpu.lo;
         this.hi = this.cpu.hi;
         return INSN_DONE;

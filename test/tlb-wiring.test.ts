@@ -160,3 +160,27 @@ describe('charges and counters: a hit costs the access, a miss adds its walk', (
     }
   });
 });
+
+describe('address-space switches are never served stale translations', () => {
+  // 0x400000 maps to 0x200000 (holding 1) in space 0 and to 0x300000 (holding 2) in space 1.
+  const yaml = (mmu: string) =>
+    tlbVm(
+      mmu,
+      [
+        '  - { write: 0xffff880000200000, size: 8, value: 1 }',
+        '  - { write: 0xffff880000300000, size: 8, value: 2 }',
+        '  - { read: 0x400000, size: 8 }',
+        '  - { cr3: 1 }',
+        '  - { read: 0x400000, size: 8 }',
+        '  - { cr3: 0 }',
+        '  - { read: 0x400000, size: 8 }',
+      ].join('\n'),
+    )
+      .replace('{ gva: 0x400000, gpa: 0x200000, size: 4K, flags: "p w a" }', '{ gva: 0x400000, gpa: 0x200000, size: 4K, flags: "p w a", space: 0 }\n    - { gva: 0x400000, gpa: 0x300000, size: 4K, flags: "p w a", space: 1 }');
+  for (const [mode, mmu] of MODES) {
+    it(`${mode}: MOV CR3 (under EPT the CPU's own flush; under shadow paging KVM's root load, vmx_set_cr3, §19.7)`, () => {
+      expect(values(yaml(mmu))).toEqual(['0x1', '0x2', '0x1']);
+      expect(values(yaml(mmu.replace(' }', ', enable_vpid: false }')))).toEqual(['0x1', '0x2', '0x1']);
+    });
+  }
+});

@@ -184,3 +184,17 @@ describe('address-space switches are never served stale translations', () => {
     });
   }
 });
+
+describe('KVM\'s write protection reaches the TLB (kvm_flush_remote_tlbs after rmap_write_protect)', () => {
+  it('shadow paging: a guest table written through a cached writable alias traps once KVM shadows it', () => {
+    const steps = [
+      '  - { pte: 0x400000, flags: "p w a", gpa: 0x200000 }', // the alias is cached writable: the table is not shadowed yet
+      '  - { read: 0x400000, size: 8 }', // KVM shadows the table: write-protects it, flushes every vCPU's TLB
+      '  - { pte: 0x400000, flags: "p w a", gpa: 0x300000 }', // must fault: emulated (oos_shadow = 0)
+    ].join('\n');
+    const r = run(tlbVm('{ tdp: false, oos_shadow: false }', steps));
+    const pteLine = r.lines[2]!;
+    expect(pteLine.faults['wp-emulate']).toBe(1);
+    expect(r.lines[0]!.faults['wp-emulate'] ?? 0).toBe(0);
+  });
+});

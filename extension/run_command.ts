@@ -163,8 +163,7 @@ export class ScenarioRunner {
         this.panel.setStatus('idle', `Run of ${file} cancelled`);
         return;
       case 'error':
-        // Scenario text escaped; a stack keeps its own lines.
-        this.log.error(`${lineSafe(file)}: ${outcome.message.split('\n').map(lineSafe).join('\n')}`);
+        this.log.error(`${lineSafe(file)}: ${lineSafe(outcome.message)}`); // one log line, whatever the name
         this.panel.setStatus('error', `The simulator failed on ${file}`);
         if (!opts.quiet) {
           const show = 'Show Log';

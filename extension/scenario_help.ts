@@ -10,7 +10,7 @@
 // runs out of stack.
 
 import { isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type YAMLMap } from 'yaml';
-import { MAX_FILE_BYTES, utf8Bytes } from '../simulator/scenario/file_size';
+import { textSizeProblem } from '../simulator/scenario/file_size';
 import { flowTooDeep } from '../simulator/scenario/nesting';
 import {
   SCENARIO_SCHEMA, describe, enumValues, hasProperty, itemSchema, keySchema, keysFor, tokenForm, tokensOf, type MapEntries, type Schema,
@@ -120,9 +120,7 @@ function tokenAt(text: string, node: Node, offset: number): { token: string; sta
 /** The text's YAML tree, or null for a text the scenario parser refuses before reading it (over
  *  the file-size cap, or flow collections nested past the limit). */
 function treeOf(text: string): Node | null {
-  // Characters never outnumber UTF-8 bytes: the first test spares counting most texts.
-  if (text.length > MAX_FILE_BYTES || (text.length * 3 > MAX_FILE_BYTES && utf8Bytes(text) > MAX_FILE_BYTES)) return null;
-  if (flowTooDeep(text) !== null) return null;
+  if (textSizeProblem(text) !== null || flowTooDeep(text) !== null) return null;
   try {
     return parseDocument(text, { uniqueKeys: false }).contents;
   } catch {

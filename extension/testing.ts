@@ -8,7 +8,7 @@
 import * as vscode from 'vscode';
 import { DocumentDebouncer } from './debounce';
 import { lineSafe, type Diagnostic as SimDiagnostic, type RunResult } from '../simulator/index';
-import { MAX_DIAGNOSTICS } from '../simulator/scenario/diagnostic_cap';
+import { problemCount } from '../simulator/scenario/diagnostic_cap';
 import { MAX_FILE_BYTES } from '../simulator/scenario/file_size';
 import { diagnosticRange, expectMessage } from './diagnostic_ranges';
 import { SCENARIO_EXCLUDE, SCENARIO_GLOB, FileTooLargeError, fileName, hasTopLevelKey, isScenarioDocument, isScenarioUri, readScenarioText, sourceOf } from './scenario_files';
@@ -23,13 +23,6 @@ function expectId(file: vscode.TestItem, path: string): string {
 function lineTextFrom(text: string): (line0: number) => string | undefined {
   const lines = text.split(/\r?\n/);
   return (l) => lines[l];
-}
-
-/** How many problems a parse found: its diagnostics, except that past MAX_DIAGNOSTICS the parser
- *  cuts the list and its last entry says "and M more problems" (simulator/scenario/diagnostic_cap.ts). */
-export function problemCount(diags: readonly SimDiagnostic[]): number {
-  const more = diags.length > MAX_DIAGNOSTICS ? /^and (\d+) more problem/.exec(diags[diags.length - 1]!.message) : null;
-  return more ? diags.length - 1 + Number(more[1]) : diags.length;
 }
 
 function problemMessages(uri: vscode.Uri, text: string, diags: SimDiagnostic[]): vscode.TestMessage[] {

@@ -307,6 +307,14 @@ describe('scenario text in what the CLI prints (issue 14 item 7)', () => {
     }
   }, 60_000);
 
+  it('an override error for a file whose name holds a line break is one line of stderr', () => {
+    const file = join(dir, 'two\nlines.mmio.yaml');
+    writeFileSync(file, readFileSync('examples/doorbell.mmio.yaml', 'utf8'));
+    const p = cli('run', file, '--bypass-guest-pf', 'on');
+    expect(p.status).toBe(2);
+    expect(p.stderr).toBe(`${join(dir, 'two\\x0alines.mmio.yaml')}: error: with --bypass-guest-pf on: mmu.bypass_guest_pf: true is not possible: kernel v3.1 no longer has it (the 2011 MMIO series removed it; use kernel: v3.0), and VMX forces it off when EPT is in use (tdp: true; use tdp: false)\n`);
+  }, 60_000);
+
   it('a problem that quotes a key with a line break is one line of stderr', () => {
     const file = join(dir, 'bad-key.mmio.yaml');
     writeFileSync(file, `name: x\n"${HOSTILE}": 1\n`);

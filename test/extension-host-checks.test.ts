@@ -150,7 +150,8 @@ vi.mock('vscode', () => {
 });
 
 const { ScenarioDiagnostics } = await import('../extension/diagnostics');
-const { ScenarioTests, problemCount } = await import('../extension/testing');
+const { ScenarioTests } = await import('../extension/testing');
+const { problemCount } = await import('../simulator/scenario/diagnostic_cap');
 const { ScenarioRunner } = await import('../extension/run_command');
 const { parseScenario } = await import('../simulator/index');
 const { MAX_FILE_BYTES, fileSizeProblem } = await import('../simulator/scenario/file_size');

@@ -21,7 +21,7 @@ import {
   type Scenario,
 } from '../simulator/index';
 import { formatKvmStat } from '../simulator/report/kvm_stat_text';
-import { terminalSafe } from '../simulator/cli/terminal';
+import { terminalSafe } from '../simulator/util/control_chars';
 import { csvField } from '../shared/csv';
 import { flameToFolded, traceToCsv, traceToTraceCmd } from '../extension/trace_export';
 import { tablesDocumentText, unreadableText } from '../extension/tables_text';

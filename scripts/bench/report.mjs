@@ -56,7 +56,7 @@ export function performanceDoc(result) {
   out.push(`- Run ${result.date}: median of ${settings.rounds} rounds after ${settings.warmupRounds} warm-up round(s); operations per round: ${Object.entries(settings.ops).map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`).join(', ')}`);
   out.push('');
   out.push('## Targets (issue 15)', '');
-  out.push('| Target | Measured | Met | Why not (issue 15\'s profiles; the suite only times) |', '|---|---|---|---|');
+  out.push('| Target | Measured | Met | Why not (from profiles: issue 15\'s and docs/limits.md\'s; the suite only times) |', '|---|---|---|---|');
   for (const t of evaluateTargets(result)) out.push(`| ${esc(t.target)} | ${esc(t.figure)} | ${t.met ? 'met' : '**not met**'} | ${t.met ? '' : esc(t.why)} |`);
   out.push('');
   out.push('No TLB is modelled yet (issue 15 item 1): every access walks, so the non-exiting rows are TLB hits');

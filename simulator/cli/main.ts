@@ -210,7 +210,7 @@ async function main(argv: string[]): Promise<number> {
         status = 2;
       } else if (e instanceof OverrideError) {
         // The flags change the scenario as a `compare:` variant does; the machine checks them by the same rules.
-        writeErr(`${file}: error: with ${flagsText(args.overrides)}: ${e.problems.join('; ')}\n`);
+        writeErr(`${lineSafe(file)}: error: with ${flagsText(args.overrides)}: ${lineSafe(e.problems.join('; '))}\n`);
         status = 2;
       } else throw e;
     }

@@ -5,8 +5,6 @@
 
 import { terminalSafe } from '../util/control_chars';
 
-export { terminalSafe };
-
 export function writeOut(text: string): void {
   process.stdout.write(terminalSafe(text));
 }

@@ -20,3 +20,10 @@ export function capDiagnostics(kept: Diagnostic[], total: number): Diagnostic[] 
   const more = total - MAX_DIAGNOSTICS;
   return [...kept.slice(0, MAX_DIAGNOSTICS), { ...next, message: `and ${more} more problem${more === 1 ? '' : 's'} (only the first ${MAX_DIAGNOSTICS} are reported)` }];
 }
+
+/** How many problems a capped list stands for: its entries, except that the "and M more" entry
+ *  capDiagnostics ends a cut list with counts M. */
+export function problemCount(diags: readonly Diagnostic[]): number {
+  const more = diags.length > MAX_DIAGNOSTICS ? /^and (\d+) more problem/.exec(diags[diags.length - 1]!.message) : null;
+  return more ? diags.length - 1 + Number(more[1]) : diags.length;
+}

@@ -11,6 +11,12 @@ export function fileSizeProblem(bytes: number): string | null {
   return `the file is ${bytes} bytes; scenario files are limited to ${MAX_FILE_BYTES} bytes (1 MiB)`;
 }
 
+/** Why a text (a document's, not yet a file's bytes) is not parsed, or null when it may be. */
+export function textSizeProblem(text: string): string | null {
+  // Longer than the limit in UTF-16 units is longer in UTF-8 bytes too; only a close call is counted.
+  return fileSizeProblem(text.length > MAX_FILE_BYTES ? text.length : text.length * 3 > MAX_FILE_BYTES ? utf8Bytes(text) : 0);
+}
+
 /** The UTF-8 size of `text`, without encoding it. */
 export function utf8Bytes(text: string): number {
   let n = 0;

@@ -5,7 +5,7 @@
 import { LineCounter, isMap, isNode, isSeq, parseDocument } from 'yaml';
 import { checkLayout, regions } from './checks';
 import { capDiagnostics } from './diagnostic_cap';
-import { MAX_FILE_BYTES, fileSizeProblem, utf8Bytes } from './file_size';
+import { textSizeProblem } from './file_size';
 import { addedSlots, defaultMetric, physUses, readCompare, readMetric } from './compare';
 import { readExpect } from './expect';
 import { duplicateKeys } from './duplicate_keys';
@@ -135,8 +135,7 @@ function located(text: string, file: string, at: number, message: string): { dia
  * by position, then one saying how many more. A file over MAX_FILE_BYTES is one problem, not parsed.
  */
 export function parseScenario(text: string, file: string, opts: ParseOptions = {}): { scenario: Scenario } | { diagnostics: Diagnostic[] } {
-  // Longer than the limit in UTF-16 units is longer in UTF-8 bytes too; only a close call is counted.
-  const tooBig = fileSizeProblem(text.length > MAX_FILE_BYTES ? text.length : text.length * 3 > MAX_FILE_BYTES ? utf8Bytes(text) : 0);
+  const tooBig = textSizeProblem(text);
   if (tooBig !== null) return { diagnostics: [{ file, line: 1, col: 1, endLine: 1, endCol: 1, message: tooBig }] };
   const bad = firstUnprintable(text);
   if (bad) return located(text, file, bad.at, `control character ${bad.code} is not allowed in YAML: remove it (write it as an escape such as "\\0" inside double quotes if it is meant)`);

@@ -515,6 +515,7 @@ function bareKvm(o: { kernel?: 'v3.0' | 'v3.1'; tdp?: boolean; bypass?: boolean;
     traceCapacity: 100,
     vcpus: o.vcpus ?? 1,
     callPaths: true,
+    fastPaths: true,
   });
 }
 

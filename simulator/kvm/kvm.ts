@@ -45,6 +45,8 @@ export interface KvmConfig {
   vcpus: number;
   /** Attribute charges to call paths (RunOptions.callPaths). */
   callPaths: boolean;
+  /** Take the fast paths (RunOptions.fastPaths). */
+  fastPaths: boolean;
 }
 
 export class Kvm {
@@ -73,6 +75,8 @@ export class Kvm {
   readonly oosShadow: boolean;
   /** enable_vpid: each vCPU runs with its own VPID (allocate_vpid), so its TLB entries survive exits. */
   readonly enableVpid: boolean;
+  /** Fast paths on (RunOptions.fastPaths): each must leave the report byte-identical. */
+  readonly fastPaths: boolean;
   /** The cover letter's runtime switch for MMIO SPTEs (see docs/decisions.md). */
   mmioCaching: boolean;
   /** kvm->arch.reader_counter: lockless walkers inside the shadow tables (2011 RCU scheme). */
@@ -94,6 +98,7 @@ export class Kvm {
     this.mmioCaching = cfg.mmioCaching;
     this.oosShadow = cfg.oosShadow;
     this.enableVpid = cfg.enableVpid;
+    this.fastPaths = cfg.fastPaths;
     this.cost = cfg.cost;
     this.host = new HostMemory(cfg.maxphyaddr);
     this.bypassGuestPf = !cfg.tdp && cfg.kernel === 'v3.0' && cfg.bypassGuestPf;

@@ -43,6 +43,10 @@ export interface RunOptions {
   /** Attribute every charged cycle to its kernel call path (RunResult.flame; cost/call_path.ts). Off,
    *  the kernel paths' enter/leave return at once: the hot paths pay nothing for it. */
   callPaths?: boolean;
+  /** Take the fast paths (default true): shortcuts that give byte-identical reports to the step-by-step
+   *  model (test/fast-paths-equivalence.test.ts checks it). False runs every access through the full
+   *  model, as a reference and to find a fast path that is not exact. */
+  fastPaths?: boolean;
 }
 
 export class Machine {
@@ -103,6 +107,7 @@ export class Machine {
       traceCapacity: opts.traceCapacity ?? 10_000,
       vcpus: n,
       callPaths: opts.callPaths ?? false,
+      fastPaths: opts.fastPaths ?? true,
     });
     const kvm = this.kvm;
     for (const m of sc.memslots) {

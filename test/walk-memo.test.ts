@@ -112,3 +112,25 @@ describe('Tlb.repeatMiss', () => {
   });
 });
 
+
+describe('every write to host memory moves HostMemory.writeGen when it should', () => {
+  it('no module but host/physmem.ts stores into the arena directly (the rule the memos rely on)', async () => {
+    const { readdirSync, readFileSync, statSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const files: string[] = [];
+    const walk = (d: string): void => {
+      for (const f of readdirSync(d)) {
+        const p = join(d, f);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (p.endsWith('.ts')) files.push(p);
+      }
+    };
+    walk(join(__dirname, '..', 'simulator'));
+    expect(files.length).toBeGreaterThan(50);
+    // An element store into the word or byte view (`words[i] = x`, `x.words[i] |= y`, `bytes[...] =`),
+    // or a bulk write (fill, set, copyWithin) on it.
+    const store = /\b(words|bytes)\[[^\]]*\]\s*(=(?!=)|[|&+\-^]=)|\b(words|bytes)\.(fill|set|copyWithin)\(/;
+    const offenders = files.filter((f) => !f.endsWith(join('host', 'physmem.ts')) && store.test(readFileSync(f, 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+});

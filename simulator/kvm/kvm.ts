@@ -144,7 +144,7 @@ export class Kvm {
    */
   gfnToMemslot(vcpu: Vcpu, gfn: number): Memslot | null {
     const before = this.memslots.compares;
-    const found = this.memslots.lookup(gfn);
+    const found = this.fastPaths ? this.memslots.lookupMemo(gfn) : this.memslots.lookup(gfn);
     // gfn_to_memslot -> __gfn_to_memslot, the linear scan (3.0.1 kvm_main.c:941, 3.1.10:964)
     this.chargeSearch(vcpu, this.memslots.compares - before, found !== null, vcpu.path.at2(F.gfn_to_memslot, F.__gfn_to_memslot));
     return found !== null && found.invalid ? null : found;

@@ -199,7 +199,7 @@ export class Cpu {
     this.walkRefs = this.walker.reads;
     if (r !== WALK_OK) {
       this.errorCode = this.walker.errorCode;
-      if (memo !== null && memo.clean) {
+      if (memo !== null && memo.clean && memo.again(vpn, pfec)) {
         // The shadow tables read: the entries' host frames.
         const w = this.walker;
         for (let l = 4; l > 4 - w.reads; l--) this.host.watch(Math.floor(w.pteGpa[l]! / 4096));
@@ -230,7 +230,7 @@ export class Cpu {
    *  tables and guest paging entries it read (each entry's EPT path and the entry's frame, and the
    *  EPT path of the exit's GPA). */
   private remember(memo: FaultWalkMemo, eptRoot: number, vpn: number, pfec: number, cpu: WalkCpu, flags: number, result: number, exitGpa: number): void {
-    if (!memo.clean) return;
+    if (!memo.clean || !memo.again(vpn, pfec)) return;
     const w = this.walker;
     for (let l = 4; l > 4 - w.reads; l--) this.ept.watchPath(eptRoot, w.pteGpa[l]!, true);
     if (exitGpa >= 0) this.ept.watchPath(eptRoot, exitGpa, false);

@@ -37,6 +37,19 @@ export class FaultWalkMemo {
   replays = 0;
   /** Cleared by a write during the walk being recorded. */
   clean = true;
+  /** Per entry, the last walk that failed there: a walk is remembered the second time in a row it is
+   *  seen, so a stream of first touches (cold faults) pays no recording. */
+  private readonly seenVpn = new Float64Array(ENTRIES).fill(-1);
+  private readonly seenPfec = new Float64Array(ENTRIES);
+
+  /** Note a failed walk of (vpn, pfec); true if the last one noted in its entry was the same. */
+  again(vpn: number, pfec: number): boolean {
+    const e = FaultWalkMemo.slot(vpn, pfec);
+    const same = this.seenVpn[e] === vpn && this.seenPfec[e] === pfec;
+    this.seenVpn[e] = vpn;
+    this.seenPfec[e] = pfec;
+    return same;
+  }
 
   static slot(vpn: number, pfec: number): number {
     return ((vpn ^ pfec) >>> 0) & (ENTRIES - 1);

@@ -28,7 +28,7 @@ class KvmGuestMemory implements WalkMemory {
     const vcpu = this.vcpu;
     const gfn = Math.floor(gpa / 4096);
     const memo = this.memo;
-    const before = kvm.memslots.compares;
+    const before = memo === null ? 0 : kvm.memslots.compares;
     const slot = kvm.gfnToMemslot(vcpu, gfn);
     kvm.stats[S.guest_pte_reads]!++;
     kvm.acct.charge(vcpu, C.guest_walk, kvm.cost.guest_pte_read);
@@ -110,12 +110,16 @@ export class KvmWalker {
     const e = memo.find(vcpu, vpn, pfec, slotGen, kvm.host.writeGen);
     if (e >= 0) return this.replay(memo, e, vcpu);
     memo.begin(vpn, pfec);
+    const gen = kvm.host.writeGen;
     this.mem.memo = memo;
     const r = this.walker.walk(this.mem, vcpu, vpn, pfec, true);
     this.mem.memo = null;
     const w = this.walker;
-    // writeGen after the walk: it watched the frames it read, and a clean walk wrote none.
-    memo.end(vcpu, vpn, pfec, r === WALK_OK && w.reads === memo.count, w.gfn, w.level, w.access, slotGen, kvm.host.writeGen);
+    // Each frame was watched as it was read; a clean walk wrote none, and nothing else wrote one
+    // meanwhile (the generation has not moved: a write by anything during the walk, such as a test's
+    // hook on its trace events, leaves it unremembered).
+    const ok = r === WALK_OK && w.reads === memo.count && kvm.host.writeGen === gen && kvm.memslots.generation === slotGen;
+    memo.end(vcpu, vpn, pfec, ok, w.gfn, w.level, w.access, slotGen, gen);
     return r;
   }
 

@@ -4,6 +4,7 @@
 // must not replay across a change to what the walk read: the report with fast paths on is the
 // report with them off, byte for byte, with the change in between.
 import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
 import { machine, run, vm, NIC, EXTRA, RAM } from './helpers/scenario';
 import { Tlb, TLB_NEHALEM } from '../simulator/arch/x86/tlb';
 
@@ -68,6 +69,49 @@ describe.each(MODES)('memoized walks, %s', (_name, kernel, tdp) => {
     expect(r.stats.userspace_exits).toBe(3); // space 1's writes went to NIC
     const [on, off] = both(yaml);
     expect(on).toBe(off);
+  });
+});
+
+describe('memoized walks under random changes to what they read', () => {
+  // MMIO, RAM and APIC accesses mixed with the changes the rule must see: a PTE rewritten (to
+  // another device or to RAM), INVLPG, a CR3 switch, a memslot created and deleted over a device
+  // page, MMIO caching turned off and on (a zap).
+  const X = '0x400000';
+  const spaces = `
+    - { gva: ${X}, gpa: 0xfebf1000, size: 4K, flags: "p w a d pcd nx", space: 0 }
+    - { gva: ${X}, gpa: 0xfebf0000, size: 4K, flags: "p w a d pcd nx", space: 1 }`;
+  const targets = [NIC, EXTRA, RAM, X, '0xffffffffff5fb0b0'];
+  const remaps = ['0xfebf0000', '0xfebf1000', '0x200000'];
+  function steps(kernel: 'v3.0' | 'v3.1', picks: number[]): string {
+    const out: string[] = [];
+    let slot = false;
+    let caching = true;
+    for (const p of picks) {
+      const k = p % 10;
+      const arg = Math.floor(p / 10);
+      if (k <= 3) out.push(write(targets[arg % targets.length]!, (arg % 7) + 1));
+      else if (k === 4) out.push(`  - { read: ${targets[arg % targets.length]}, size: 4 }`);
+      else if (k === 5) out.push(`  - { pte: ${X}, flags: "p w a d pcd nx", gpa: ${remaps[arg % remaps.length]}, space: ${arg % 2} }`);
+      else if (k === 6) out.push(`  - { invlpg: ${X} }`);
+      else if (k === 7) out.push(`  - { cr3: ${arg % 2} }`);
+      else if (k === 8) {
+        out.push(slot ? '  - { memslot: delete, slot: 1 }' : '  - { memslot: add, slot: 1, gpa: 0xfebf1000, size: 4K }');
+        slot = !slot;
+      } else if (kernel === 'v3.1') {
+        caching = !caching;
+        out.push(`  - { set: { mmio_caching: ${caching} } }`);
+      }
+    }
+    return out.join('\n');
+  }
+  it.each(MODES)('%s: the report with fast paths on is the report with them off', (_name, kernel, tdp) => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 99 }), { minLength: 1, maxLength: 40 }), (picks) => {
+        const [on, off] = both(yamlOf(kernel, tdp, steps(kernel, picks), spaces));
+        expect(on).toBe(off);
+      }),
+      { numRuns: 25, seed: 15 },
+    );
   });
 });
 

@@ -22,6 +22,7 @@ import { Srcu } from './srcu';
 import { MemslotUpdate } from './memslot_update';
 import { FAULT_CLASSES } from './fault_class';
 import { Tlb, TLB_BY_PROFILE } from '../arch/x86/tlb';
+import { WalkMemo } from './mmu/walk_memo';
 
 /** What the scheduler offers the fault paths: a chance to let another vCPU run at a race point. */
 export interface RaceHooks {
@@ -77,6 +78,8 @@ export class Kvm {
   readonly enableVpid: boolean;
   /** Fast paths on (RunOptions.fastPaths): each must leave the report byte-identical. */
   readonly fastPaths: boolean;
+  /** KVM's software guest walks, remembered and replayed (a fast path; null with fast paths off). */
+  readonly walkMemo: WalkMemo | null;
   /** The cover letter's runtime switch for MMIO SPTEs (see docs/decisions.md). */
   mmioCaching: boolean;
   /** kvm->arch.reader_counter: lockless walkers inside the shadow tables (2011 RCU scheme). */
@@ -99,6 +102,7 @@ export class Kvm {
     this.oosShadow = cfg.oosShadow;
     this.enableVpid = cfg.enableVpid;
     this.fastPaths = cfg.fastPaths;
+    this.walkMemo = cfg.fastPaths ? new WalkMemo() : null;
     this.cost = cfg.cost;
     this.host = new HostMemory(cfg.maxphyaddr);
     this.bypassGuestPf = !cfg.tdp && cfg.kernel === 'v3.0' && cfg.bypassGuestPf;
@@ -140,10 +144,17 @@ export class Kvm {
    */
   gfnToMemslot(vcpu: Vcpu, gfn: number): Memslot | null {
     const before = this.memslots.compares;
-    const found = this.memslots.lookup(gfn);
+    const found = this.fastPaths ? this.memslots.lookupMemo(gfn) : this.memslots.lookup(gfn);
     // gfn_to_memslot -> __gfn_to_memslot, the linear scan (3.0.1 kvm_main.c:941, 3.1.10:964)
     this.chargeSearch(vcpu, this.memslots.compares - before, found !== null, vcpu.path.at2(F.gfn_to_memslot, F.__gfn_to_memslot));
     return found !== null && found.invalid ? null : found;
+  }
+
+  /** gfnToMemslot's effects for a search that compared `compares` entries and found a valid slot:
+   *  what a replayed walk (mmu/walk_memo.ts) does instead of searching again. */
+  replayMemslotHit(vcpu: Vcpu, compares: number): void {
+    this.memslots.compares += compares;
+    this.chargeSearch(vcpu, compares, true, vcpu.path.at2(F.gfn_to_memslot, F.__gfn_to_memslot));
   }
 
   /** Count and charge one memslot search of `compares` entries. */
@@ -176,8 +187,7 @@ export class Kvm {
 
   /** Store an SPTE (__set_spte / mmu_spte_set) at word index `w` of host memory. */
   setSpte(vcpu: Vcpu, w: number, lo: number, hi: number): void {
-    this.host.words[w] = lo;
-    this.host.words[w + 1] = hi;
+    this.host.store(w, lo, hi);
     this.stats[S.sptes_written]!++;
     this.acct.charge(vcpu, C.spte_write, this.cost.spte_write);
   }
@@ -185,8 +195,7 @@ export class Kvm {
   /** Clear an SPTE while zapping (cost is part of the zap): to 0, or to the trap value in v3.0 with
    *  bypass_guest_pf (drop_spte(..., shadow_trap_nonpresent_pte)). */
   clearSpte(w: number): void {
-    this.host.words[w] = this.fmt.trapLo;
-    this.host.words[w + 1] = this.fmt.trapHi;
+    this.host.store(w, this.fmt.trapLo, this.fmt.trapHi);
     this.stats[S.sptes_written]!++;
   }
 

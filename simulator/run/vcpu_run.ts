@@ -48,7 +48,7 @@ export class VcpuRunner {
     private readonly exitTimes: ExitTimes,
     private readonly mmioTimes: MmioTimes,
   ) {
-    this.cpu = new Cpu(kvm.host);
+    this.cpu = new Cpu(kvm.host, kvm.fastPaths);
     // PAGE_FAULT_ERROR_CODE_MASK = PAGE_FAULT_ERROR_CODE_MATCH = !!bypass_guest_pf (v3.0); 0 otherwise.
     this.pfecMask = kvm.bypassGuestPf ? 1 : 0;
   }

@@ -13,10 +13,13 @@ import { EptWalk, EPT_ACCESS_FETCH, EPT_ACCESS_READ, EPT_ACCESS_WRITE } from './
 import { GuestWalker, WALK_FAULT, WALK_OK, type WalkCpu, type WalkMemory } from './walker';
 import { ACC_EXEC_MASK, ACC_USER_MASK, ACC_WRITE_MASK, PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK, PT_DIRTY_MASK } from './paging';
 import { NO_EPTP, TLB_D, TLB_U, TLB_W, TLB_X, type Tlb } from './tlb';
+import { FaultWalkMemo } from './fault_walk_memo';
 
 export const ACCESS_DONE = 0;
 export const ACCESS_GUEST_PF = 1;
 export const ACCESS_EXIT = 2;
+/** FaultWalkMemo's own result code: an exit at the final GPA, the access's offset to be added. */
+const ACCESS_EXIT_AT_OFFSET = 3;
 
 /** Guest paging-structure accesses during the walk, each translated through EPT. */
 class EptGuestMemory implements WalkMemory {
@@ -28,6 +31,7 @@ class EptGuestMemory implements WalkMemory {
   constructor(
     private readonly host: HostMemory,
     private readonly ept: EptWalk,
+    private readonly memo: FaultWalkMemo | null,
   ) {}
 
   readEntry(gpa: number): boolean {
@@ -41,6 +45,7 @@ class EptGuestMemory implements WalkMemory {
 
   setBits(gpa: number, bits: number): boolean {
     this.gpa = gpa;
+    if (this.memo !== null) this.memo.clean = false; // a walk that writes is not remembered
     if (this.ept.translate(this.root, gpa, EPT_ACCESS_WRITE, false) !== 0) return false;
     setBitsLocked(this.host, this.ept.pfn, gpa & 0xfff, bits);
     return true;
@@ -51,7 +56,10 @@ class EptGuestMemory implements WalkMemory {
 class HostTableMemory implements WalkMemory {
   lo = 0;
   hi = 0;
-  constructor(private readonly host: HostMemory) {}
+  constructor(
+    private readonly host: HostMemory,
+    private readonly memo: FaultWalkMemo | null,
+  ) {}
 
   readEntry(hpa: number): boolean {
     this.host.read(Math.floor(hpa / 4096), hpa & 0xfff, 8);
@@ -61,6 +69,7 @@ class HostTableMemory implements WalkMemory {
   }
 
   setBits(hpa: number, bits: number): boolean {
+    if (this.memo !== null) this.memo.clean = false;
     setBitsLocked(this.host, Math.floor(hpa / 4096), hpa & 0xfff, bits);
     return true;
   }
@@ -91,11 +100,18 @@ export class Cpu {
   tlbHit = false;
   walkRefs = 0;
 
-  constructor(private readonly host: HostMemory) {
+  /** Walks that ended in a fault or an exit, remembered (a fast path; null with fast paths off). */
+  readonly memo: FaultWalkMemo | null;
+
+  constructor(
+    private readonly host: HostMemory,
+    fastPaths = false,
+  ) {
+    this.memo = fastPaths ? new FaultWalkMemo() : null;
     this.ept = new EptWalk(host);
     this.walker = new GuestWalker(host.maxphyaddr);
-    this.mem = new EptGuestMemory(host, this.ept);
-    this.shadowMem = new HostTableMemory(host);
+    this.mem = new EptGuestMemory(host, this.ept, this.memo);
+    this.shadowMem = new HostTableMemory(host, this.memo);
   }
 
   /**
@@ -107,22 +123,42 @@ export class Cpu {
     cpu: WalkCpu, eptRoot: number, vpn: number, offset: number, size: number, pfec: number, lo: number, hi: number, tlb: Tlb, vpid: number,
   ): number {
     // The combined mapping's tag: VPID and EPTP (SDM vol. 3C §28.3.1).
-    if (tlb.lookup(vpid, eptRoot, vpn, tlbNeed(cpu, pfec), tlbForbid(cpu, pfec))) return this.hit(tlb, offset, size, pfec, lo, hi);
+    const memo = this.memo;
+    if ((memo === null || !tlb.repeatMiss(vpid, eptRoot, vpn)) && tlb.lookup(vpid, eptRoot, vpn, tlbNeed(cpu, pfec), tlbForbid(cpu, pfec))) {
+      return this.hit(tlb, offset, size, pfec, lo, hi);
+    }
     this.tlbHit = false;
+    let flags = 0;
+    if (memo !== null) {
+      flags = walkFlags(cpu);
+      const e = memo.find(eptRoot, vpn, pfec, cpu.cr3, flags, cpu.pkru, this.host.writeGen);
+      if (e >= 0) return this.replay(memo, e, offset);
+      memo.clean = true;
+    }
     this.mem.root = eptRoot;
     this.ept.refs = 0;
     const r = this.walker.walk(this.mem, cpu, vpn, pfec, false);
     this.walkRefs = this.walker.reads + this.ept.refs;
     if (r === WALK_FAULT) {
       this.errorCode = this.walker.errorCode;
+      if (memo !== null) this.remember(memo, eptRoot, vpn, pfec, cpu, flags, ACCESS_GUEST_PF, -1);
       return ACCESS_GUEST_PF;
     }
-    if (r !== WALK_OK) return this.exit(this.mem.gpa);
+    if (r !== WALK_OK) {
+      this.exit(this.mem.gpa);
+      if (memo !== null) this.remember(memo, eptRoot, vpn, pfec, cpu, flags, ACCESS_EXIT, this.mem.gpa);
+      return ACCESS_EXIT;
+    }
     const gpa = this.walker.gfn * 4096 + offset;
     const type = pfec & PFERR_FETCH_MASK ? EPT_ACCESS_FETCH : pfec & PFERR_WRITE_MASK ? EPT_ACCESS_WRITE : EPT_ACCESS_READ;
     const er = this.ept.translate(eptRoot, gpa, type, true);
     this.walkRefs = this.walker.reads + this.ept.refs;
-    if (er !== 0) return this.exit(gpa);
+    if (er !== 0) {
+      this.exit(gpa);
+      // Remembered with the page's GPA: the replay adds the access's offset back.
+      if (memo !== null) this.remember(memo, eptRoot, vpn, pfec, cpu, flags, ACCESS_EXIT_AT_OFFSET, gpa - offset);
+      return ACCESS_EXIT;
+    }
     // Cached only with every EPT right: an entry holds one W and one X bit, which must then be the
     // guest's alone (a supervisor write with CR0.WP = 0 ignores the guest's W, never EPT's), and a
     // read needs EPT's R, which the entry has no bit for. KVM's EPT leaves for RAM are RWX.
@@ -147,17 +183,59 @@ export class Cpu {
     c.smap = guest.smap;
     c.ac = guest.ac;
     // A linear mapping: tagged with the VPID alone (SDM vol. 3C §28.3.1).
-    if (tlb.lookup(vpid, NO_EPTP, vpn, tlbNeed(c, pfec), tlbForbid(c, pfec))) return this.hit(tlb, offset, size, pfec, lo, hi);
+    const memo = this.memo;
+    if ((memo === null || !tlb.repeatMiss(vpid, NO_EPTP, vpn)) && tlb.lookup(vpid, NO_EPTP, vpn, tlbNeed(c, pfec), tlbForbid(c, pfec))) {
+      return this.hit(tlb, offset, size, pfec, lo, hi);
+    }
     this.tlbHit = false;
+    let flags = 0;
+    if (memo !== null) {
+      flags = walkFlags(c);
+      const e = memo.find(rootPfn, vpn, pfec, c.cr3, flags, 0, this.host.writeGen);
+      if (e >= 0) return this.replay(memo, e, offset);
+      memo.clean = true;
+    }
     const r = this.walker.walk(this.shadowMem, c, vpn, pfec, false);
     this.walkRefs = this.walker.reads;
     if (r !== WALK_OK) {
       this.errorCode = this.walker.errorCode;
+      if (memo !== null && memo.clean && memo.again(vpn, pfec)) {
+        // The shadow tables read: the entries' host frames.
+        const w = this.walker;
+        for (let l = 4; l > 4 - w.reads; l--) this.host.watch(Math.floor(w.pteGpa[l]! / 4096));
+        memo.record(rootPfn, vpn, pfec, c.cr3, flags, 0, this.host.writeGen, ACCESS_GUEST_PF, this.walkRefs, this.errorCode, 0, 0, 0);
+      }
       return ACCESS_GUEST_PF;
     }
     tlb.insert(vpid, NO_EPTP, vpn, this.walker.gfn, this.walker.level - 1, this.grantedPerm(), this.walkRefs);
     this.transfer(this.walker.gfn, offset, size, pfec, lo, hi);
     return ACCESS_DONE;
+  }
+
+  /** A remembered walk's result, as the walk would leave it (FaultWalkMemo). */
+  private replay(memo: FaultWalkMemo, e: number, offset: number): number {
+    this.walkRefs = memo.refs[e]!;
+    const r = memo.result[e]!;
+    if (r === ACCESS_GUEST_PF) {
+      this.errorCode = memo.errorCode[e]!;
+      return ACCESS_GUEST_PF;
+    }
+    this.exitGpa = memo.exitGpa[e]! + (r === ACCESS_EXIT_AT_OFFSET ? offset : 0);
+    this.ept.exitReason = memo.exitReason[e]!;
+    this.ept.qualification = memo.qualification[e]!;
+    return ACCESS_EXIT;
+  }
+
+  /** Remember the EPT walk that just ended in a fault or an exit, if it wrote nothing: watch the EPT
+   *  tables and guest paging entries it read (each entry's EPT path and the entry's frame, and the
+   *  EPT path of the exit's GPA). */
+  private remember(memo: FaultWalkMemo, eptRoot: number, vpn: number, pfec: number, cpu: WalkCpu, flags: number, result: number, exitGpa: number): void {
+    if (!memo.clean || !memo.again(vpn, pfec)) return;
+    const w = this.walker;
+    for (let l = 4; l > 4 - w.reads; l--) this.ept.watchPath(eptRoot, w.pteGpa[l]!, true);
+    if (exitGpa >= 0) this.ept.watchPath(eptRoot, exitGpa, false);
+    const ept = this.ept;
+    memo.record(eptRoot, vpn, pfec, cpu.cr3, flags, cpu.pkru, this.host.writeGen, result, this.walkRefs, this.errorCode, exitGpa, ept.exitReason, ept.qualification);
   }
 
   /** A TLB hit: no walk, no A/D update, the access goes to the cached frame. */
@@ -195,6 +273,11 @@ export class Cpu {
     this.exitGpa = gpa;
     return ACCESS_EXIT;
   }
+}
+
+/** The paging state a walk reads besides CR3 and PKRU, as bits (FaultWalkMemo's key). */
+function walkFlags(cpu: WalkCpu): number {
+  return (cpu.cr0Wp ? 1 : 0) | (cpu.nx ? 2 : 0) | (cpu.smep ? 4 : 0) | (cpu.smap ? 8 : 0) | (cpu.pke ? 16 : 0) | (cpu.ac ? 32 : 0);
 }
 
 /** The rights an access needs from a TLB entry, by the walker's rules: W for a user write or a

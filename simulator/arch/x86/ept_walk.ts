@@ -72,6 +72,29 @@ export class EptWalk {
     return this.violation(access, 0, final);
   }
 
+  /** Watch (HostMemory.watch) the EPT tables a translation of `gpa` reads, and with `frame` the
+   *  frame it maps (a guest paging entry's page): a remembered walk read them (fault_walk_memo.ts). */
+  watchPath(eptRootPfn: number, gpa: number, frame: boolean): void {
+    const host = this.host;
+    const words = host.words;
+    const gfn = Math.floor(gpa / 4096);
+    let table = eptRootPfn;
+    for (let level = 4; level >= 1; level--) {
+      if (!host.isLive(table)) return;
+      host.watch(table);
+      const w = host.entryWord(table, indexOfVpn(gfn, level));
+      const lo = words[w]!;
+      const hi = words[w + 1]!;
+      if ((lo & 7) === 0) return;
+      if (eptIsLeaf(lo, level)) {
+        const pfn = frameOf(lo, hi) + (level === 1 ? 0 : gfn & (pagesPerLevel(level) - 1));
+        if (frame && host.isLive(pfn)) host.watch(pfn);
+        return;
+      }
+      table = frameOf(lo, hi);
+    }
+  }
+
   private violation(access: number, rwx: number, final: boolean): number {
     this.qualification = access | (rwx << 3) | EPT_QUAL_GLA_VALID | (final ? EPT_QUAL_GLA_FINAL : 0);
     return (this.exitReason = EXIT_REASON_EPT_VIOLATION);

@@ -119,6 +119,13 @@ export class Tlb {
   permMisses = 0;
   flushes = 0;
   entriesFlushed = 0;
+  /** Entries stored so far (every store goes through place()). */
+  private stores = 0;
+  /** The last lookup that found no entry at all, and `stores` then (repeatMiss). */
+  private missVpid = -1;
+  private missEptp = 0;
+  private missVpn = -1;
+  private missStores = -1;
 
   constructor(readonly desc: TlbDesc) {
     const n = desc.arrays.length;
@@ -208,7 +215,23 @@ export class Tlb {
       }
     }
     this.misses++;
+    this.missVpid = vpid;
+    this.missEptp = eptp;
+    this.missVpn = vpn4k;
+    this.missStores = this.stores;
     return false;
+  }
+
+  /**
+   * A fast path (Kvm.fastPaths): the lookup of (vpid, eptp, vpn4k) would find no entry, as the last
+   * such lookup found none and nothing was stored since (a flush only removes entries); counts the
+   * miss as lookup() does and returns true. False: call lookup(). A warm MMIO access misses on the
+   * same page every time (no failed translation is cached), and a miss probes every array.
+   */
+  repeatMiss(vpid: number, eptp: number, vpn4k: number): boolean {
+    if (this.missStores !== this.stores || this.missVpn !== vpn4k || this.missVpid !== vpid || this.missEptp !== eptp) return false;
+    this.misses++;
+    return true;
   }
 
   /** Cache the translation a walk made: the 4K page `vpn4k` maps to the 4K frame `frame4k` inside a
@@ -292,6 +315,7 @@ export class Tlb {
         if (this.stamp[i]! < this.stamp[victim]!) victim = i;
       }
     }
+    this.stores++;
     this.valid[victim] = 1;
     this.size[victim] = s;
     this.orig[victim] = orig;

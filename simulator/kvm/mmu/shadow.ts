@@ -396,8 +396,7 @@ export class ShadowMmu implements UnsyncHooks {
   private dropSpte(vcpu: Vcpu, sp: number, index: number, word: number, lo: number, hi: number): void {
     const kvm = this.kvm;
     if (kvm.fmt.isShadowPresent(kvm.host.words[word]!, kvm.host.words[word + 1]!)) kvm.rmap.remove(vcpu, kvm.sp.leafGfn(sp, index), word);
-    kvm.host.words[word] = lo;
-    kvm.host.words[word + 1] = hi;
+    kvm.host.store(word, lo, hi);
     kvm.stats[S.sptes_written]!++;
   }
 
@@ -533,8 +532,7 @@ export class ShadowMmu implements UnsyncHooks {
           trap = (kvm.host.lo & PT_PRESENT_MASK) !== 0;
         }
       }
-      kvm.host.words[base + 2 * i] = trap ? kvm.fmt.trapLo : 0;
-      kvm.host.words[base + 2 * i + 1] = trap ? kvm.fmt.trapHi : 0;
+      kvm.host.store(base + 2 * i, trap ? kvm.fmt.trapLo : 0, trap ? kvm.fmt.trapHi : 0);
     }
   }
 
@@ -547,8 +545,7 @@ export class ShadowMmu implements UnsyncHooks {
     const words = kvm.host.words;
     for (let i = 0; i < 512; i++) {
       if (words[base + 2 * i] !== 0 || words[base + 2 * i + 1] !== 0) continue;
-      words[base + 2 * i] = kvm.fmt.trapLo;
-      words[base + 2 * i + 1] = kvm.fmt.trapHi;
+      kvm.host.store(base + 2 * i, kvm.fmt.trapLo, kvm.fmt.trapHi);
       kvm.stats[S.sptes_written]!++;
     }
   }
@@ -591,8 +588,7 @@ export class ShadowMmu implements UnsyncHooks {
       if (fmt.isMmioSpte(slo, shi)) {
         // sync_mmio_spte
         if (gfn !== fmt.mmioGfn(slo, shi)) {
-          host.words[word] = 0; // mmu_spte_clear_no_track
-          host.words[word + 1] = 0;
+          host.store(word, 0, 0); // mmu_spte_clear_no_track
           kvm.stats[S.sptes_written]!++;
           continue;
         }

@@ -41,4 +41,24 @@ describe('trace ring', () => {
     expect(none.dropped).toBe(5);
     expect(none.records()).toEqual([]);
   });
+
+  it('shows observers each event as it is emitted, with the raw arguments the event uses, until they stop', () => {
+    const t = new TraceBuffer(2);
+    const seen: string[] = [];
+    const stop = t.observe((e) => seen.push(`a ${e.id} ${e.vcpu} ${e.line} ${e.cycles} ${e.args.join(',')}`));
+    t.observe((e) => seen.push(`b ${e.id} ${t.total}`));
+    t.emit(E.vcpu_switch, 1, 7, 2 ** 40, 3, 0xfffffff0);
+    // kvm_mmu_paging_element: a 64-bit pte (lo, hi) and the level; kvm_entry: the exit's class only.
+    t.emit(E.kvm_mmu_paging_element, 0, 8, 9, 0x80000063, 0x80000000, 1, 5, 5, 5);
+    stop();
+    t.emit(E.kvm_entry, 0, 9, 10, 4);
+    expect(seen).toEqual([
+      `a ${E.vcpu_switch} 1 7 ${2 ** 40} 3,${0xfffffff0}`,
+      `b ${E.vcpu_switch} 1`,
+      `a ${E.kvm_mmu_paging_element} 0 8 9 ${0x80000063},${0x80000000},1`,
+      `b ${E.kvm_mmu_paging_element} 2`,
+      `b ${E.kvm_entry} 3`,
+    ]);
+    expect(t.records().map((e) => e.name)).toEqual(['kvm_mmu_paging_element', 'kvm_entry']);
+  });
 });

@@ -1,7 +1,7 @@
 // A bounded ring of trace events: the last `capacity` events of the run, whatever its length.
 // Emitting writes numbers into preallocated typed arrays; records are built only when reported.
 
-import { E, EVENT_LIST, KVM_TRACE_MMIO_READ, KVM_TRACE_MMIO_WRITE, type FieldKind } from './events';
+import { ARG_SLOTS, E, EVENT_LIST, KVM_TRACE_MMIO_READ, KVM_TRACE_MMIO_WRITE, type FieldKind } from './events';
 import { hex64, hexNum } from '../arch/x86/u64';
 import { exitReasonName } from '../arch/x86/vmx';
 import type { TraceEventRecord } from '../run/result';
@@ -9,6 +9,17 @@ import { CLASS_GUEST_PF_DIRECT, FAULT_CLASSES } from '../kvm/fault_class';
 
 const ARGS = 6;
 const NUMS = 3 + ARGS;
+
+/** An event as an observer sees it: its raw arguments, as many as the event uses (a 64-bit field
+ *  takes two, lo then hi). */
+export interface ObservedEvent {
+  id: number;
+  vcpu: number;
+  line: number;
+  cycles: number;
+  args: number[];
+}
+export type TraceObserver = (e: ObservedEvent) => void;
 
 export class TraceBuffer {
   private readonly meta: Int32Array; // per event: id, vcpu, line
@@ -21,6 +32,8 @@ export class TraceBuffer {
   private readonly slots: number;
   /** The slot the next event goes to (total % slots, kept as a small integer). */
   private head = 0;
+  /** Who watches events as they are emitted (tests); null when nobody does, so emit pays one branch. */
+  private observers: TraceObserver[] | null = null;
 
   constructor(readonly capacity: number) {
     this.slots = Math.max(1, capacity);
@@ -49,6 +62,24 @@ export class TraceBuffer {
     nums[n + 6] = a3;
     nums[n + 7] = a4;
     nums[n + 8] = a5;
+    if (this.observers !== null) this.notify(slot);
+  }
+
+  /** Calls `fn` with each event emitted from now on, once it is in the ring; returns what stops it. */
+  observe(fn: TraceObserver): () => void {
+    this.observers = [...(this.observers ?? []), fn];
+    return () => {
+      const rest = (this.observers ?? []).filter((o) => o !== fn);
+      this.observers = rest.length > 0 ? rest : null;
+    };
+  }
+
+  private notify(slot: number): void {
+    const m = slot * 3;
+    const n = slot * NUMS;
+    const id = this.meta[m]!;
+    const e: ObservedEvent = { id, vcpu: this.meta[m + 1]!, line: this.meta[m + 2]!, cycles: this.nums[n + 2]!, args: Array.from(this.nums.subarray(n + 3, n + 3 + ARG_SLOTS[id]!)) };
+    for (const fn of this.observers!) fn(e);
   }
 
   reset(): void {

@@ -5,10 +5,16 @@ import { describe, it, expect } from 'vitest';
 import { TraceBuffer } from '../simulator/trace/buffer';
 import { E } from '../simulator/trace/events';
 
+/** An emitter's way: the arguments written at `at`, then emit with the vCPU (its id and clock). */
+const emit = (t: TraceBuffer, id: number, vcpu: number, line: number, clock: number, ...args: number[]) => {
+  args.forEach((v, k) => (t.args[t.at + k] = v));
+  t.emit(id, { id: vcpu, clock }, line);
+};
+
 const fill = (t: TraceBuffer, n: number, from = 0) => {
   for (let i = from; i < from + n; i++) {
     t.step = i;
-    t.emit(E.vcpu_switch, 0, 10 + i, 2 ** 40 + i, i, 0xfffffff0 + (i % 16));
+    emit(t, E.vcpu_switch, 0, 10 + i, 2 ** 40 + i, i, 0xfffffff0 + (i % 16));
   }
 };
 
@@ -47,11 +53,11 @@ describe('trace ring', () => {
     const seen: string[] = [];
     const stop = t.observe((e) => seen.push(`a ${e.id} ${e.vcpu} ${e.line} ${e.cycles} ${e.args.join(',')}`));
     t.observe((e) => seen.push(`b ${e.id} ${t.total}`));
-    t.emit(E.vcpu_switch, 1, 7, 2 ** 40, 3, 0xfffffff0);
+    emit(t, E.vcpu_switch, 1, 7, 2 ** 40, 3, 0xfffffff0);
     // kvm_mmu_paging_element: a 64-bit pte (lo, hi) and the level; kvm_entry: the exit's class only.
-    t.emit(E.kvm_mmu_paging_element, 0, 8, 9, 0x80000063, 0x80000000, 1, 5, 5, 5);
+    emit(t, E.kvm_mmu_paging_element, 0, 8, 9, 0x80000063, 0x80000000, 1, 5, 5, 5);
     stop();
-    t.emit(E.kvm_entry, 0, 9, 10, 4);
+    emit(t, E.kvm_entry, 0, 9, 10, 4);
     expect(seen).toEqual([
       `a ${E.vcpu_switch} 1 7 ${2 ** 40} 3,${0xfffffff0}`,
       `b ${E.vcpu_switch} 1`,

@@ -212,7 +212,7 @@ export class Kvm {
     // `if (make_all_cpus_request(kvm, KVM_REQ_TLB_FLUSH)) ++kvm->stat.remote_tlb_flush;`: every vCPU
     // gets the request, but only an IPI to another CPU running a vCPU in guest mode
     // (`cpu != me && kvm_vcpu_exiting_guest_mode(vcpu) != OUTSIDE_GUEST_MODE`) counts, and costs.
-    this.trace.emit(E.kvm_flush_remote_tlbs, vcpu.id, vcpu.line, vcpu.clock);
+    this.trace.emit(E.kvm_flush_remote_tlbs, vcpu, vcpu.line);
     if (!this.otherVcpuInGuestMode(vcpu)) return;
     this.stats[S.remote_tlb_flush]!++;
     this.acct.chargeAt(vcpu, C.shadow_page, this.cost.remote_tlb_flush, vcpu.path.at(F.kvm_flush_remote_tlbs));

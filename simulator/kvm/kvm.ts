@@ -122,6 +122,17 @@ export class Kvm {
     return this.fmt.hasMmioSpte && this.mmioCaching;
   }
 
+  /** Fast path: host memory may grow at once to what the memslots and the shadow-page budget can
+   *  use, so that a run faulting in its RAM does not copy the arena at each doubling. Called where
+   *  the budget is set (kvm_mmu_change_mmu_pages at each memslot commit). */
+  expectHostFrames(): void {
+    if (!this.fastPaths) return;
+    let pages = this.sp.nMax;
+    const ms = this.memslots;
+    for (let i = 0; i < ms.nmemslots; i++) pages += ms.slots[i]?.npages ?? 0;
+    this.host.expect(pages);
+  }
+
   allocHostFrame(): number {
     this.stats[S.host_pages]!++;
     return this.host.allocFrame();

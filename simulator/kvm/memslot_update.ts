@@ -218,6 +218,7 @@ export function kvmArchCommitMemoryRegion(kvm: Kvm, vcpu: Vcpu, slot: number): v
 function kvmArchCommitMemoryRegionInner(kvm: Kvm, vcpu: Vcpu, slot: number): void {
   kvm.acct.charge(vcpu, C.mmu_lock, kvm.cost.mmu_lock);
   kvm.sp.changeMmuPages(vcpu.id);
+  kvm.expectHostFrames();
   kvmMmuSlotRemoveWriteAccess(kvm, vcpu, slot);
 }
 

@@ -39,6 +39,7 @@ export class HostMemory {
     this.live = new Uint8Array(initialFrames);
   }
 
+  /** The arena's size in frames, used or not. */
   get capacityFrames(): number {
     return this.capacity;
   }

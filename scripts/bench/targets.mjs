@@ -37,7 +37,7 @@ export function evaluateTargets(result) {
       target: 'Cold faults >= 1 M/s',
       figure: rates(cold),
       met: allAtLeast(cold, 1 * M),
-      why: 'growing and copying host memory: 42 % of a cold fault in issue 15\'s profile, 25 % plus 12 % in GC in a later one (docs/limits.md)',
+      why: 'with host memory growing once (no copies), a third of the run loop is KVM\'s fault path (tdp_page_fault, __direct_map), a fifth the first touch of each new frame (the OS maps the page), and GC (an arena allocation costs one; docs/limits.md "Trace record and host memory")',
     },
     {
       target: '1 M netperf transactions under 5 s through the CLI',

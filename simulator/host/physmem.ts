@@ -8,12 +8,16 @@ import { grown } from '../util/grow';
 const WORDS_PER_FRAME = 1024;
 /** Host pfns start here so that pfn 0 (and a zero SPTE) never names a real frame. */
 const FIRST_PFN = 0x100;
+/** The most frames a first growth goes to at once (256 MiB of address space, touched only as used). */
+export const RESERVE_MAX_FRAMES = 1 << 16;
 
 export class HostMemory {
   /** The arena as 32-bit words (frame i at words [i*1024, i*1024+1024)) and as bytes. */
   words: Uint32Array;
   bytes: Uint8Array;
   private capacity: number;
+  /** Frames the VM can come to use (0: not known): the first growth goes straight there. */
+  private expected = 0;
   private used = 0;
   private freeStack: Int32Array;
   private freeTop = 0;
@@ -44,6 +48,19 @@ export class HostMemory {
   /** A memoized walk read frame `pfn`: from now on a change to it moves writeGen. */
   watch(pfn: number): void {
     this.watched[pfn - FIRST_PFN] = 1;
+  }
+
+  /** The arena's size in frames, used or not. */
+  get capacityFrames(): number {
+    return this.capacity;
+  }
+
+  /** The VM can come to use `frames` frames: when the arena must grow, it grows to that many (at
+   *  most RESERVE_MAX_FRAMES) at once instead of doubling, so a run that touches them all copies
+   *  the arena once, not at every doubling. A run that stays in the first frames never allocates
+   *  them, and an allocation's pages are touched only as frames are used. */
+  expect(frames: number): void {
+    this.expected = Math.min(frames, RESERVE_MAX_FRAMES);
   }
 
   /** Allocate a zeroed frame; returns its host pfn. */
@@ -133,7 +150,7 @@ export class HostMemory {
   }
 
   private grow(): void {
-    const cap = this.capacity * 2;
+    const cap = Math.max(this.capacity * 2, this.expected);
     this.words = grown(this.words, cap * WORDS_PER_FRAME);
     this.bytes = new Uint8Array(this.words.buffer);
     this.freeStack = grown(this.freeStack, cap);

@@ -126,6 +126,17 @@ export class Kvm {
     return this.fmt.hasMmioSpte && this.mmioCaching;
   }
 
+  /** Fast path: host memory may grow at once to what the memslots and the shadow-page budget can
+   *  use, so that a run faulting in its RAM does not copy the arena at each doubling. Called where
+   *  the budget is set (kvm_mmu_change_mmu_pages at each memslot commit). */
+  expectHostFrames(): void {
+    if (!this.fastPaths) return;
+    let pages = this.sp.nMax;
+    const ms = this.memslots;
+    for (let i = 0; i < ms.nmemslots; i++) pages += ms.slots[i]?.npages ?? 0;
+    this.host.expect(pages);
+  }
+
   allocHostFrame(): number {
     this.stats[S.host_pages]!++;
     return this.host.allocFrame();
@@ -221,7 +232,7 @@ export class Kvm {
     // `if (make_all_cpus_request(kvm, KVM_REQ_TLB_FLUSH)) ++kvm->stat.remote_tlb_flush;`: every vCPU
     // gets the request, but only an IPI to another CPU running a vCPU in guest mode
     // (`cpu != me && kvm_vcpu_exiting_guest_mode(vcpu) != OUTSIDE_GUEST_MODE`) counts, and costs.
-    this.trace.emit(E.kvm_flush_remote_tlbs, vcpu.id, vcpu.line, vcpu.clock);
+    this.trace.emit(E.kvm_flush_remote_tlbs, vcpu, vcpu.line);
     if (!this.otherVcpuInGuestMode(vcpu)) return;
     this.stats[S.remote_tlb_flush]!++;
     this.acct.chargeAt(vcpu, C.shadow_page, this.cost.remote_tlb_flush, vcpu.path.at(F.kvm_flush_remote_tlbs));

@@ -119,6 +119,7 @@ export class Machine {
     // The VMM's KVM_SET_USER_MEMORY_REGION calls each ended in kvm_arch_commit_memory_region, whose
     // kvm_mmu_change_mmu_pages set the shadow page budget from the slots' pages.
     kvm.sp.changeMmuPages(0);
+    kvm.expectHostFrames();
     kvm.bus = new MmioBus(sc.devices.map((d) => new MmioDevice(d)));
     const walker = new KvmWalker(kvm);
     this.emulator = new Emulator(kvm, walker);

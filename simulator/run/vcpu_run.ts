@@ -122,7 +122,11 @@ export class VcpuRunner {
     const kvm = this.kvm;
     kvm.countFault(vcpu, CLASS_GUEST_PF_DIRECT);
     kvm.stats[S.guest_faults]!++;
-    kvm.trace.emit(E.guest_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, offset), vaHi(vpn), errorCode);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = vaLo(vpn, offset);
+    args[at + 1] = vaHi(vpn);
+    args[at + 2] = errorCode;
+    tr.emit(E.guest_page_fault, vcpu, vcpu.line);
     this.errorCode = errorCode;
     return INSN_GUEST_FAULT;
   }
@@ -164,7 +168,12 @@ export class VcpuRunner {
     vcpu.path.enter(F.vmx_handle_exit);
     kvm.acct.charge(vcpu, C.vm_exit_entry, cost.exit_handler);
     const qual = reason === EXIT_REASON_EPT_VIOLATION ? this.cpu.ept.qualification : arg;
-    kvm.trace.emit(E.kvm_exit, vcpu.id, vcpu.line, vcpu.clock, reason, vaLo(vcpu.ripVpn, vcpu.ripOffset), vaHi(vcpu.ripVpn), qual);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = reason;
+    args[at + 1] = vaLo(vcpu.ripVpn, vcpu.ripOffset);
+    args[at + 2] = vaHi(vcpu.ripVpn);
+    args[at + 3] = qual;
+    tr.emit(E.kvm_exit, vcpu, vcpu.line);
     vcpu.exitClass = -1;
     // vcpu_enter_guest: `preempt_enable(); vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);` then
     // handle_exit: the race point is the preempt_enable(), before the vCPU holds kvm->srcu.
@@ -199,7 +208,8 @@ export class VcpuRunner {
     kvm.srcu.readUnlock(vcpu);
     this.mmioTimes.entry(vcpu.id, vcpu.clock);
     if (vcpu.vpid === 0) vcpu.tlb.flushTag(0); // the entry (§19.2)
-    kvm.trace.emit(E.kvm_entry, vcpu.id, vcpu.line, vcpu.clock, vcpu.exitClass);
+    args[tr.at] = vcpu.exitClass;
+    tr.emit(E.kvm_entry, vcpu, vcpu.line);
   }
 }
 

@@ -43,7 +43,11 @@ class KvmGuestMemory implements WalkMemory {
       kvm.host.watch(pfn);
       memo.read(kvm.memslots.compares - before, gpa, this.lo, this.hi, level);
     }
-    kvm.trace.emit(E.kvm_mmu_paging_element, vcpu.id, vcpu.line, vcpu.clock, this.lo, this.hi, level);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = this.lo;
+    args[at + 1] = this.hi;
+    args[at + 2] = level;
+    tr.emit(E.kvm_mmu_paging_element, vcpu, vcpu.line);
     return true;
   }
 
@@ -58,7 +62,9 @@ class KvmGuestMemory implements WalkMemory {
     kvm.host.read(pfn, gpa & 0xfff, 8);
     if (kvm.host.lo !== lo || kvm.host.hi !== hi) return false; // changed under us: retry_walk
     kvm.host.write(pfn, gpa & 0xfff, 8, (lo | bits) >>> 0, hi);
-    kvm.trace.emit(bits & PT_ACCESSED_MASK ? E.kvm_mmu_set_accessed_bit : E.kvm_mmu_set_dirty_bit, vcpu.id, vcpu.line, vcpu.clock, gpa);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = gpa;
+    tr.emit(bits & PT_ACCESSED_MASK ? E.kvm_mmu_set_accessed_bit : E.kvm_mmu_set_dirty_bit, vcpu, vcpu.line);
     kvm.gfnToMemslot(vcpu, gfn); // mark_page_dirty(kvm, table_gfn)
     return true;
   }
@@ -87,7 +93,11 @@ export class KvmWalker {
     const kvm = this.kvm;
     kvm.stats[S.guest_walks]!++;
     kvm.acct.charge(vcpu, C.guest_walk, kvm.cost.guest_walk_setup);
-    kvm.trace.emit(E.kvm_mmu_pagetable_walk, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, offset), vaHi(vpn), pfec);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = vaLo(vpn, offset);
+    args[at + 1] = vaHi(vpn);
+    args[at + 2] = pfec;
+    tr.emit(E.kvm_mmu_pagetable_walk, vcpu, vcpu.line);
     this.mem.vcpu = vcpu;
     const r = this.memo === null ? this.walker.walk(this.mem, vcpu, vpn, pfec, true) : this.walkMemo(this.memo, vcpu, vpn, pfec);
     if (r === WALK_ABORTED) {
@@ -97,7 +107,9 @@ export class KvmWalker {
       this.walker.errorCode = (pfec & (PFERR_WRITE_MASK | PFERR_USER_MASK)) | (fetch ? PFERR_FETCH_MASK : 0);
     }
     if (r !== WALK_OK) {
-      kvm.trace.emit(E.kvm_mmu_walker_error, vcpu.id, vcpu.line, vcpu.clock, this.walker.errorCode);
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = this.walker.errorCode;
+      tr.emit(E.kvm_mmu_walker_error, vcpu, vcpu.line);
       return false;
     }
     return true;
@@ -142,7 +154,11 @@ export class KvmWalker {
       lo = memo.pteLo[k]!;
       hi = memo.pteHi[k]!;
       const level = memo.pteLevel[k]!;
-      kvm.trace.emit(E.kvm_mmu_paging_element, vcpu.id, vcpu.line, vcpu.clock, lo, hi, level);
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = lo;
+      args[at + 1] = hi;
+      args[at + 2] = level;
+      tr.emit(E.kvm_mmu_paging_element, vcpu, vcpu.line);
       w.pteGpa[level] = memo.pteGpa[k]!;
       w.pteLo[level] = lo;
       w.pteHi[level] = hi;

@@ -132,7 +132,12 @@ export class ShadowMmu implements UnsyncHooks {
       vcpu.guestFault = true;
       vcpu.guestFaultCode = w.errorCode;
       vcpu.lastPtWriteCount = 0; // reset fork detector
-      kvm.trace.emit(E.kvm_inj_exception, vcpu.id, vcpu.line, vcpu.clock, PF_VECTOR, w.errorCode, vaLo(vpn, offset), vaHi(vpn));
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = PF_VECTOR;
+      args[at + 1] = w.errorCode;
+      args[at + 2] = vaLo(vpn, offset);
+      args[at + 3] = vaHi(vpn);
+      tr.emit(E.kvm_inj_exception, vcpu, vcpu.line);
       noteFault(kvm, vcpu, CLASS_GUEST_PF);
       return 0;
     }
@@ -308,7 +313,11 @@ export class ShadowMmu implements UnsyncHooks {
       const mmioAccess = dirty ? access : access & ~ACC_WRITE_MASK;
       kvm.setSpte(vcpu, word, fmt.mmioLoOf(gfn, mmioAccess), fmt.mmioHiOf(gfn));
       kvm.stats[S.mmio_sptes_created]!++;
-      kvm.trace.emit(E.mark_mmio_spte, vcpu.id, vcpu.line, vcpu.clock, table * 4096 + index * 8, gfn, mmioAccess & 6);
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = table * 4096 + index * 8;
+      args[at + 1] = gfn;
+      args[at + 2] = mmioAccess & 6;
+      tr.emit(E.mark_mmio_spte, vcpu, vcpu.line);
       if (speculative) {
         vcpu.lastPteUpdated = word;
         vcpu.lastPteGfn = gfn;
@@ -323,7 +332,14 @@ export class ShadowMmu implements UnsyncHooks {
     const lo = host.words[word]!;
     const hi = host.words[word + 1]!;
     const unchanged = lo === oldLo && hi === oldHi;
-    if (!unchanged && !speculative) kvm.trace.emit(E.kvm_set_spte, vcpu.id, vcpu.line, vcpu.clock, gfn, lo, hi, 1);
+    if (!unchanged && !speculative) {
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = gfn;
+      args[at + 1] = lo;
+      args[at + 2] = hi;
+      args[at + 3] = 1;
+      tr.emit(E.kvm_set_spte, vcpu, vcpu.line);
+    }
     // A write to a write-protected guest table is emulated whether or not its SPTE changed.
     if (!speculative) noteFault(kvm, vcpu, ret && write ? CLASS_WP_EMULATE : unchanged ? CLASS_SPURIOUS : CLASS_MAP);
     let emulate = 0;
@@ -597,7 +613,11 @@ export class ShadowMmu implements UnsyncHooks {
         // mark_mmio_spte: `trace_mark_mmio_spte(sptep, gfn, access); mmu_spte_set(sptep, ...);`
         kvm.setSpte(vcpu, word, fmt.mmioLoOf(gfn, mmioAccess), fmt.mmioHiOf(gfn));
         kvm.stats[S.mmio_sptes_created]!++;
-        kvm.trace.emit(E.mark_mmio_spte, vcpu.id, vcpu.line, vcpu.clock, kvm.sp.pfn[sp]! * 4096 + i * 8, gfn, mmioAccess & 6);
+        const tr = kvm.trace, args = tr.args, at = tr.at;
+        args[at] = kvm.sp.pfn[sp]! * 4096 + i * 8;
+        args[at + 1] = gfn;
+        args[at + 2] = mmioAccess & 6;
+        tr.emit(E.mark_mmio_spte, vcpu, vcpu.line);
         continue;
       }
       if (gfn !== gfns[i]) {

@@ -150,14 +150,24 @@ function mmuPagesClearParents(kvm: Kvm): void {
 /** kvm_unlink_unsync_page: trace_kvm_mmu_sync_page, sp->unsync = 0, --mmu_unsync. */
 export function kvmUnlinkUnsyncPage(kvm: Kvm, vcpu: Vcpu, sp: number): void {
   const pages = kvm.sp;
-  kvm.trace.emit(E.kvm_mmu_sync_page, vcpu.id, vcpu.line, vcpu.clock, pages.gfn[sp]!, pages.role[sp]!, pages.rootCount[sp]!, pages.unsync[sp]!);
+  const tr = kvm.trace, args = tr.args, at = tr.at;
+  args[at] = pages.gfn[sp]!;
+  args[at + 1] = pages.role[sp]!;
+  args[at + 2] = pages.rootCount[sp]!;
+  args[at + 3] = pages.unsync[sp]!;
+  tr.emit(E.kvm_mmu_sync_page, vcpu, vcpu.line);
   pages.unsync[sp] = 0;
   kvm.stats[S.mmu_unsync]!--;
 }
 
 /** __kvm_unsync_page. (v3.0 also runs mmu_convert_notrap: see ShadowMmu.unsyncPage.) */
 function kvmUnsyncPage(kvm: Kvm, vcpu: Vcpu, sp: number, ops: UnsyncHooks): void {
-  kvm.trace.emit(E.kvm_mmu_unsync_page, vcpu.id, vcpu.line, vcpu.clock, kvm.sp.gfn[sp]!, kvm.sp.role[sp]!, kvm.sp.rootCount[sp]!, kvm.sp.unsync[sp]!);
+  const tr = kvm.trace, args = tr.args, at = tr.at;
+  args[at] = kvm.sp.gfn[sp]!;
+  args[at + 1] = kvm.sp.role[sp]!;
+  args[at + 2] = kvm.sp.rootCount[sp]!;
+  args[at + 3] = kvm.sp.unsync[sp]!;
+  tr.emit(E.kvm_mmu_unsync_page, vcpu, vcpu.line);
   ops.convertNotrap(sp);
   kvm.stats[S.mmu_unsync]!++;
   kvm.sp.unsync[sp] = 1;

@@ -99,6 +99,15 @@ export class Tlb {
   private readonly refs: Uint8Array;
   private readonly stamp: Float64Array; // last use, for LRU within a set
   private clock = 0;
+  /** Bumped by every store and drop of an entry: what a lookup finds can change only then. */
+  private gen = 0;
+  /** The level-1 entry the last lookup hit and what it looked up, valid while `gen` is `lastGen`
+   *  (hitAgain); lastEntry -1 after a lookup that did not hit at level 1. */
+  private lastEntry = -1;
+  private lastGen = 0;
+  private lastVpid = 0;
+  private lastEptp = 0;
+  private lastVpn4k = 0;
 
   // Result of the last hit.
   /** The 4K frame of the looked-up 4K page. */
@@ -177,6 +186,7 @@ export class Tlb {
    *  (TLB_W/TLB_U/TLB_X, and TLB_D for a write) and none of `forbid`. A level-2 hit refills level 1. An
    *  entry that lacks a needed bit, or has a forbidden one, is a miss: the hardware walks again. */
   lookup(vpid: number, eptp: number, vpn4k: number, need: number, forbid = 0): boolean {
+    this.lastEntry = -1;
     const arrays = this.arrBase.length;
     for (let level = 1; level <= 2; level++) {
       for (let a = 0; a < arrays; a++) {
@@ -199,6 +209,11 @@ export class Tlb {
           this.hitLevel = level;
           if (level === 1) {
             this.l1Hits++;
+            this.lastEntry = i;
+            this.lastGen = this.gen;
+            this.lastVpid = vpid;
+            this.lastEptp = eptp;
+            this.lastVpn4k = vpn4k;
           } else {
             this.l2Hits++;
             this.insertL1(vpid, eptp, vpn4k, this.hitFrame, this.hitSize, this.hitPerm, this.hitRefs);
@@ -209,6 +224,32 @@ export class Tlb {
     }
     this.misses++;
     return false;
+  }
+
+  /** The entry a lookup of the last looked-up page under (vpid, eptp) would find, when the last lookup
+   *  hit at level 1 under that tag and no entry has been stored or dropped since (it would find the
+   *  same entry first again), else -1. With lastPage, for a run of hits (a fast path: kvm.fastPaths). */
+  lastHit(vpid: number, eptp: number): number {
+    return this.lastEntry >= 0 && this.lastGen === this.gen && vpid === this.lastVpid && eptp === this.lastEptp ? this.lastEntry : -1;
+  }
+
+  /** The 4K page of the last lookup. */
+  get lastPage(): number {
+    return this.lastVpn4k;
+  }
+
+  /** Whether entry `i` grants an access that needs `need` and forbids `forbid` (as lookup decides). */
+  grants(i: number, need: number, forbid: number): boolean {
+    const perm = this.perm[i]!;
+    return (perm & need) === need && (perm & forbid) === 0;
+  }
+
+  /** Record `n` more level-1 hits on entry `i` of the last lookup's page: what n lookups that found it
+   *  record (the results, hitFrame and the rest, stay the last lookup's). */
+  hitsAgain(i: number, n: number): void {
+    this.clock += n;
+    this.stamp[i] = this.clock;
+    this.l1Hits += n;
   }
 
   /** Cache the translation a walk made: the 4K page `vpn4k` maps to the 4K frame `frame4k` inside a
@@ -252,6 +293,7 @@ export class Tlb {
 
   private drop(i: number): void {
     if (this.valid[i] === 0) return;
+    this.gen++;
     this.valid[i] = 0;
     this.entriesFlushed++;
   }
@@ -292,6 +334,7 @@ export class Tlb {
         if (this.stamp[i]! < this.stamp[victim]!) victim = i;
       }
     }
+    this.gen++;
     this.valid[victim] = 1;
     this.size[victim] = s;
     this.orig[victim] = orig;

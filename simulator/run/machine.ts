@@ -13,7 +13,6 @@ import { MmioBus, MmioDevice } from '../devices/mmio_device';
 import { profileByName } from '../cost/profiles';
 import { C } from '../cost/accounting';
 import { encodeMov } from '../arch/x86/insn';
-import { PFERR_WRITE_MASK } from '../arch/x86/paging';
 import { KvmWalker } from '../kvm/mmu/paging_tmpl';
 import { Emulator } from '../kvm/x86/emulate';
 import { mmuLoad, tdpPageFault } from '../kvm/mmu/tdp';
@@ -345,23 +344,45 @@ export class Machine {
     const cycles = runner.hitCycles;
     const node = vcpu.path.at2(F.guest, F.guest_memory);
     const acct = this.kvm.acct;
+    const host = this.kvm.host; // the CPU's memory: Cpu.transfer's reads and writes, done here
+    let readLo = cpu.lo;
+    let readHi = cpu.hi;
     const prog = this.programs[i]!;
-    const args = prog.args;
+    const { ops, args, lines } = prog;
+    const base = i * this.loopStride;
     let n = 0;
     let last = -1; // the pc of the last access run
     for (;;) {
       if (this.stepSeq > this.stopAfterStep) break;
       const pc = this.pc[i]!;
       if (pc >= prog.length) break;
-      const op = prog.ops[pc]!;
-      const line = prog.lines[pc]!;
+      const op = ops[pc]!;
+      const line = lines[pc]!;
       vcpu.line = line;
-      if (op === OP_LOOP || op === OP_END) {
+      const a = pc * ARG_WIDTH;
+      if (op === OP_END) {
+        // loopOp's END, with the operands as the small integers they are.
+        const d = this.depth[i]! - 1;
+        const loopPc = args[a]! | 0;
+        const label = args[loopPc * ARG_WIDTH + 1]! | 0;
+        const slot = base + d;
+        if (label >= 0) {
+          this.labelCount[label]!++;
+          this.labelCycles[label]! += vcpu.clock - this.iterStart[slot]!;
+          this.iterStart[slot] = vcpu.clock;
+        }
+        if (--this.loopLeft[slot]! > 0) this.pc[i] = loopPc + 1;
+        else {
+          this.depth[i] = d;
+          this.pc[i] = pc + 1;
+        }
+        continue;
+      }
+      if (op === OP_LOOP) {
         this.loopOp(i, vcpu, prog, pc, op);
         continue;
       }
       if (op !== OP_READ && op !== OP_WRITE) break;
-      const a = pc * ARG_WIDTH;
       const c = args[a + 6]!;
       const cpl = c < 0 ? vcpu.defaultCpl : (c as 0 | 3);
       const write = op === OP_WRITE;
@@ -370,20 +391,30 @@ export class Machine {
       const lo = args[a + 3]!;
       const hi = args[a + 4]!;
       const start = vcpu.clock;
-      cpu.transfer(frame, offset, args[a + 2]!, write ? PFERR_WRITE_MASK : 0, lo, hi);
+      if (write) host.write(frame, offset, args[a + 2]!, lo, hi);
+      else {
+        host.read(frame, offset, args[a + 2]!);
+        readLo = host.lo;
+        readHi = host.hi;
+      }
       acct.chargeAt(vcpu, C.guest_memory, cycles, node);
       this.pc[i] = pc + 1;
       this.stepSeq++;
       vcpu.cpl = cpl;
-      this.log(vcpu, write ? 1 : 0, page, offset, INSN_DONE, write ? lo : cpu.lo, write ? hi : cpu.hi);
+      if (this.accessLog === null) this.accessSeq++;
+      else this.log(vcpu, write ? 1 : 0, page, offset, INSN_DONE, write ? lo : readLo, write ? hi : readHi);
       this.lineCount[line]!++;
       this.lineCycles[line]! += vcpu.clock - start;
       n++;
       last = pc;
-      this.armWait(i);
-      if (this.waiting[i]) break;
+      if (pc + 1 < prog.length && ops[pc + 1] === OP_WAIT_FOR) {
+        this.armWait(i);
+        if (this.waiting[i]) break;
+      }
     }
     if (n > 0) {
+      cpu.lo = readLo; // as Cpu.transfer leaves them: the last read's bytes
+      cpu.hi = readHi;
       runner.hitsDone(vcpu, entry, n);
       // The registers as access() leaves them after the last.
       const slot = prog.arg(last, 5);

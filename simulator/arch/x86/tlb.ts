@@ -99,15 +99,11 @@ export class Tlb {
   private readonly refs: Uint8Array;
   private readonly stamp: Float64Array; // last use, for LRU within a set
   private clock = 0;
-  /** Bumped by every store and drop of an entry: what a lookup finds can change only then. */
-  private gen = 0;
-  /** The level-1 entry the last lookup hit and what it looked up, valid while `gen` is `lastGen`
-   *  (hitAgain); lastEntry -1 after a lookup that did not hit at level 1. */
-  private lastEntry = -1;
-  private lastGen = 0;
-  private lastVpid = 0;
-  private lastEptp = 0;
-  private lastVpn4k = 0;
+  /** The entry the last hit found at level 1 and its 4K page, until an entry is stored or dropped
+   *  (-1 then): while it stands, a lookup of that page under that entry's tag finds it first again
+   *  (lastHit). */
+  private hitEntry = -1;
+  private hitPage = 0;
 
   // Result of the last hit.
   /** The 4K frame of the looked-up 4K page. */
@@ -186,7 +182,6 @@ export class Tlb {
    *  (TLB_W/TLB_U/TLB_X, and TLB_D for a write) and none of `forbid`. A level-2 hit refills level 1. An
    *  entry that lacks a needed bit, or has a forbidden one, is a miss: the hardware walks again. */
   lookup(vpid: number, eptp: number, vpn4k: number, need: number, forbid = 0): boolean {
-    this.lastEntry = -1;
     const arrays = this.arrBase.length;
     for (let level = 1; level <= 2; level++) {
       for (let a = 0; a < arrays; a++) {
@@ -209,11 +204,8 @@ export class Tlb {
           this.hitLevel = level;
           if (level === 1) {
             this.l1Hits++;
-            this.lastEntry = i;
-            this.lastGen = this.gen;
-            this.lastVpid = vpid;
-            this.lastEptp = eptp;
-            this.lastVpn4k = vpn4k;
+            this.hitEntry = i;
+            this.hitPage = vpn4k;
           } else {
             this.l2Hits++;
             this.insertL1(vpid, eptp, vpn4k, this.hitFrame, this.hitSize, this.hitPerm, this.hitRefs);
@@ -226,16 +218,17 @@ export class Tlb {
     return false;
   }
 
-  /** The entry a lookup of the last looked-up page under (vpid, eptp) would find, when the last lookup
-   *  hit at level 1 under that tag and no entry has been stored or dropped since (it would find the
-   *  same entry first again), else -1. With lastPage, for a run of hits (a fast path: kvm.fastPaths). */
+  /** The entry a lookup of lastPage under (vpid, eptp) would find first, as the last hit did: when that
+   *  hit was at level 1 under that tag and no entry has been stored or dropped since; else -1. For a
+   *  run of hits (a fast path: kvm.fastPaths); hitFrame is that page's frame. */
   lastHit(vpid: number, eptp: number): number {
-    return this.lastEntry >= 0 && this.lastGen === this.gen && vpid === this.lastVpid && eptp === this.lastEptp ? this.lastEntry : -1;
+    const i = this.hitEntry;
+    return i >= 0 && this.vpid[i] === vpid && this.eptp[i] === eptp ? i : -1;
   }
 
-  /** The 4K page of the last lookup. */
+  /** The 4K page of the last hit. */
   get lastPage(): number {
-    return this.lastVpn4k;
+    return this.hitPage;
   }
 
   /** Whether entry `i` grants an access that needs `need` and forbids `forbid` (as lookup decides). */
@@ -293,7 +286,7 @@ export class Tlb {
 
   private drop(i: number): void {
     if (this.valid[i] === 0) return;
-    this.gen++;
+    this.hitEntry = -1;
     this.valid[i] = 0;
     this.entriesFlushed++;
   }
@@ -334,7 +327,7 @@ export class Tlb {
         if (this.stamp[i]! < this.stamp[victim]!) victim = i;
       }
     }
-    this.gen++;
+    this.hitEntry = -1;
     this.valid[victim] = 1;
     this.size[victim] = s;
     this.orig[victim] = orig;

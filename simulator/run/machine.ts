@@ -347,6 +347,11 @@ export class Machine {
     const host = this.kvm.host; // the CPU's memory: Cpu.transfer's reads and writes, done here
     let readLo = cpu.lo;
     let readHi = cpu.hi;
+    let readOffset = 0;
+    let readSize = 0; // a read not done yet (0: none)
+    const log = this.accessLog;
+    let componentCycles = acct.byComponent[C.guest_memory]!;
+    let totalCycles = acct.total;
     const prog = this.programs[i]!;
     const { ops, args, lines } = prog;
     const base = i * this.loopStride;
@@ -391,17 +396,33 @@ export class Machine {
       const lo = args[a + 3]!;
       const hi = args[a + 4]!;
       const start = vcpu.clock;
-      if (write) host.write(frame, offset, args[a + 2]!, lo, hi);
-      else {
+      if (write) {
+        if (readSize > 0) {
+          host.read(frame, readOffset, readSize);
+          readLo = host.lo;
+          readHi = host.hi;
+          readSize = 0;
+        }
+        host.write(frame, offset, args[a + 2]!, lo, hi);
+      } else if (log === null) {
+        // Nothing shows this read's bytes but the last read's, nor can a read change them: read
+        // when a write comes, or at the end.
+        readOffset = offset;
+        readSize = args[a + 2]!;
+      } else {
         host.read(frame, offset, args[a + 2]!);
         readLo = host.lo;
         readHi = host.hi;
       }
-      acct.chargeAt(vcpu, C.guest_memory, cycles, node);
+      // acct.chargeAt, its two sums kept in locals (the same additions in the same order).
+      vcpu.path.leaf(node, cycles);
+      vcpu.clock += cycles;
+      componentCycles += cycles;
+      totalCycles += cycles;
       this.pc[i] = pc + 1;
       this.stepSeq++;
       vcpu.cpl = cpl;
-      if (this.accessLog === null) this.accessSeq++;
+      if (log === null) this.accessSeq++;
       else this.log(vcpu, write ? 1 : 0, page, offset, INSN_DONE, write ? lo : readLo, write ? hi : readHi);
       this.lineCount[line]!++;
       this.lineCycles[line]! += vcpu.clock - start;
@@ -413,6 +434,13 @@ export class Machine {
       }
     }
     if (n > 0) {
+      if (readSize > 0) {
+        host.read(frame, readOffset, readSize);
+        readLo = host.lo;
+        readHi = host.hi;
+      }
+      acct.byComponent[C.guest_memory] = componentCycles;
+      acct.total = totalCycles;
       cpu.lo = readLo; // as Cpu.transfer leaves them: the last read's bytes
       cpu.hi = readHi;
       runner.hitsDone(vcpu, entry, n);

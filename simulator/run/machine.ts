@@ -331,13 +331,18 @@ export class Machine {
    * run.
    */
   private hitRun(i: number): number {
-    for (let j = 0; j < this.done.length; j++) if (j !== i && this.done[j] === 0) return 0;
     const vcpu = this.kvm.vcpus[i]!;
     const runner = this.runner;
     const entry = runner.hitEntry(vcpu);
     if (entry < 0 || vcpu.halted) return 0;
     const tlb = vcpu.tlb;
     const page = tlb.lastPage;
+    const prog = this.programs[i]!;
+    const { ops, args, lines } = prog;
+    // The common refusal first (an access of another page next), before any preparation.
+    const next = this.pc[i]!;
+    if (next < prog.length && (ops[next] === OP_READ || ops[next] === OP_WRITE) && args[next * ARG_WIDTH]! !== page) return 0;
+    for (let j = 0; j < this.done.length; j++) if (j !== i && this.done[j] === 0) return 0;
     const frame = tlb.hitFrame;
     const cpu = runner.cpu;
     const grants = cpu.hitGrants(vcpu, this.shadow !== null, tlb, entry);
@@ -352,8 +357,6 @@ export class Machine {
     const log = this.accessLog;
     let componentCycles = acct.byComponent[C.guest_memory]!;
     let totalCycles = acct.total;
-    const prog = this.programs[i]!;
-    const { ops, args, lines } = prog;
     const base = i * this.loopStride;
     let n = 0;
     let last = -1; // the pc of the last access run

@@ -360,34 +360,42 @@ export class Machine {
     const base = i * this.loopStride;
     let n = 0;
     let last = -1; // the pc of the last access run
+    // The program counter and step number in locals, written back at the end.
+    let pc = this.pc[i]!;
+    let seq = this.stepSeq;
+    const stop = this.stopAfterStep;
+    let numbered = 0; // accesses numbered (accessSeq) without the log
+    const len = prog.length;
+    const { depth, loopLeft, iterStart, labelCount, labelCycles, lineCount, lineCycles } = this;
     for (;;) {
-      if (this.stepSeq > this.stopAfterStep) break;
-      const pc = this.pc[i]!;
-      if (pc >= prog.length) break;
+      if (seq > stop) break;
+      if (pc >= len) break;
       const op = ops[pc]!;
       const line = lines[pc]!;
       vcpu.line = line;
       const a = pc * ARG_WIDTH;
       if (op === OP_END) {
         // loopOp's END, with the operands as the small integers they are.
-        const d = this.depth[i]! - 1;
+        const d = depth[i]! - 1;
         const loopPc = args[a]! | 0;
         const label = args[loopPc * ARG_WIDTH + 1]! | 0;
         const slot = base + d;
         if (label >= 0) {
-          this.labelCount[label]!++;
-          this.labelCycles[label]! += vcpu.clock - this.iterStart[slot]!;
-          this.iterStart[slot] = vcpu.clock;
+          labelCount[label]!++;
+          labelCycles[label]! += vcpu.clock - iterStart[slot]!;
+          iterStart[slot] = vcpu.clock;
         }
-        if (--this.loopLeft[slot]! > 0) this.pc[i] = loopPc + 1;
+        if (--loopLeft[slot]! > 0) pc = loopPc + 1;
         else {
-          this.depth[i] = d;
-          this.pc[i] = pc + 1;
+          depth[i] = d;
+          pc++;
         }
         continue;
       }
       if (op === OP_LOOP) {
+        this.pc[i] = pc;
         this.loopOp(i, vcpu, prog, pc, op);
+        pc = this.pc[i]!;
         continue;
       }
       if (op !== OP_READ && op !== OP_WRITE) break;
@@ -422,20 +430,25 @@ export class Machine {
       vcpu.clock += cycles;
       componentCycles += cycles;
       totalCycles += cycles;
-      this.pc[i] = pc + 1;
-      this.stepSeq++;
+      seq++;
       vcpu.cpl = cpl;
-      if (log === null) this.accessSeq++;
+      if (log === null) numbered++;
       else this.log(vcpu, write ? 1 : 0, page, offset, INSN_DONE, write ? lo : readLo, write ? hi : readHi);
-      this.lineCount[line]!++;
-      this.lineCycles[line]! += vcpu.clock - start;
+      lineCount[line]!++;
+      lineCycles[line]! += vcpu.clock - start;
       n++;
       last = pc;
-      if (pc + 1 < prog.length && ops[pc + 1] === OP_WAIT_FOR) {
+      pc++;
+      if (pc < len && ops[pc] === OP_WAIT_FOR) {
+        this.pc[i] = pc;
         this.armWait(i);
+        pc = this.pc[i]!;
         if (this.waiting[i]) break;
       }
     }
+    this.pc[i] = pc;
+    this.stepSeq = seq;
+    this.accessSeq += numbered;
     if (n > 0) {
       if (readSize > 0) {
         host.read(frame, readOffset, readSize);

@@ -9,7 +9,7 @@ export function evaluateTargets(result) {
   const row = (id) => result.rows.find((r) => r.id === id);
   const rates = (ids) => ids.map((id) => `${id} ${fmtRate(row(id).opsPerSecond)}`).join('; ');
   const allAtLeast = (ids, min) => ids.every((id) => row(id).opsPerSecond >= min);
-  const ram = ['ram/ept', 'ram/shadow'];
+  const ram = ['ram/ept/tlb-hit', 'ram/shadow/tlb-hit'];
   const mmio31 = ['mmio/v3.1/ept/cache-hit', 'mmio/v3.1/ept/lockless', 'mmio/v3.1/shadow/cache-hit', 'mmio/v3.1/shadow/lockless'];
   const cold = ['cold/ept', 'cold/shadow'];
   const np = result.netperf;
@@ -19,13 +19,13 @@ export function evaluateTargets(result) {
       target: 'Non-exiting guest accesses >= 20 M/s (EPT and shadow)',
       figure: rates(ram),
       met: allAtLeast(ram, 20 * M),
-      why: 'no TLB is modelled: every access does the full walk (2D under EPT)',
+      why: 'a hit still runs as one workload step with all of a step\'s bookkeeping (program dispatch, loop counters, per-line and per-label figures, the charge, the access log\'s sequence number); the compiled loop (Machine.hitRun) only leaves out the TLB lookup, the dispatch through the CPU model and the counters\' per-access updates (docs/limits.md "The compiled TLB-hit loop")',
     },
     {
       target: 'A TLB-miss access within 3x of the bare 2D walk',
-      figure: `ram/ept ${row('ram/ept').ratio.toFixed(2)}x bare/walk-2d (no TLB modelled: every access is a miss)`,
-      met: row('ram/ept').ratio <= 3,
-      why: 'every access does the full 2D walk through the simulator\'s general code (its checks, charges and trace), not a typed-array loop',
+      figure: `ram/ept/tlb-miss ${row('ram/ept/tlb-miss').ratio.toFixed(2)}x bare/walk-2d`,
+      met: row('ram/ept/tlb-miss').ratio <= 3,
+      why: 'a miss runs the whole general access path: the workload step, the lookup that misses, the guest walk with an EPT walk per level, the insert into both TLB levels; in a profile the EPT walk is 14 %, the guest walk 10 %, the lookup 8 %, the insert 7 % (docs/limits.md "The compiled TLB-hit loop")',
     },
     {
       target: 'Warm v3.1 MMIO exits >= 3 M/s simulated',

@@ -14,6 +14,7 @@ import { C } from '../cost/accounting';
 import { Cpu, ACCESS_DONE, ACCESS_GUEST_PF } from '../arch/x86/cpu';
 import { EXIT_REASON_CR_ACCESS, EXIT_REASON_EPT_VIOLATION, EXIT_REASON_EXCEPTION_NMI, EXIT_REASON_INVLPG, pageFaultExits } from '../arch/x86/vmx';
 import { PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK } from '../arch/x86/paging';
+import { NO_EPTP } from '../arch/x86/tlb';
 import { vaHi, vaLo } from '../arch/x86/u64';
 import { handleCr3Load, handleEptMisconfig, handleEptViolation, handleInvlpg, handlePageFaultException } from '../kvm/vmx';
 import { mmuLoad } from '../kvm/mmu/tdp';
@@ -115,6 +116,34 @@ export class VcpuRunner {
     }
     kvm.warn(vcpu, `the instruction at line ${vcpu.line} did not complete after ${MAX_EXITS_PER_INSN} exits: abandoned`);
     return INSN_STOPPED;
+  }
+
+  /**
+   * The TLB entry a run of hits uses (Machine.hitRun, a fast path): the one the vCPU's last lookup hit at
+   * level 1, for its page (Tlb.lastPage), when no flush or MMU reload is pending (access() would serve
+   * it first) and nothing was stored in or dropped from the TLB since; -1 otherwise. While it is so,
+   * access() of that page, if the entry grants it (Cpu.hitGrants), is a hit on that entry.
+   */
+  hitEntry(vcpu: Vcpu): number {
+    if (vcpu.tlbFlushRequested || vcpu.root < 0 || vcpu.reloadRequested || vcpu.syncRequested) return -1;
+    return vcpu.tlb.lastHit(vcpu.vpid, this.shadow ? NO_EPTP : this.kvm.sp.pfn[vcpu.root]!);
+  }
+
+  /** What access() charges a hit (no walk references). */
+  get hitCycles(): number {
+    return this.kvm.cost.guest_ram_access + 0 * this.kvm.cost.tlb_walk_ref;
+  }
+
+  /** What `n` hits through entry `i` leave besides their transfers and charges, as n access() calls. */
+  hitsDone(vcpu: Vcpu, i: number, n: number): void {
+    const kvm = this.kvm;
+    vcpu.guestFault = false;
+    kvm.stats[S.hw_walks]! += n;
+    kvm.stats[S.tlb_hits]! += n;
+    vcpu.tlb.hitsAgain(i, n);
+    this.cpu.hitState();
+    this.lo = this.cpu.lo;
+    this.hi = this.cpu.hi;
   }
 
   /** A #PF the CPU delivers through the guest's IDT without an exit. */

@@ -238,6 +238,30 @@ export class Cpu {
     memo.record(eptRoot, vpn, pfec, cpu.cr3, flags, cpu.pkru, this.host.writeGen, result, this.walkRefs, this.errorCode, exitGpa, ept.exitReason, ept.qualification);
   }
 
+  /** For a run of hits through TLB entry `i` (a fast path): which accesses the entry serves as access()
+   *  or accessShadow() would decide, by `guest`'s paging state: bit (write ? 2 : 0) | (user ? 1 : 0). */
+  hitGrants(guest: WalkCpu, shadow: boolean, tlb: Tlb, i: number): number {
+    let cpu = guest;
+    if (shadow) {
+      cpu = this.shadowCpu;
+      cpu.smep = guest.smep;
+      cpu.smap = guest.smap;
+      cpu.ac = guest.ac;
+    }
+    let bits = 0;
+    for (let k = 0; k < 4; k++) {
+      const pfec = (k & 2 ? PFERR_WRITE_MASK : 0) | (k & 1 ? PFERR_USER_MASK : 0);
+      if (tlb.grants(i, tlbNeed(cpu, pfec), tlbForbid(cpu, pfec))) bits |= 1 << k;
+    }
+    return bits;
+  }
+
+  /** A TLB hit's effects besides the transfer (for a run of hits: after its last). */
+  hitState(): void {
+    this.tlbHit = true;
+    this.walkRefs = 0;
+  }
+
   /** A TLB hit: no walk, no A/D update, the access goes to the cached frame. */
   private hit(tlb: Tlb, offset: number, size: number, pfec: number, lo: number, hi: number): number {
     this.tlbHit = true;
@@ -259,7 +283,8 @@ export class Cpu {
     );
   }
 
-  private transfer(pfn: number, offset: number, size: number, pfec: number, lo: number, hi: number): void {
+  /** The access's bytes to or from frame `pfn` (a read's value in this.lo / this.hi). */
+  transfer(pfn: number, offset: number, size: number, pfec: number, lo: number, hi: number): void {
     if (pfec & PFERR_FETCH_MASK) return;
     if (pfec & PFERR_WRITE_MASK) this.host.write(pfn, offset, size, lo, hi);
     else {

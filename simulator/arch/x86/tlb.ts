@@ -99,6 +99,11 @@ export class Tlb {
   private readonly refs: Uint8Array;
   private readonly stamp: Float64Array; // last use, for LRU within a set
   private clock = 0;
+  /** The entry the last hit found at level 1 and its 4K page, until an entry is stored or dropped
+   *  (-1 then): while it stands, a lookup of that page under that entry's tag finds it first again
+   *  (lastHit). */
+  private hitEntry = -1;
+  private hitPage = 0;
 
   // Result of the last hit.
   /** The 4K frame of the looked-up 4K page. */
@@ -206,6 +211,8 @@ export class Tlb {
           this.hitLevel = level;
           if (level === 1) {
             this.l1Hits++;
+            this.hitEntry = i;
+            this.hitPage = vpn4k;
           } else {
             this.l2Hits++;
             this.insertL1(vpid, eptp, vpn4k, this.hitFrame, this.hitSize, this.hitPerm, this.hitRefs);
@@ -232,6 +239,33 @@ export class Tlb {
     if (this.missStores !== this.stores || this.missVpn !== vpn4k || this.missVpid !== vpid || this.missEptp !== eptp) return false;
     this.misses++;
     return true;
+  }
+
+  /** The entry a lookup of lastPage under (vpid, eptp) would find first, as the last hit did: when that
+   *  hit was at level 1 under that tag and no entry has been stored or dropped since; else -1. For a
+   *  run of hits (a fast path: kvm.fastPaths); hitFrame is that page's frame. */
+  lastHit(vpid: number, eptp: number): number {
+    const i = this.hitEntry;
+    return i >= 0 && this.vpid[i] === vpid && this.eptp[i] === eptp ? i : -1;
+  }
+
+  /** The 4K page of the last hit. */
+  get lastPage(): number {
+    return this.hitPage;
+  }
+
+  /** Whether entry `i` grants an access that needs `need` and forbids `forbid` (as lookup decides). */
+  grants(i: number, need: number, forbid: number): boolean {
+    const perm = this.perm[i]!;
+    return (perm & need) === need && (perm & forbid) === 0;
+  }
+
+  /** Record `n` more level-1 hits on entry `i` of the last lookup's page: what n lookups that found it
+   *  record (the results, hitFrame and the rest, stay the last lookup's). */
+  hitsAgain(i: number, n: number): void {
+    this.clock += n;
+    this.stamp[i] = this.clock;
+    this.l1Hits += n;
   }
 
   /** Cache the translation a walk made: the 4K page `vpn4k` maps to the 4K frame `frame4k` inside a
@@ -275,6 +309,7 @@ export class Tlb {
 
   private drop(i: number): void {
     if (this.valid[i] === 0) return;
+    this.hitEntry = -1;
     this.valid[i] = 0;
     this.entriesFlushed++;
   }
@@ -316,6 +351,7 @@ export class Tlb {
       }
     }
     this.stores++;
+    this.hitEntry = -1;
     this.valid[victim] = 1;
     this.size[victim] = s;
     this.orig[victim] = orig;

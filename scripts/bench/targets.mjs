@@ -31,7 +31,7 @@ export function evaluateTargets(result) {
       target: 'Warm v3.1 MMIO exits >= 3 M/s simulated',
       figure: rates(mmio31),
       met: allAtLeast(mmio31, 3 * M),
-      why: 'each warm exit does three page walks (the hardware\'s and KVM\'s two); the trace ring is about 18 % of an exit (issue 15); V8 boxes every argument that is not a small integer (addresses, page numbers, cycles) at each call it does not inline: 129-345 bytes allocated per warm v3.1 MMIO access (docs/limits.md)',
+      why: 'no page walk is left on a warm exit (KVM\'s walks are replayed, the CPU\'s failing walk and the TLB\'s repeated miss remembered); what is left is the exit\'s own work, made one by one: about 13 trace events (10-13 % of an exit), 15 charges and 30 counter updates, the emulator (about 15 %), the exit and its handlers (about 15 %), the run loop (about 9 %), GC (6 %). Replaying a whole warm exit as one template (counter deltas, charge sums, an event template) is the next lever, not built (docs/limits.md "Memoized walks")',
     },
     {
       target: 'Cold faults >= 1 M/s',
@@ -44,7 +44,7 @@ export function evaluateTargets(result) {
       figure: `${np.transactions.toLocaleString('en-US')} transactions in ${(np.wallMs / 1000).toFixed(2)} s (${Math.round(np.transactionsPerSecond).toLocaleString('en-US')} transactions/s)`,
       // Only a run of the full million counts: the quick mode's short run says nothing of it.
       met: np.transactions >= 1_000_000 && np.wallMs < 5000,
-      why: 'each transaction is 16 warm MMIO exits (12 to userspace, 4 to the in-kernel APIC): the MMIO exit rate bounds it',
+      why: 'each transaction is 16 warm MMIO exits (12 to userspace, 4 to the in-kernel APIC): the warm MMIO exit rate above bounds it (5 s would need over 3 M exits/s)',
     },
     {
       target: 'Memory flat in run length (RSS at 10 M steps within 10 % of 100 k)',

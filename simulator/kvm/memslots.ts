@@ -22,7 +22,7 @@ export const IDENTITY_PAGETABLE_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 2;
 
 const CHUNK_SHIFT = 9;
 /** Searches Memslots.lookupMemo keeps. */
-const MEMO_ENTRIES = 4; // host pfns are tracked in chunks of 512 gfns, allocated when first touched
+const MEMO_ENTRIES = 16; // host pfns are tracked in chunks of 512 gfns, allocated when first touched
 
 export class Memslot {
   /** Host pfn behind each gfn, 0 until the page is first faulted in (get_user_pages). */

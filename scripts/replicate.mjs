@@ -134,7 +134,7 @@ out.push('  APIC accesses are APIC_ACCESS exits that the series does not change;
 out.push('  somewhat smaller still.');
 out.push('* **kernbench has about a tenth of the measured effect.** Its MMIO comes from timer ticks, console');
 out.push('  output and disk requests, about two thousand accesses per second of guest CPU; matching the');
-out.push('  measured saving with EPT would take about ten times more. And the simulated ept=0 run is only a few');
+out.push('  measured saving with EPT would take about ten times more. And the simulated ept=0 run is only about one');
 out.push('  percent slower than EPT, where the measured one takes 84% longer: the workload lacks most of the');
 out.push('  shadow-paging work of a real compile (fork, exec and exit, copy-on-write, shadow page churn), and');
 out.push('  with unsync shadow pages (oos_shadow = 1, the kernel default) its PTE writes do not even trap.');

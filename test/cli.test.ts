@@ -115,7 +115,7 @@ describe('mmu-lab run', () => {
   it('the text report states every setting the run used, as its kernel has it', () => {
     const p = cli('run', 'examples/bypass-guest-pf.mmio.yaml', '--bypass-guest-pf', 'off');
     expect(p.stdout.split('\n').slice(1, 3)).toEqual([
-      'kernel v3.0 · shadow paging · mmio_caching on (no MMIO SPTEs in v3.0) · oos_shadow on · bypass_guest_pf off',
+      'kernel v3.0 · shadow paging · mmio_caching on (no MMIO SPTEs in v3.0) · oos_shadow on · bypass_guest_pf off · vpid on',
       expect.stringMatching(/^profile westmere-2011 \(2\.93 GHz\) · maxphyaddr \d+ · 1 vCPU · \d+ memslots?$/),
     ]);
   });

@@ -31,6 +31,7 @@ const FIELD_SET: Record<CostField, true> = {
   device_userspace: true,
   host_page_fault: true,
   guest_ram_access: true,
+  tlb_walk_ref: true,
 };
 const COST_FIELDS = Object.keys(FIELD_SET) as CostField[];
 

@@ -23,7 +23,7 @@ const EXAMPLES = FILES.map((name) => {
 });
 
 /** Every key ScenarioOverrides has. */
-const KEYS: readonly (keyof ScenarioOverrides)[] = ['kernel', 'tdp', 'mmio_caching', 'bypass_guest_pf', 'oos_shadow', 'profile', 'maxphyaddr', 'memslot_count', 'cr4_smep', 'cr4_smap', 'cr4_pke', 'skip_lockless_waits'];
+const KEYS: readonly (keyof ScenarioOverrides)[] = ['kernel', 'tdp', 'mmio_caching', 'bypass_guest_pf', 'oos_shadow', 'enable_vpid', 'profile', 'maxphyaddr', 'memslot_count', 'cr4_smep', 'cr4_smap', 'cr4_pke', 'skip_lockless_waits'];
 
 /** Values of the right type for each key (some still refused, as a `compare:` variant's would be). */
 const RIGHT: Record<keyof ScenarioOverrides, fc.Arbitrary<unknown>> = {
@@ -32,6 +32,7 @@ const RIGHT: Record<keyof ScenarioOverrides, fc.Arbitrary<unknown>> = {
   mmio_caching: fc.boolean(),
   bypass_guest_pf: fc.boolean(),
   oos_shadow: fc.boolean(),
+  enable_vpid: fc.boolean(),
   profile: fc.constantFrom('westmere-2011', 'modern'),
   maxphyaddr: fc.integer({ min: 36, max: 52 }),
   memslot_count: fc.integer({ min: 1, max: 32 }),

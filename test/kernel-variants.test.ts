@@ -4,6 +4,7 @@
 //   3.0.1 vmx.c:50      `static int __read_mostly bypass_guest_pf = 1;` (no such line in 3.1.10 vmx.c)
 //   3.0.1 vmx.c:4672-3  `if (enable_ept) { bypass_guest_pf = 0;`
 //   3.0.1 mmu.c:91, 3.1.10 mmu.c:90  `static int oos_shadow = 1;`
+//   3.0.1 vmx.c:53, 3.1.10 vmx.c:52  `static int __read_mostly enable_vpid = 1;`
 //   3.1.10 mmu.c:199    `static u64 __read_mostly shadow_mmio_mask;` (3.0.1 has no MMIO SPTE)
 //   asm/kvm_host.h:47-52 CR4_RESERVED_BITS: 3.0.1 lists no X86_CR4_SMEP; 3.1.10 adds
 //                        `X86_CR4_SMEP | X86_CR4_RDWRGSFS`; neither lists SMAP or PKE;
@@ -64,8 +65,9 @@ describe('the table of modelled kernels (simulator/kvm/eras.ts)', () => {
     for (const k of KERNELS) expect(src(k, 'arch/x86/kvm/mmu.c')).toContain('static int oos_shadow = 1;');
     expect(src('v3.0', 'arch/x86/kvm/mmu.c')).not.toContain('shadow_mmio_mask');
     const [v30, v31] = ERAS as readonly KernelEra[];
-    expect(Object.keys(v30!.params).sort()).toEqual(['bypass_guest_pf', 'oos_shadow']);
-    expect(Object.keys(v31!.params)).toEqual(['oos_shadow']);
+    expect(Object.keys(v30!.params).sort()).toEqual(['bypass_guest_pf', 'enable_vpid', 'oos_shadow']);
+    expect(Object.keys(v31!.params).sort()).toEqual(['enable_vpid', 'oos_shadow']);
+    for (const k of KERNELS) expect(src(k, 'arch/x86/kvm/vmx.c')).toContain('module_param_named(vpid, enable_vpid, bool, 0444);');
     expect(v30!.mmioSpte).toBeNull();
     expect(v31!.mmioSpte).not.toBeNull();
     // The lockless walk (and its race points) only in 3.1.10.

@@ -11,6 +11,7 @@ import { DecodedInsn, decodeMov, encodeMov } from '../simulator/arch/x86/insn';
 import { FLAG_TOKENS, indexOfVpn, pagesPerLevel } from '../simulator/arch/x86/paging';
 import { frameHi, frameLo, frameOf, fromBigInt, hex64, hexNum, hiBits, toBigInt, vaHi, vaLo } from '../simulator/arch/x86/u64';
 import { ACCESS_DONE, ACCESS_EXIT, ACCESS_GUEST_PF, Cpu } from '../simulator/arch/x86/cpu';
+import { Tlb, TLB_NEHALEM } from '../simulator/arch/x86/tlb';
 import { GuestWalker, WALK_ABORTED, WALK_FAULT, WALK_OK, type WalkCpu, type WalkMemory } from '../simulator/arch/x86/walker';
 import { PFERR_PK_MASK, PFERR_FETCH_MASK as PFERR_F, PFERR_PRESENT_MASK as PFERR_P, PFERR_USER_MASK as PFERR_U, PFERR_WRITE_MASK as PFERR_W } from '../simulator/arch/x86/paging';
 
@@ -360,19 +361,19 @@ function guestOnEpt() {
 describe('Cpu.access under EPT (cpu.ts)', () => {
   it('a write and a read go through both walks; A is set at every level and D in the leaf', () => {
     const g = guestOnEpt();
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0x18, 8, PFERR_W, 0x11223344, 0x55667788)).toBe(ACCESS_DONE);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0x18, 8, PFERR_W, 0x11223344, 0x55667788, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
     g.host.read(g.frames.get(0x20)!, 0x18, 8);
     expect([g.host.lo, g.host.hi]).toEqual([0x11223344, 0x55667788]);
     expect([g.gget(0x10, indexOfVpn(g.V, 4)), g.gget(0x11, indexOfVpn(g.V, 3)), g.gget(0x12, indexOfVpn(g.V, 2)), g.gget(0x13, indexOfVpn(g.V, 1))]).toEqual([0x11027, 0x12027, 0x13027, 0x20067]);
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0x18, 4, 0, 0, 0)).toBe(ACCESS_DONE);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0x18, 4, 0, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
     expect([g.cpu.lo, g.cpu.hi]).toEqual([0x11223344, 0]);
   });
 
   it('a fetch moves no data: the last read value stays, memory is untouched', () => {
     const g = guestOnEpt();
     g.host.write(g.frames.get(0x20)!, 0, 8, 0xdeadbeef, 0xcafe);
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, 0, 0, 0)).toBe(ACCESS_DONE);
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 8, 8, PFERR_F, 0x1111, 0x2222)).toBe(ACCESS_DONE); // bytes 8-15 hold 0
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, 0, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 8, 8, PFERR_F, 0x1111, 0x2222, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE); // bytes 8-15 hold 0
     expect([g.cpu.lo, g.cpu.hi]).toEqual([0xdeadbeef, 0xcafe]);
     g.host.read(g.frames.get(0x20)!, 0, 8);
     expect([g.host.lo, g.host.hi]).toEqual([0xdeadbeef, 0xcafe]);
@@ -381,20 +382,20 @@ describe('Cpu.access under EPT (cpu.ts)', () => {
   it('the final access is checked for its own type: fetch from a non-executable EPT page exits at the data GPA', () => {
     const g = guestOnEpt();
     g.mapGfn(0x20, 3); // R W, no X
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0x40, 8, 0, 0, 0)).toBe(ACCESS_DONE);
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0x40, 8, PFERR_W, 1, 0)).toBe(ACCESS_DONE);
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0x40, 1, PFERR_F, 0, 0)).toBe(ACCESS_EXIT);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0x40, 8, 0, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0x40, 8, PFERR_W, 1, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0x40, 1, PFERR_F, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_EXIT);
     expect(g.cpu.exitGpa).toBe(0x20040);
     expect(g.cpu.ept.qualification).toBe(EPT_ACCESS_FETCH | (3 << 3) | 0x180);
     g.mapGfn(0x20, 5); // R X: a write exits
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0x48, 4, PFERR_W, 1, 0)).toBe(ACCESS_EXIT);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0x48, 4, PFERR_W, 1, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_EXIT);
     expect([g.cpu.exitGpa, g.cpu.ept.qualification]).toEqual([0x20048, EPT_ACCESS_WRITE | (5 << 3) | 0x180]);
   });
 
   it('an EPT exit while reading a guest table reports that entry\'s GPA, not a final access', () => {
     const g = guestOnEpt();
     g.mapGfn(0x12, 0); // the PD page not present in EPT
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, 0, 0, 0)).toBe(ACCESS_EXIT);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, 0, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_EXIT);
     expect(g.cpu.exitGpa).toBe(0x12000 + indexOfVpn(g.V, 2) * 8);
     expect(g.cpu.ept.qualification).toBe(EPT_ACCESS_READ | 0x80);
   });
@@ -402,7 +403,7 @@ describe('Cpu.access under EPT (cpu.ts)', () => {
   it('setting A in a guest table EPT maps read-only exits with an EPT write at that entry', () => {
     const g = guestOnEpt();
     g.mapGfn(0x13, 1); // the PT page: R only
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, 0, 0, 0)).toBe(ACCESS_EXIT);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, 0, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_EXIT);
     expect(g.cpu.exitGpa).toBe(0x13000 + indexOfVpn(g.V, 1) * 8);
     expect(g.cpu.ept.qualification).toBe(EPT_ACCESS_WRITE | (1 << 3) | 0x80);
     expect(g.gget(0x13, indexOfVpn(g.V, 1))).toBe(0x20007); // unchanged
@@ -415,15 +416,15 @@ describe('Cpu.access under EPT (cpu.ts)', () => {
     g.gput(0x13, indexOfVpn(g.V, 1), 0x20067); // P W U A D
     for (const gfn of [0x10, 0x11, 0x12]) g.gput(gfn, indexOfVpn(g.V, [4, 3, 2][gfn - 0x10]!), (gfn + 1) * 4096 + 0x27);
     for (const gfn of [0x10, 0x11, 0x12, 0x13]) g.mapGfn(gfn, 1); // every table page R only
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, PFERR_W, 5, 0)).toBe(ACCESS_DONE);
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, 0, 0, 0)).toBe(ACCESS_DONE);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, PFERR_W, 5, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 8, 0, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
     expect(g.cpu.lo).toBe(5);
   });
 
   it('a guest #PF: the walker\'s error code, no exit', () => {
     const g = guestOnEpt();
     g.gput(0x13, indexOfVpn(g.V, 1), 0x20005); // P U, read-only
-    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 4, PFERR_W | PFERR_U, 1, 0)).toBe(ACCESS_GUEST_PF);
+    expect(g.cpu.access(g.walkCpu, g.eptRoot, g.V, 0, 4, PFERR_W | PFERR_U, 1, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_GUEST_PF);
     expect(g.cpu.errorCode).toBe(PFERR_P | PFERR_W | PFERR_U);
   });
 });
@@ -452,10 +453,10 @@ const guest = (o: Partial<WalkCpu> = {}): WalkCpu => ({ cr3: 0x999000, cr0Wp: fa
 describe('Cpu.accessShadow (cpu.ts)', () => {
   it('walks from the shadow root, whatever the guest CR3, and moves the data', () => {
     const s = shadowTables(0x27, 0x67);
-    expect(s.cpu.accessShadow(guest(), s.root, s.V, 0x8, 8, PFERR_W, 0xabc, 0xdef)).toBe(ACCESS_DONE);
+    expect(s.cpu.accessShadow(guest(), s.root, s.V, 0x8, 8, PFERR_W, 0xabc, 0xdef, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
     s.host.read(s.data, 0x8, 8);
     expect([s.host.lo, s.host.hi]).toEqual([0xabc, 0xdef]);
-    expect(s.cpu.accessShadow(guest(), s.root, s.V, 0x8, 2, 0, 0, 0)).toBe(ACCESS_DONE);
+    expect(s.cpu.accessShadow(guest(), s.root, s.V, 0x8, 2, 0, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
     expect([s.cpu.lo, s.cpu.hi]).toEqual([0xabc, 0]);
   });
 
@@ -464,34 +465,34 @@ describe('Cpu.accessShadow (cpu.ts)', () => {
     // first use, and D in the leaf of a write (SDM "Accessed and Dirty Flags").
     const s = shadowTables(0x07, 0x07);
     const upper = s.upper.map((pfn, i) => s.host.entryWord(pfn, indexOfVpn(s.V, 4 - i)));
-    expect(s.cpu.accessShadow(guest(), s.root, s.V, 0, 4, 0, 0, 0)).toBe(ACCESS_DONE);
+    expect(s.cpu.accessShadow(guest(), s.root, s.V, 0, 4, 0, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
     expect(s.host.words[s.leafWord]! & 0x1ff).toBe(0x27);
     expect(upper.map((w) => s.host.words[w]! & 0xfff)).toEqual([0x27, 0x27, 0x27]);
-    expect(s.cpu.accessShadow(guest(), s.root, s.V, 0, 4, PFERR_W, 1, 0)).toBe(ACCESS_DONE);
+    expect(s.cpu.accessShadow(guest(), s.root, s.V, 0, 4, PFERR_W, 1, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
     expect(s.host.words[s.leafWord]! & 0x1ff).toBe(0x67);
   });
 
   it('CR0.WP is forced on: a supervisor write to a read-only SPTE faults even with the guest\'s WP clear', () => {
     const s = shadowTables(0x27, 0x65); // leaf P U A D, not writable
-    expect(s.cpu.accessShadow(guest({ cr0Wp: false }), s.root, s.V, 0, 4, PFERR_W, 1, 0)).toBe(ACCESS_GUEST_PF);
+    expect(s.cpu.accessShadow(guest({ cr0Wp: false }), s.root, s.V, 0, 4, PFERR_W, 1, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_GUEST_PF);
     expect(s.cpu.errorCode).toBe(PFERR_P | PFERR_W);
   });
 
   it('EFER.NX is forced on: a fetch from an NX SPTE faults with I/D even with the guest\'s NX clear', () => {
     const s = shadowTables(0x27, 0x67, 0x80000000);
-    expect(s.cpu.accessShadow(guest({ nx: false }), s.root, s.V, 0, 1, PFERR_F, 0, 0)).toBe(ACCESS_GUEST_PF);
+    expect(s.cpu.accessShadow(guest({ nx: false }), s.root, s.V, 0, 1, PFERR_F, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_GUEST_PF);
     expect(s.cpu.errorCode).toBe(PFERR_P | PFERR_F);
   });
 
   it('the guest\'s SMEP, SMAP and AC apply; its PKRU does not', () => {
     const s = shadowTables(0x27, 0x67); // a user page
-    expect(s.cpu.accessShadow(guest({ smep: true }), s.root, s.V, 0, 1, PFERR_F, 0, 0)).toBe(ACCESS_GUEST_PF);
+    expect(s.cpu.accessShadow(guest({ smep: true }), s.root, s.V, 0, 1, PFERR_F, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_GUEST_PF);
     expect(s.cpu.errorCode).toBe(PFERR_P | PFERR_F);
-    expect(s.cpu.accessShadow(guest({ smep: false }), s.root, s.V, 0, 1, PFERR_F, 0, 0)).toBe(ACCESS_DONE);
-    expect(s.cpu.accessShadow(guest({ smap: true, ac: false }), s.root, s.V, 0, 4, 0, 0, 0)).toBe(ACCESS_GUEST_PF);
+    expect(s.cpu.accessShadow(guest({ smep: false }), s.root, s.V, 0, 1, PFERR_F, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
+    expect(s.cpu.accessShadow(guest({ smap: true, ac: false }), s.root, s.V, 0, 4, 0, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_GUEST_PF);
     expect(s.cpu.errorCode).toBe(PFERR_P);
-    expect(s.cpu.accessShadow(guest({ smap: true, ac: true }), s.root, s.V, 0, 4, 0, 0, 0)).toBe(ACCESS_DONE);
-    expect(s.cpu.accessShadow(guest({ smap: false }), s.root, s.V, 0, 4, PFERR_W | PFERR_U, 1, 0)).toBe(ACCESS_DONE); // PKRU all-deny ignored
+    expect(s.cpu.accessShadow(guest({ smap: true, ac: true }), s.root, s.V, 0, 4, 0, 0, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE);
+    expect(s.cpu.accessShadow(guest({ smap: false }), s.root, s.V, 0, 4, PFERR_W | PFERR_U, 1, 0, new Tlb(TLB_NEHALEM), 1)).toBe(ACCESS_DONE); // PKRU all-deny ignored
   });
 });
 

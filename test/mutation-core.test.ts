@@ -508,12 +508,14 @@ function bareKvm(o: { kernel?: 'v3.0' | 'v3.1'; tdp?: boolean; bypass?: boolean;
     tdp: o.tdp ?? true,
     mmioCaching: o.mmioCaching ?? true,
     oosShadow: true,
+    enableVpid: true,
     bypassGuestPf: o.bypass ?? true,
     maxphyaddr: 40,
     cost: W,
     traceCapacity: 100,
     vcpus: o.vcpus ?? 1,
     callPaths: true,
+    fastPaths: true,
   });
 }
 

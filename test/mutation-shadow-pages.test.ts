@@ -43,18 +43,15 @@ workload:
   const kvm = m.kvm;
   const v = kvm.vcpus[0]!;
   const log: string[] = [];
-  const trace = kvm.trace;
-  const emit = trace.emit.bind(trace);
-  trace.emit = (id: number, vcpu: number, line: number, cycles: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0) => {
+  kvm.trace.observe(({ id, args: [a0, , a2, a3] }) => {
     const name = EVENT_LIST[id]!.name;
     if (LOGGED.has(name)) {
       if (name === 'kvm_flush_remote_tlbs') log.push('flush');
-      else if (name === 'kvm_mmu_get_page') log.push(`get 0x${a0.toString(16)} ${a3 ? 'new' : 'old'}`);
-      else if (name === 'kvm_mmu_delay_free_pages') log.push(`delay 0x${a0.toString(16)} ${a2}`);
-      else log.push(`zap 0x${a0.toString(16)}`);
+      else if (name === 'kvm_mmu_get_page') log.push(`get 0x${a0!.toString(16)} ${a3 ? 'new' : 'old'}`);
+      else if (name === 'kvm_mmu_delay_free_pages') log.push(`delay 0x${a0!.toString(16)} ${a2}`);
+      else log.push(`zap 0x${a0!.toString(16)}`);
     }
-    emit(id, vcpu, line, cycles, a0, a1, a2, a3, a4, a5);
-  };
+  });
   // The machine built vCPU 0's root for the guest's CR3 (page id 0). Drop it (mmu_free_roots:
   // `--sp->root_count`) and zap it, so that every test starts with no shadow page at all.
   const sp = kvm.sp;

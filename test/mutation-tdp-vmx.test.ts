@@ -96,12 +96,7 @@ function env(yaml: string): Env {
   const v = kvm.vcpus[0]!;
   const ev: Ev[] = [];
   const log: string[] = [];
-  const emit = kvm.trace.emit.bind(kvm.trace);
-  kvm.trace.emit = (id: number, vcpu: number, line: number, cycles: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0) => {
-    const args = [a0, a1, a2, a3, a4, a5];
-    ev.push({ id, args });
-    emit(id, vcpu, line, cycles, a0, a1, a2, a3, a4, a5);
-  };
+  kvm.trace.observe(({ id, args }) => ev.push({ id, args }));
   kvm.races = {
     point(vc, point, level) {
       log.push(`point ${vc.id}:${point}:${level}`);
@@ -920,14 +915,12 @@ workload:
       const leaf = gp[gp.length - 1]!;
       const pfn = hostPfn(kvm, Math.floor(leaf.gpa / 4096));
       let changed = false;
-      const emit = kvm.trace.emit;
-      kvm.trace.emit = (id: number, ...rest: number[]) => {
-        emit(id, ...(rest as [number, number, number]));
-        if (!changed && id === E.kvm_mmu_paging_element && rest[5] === 1) {
+      kvm.trace.observe(({ id, args: a }) => {
+        if (!changed && id === E.kvm_mmu_paging_element && a[2] === 1) {
           changed = true; // another vCPU writes the gPTE: an ignored bit (low: AVL bit 9; high: bit 52)
           kvm.host.write(pfn, leaf.gpa % 4096, 8, half === 0 ? (leaf.lo | 0x200) >>> 0 : leaf.lo, half === 1 ? (leaf.hi | 0x100000) >>> 0 : leaf.hi);
         }
-      };
+      });
       const w = new KvmWalker(kvm);
       expect(w.gvaToGpa(v, AD_VPN, 0, 0)).toBe(true);
       const pe = args(e, E.kvm_mmu_paging_element, 3);

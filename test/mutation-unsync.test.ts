@@ -64,13 +64,10 @@ workload:
   const byId = new Map<number, string>();
   const byKey = new Map<number | string, string>();
   const syncResult = new Map<number, number>();
-  const trace = kvm.trace;
-  const emit = trace.emit.bind(trace);
-  trace.emit = (id: number, vcpu: number, line: number, cycles: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0) => {
+  kvm.trace.observe(({ id, args: [a0, a1] }) => {
     const name = EVENT_LIST[id]!.name;
-    if (LOGGED.has(name)) log.push(name === 'kvm_flush_remote_tlbs' ? name : `${name} ${byKey.get(`${a0}/${a1 & ~ROLE_INVALID}`) ?? a0}`);
-    emit(id, vcpu, line, cycles, a0, a1, a2, a3, a4, a5);
-  };
+    if (LOGGED.has(name)) log.push(name === 'kvm_flush_remote_tlbs' ? name : `${name} ${byKey.get(`${a0}/${a1! & ~ROLE_INVALID}`) ?? a0}`);
+  });
   const rmap = kvm.rmap;
   const wp = rmap.writeProtect.bind(rmap);
   rmap.writeProtect = (vc: Vcpu, gfn: number) => {

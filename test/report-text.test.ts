@@ -25,6 +25,7 @@ function smallRun(over: Partial<RunResult> = {}): RunResult {
     mmio_caching: true,
     bypass_guest_pf: false,
     oos_shadow: true,
+    enable_vpid: true,
     profile: 'westmere-2011',
     maxphyaddr: 40,
     vcpus: 1,
@@ -266,7 +267,7 @@ describe('the other sections', () => {
     const t = lines(text);
     expect(t[0]).toBe('Scenario warm-mmio (examples/warm.mmio.yaml)');
     // 3.1.10 has no bypass_guest_pf (the MMIO series removed it from vmx.c); oos_shadow is mmu.c:90.
-    expect(t[1]).toBe('kernel v3.1 · EPT (tdp) · mmio_caching on · oos_shadow on · bypass_guest_pf none in v3.1');
+    expect(t[1]).toBe('kernel v3.1 · EPT (tdp) · mmio_caching on · oos_shadow on · bypass_guest_pf none in v3.1 · vpid on');
     expect(t[2]).toBe(`profile westmere-2011 (2 GHz) · maxphyaddr 40 · 1 vCPU · ${smallRun().memslots} memslot${smallRun().memslots === 1 ? '' : 's'}`);
     const shadow = lines(
       formatRunText(
@@ -274,11 +275,11 @@ describe('the other sections', () => {
       ),
     );
     // 3.0.1 has no MMIO SPTE (mmio_caching changes nothing there); vmx.c:50 bypass_guest_pf = 1.
-    expect(shadow[1]).toBe('kernel v3.0 · shadow paging · mmio_caching off (no MMIO SPTEs in v3.0) · oos_shadow on · bypass_guest_pf on');
+    expect(shadow[1]).toBe('kernel v3.0 · shadow paging · mmio_caching off (no MMIO SPTEs in v3.0) · oos_shadow on · bypass_guest_pf on · vpid on');
     expect(shadow[2]).toBe('profile westmere-2011 (2.93 GHz) · maxphyaddr 40 · 2 vCPUs · 3 memslots');
     // 3.0.1 vmx.c:4673 `bypass_guest_pf = 0;` when EPT is enabled.
     const ept30 = lines(formatRunText(smallRun({ kernel: 'v3.0', tdp: true, bypass_guest_pf: false })));
-    expect(ept30[1]).toBe('kernel v3.0 · EPT (tdp) · mmio_caching on (no MMIO SPTEs in v3.0) · oos_shadow on · bypass_guest_pf off (EPT forces it off)');
+    expect(ept30[1]).toBe('kernel v3.0 · EPT (tdp) · mmio_caching on (no MMIO SPTEs in v3.0) · oos_shadow on · bypass_guest_pf off (EPT forces it off) · vpid on');
   });
 
   it('puts the sections in order', () => {

@@ -195,7 +195,7 @@ describe('parseScenario: the full example', () => {
     expect(s.name).toBe('Doorbell writes to an emulated NIC');
     expect(s.kernel).toBe('v3.1');
     expect(s.host).toEqual({ maxphyaddr: 40, profile: 'westmere-2011' });
-    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true });
+    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true, enable_vpid: true });
     expect(s.scheduler).toEqual({ seed: 1, preempt: 0 });
   });
 
@@ -296,7 +296,7 @@ workload:
     expect(s.name).toBe('minimal');
     expect(s.kernel).toBe('v3.1');
     expect(s.host).toEqual({ maxphyaddr: 40, profile: 'westmere-2011' });
-    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true });
+    expect(s.mmu).toEqual({ tdp: true, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true, enable_vpid: true });
     expect(s.scheduler).toEqual({ seed: 1, preempt: 0 });
     expect(s.devices).toEqual([]);
     expect(s.expect).toEqual([]);
@@ -369,7 +369,7 @@ describe('parseScenario: shadow paging', () => {
   const s = ok(SHADOW);
 
   it('reads the mmu settings and the new CPU state', () => {
-    expect(s.mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: true, oos_shadow: true });
+    expect(s.mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: true, oos_shadow: true, enable_vpid: true });
     expect(s.guest.cpu).toEqual({
       cr0_wp: true, efer_nx: false, cpl: 3, cr4_smep: true, cr4_smap: true, cr4_pke: false, pkru: 0xc, eflags_ac: true,
     });
@@ -462,10 +462,10 @@ describe('parseScenario: shadow paging', () => {
   });
 
   it('defaults bypass_guest_pf to null and accepts false anywhere, true with v3.0 shadow paging', () => {
-    expect(ok(replaced('memslots:\n', 'mmu: { tdp: false }\nmemslots:\n')).mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true });
+    expect(ok(replaced('memslots:\n', 'mmu: { tdp: false }\nmemslots:\n')).mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true, enable_vpid: true });
     expect(ok(replaced('memslots:\n', 'mmu: { bypass_guest_pf: false }\nmemslots:\n')).mmu.bypass_guest_pf).toBe(false);
     const v30 = ok(replaced('memslots:\n', 'kernel: v3.0\nmmu: { tdp: false, bypass_guest_pf: true }\nmemslots:\n'));
-    expect(v30.mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: true, oos_shadow: true });
+    expect(v30.mmu).toEqual({ tdp: false, mmio_caching: true, bypass_guest_pf: true, oos_shadow: true, enable_vpid: true });
   });
 });
 

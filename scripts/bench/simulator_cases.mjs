@@ -34,24 +34,49 @@ function coldReads(ops) {
 
 const mode = (tdp) => (tdp ? 'EPT' : 'shadow');
 
+// The TLB-miss rows read more 4K pages, in turn, than the westmere-2011 profile's TLB can hold
+// (docs/cost-model.md "The TLB", Nehalem: 64 + 512 4K entries, 16 and 128 sets of 4 ways): 1024 pages
+// put 8 on each set of either level, so with LRU every read misses both and walks. Mapped with 4K
+// guest pages, so that neither the guest's nor EPT's page size makes an entry cover more than one.
+const MISS_PAGES = 1024;
+const MISS_GVA = 0xffff888000000000n;
+const MISS_MAPPING = `    - { gva: 0x${MISS_GVA.toString(16)}, gpa: 0x1000000, size: 4M, page: 4K, flags: "p w a d nx" }\n`;
+const missReads = (indent) => {
+  let s = '';
+  for (let i = 0; i < MISS_PAGES; i++) s += `${indent}- { read: 0x${(MISS_GVA + BigInt(i) * 4096n).toString(16)}, size: 8 }\n`;
+  return s;
+};
+
 /**
  * The cases, for the operation counts `n` ({ ram, mmio, cold, memslot }). Each: id (stable, for the
  * JSON and docs/performance.md), label, group, baseline (the id of the row its ratio is taken to),
  * ops, text (the scenario), options (RunOptions); baselineOptions when the baseline is this scenario
- * with other options. The baseline runs alongside the case round by round (bench.mjs).
+ * with other options; warmSteps when the first steps prepare the operation and belong to the setup. The baseline runs alongside the case round by round (bench.mjs).
  */
 export function simulatorCases(n) {
   const cases = [];
   for (const tdp of [true, false]) {
-    // No TLB is modelled yet: every access walks, so the "TLB hit" and "TLB miss" rows are one row
-    // until the CPU model has a TLB (issue 15 item 1); the id leaves room for the split.
+    // After the first read, every read hits the vCPU's TLB.
     cases.push({
-      id: `ram/${mode(tdp).toLowerCase()}`,
+      id: `ram/${mode(tdp).toLowerCase()}/tlb-hit`,
       group: 'Non-exiting guest accesses',
-      label: `RAM read, ${mode(tdp)} (TLB hit and miss not split: no TLB modelled yet, every access walks)`,
+      label: `RAM read, ${mode(tdp)}, TLB hit (one page read again and again)`,
       baseline: tdp ? 'bare/walk-2d' : 'bare/walk-1d',
       ops: n.ram,
       text: header('v3.1', tdp) + loop(n.ram, 1, RAM_READ),
+    });
+  }
+  for (const tdp of [true, false]) {
+    // Reads of MISS_PAGES pages in turn, faulted in by a first pass (warmSteps: taken off with the setup).
+    const ops = MISS_PAGES * Math.max(1, Math.round(n.ram / MISS_PAGES));
+    cases.push({
+      id: `ram/${mode(tdp).toLowerCase()}/tlb-miss`,
+      group: 'Non-exiting guest accesses',
+      label: `RAM read, ${mode(tdp)}, TLB miss (${MISS_PAGES} 4K pages read in turn, already faulted in: each read walks)`,
+      baseline: tdp ? 'bare/walk-2d' : 'bare/walk-1d',
+      ops,
+      warmSteps: MISS_PAGES,
+      text: header('v3.1', tdp, MISS_MAPPING) + `workload:\n${missReads('  ')}  - repeat: ${ops / MISS_PAGES}\n    steps:\n${missReads('      ')}`,
     });
   }
   const mmio = [
@@ -106,7 +131,7 @@ export function simulatorCases(n) {
     id: 'call-paths/ram/ept',
     group: 'Call-path attribution',
     label: 'RAM read, EPT, with call paths',
-    baseline: 'ram/ept',
+    baseline: 'ram/ept/tlb-hit',
     ops: n.ram,
     text: header('v3.1', true) + loop(n.ram, 1, RAM_READ),
     options: { callPaths: true },

@@ -1,4 +1,4 @@
-// `mmu-lab run FILE... [--json | --folded | --trace-cmd [-e EVENT]...] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace] [--call-paths]`
+// `mmu-lab run FILE... [--json | --folded | --trace-cmd [-e EVENT]...] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace] [--call-paths] [--no-fast-paths]`
 // `mmu-lab compare FILE [--kernels v3.0,v3.1] [--tdp on,off] [--json]`
 // The only simulator module that touches Node: it reads files and prints. Exit status: 0 when every
 // expectation holds, 1 when one fails, 2 for bad input (the worst over all files).
@@ -32,7 +32,7 @@ function flagsText(o: ScenarioOverrides): string {
 }
 
 const USAGE = `usage: mmu-lab run FILE... [--json | --folded] [--kernel v3.0|v3.1] [--tdp on|off] [--bypass-guest-pf on|off] [--accesses] [--trace]
-                    [--call-paths] [--trace-cmd [-e EVENT]...]
+                    [--call-paths] [--trace-cmd [-e EVENT]...] [--no-fast-paths]
        mmu-lab compare FILE [--kernels ${KERNELS.join(',')}] [--tdp on,off] [--json]
          (compare: the file's compare: variants; with --kernels/--tdp, or when it has none, the file
          under each kernel (default: all) in each MMU mode (default: the file's own))
@@ -44,6 +44,8 @@ interface Args {
   /** Print the run's folded call stacks (flamegraph.pl input) instead of the report. */
   folded: boolean;
   accesses: boolean;
+  /** False with --no-fast-paths: every access through the full model (the reference for the fast paths). */
+  fastPaths: boolean;
   /** Attribute the cycles to kernel call paths: the report's `flame` in --json (--folded implies it). */
   callPaths: boolean;
   /** Include the trace events (the last 10,000) in --json output; otherwise only their totals. */
@@ -58,13 +60,14 @@ interface Args {
 function parseArgs(argv: string[]): Args | string {
   const [cmd, ...rest] = argv;
   if (cmd !== 'run') return USAGE;
-  const a: Args = { files: [], json: false, folded: false, accesses: false, callPaths: false, trace: false, traceCmd: false, events: [], overrides: {} };
+  const a: Args = { files: [], json: false, folded: false, accesses: false, fastPaths: true, callPaths: false, trace: false, traceCmd: false, events: [], overrides: {} };
   for (let i = 0; i < rest.length; i++) {
     const s = rest[i]!;
     if (s === '--json') a.json = true;
     else if (s === '--folded') a.folded = true;
     else if (s === '--accesses') a.accesses = true;
     else if (s === '--call-paths') a.callPaths = true;
+    else if (s === '--no-fast-paths') a.fastPaths = false;
     else if (s === '--trace') a.trace = true;
     else if (s === '--trace-cmd') a.traceCmd = true;
     else if (s === '-e') {
@@ -197,7 +200,7 @@ async function main(argv: string[]): Promise<number> {
       continue;
     }
     try {
-      const r = runScenario(read.scenario, { overrides: args.overrides, accesses: args.accesses, callPaths: args.callPaths || args.folded });
+      const r = runScenario(read.scenario, { overrides: args.overrides, accesses: args.accesses, fastPaths: args.fastPaths, callPaths: args.callPaths || args.folded });
       if (!args.trace && !args.traceCmd) r.trace.events = [];
       if (args.traceCmd) writeOut(formatTraceCmd(r, selectTracepoints(args.events) as Set<string>));
       else if (args.folded) writeOut(foldedStacks(r.flame!.all).map((l) => l + '\n').join(''));

@@ -57,6 +57,8 @@ export interface CostProfile {
   shadow_page_zap: number;
   /** kvm_flush_remote_tlbs: requests plus IPIs plus the TLB refill they cause. */
   remote_tlb_flush: number;
+  /** One memory reference of the CPU's page walk after a TLB miss (a 2D walk makes up to 24). */
+  tlb_walk_ref: number;
   /** Decoding one instruction in the emulator (the instruction fetch's walk and lookup are charged apart). */
   emulate_decode: number;
   /** Executing one decoded instruction in the emulator, including writeback. */

@@ -31,6 +31,7 @@ const WESTMERE_2011: CostProfile = {
   device_userspace: 40000, // [D] perf kvm stat EPT_MISCONFIG to QEMU avg 13–37 µs [V] (§2.2): 15 µs x 2.93 GHz minus the in-kernel part
   host_page_fault: 8000, // [D] perf kvm stat EPT_VIOLATION avg 3–9 µs [V] (§2.2): 3 µs x 2.93 GHz minus the rest of the fault path
   guest_ram_access: 5, // estimate: an L1-hit load with a TLB hit (Nehalem L1D load-to-use 4 cyc, not in the anchors)
+  tlb_walk_ref: 10, // estimate: one paging-structure read hitting L2 (Nehalem L2 ~10 cyc, not in the anchors); a cached 4-level walk "20-50 cyc" [U] (cost-model.md)
 };
 
 /** Skylake-SP host; TSC rate of the Xeon Platinum 8168 (2.7 GHz nominal) behind the SKX exit figures. */
@@ -57,6 +58,7 @@ const MODERN: CostProfile = {
   device_userspace: 34000, // [D] nested inl_from_qemu - inl_from_kernel = 31,529 cyc (§2.3) + device model; perf avg 13–37 µs [V] (§2.2)
   host_page_fault: 7500, // [D] perf kvm stat EPT_VIOLATION avg 3–9 µs [V] (§2.2): 3 µs x 2.7 GHz minus the rest of the fault path
   guest_ram_access: 5, // estimate: an L1-hit load with a TLB hit (Skylake L1D load-to-use 4–5 cyc, not in the anchors)
+  tlb_walk_ref: 14, // estimate: one paging-structure read hitting L2 (Skylake-SP L2 ~14 cyc, not in the anchors); "20-50 cyc" per cached 4-level walk [U]
 };
 
 export const PROFILES_BY_NAME: Record<ProfileName, CostProfile> = {

@@ -11,8 +11,8 @@ export interface KernelLine {
 }
 
 /** Settings of `mmu:` that are module parameters of some kernels. */
-export type ModuleParam = 'bypass_guest_pf' | 'oos_shadow';
-export const MODULE_PARAMS: readonly ModuleParam[] = ['bypass_guest_pf', 'oos_shadow'];
+export type ModuleParam = 'bypass_guest_pf' | 'oos_shadow' | 'enable_vpid';
+export const MODULE_PARAMS: readonly ModuleParam[] = ['bypass_guest_pf', 'oos_shadow', 'enable_vpid'];
 
 /** Guest CR4 bits a scenario can set (guest.cpu). */
 export type GuestCr4Bit = 'cr4_smep' | 'cr4_smap' | 'cr4_pke';
@@ -57,6 +57,7 @@ export const ERAS = [
     params: {
       bypass_guest_pf: { file: 'arch/x86/kvm/vmx.c', line: 50, text: 'static int __read_mostly bypass_guest_pf = 1;' },
       oos_shadow: { file: 'arch/x86/kvm/mmu.c', line: 91, text: 'static int oos_shadow = 1;' },
+      enable_vpid: { file: 'arch/x86/kvm/vmx.c', line: 53, text: 'static int __read_mostly enable_vpid = 1;' },
     },
     bypassOffWithEpt: { file: 'arch/x86/kvm/vmx.c', line: 4673, text: 'bypass_guest_pf = 0;' },
     gone: {},
@@ -73,6 +74,7 @@ export const ERAS = [
     tree: 'linux-3.1.10',
     params: {
       oos_shadow: { file: 'arch/x86/kvm/mmu.c', line: 90, text: 'static int oos_shadow = 1;' },
+      enable_vpid: { file: 'arch/x86/kvm/vmx.c', line: 52, text: 'static int __read_mostly enable_vpid = 1;' },
     },
     bypassOffWithEpt: null,
     gone: { bypass_guest_pf: 'the 2011 MMIO series removed it from vmx.c' },

@@ -21,6 +21,8 @@ import { Vcpu } from './vcpu';
 import { Srcu } from './srcu';
 import { MemslotUpdate } from './memslot_update';
 import { FAULT_CLASSES } from './fault_class';
+import { Tlb, TLB_BY_PROFILE } from '../arch/x86/tlb';
+import { WalkMemo } from './mmu/walk_memo';
 
 /** What the scheduler offers the fault paths: a chance to let another vCPU run at a race point. */
 export interface RaceHooks {
@@ -35,6 +37,8 @@ export interface KvmConfig {
   mmioCaching: boolean;
   /** mmu.c's oos_shadow module parameter (default 1). */
   oosShadow: boolean;
+  /** vmx.c's enable_vpid module parameter (default 1). */
+  enableVpid: boolean;
   bypassGuestPf: boolean;
   maxphyaddr: number;
   cost: CostProfile;
@@ -42,6 +46,8 @@ export interface KvmConfig {
   vcpus: number;
   /** Attribute charges to call paths (RunOptions.callPaths). */
   callPaths: boolean;
+  /** Take the fast paths (RunOptions.fastPaths). */
+  fastPaths: boolean;
 }
 
 export class Kvm {
@@ -68,6 +74,12 @@ export class Kvm {
   readonly bypassGuestPf: boolean;
   /** oos_shadow: a last-level guest page table KVM shadows may be left writable and go unsync. */
   readonly oosShadow: boolean;
+  /** enable_vpid: each vCPU runs with its own VPID (allocate_vpid), so its TLB entries survive exits. */
+  readonly enableVpid: boolean;
+  /** Fast paths on (RunOptions.fastPaths): each must leave the report byte-identical. */
+  readonly fastPaths: boolean;
+  /** KVM's software guest walks, remembered and replayed (a fast path; null with fast paths off). */
+  readonly walkMemo: WalkMemo | null;
   /** The cover letter's runtime switch for MMIO SPTEs (see docs/decisions.md). */
   mmioCaching: boolean;
   /** kvm->arch.reader_counter: lockless walkers inside the shadow tables (2011 RCU scheme). */
@@ -88,6 +100,9 @@ export class Kvm {
     this.tdp = cfg.tdp;
     this.mmioCaching = cfg.mmioCaching;
     this.oosShadow = cfg.oosShadow;
+    this.enableVpid = cfg.enableVpid;
+    this.fastPaths = cfg.fastPaths;
+    this.walkMemo = cfg.fastPaths ? new WalkMemo() : null;
     this.cost = cfg.cost;
     this.host = new HostMemory(cfg.maxphyaddr);
     this.bypassGuestPf = !cfg.tdp && cfg.kernel === 'v3.0' && cfg.bypassGuestPf;
@@ -95,7 +110,12 @@ export class Kvm {
     this.acct = new Accounting(cfg.cost, cfg.callPaths);
     this.cp = this.acct.paths;
     this.trace = new TraceBuffer(cfg.traceCapacity);
-    for (let i = 0; i < cfg.vcpus; i++) this.vcpus.push(new Vcpu(i, this.cp));
+    for (let i = 0; i < cfg.vcpus; i++) {
+      const v = new Vcpu(i, this.cp, new Tlb(TLB_BY_PROFILE[cfg.cost.name]));
+      // allocate_vpid: find_first_zero_bit over a bitmap whose bit 0 is reserved for the host (§19.1).
+      v.vpid = cfg.enableVpid ? i + 1 : 0;
+      this.vcpus.push(v);
+    }
     this.srcu = new Srcu(cfg.vcpus);
     this.sp = new ShadowPages(this);
     this.rmap = new Rmap(this);
@@ -104,6 +124,17 @@ export class Kvm {
   /** Does this era install MMIO SPTEs right now? (v3.1 with the runtime switch on.) */
   get mmioSptesEnabled(): boolean {
     return this.fmt.hasMmioSpte && this.mmioCaching;
+  }
+
+  /** Fast path: host memory may grow at once to what the memslots and the shadow-page budget can
+   *  use, so that a run faulting in its RAM does not copy the arena at each doubling. Called where
+   *  the budget is set (kvm_mmu_change_mmu_pages at each memslot commit). */
+  expectHostFrames(): void {
+    if (!this.fastPaths) return;
+    let pages = this.sp.nMax;
+    const ms = this.memslots;
+    for (let i = 0; i < ms.nmemslots; i++) pages += ms.slots[i]?.npages ?? 0;
+    this.host.expect(pages);
   }
 
   allocHostFrame(): number {
@@ -124,10 +155,17 @@ export class Kvm {
    */
   gfnToMemslot(vcpu: Vcpu, gfn: number): Memslot | null {
     const before = this.memslots.compares;
-    const found = this.memslots.lookup(gfn);
+    const found = this.fastPaths ? this.memslots.lookupMemo(gfn) : this.memslots.lookup(gfn);
     // gfn_to_memslot -> __gfn_to_memslot, the linear scan (3.0.1 kvm_main.c:941, 3.1.10:964)
     this.chargeSearch(vcpu, this.memslots.compares - before, found !== null, vcpu.path.at2(F.gfn_to_memslot, F.__gfn_to_memslot));
     return found !== null && found.invalid ? null : found;
+  }
+
+  /** gfnToMemslot's effects for a search that compared `compares` entries and found a valid slot:
+   *  what a replayed walk (mmu/walk_memo.ts) does instead of searching again. */
+  replayMemslotHit(vcpu: Vcpu, compares: number): void {
+    this.memslots.compares += compares;
+    this.chargeSearch(vcpu, compares, true, vcpu.path.at2(F.gfn_to_memslot, F.__gfn_to_memslot));
   }
 
   /** Count and charge one memslot search of `compares` entries. */
@@ -160,8 +198,7 @@ export class Kvm {
 
   /** Store an SPTE (__set_spte / mmu_spte_set) at word index `w` of host memory. */
   setSpte(vcpu: Vcpu, w: number, lo: number, hi: number): void {
-    this.host.words[w] = lo;
-    this.host.words[w + 1] = hi;
+    this.host.store(w, lo, hi);
     this.stats[S.sptes_written]!++;
     this.acct.charge(vcpu, C.spte_write, this.cost.spte_write);
   }
@@ -169,17 +206,33 @@ export class Kvm {
   /** Clear an SPTE while zapping (cost is part of the zap): to 0, or to the trap value in v3.0 with
    *  bypass_guest_pf (drop_spte(..., shadow_trap_nonpresent_pte)). */
   clearSpte(w: number): void {
-    this.host.words[w] = this.fmt.trapLo;
-    this.host.words[w + 1] = this.fmt.trapHi;
+    this.host.store(w, this.fmt.trapLo, this.fmt.trapHi);
     this.stats[S.sptes_written]!++;
+  }
+
+  /** kvm_mmu_flush_tlb: `++vcpu->stat.tlb_flush; kvm_make_request(KVM_REQ_TLB_FLUSH, vcpu);`
+   *  (docs/kernel-paths.md §19.6); the request is served at the vCPU's next entry (§19.5). */
+  mmuFlushTlb(vcpu: Vcpu): void {
+    this.stats[S.tlb_flush]!++;
+    vcpu.tlbFlushRequested = true;
+  }
+
+  /** vmx_flush_tlb (docs/kernel-paths.md §19.4): INVVPID single-context of the vCPU's VPID (none with
+   *  VPID 0: vpid_sync_vcpu_single returns) and, under EPT, INVEPT single-context of its EPTP when its
+   *  root is valid. */
+  vmxFlushTlb(vcpu: Vcpu): void {
+    if (vcpu.vpid !== 0) vcpu.tlb.flushTag(vcpu.vpid);
+    if (this.tdp && vcpu.root >= 0) vcpu.tlb.flushEptp(this.sp.pfn[vcpu.root]!);
   }
 
   /** kvm_flush_remote_tlbs: ++remote_tlb_flush and a flush request to every vCPU. */
   flushRemoteTlbs(vcpu: Vcpu): void {
+    // make_all_cpus_request(kvm, KVM_REQ_TLB_FLUSH): every vCPU, the caller's included (§19.6).
+    for (let w = 0; w < this.vcpus.length; w++) this.vcpus[w]!.tlbFlushRequested = true;
     // `if (make_all_cpus_request(kvm, KVM_REQ_TLB_FLUSH)) ++kvm->stat.remote_tlb_flush;`: every vCPU
     // gets the request, but only an IPI to another CPU running a vCPU in guest mode
     // (`cpu != me && kvm_vcpu_exiting_guest_mode(vcpu) != OUTSIDE_GUEST_MODE`) counts, and costs.
-    this.trace.emit(E.kvm_flush_remote_tlbs, vcpu.id, vcpu.line, vcpu.clock);
+    this.trace.emit(E.kvm_flush_remote_tlbs, vcpu, vcpu.line);
     if (!this.otherVcpuInGuestMode(vcpu)) return;
     this.stats[S.remote_tlb_flush]!++;
     this.acct.chargeAt(vcpu, C.shadow_page, this.cost.remote_tlb_flush, vcpu.path.at(F.kvm_flush_remote_tlbs));

@@ -96,7 +96,12 @@ export class MemslotUpdate {
         // with `new` (base_gfn from the request, npages 0) in the slot's entry.
         kvm.memslots.install(new Memslot(this.id, this.gfn, 0));
         kvm.stats[S.memslot_updates]!++;
-        kvm.trace.emit(E.kvm_set_memory_region, vcpu.id, vcpu.line, vcpu.clock, this.id, this.gfn * 4096, 0, kvm.memslots.generation);
+        const tr = kvm.trace, args = tr.args, at = tr.at;
+        args[at] = this.id;
+        args[at + 1] = this.gfn * 4096;
+        args[at + 2] = 0;
+        args[at + 3] = kvm.memslots.generation;
+        tr.emit(E.kvm_set_memory_region, vcpu, vcpu.line);
         this.phase = PH_DEL_COMMIT;
         return this.synchronize(kvm, vcpu);
       }
@@ -134,7 +139,12 @@ export class MemslotUpdate {
     // slot is published.
     kvm.memslots.install(new Memslot(id, gfn, npages));
     kvm.stats[S.memslot_updates]!++;
-    kvm.trace.emit(E.kvm_set_memory_region, vcpu.id, vcpu.line, vcpu.clock, id, gpa, npages, kvm.memslots.generation);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = id;
+    args[at + 1] = gpa;
+    args[at + 2] = npages;
+    args[at + 3] = kvm.memslots.generation;
+    tr.emit(E.kvm_set_memory_region, vcpu, vcpu.line);
     this.phase = PH_ADD_COMMIT;
     return this.synchronize(kvm, vcpu);
   }
@@ -178,7 +188,10 @@ export class MemslotUpdate {
     }
     this.syncing = true;
     kvm.stats[S.srcu_waits]!++;
-    kvm.trace.emit(E.srcu_synchronize_wait, vcpu.id, vcpu.line, vcpu.clock, readers, kvm.srcu.pendingReader());
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = readers;
+    args[at + 1] = kvm.srcu.pendingReader();
+    tr.emit(E.srcu_synchronize_wait, vcpu, vcpu.line);
     return MEMSLOT_WAITING;
   }
 
@@ -205,6 +218,7 @@ export function kvmArchCommitMemoryRegion(kvm: Kvm, vcpu: Vcpu, slot: number): v
 function kvmArchCommitMemoryRegionInner(kvm: Kvm, vcpu: Vcpu, slot: number): void {
   kvm.acct.charge(vcpu, C.mmu_lock, kvm.cost.mmu_lock);
   kvm.sp.changeMmuPages(vcpu.id);
+  kvm.expectHostFrames();
   kvmMmuSlotRemoveWriteAccess(kvm, vcpu, slot);
 }
 
@@ -292,6 +306,8 @@ function kvmMmuZapAllInner(kvm: Kvm, vcpu: Vcpu): void {
       }
     }
   }
-  kvm.trace.emit(E.kvm_mmu_zap_all, vcpu.id, vcpu.line, vcpu.clock, before);
+  const tr = kvm.trace, args = tr.args, at = tr.at;
+  args[at] = before;
+  tr.emit(E.kvm_mmu_zap_all, vcpu, vcpu.line);
   kvm.sp.commitZap(vcpu.id, invalid);
 }

@@ -20,7 +20,9 @@ export const TSS_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 0;
 export const APIC_ACCESS_PAGE_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 1;
 export const IDENTITY_PAGETABLE_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 2;
 
-const CHUNK_SHIFT = 9; // host pfns are tracked in chunks of 512 gfns, allocated when first touched
+const CHUNK_SHIFT = 9;
+/** Searches Memslots.lookupMemo keeps. */
+const MEMO_ENTRIES = 16; // host pfns are tracked in chunks of 512 gfns, allocated when first touched
 
 export class Memslot {
   /** Host pfn behind each gfn, 0 until the page is first faulted in (get_user_pages). */
@@ -78,6 +80,32 @@ export class Memslots {
     }
     return null;
   }
+
+  /**
+   * lookup() remembered (a fast path, Kvm.fastPaths): a search's result and comparisons depend only
+   * on the array, which changes only through install() and publish(), and each moves `generation`.
+   * A few searches are kept, by gfn, each valid for the generation it was made in; a remembered one
+   * counts its comparisons as the search would.
+   */
+  lookupMemo(gfn: number): Memslot | null {
+    const e = gfn & (MEMO_ENTRIES - 1);
+    if (this.memoGen[e] === this.generation && this.memoGfn[e] === gfn) {
+      this.compares += this.memoCompares[e]!;
+      return this.memoSlot[e]!;
+    }
+    const before = this.compares;
+    const found = this.lookup(gfn);
+    this.memoGfn[e] = gfn;
+    this.memoGen[e] = this.generation;
+    this.memoCompares[e] = this.compares - before;
+    this.memoSlot[e] = found;
+    return found;
+  }
+
+  private readonly memoGfn = new Float64Array(MEMO_ENTRIES);
+  private readonly memoGen = new Float64Array(MEMO_ENTRIES).fill(-1);
+  private readonly memoCompares = new Int32Array(MEMO_ENTRIES);
+  private readonly memoSlot: (Memslot | null)[] = new Array<Memslot | null>(MEMO_ENTRIES).fill(null);
 
   /** kvm_is_visible_gfn (kvm_main.c, 3.0.1 and 3.1.10): `for (i = 0; i < KVM_MEMORY_SLOTS; ++i)`,
    *  skipping `memslot->flags & KVM_MEMSLOT_INVALID`: the user slots only, whatever nmemslots is. */

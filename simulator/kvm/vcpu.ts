@@ -2,6 +2,7 @@
 // MMU state (the root, pending requests, the MMIO info cache of the 2011 series), and its clock.
 
 import { CallPath, type CallCursor } from '../cost/call_path';
+import { Tlb, TLB_NEHALEM } from '../arch/x86/tlb';
 
 export const X86_CR0_PE = 1 << 0;
 export const X86_CR0_WP = 1 << 16;
@@ -45,6 +46,11 @@ export class Vcpu {
   guestFault = false;
   guestFaultCode = 0;
 
+  /** vmx->vpid: 1, 2, ... in creation order (allocate_vpid), 0 with enable_vpid off (docs/kernel-paths.md §19.1). */
+  vpid = 0;
+  /** KVM_REQ_TLB_FLUSH pending: served by vmx_flush_tlb at the next entry (docs/kernel-paths.md §19.5). */
+  tlbFlushRequested = false;
+
   /** vcpu->arch.mmu.root_hpa as a shadow-page id, -1 for INVALID_PAGE. */
   root = -1;
   /** KVM_REQ_MMU_RELOAD pending (kvm_reload_remote_mmus). */
@@ -77,6 +83,8 @@ export class Vcpu {
   constructor(
     readonly id: number,
     paths: CallPath = new CallPath(),
+    /** The hardware TLB of the logical CPU it runs on (vCPUs never migrate: §19.6). */
+    readonly tlb: Tlb = new Tlb(TLB_NEHALEM),
   ) {
     this.path = paths.cursor(this);
   }

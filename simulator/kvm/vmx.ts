@@ -30,7 +30,11 @@ import { noteFault, CLASS_MMIO_BUG } from './fault_class';
 /** handle_ept_violation. Returns the handler's int: 1 = re-enter the guest, 0 = exit to userspace. */
 export function handleEptViolation(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number, qual: number): number {
   const errorCode = qual & 0x3; // 3.0.1 and 3.1.10: `exit_qualification & 0x3`
-  kvm.trace.emit(E.kvm_page_fault, vcpu.id, vcpu.line, vcpu.clock, gpa >>> 0, Math.floor(gpa / 0x100000000), qual);
+  const tr = kvm.trace, args = tr.args, at = tr.at;
+  args[at] = gpa >>> 0;
+  args[at + 1] = Math.floor(gpa / 0x100000000);
+  args[at + 2] = qual;
+  tr.emit(E.kvm_page_fault, vcpu, vcpu.line);
   vcpu.path.enter(F.handle_ept_violation);
   const r = kvmMmuPageFault(kvm, em, vcpu, gpa, errorCode);
   vcpu.path.leave();
@@ -56,7 +60,11 @@ function afterPageFault(kvm: Kvm, em: Emulator, r: number, vcpu: Vcpu): number {
 
 /** handle_exception for a #PF exit under shadow paging (cr2 = the faulting GVA as vpn + offset). */
 export function handlePageFaultException(kvm: Kvm, em: Emulator, mmu: ShadowMmu, vcpu: Vcpu, vpn: number, offset: number, errorCode: number): number {
-  kvm.trace.emit(E.kvm_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, offset), vaHi(vpn), errorCode);
+  const tr = kvm.trace, args = tr.args, at = tr.at;
+  args[at] = vaLo(vpn, offset);
+  args[at + 1] = vaHi(vpn);
+  args[at + 2] = errorCode;
+  tr.emit(E.kvm_page_fault, vcpu, vcpu.line);
   vcpu.path.enter(F.handle_exception);
   vcpu.path.enter(F.kvm_mmu_page_fault);
   const r = afterPageFault(kvm, em, mmu.pageFault(vcpu, vpn, offset, errorCode), vcpu);
@@ -79,7 +87,7 @@ export function handleCr3Load(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, cr3: number)
 function handleCr3LoadInner(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, cr3: number): number {
   if (cr3 === vcpu.cr3) {
     mmu.kvmMmuSyncRoots(vcpu);
-    kvm.stats[S.tlb_flush]!++; // kvm_mmu_flush_tlb
+    kvm.mmuFlushTlb(vcpu); // §19.6: kvm_set_cr3, same CR3
     return 1;
   }
   if (kvm.gfnToMemslot(vcpu, Math.floor(cr3 / 4096)) === null) return 1; // kvm_inject_gp: not modelled
@@ -95,7 +103,7 @@ export function handleInvlpg(kvm: Kvm, mmu: ShadowMmu, vcpu: Vcpu, vpn: number):
   mmu.invlpg(vcpu, vpn);
   vcpu.path.leave();
   vcpu.path.leave();
-  kvm.stats[S.tlb_flush]!++;
+  kvm.mmuFlushTlb(vcpu); // §19.6: kvm_mmu_invlpg
   kvm.stats[S.invlpg]!++;
   return 1;
 }
@@ -123,7 +131,11 @@ function handleEptMisconfigInner(kvm: Kvm, em: Emulator, vcpu: Vcpu, gpa: number
     const w = host.entryWord(table, indexOfVpn(gfn, level));
     const lo = host.words[w]!;
     const hi = host.words[w + 1]!;
-    kvm.trace.emit(E.ept_misconfig_real, vcpu.id, vcpu.line, vcpu.clock, lo, hi, level);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = lo;
+    args[at + 1] = hi;
+    args[at + 2] = level;
+    tr.emit(E.ept_misconfig_real, vcpu, vcpu.line);
     // kvm_mmu_get_spte_hierarchy: `if (!is_shadow_present_pte(*iterator.sptep)) break;` (3.0.1: not
     // trap/notrap; 3.1.10: `pte & PT_PRESENT_MASK && !is_mmio_spte(pte)`); the iterator ends at level 1.
     if (!kvm.fmt.isShadowPresent(lo, hi)) break;

@@ -114,7 +114,7 @@ function headerSection(r: RunResult): string {
   return (
     `Scenario ${lineSafe(r.name)} (${lineSafe(r.file)})\n` +
     `kernel ${r.kernel} · ${r.tdp ? 'EPT (tdp)' : 'shadow paging'} · mmio_caching ${mmioCaching} · ` +
-    `oos_shadow ${onOff(r.oos_shadow)} · bypass_guest_pf ${bypass}\n` +
+    `oos_shadow ${onOff(r.oos_shadow)} · bypass_guest_pf ${bypass} · vpid ${onOff(r.enable_vpid)}\n` +
     `profile ${r.profile} (${r.cycles.ghz} GHz) · maxphyaddr ${r.maxphyaddr} · ${plural(r.vcpus, 'vCPU')} · ${plural(r.memslots, 'memslot')}\n`
   );
 }

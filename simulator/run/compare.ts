@@ -10,7 +10,7 @@ import type { Variant } from './kernel_variants';
 export interface VariantResult {
   label: string;
   /** The settings the variant ran with (the scenario's, changed by the variant). */
-  settings: { kernel: string; tdp: boolean; mmio_caching: boolean; bypass_guest_pf: boolean; oos_shadow: boolean; profile: string; maxphyaddr: number; memslots: number };
+  settings: { kernel: string; tdp: boolean; mmio_caching: boolean; bypass_guest_pf: boolean; oos_shadow: boolean; enable_vpid: boolean; profile: string; maxphyaddr: number; memslots: number };
   /** The figure of merit: iterations per second of the metric's label, or elapsed seconds. */
   metric: number;
   /** Change of the metric against the first variant, in percent (0 for the first). */
@@ -59,7 +59,7 @@ export function assemble(sc: Scenario, runs: RunResult[], variants: Variant[] = 
     metric: m.kind === 'rate' ? { kind: 'rate', label: m.label, unit: m.unit, higher_is_better: true } : { kind: 'elapsed', label: null, unit: 's', higher_is_better: false },
     variants: runs.map((r, i) => ({
       label: labels[i]!.label,
-      settings: { kernel: r.kernel, tdp: r.tdp, mmio_caching: r.mmio_caching, bypass_guest_pf: r.bypass_guest_pf, oos_shadow: r.oos_shadow, profile: r.profile, maxphyaddr: r.maxphyaddr, memslots: r.memslots },
+      settings: { kernel: r.kernel, tdp: r.tdp, mmio_caching: r.mmio_caching, bypass_guest_pf: r.bypass_guest_pf, oos_shadow: r.oos_shadow, enable_vpid: r.enable_vpid, profile: r.profile, maxphyaddr: r.maxphyaddr, memslots: r.memslots },
       metric: values[i]!,
       change_pct: base === 0 ? 0 : ((values[i]! - base) / base) * 100,
       notes: labels[i]!.notes,

@@ -43,7 +43,7 @@ function kernelVariant(sc: Scenario, era: KernelEra, tdp: boolean): Variant {
     const why = era.gone[p] ? `: ${era.gone[p]}` : '';
     notes.push(`mmu.${p}: ${value} dropped: ${era.name} (${era.release}) has no ${p}${where}${why}`);
     if (p === 'bypass_guest_pf') overrides.bypass_guest_pf = false;
-    else overrides.oos_shadow = true;
+    else overrides[p] = true; // the kernels' default
   }
   // v3.0 with EPT: vmx_init zeroes the parameter (`if (enable_ept) { bypass_guest_pf = 0;`).
   const off = era.bypassOffWithEpt;

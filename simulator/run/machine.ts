@@ -20,10 +20,10 @@ import { kvmMmuZapAll, MEMSLOT_DONE, MEMSLOT_STILL_WAITING, MEMSLOT_SYNCED } fro
 import { RACE_SRCU_SYNCHRONIZED } from '../kvm/races';
 import { buildGuest, entryAddress, GuestRam, GuestSetupError, type BuiltGuest } from '../guest/page_tables';
 import { ShadowMmu, shadowMmuLoad } from '../kvm/mmu/shadow';
-import { VcpuRunner, accessPfec, INSN_GUEST_FAULT, INSN_STOPPED } from './vcpu_run';
+import { VcpuRunner, accessPfec, INSN_DONE, INSN_GUEST_FAULT, INSN_STOPPED } from './vcpu_run';
 import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 import { OverBudgetError } from './work_budget';
-import { CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_FETCH, OP_INVLPG, OP_LOOP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
+import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_FETCH, OP_INVLPG, OP_LOOP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
 import { Scheduler } from './scheduler';
 import { checkOverrides } from './override_error';
 import { ExitTimes } from './exit_times';
@@ -43,6 +43,10 @@ export interface RunOptions {
   /** Attribute every charged cycle to its kernel call path (RunResult.flame; cost/call_path.ts). Off,
    *  the kernel paths' enter/leave return at once: the hot paths pay nothing for it. */
   callPaths?: boolean;
+  /** Take the fast paths (default true): shortcuts that give byte-identical reports to the step-by-step
+   *  model (test/fast-paths-equivalence.test.ts checks it). False runs every access through the full
+   *  model, as a reference and to find a fast path that is not exact. */
+  fastPaths?: boolean;
 }
 
 export class Machine {
@@ -95,6 +99,7 @@ export class Machine {
       tdp,
       mmioCaching: o.mmio_caching ?? sc.mmu.mmio_caching,
       oosShadow: o.oos_shadow ?? sc.mmu.oos_shadow,
+      enableVpid: o.enable_vpid ?? sc.mmu.enable_vpid,
       // bypass_guest_pf: a v3.0 module parameter, default 1, forced off with EPT; gone in v3.1.
       bypassGuestPf: o.bypass_guest_pf ?? sc.mmu.bypass_guest_pf ?? kernel === 'v3.0',
       maxphyaddr,
@@ -102,6 +107,7 @@ export class Machine {
       traceCapacity: opts.traceCapacity ?? 10_000,
       vcpus: n,
       callPaths: opts.callPaths ?? false,
+      fastPaths: opts.fastPaths ?? true,
     });
     const kvm = this.kvm;
     for (const m of sc.memslots) {
@@ -113,6 +119,7 @@ export class Machine {
     // The VMM's KVM_SET_USER_MEMORY_REGION calls each ended in kvm_arch_commit_memory_region, whose
     // kvm_mmu_change_mmu_pages set the shadow page budget from the slots' pages.
     kvm.sp.changeMmuPages(0);
+    kvm.expectHostFrames();
     kvm.bus = new MmioBus(sc.devices.map((d) => new MmioDevice(d)));
     const walker = new KvmWalker(kvm);
     this.emulator = new Emulator(kvm, walker);
@@ -218,7 +225,9 @@ export class Machine {
         if (this.done[i]) continue;
         live = true;
         if (this.waiting[i] || this.scheduler.onStack(i)) continue;
-        if (this.step(i)) progressed = true;
+        // A run of TLB hits ends where step() takes over, in the next round (the stop is checked there).
+        if (this.kvm.fastPaths && this.hitRun(i) > 0) progressed = true;
+        else if (this.step(i)) progressed = true;
       }
       if (!live) return;
       if (!progressed) {
@@ -251,28 +260,8 @@ export class Machine {
       }
       const op = prog.ops[pc]!;
       vcpu.line = prog.lines[pc]!;
-      if (op === OP_LOOP) {
-        const d = this.depth[i]!++;
-        this.loopLeft[i * this.loopStride + d] = prog.arg(pc, 0);
-        this.iterStart[i * this.loopStride + d] = vcpu.clock;
-        this.pc[i] = pc + 1;
-        continue;
-      }
-      if (op === OP_END) {
-        const d = this.depth[i]! - 1;
-        const loopPc = prog.arg(pc, 0);
-        const label = prog.arg(loopPc, 1);
-        const slot = i * this.loopStride + d;
-        if (label >= 0) {
-          this.labelCount[label]!++;
-          this.labelCycles[label]! += vcpu.clock - this.iterStart[slot]!;
-          this.iterStart[slot] = vcpu.clock;
-        }
-        if (--this.loopLeft[slot]! > 0) this.pc[i] = loopPc + 1;
-        else {
-          this.depth[i] = d;
-          this.pc[i] = pc + 1;
-        }
+      if (op === OP_LOOP || op === OP_END) {
+        this.loopOp(i, vcpu, prog, pc, op);
         continue;
       }
       this.pc[i] = pc + 1;
@@ -305,6 +294,183 @@ export class Machine {
       this.kvm.trace.step = outer;
     }
     return progress;
+  }
+
+  /** LOOP (push a counter) or END (count the label's iteration; back to the body or pop). */
+  private loopOp(i: number, vcpu: Vcpu, prog: Program, pc: number, op: number): void {
+    if (op === OP_LOOP) {
+      const d = this.depth[i]!++;
+      this.loopLeft[i * this.loopStride + d] = prog.arg(pc, 0);
+      this.iterStart[i * this.loopStride + d] = vcpu.clock;
+      this.pc[i] = pc + 1;
+      return;
+    }
+    const d = this.depth[i]! - 1;
+    const loopPc = prog.arg(pc, 0);
+    const label = prog.arg(loopPc, 1);
+    const slot = i * this.loopStride + d;
+    if (label >= 0) {
+      this.labelCount[label]!++;
+      this.labelCycles[label]! += vcpu.clock - this.iterStart[slot]!;
+      this.iterStart[slot] = vcpu.clock;
+    }
+    if (--this.loopLeft[slot]! > 0) this.pc[i] = loopPc + 1;
+    else {
+      this.depth[i] = d;
+      this.pc[i] = pc + 1;
+    }
+  }
+
+  /**
+   * The compiled loop for accesses that hit the TLB (a fast path: kvm.fastPaths). While vCPU `i` runs
+   * alone (every other vCPU has finished, so no other step can come between) and its next reads and
+   * writes hit the TLB entry its last access hit (VcpuRunner.hitEntry), run them here, with the loop
+   * bookkeeping between them: each step with exactly step()'s effects, but no dispatch, no TLB lookup
+   * and its counters added once at the end; no scheduler bookkeeping (a hit reaches no race point) and
+   * no trace step number (a hit emits no event). Stops before anything else: another operation or
+   * page, an access the entry does not grant, the step the run stops after, a wait. Returns the steps
+   * run.
+   */
+  private hitRun(i: number): number {
+    const vcpu = this.kvm.vcpus[i]!;
+    const runner = this.runner;
+    const entry = runner.hitEntry(vcpu);
+    if (entry < 0 || vcpu.halted) return 0;
+    const tlb = vcpu.tlb;
+    const page = tlb.lastPage;
+    const prog = this.programs[i]!;
+    const { ops, args, lines } = prog;
+    // The common refusal first (an access of another page next), before any preparation.
+    const next = this.pc[i]!;
+    if (next < prog.length && (ops[next] === OP_READ || ops[next] === OP_WRITE) && args[next * ARG_WIDTH]! !== page) return 0;
+    for (let j = 0; j < this.done.length; j++) if (j !== i && this.done[j] === 0) return 0;
+    const frame = tlb.hitFrame;
+    const cpu = runner.cpu;
+    const grants = cpu.hitGrants(vcpu, this.shadow !== null, tlb, entry);
+    const cycles = runner.hitCycles;
+    const node = vcpu.path.at2(F.guest, F.guest_memory);
+    const acct = this.kvm.acct;
+    const host = this.kvm.host; // the CPU's memory: Cpu.transfer's reads and writes, done here
+    let readLo = cpu.lo;
+    let readHi = cpu.hi;
+    let readOffset = 0;
+    let readSize = 0; // a read not done yet (0: none)
+    const log = this.accessLog;
+    let componentCycles = acct.byComponent[C.guest_memory]!;
+    let totalCycles = acct.total;
+    const base = i * this.loopStride;
+    let n = 0;
+    let last = -1; // the pc of the last access run
+    // The program counter and step number in locals, written back at the end.
+    let pc = this.pc[i]!;
+    let seq = this.stepSeq;
+    const stop = this.stopAfterStep;
+    let numbered = 0; // accesses numbered (accessSeq) without the log
+    const len = prog.length;
+    const { depth, loopLeft, iterStart, labelCount, labelCycles, lineCount, lineCycles } = this;
+    for (;;) {
+      if (seq > stop) break;
+      if (pc >= len) break;
+      const op = ops[pc]!;
+      const line = lines[pc]!;
+      vcpu.line = line;
+      const a = pc * ARG_WIDTH;
+      if (op === OP_END) {
+        // loopOp's END, with the operands as the small integers they are.
+        const d = depth[i]! - 1;
+        const loopPc = args[a]! | 0;
+        const label = args[loopPc * ARG_WIDTH + 1]! | 0;
+        const slot = base + d;
+        if (label >= 0) {
+          labelCount[label]!++;
+          labelCycles[label]! += vcpu.clock - iterStart[slot]!;
+          iterStart[slot] = vcpu.clock;
+        }
+        if (--loopLeft[slot]! > 0) pc = loopPc + 1;
+        else {
+          depth[i] = d;
+          pc++;
+        }
+        continue;
+      }
+      if (op === OP_LOOP) {
+        this.pc[i] = pc;
+        this.loopOp(i, vcpu, prog, pc, op);
+        pc = this.pc[i]!;
+        continue;
+      }
+      if (op !== OP_READ && op !== OP_WRITE) break;
+      const c = args[a + 6]!;
+      const cpl = c < 0 ? vcpu.defaultCpl : (c as 0 | 3);
+      const write = op === OP_WRITE;
+      if (args[a]! !== page || ((grants >> ((write ? 2 : 0) | (cpl === 3 ? 1 : 0))) & 1) === 0) break;
+      const offset = args[a + 1]!;
+      const lo = args[a + 3]!;
+      const hi = args[a + 4]!;
+      const start = vcpu.clock;
+      if (write) {
+        if (readSize > 0) {
+          host.read(frame, readOffset, readSize);
+          readLo = host.lo;
+          readHi = host.hi;
+          readSize = 0;
+        }
+        host.write(frame, offset, args[a + 2]!, lo, hi);
+      } else if (log === null) {
+        // Nothing shows this read's bytes but the last read's, nor can a read change them: read
+        // when a write comes, or at the end.
+        readOffset = offset;
+        readSize = args[a + 2]!;
+      } else {
+        host.read(frame, offset, args[a + 2]!);
+        readLo = host.lo;
+        readHi = host.hi;
+      }
+      // acct.chargeAt, its two sums kept in locals (the same additions in the same order).
+      vcpu.path.leaf(node, cycles);
+      vcpu.clock += cycles;
+      componentCycles += cycles;
+      totalCycles += cycles;
+      seq++;
+      vcpu.cpl = cpl;
+      if (log === null) numbered++;
+      else this.log(vcpu, write ? 1 : 0, page, offset, INSN_DONE, write ? lo : readLo, write ? hi : readHi);
+      lineCount[line]!++;
+      lineCycles[line]! += vcpu.clock - start;
+      n++;
+      last = pc;
+      pc++;
+      if (pc < len && ops[pc] === OP_WAIT_FOR) {
+        this.pc[i] = pc;
+        this.armWait(i);
+        pc = this.pc[i]!;
+        if (this.waiting[i]) break;
+      }
+    }
+    this.pc[i] = pc;
+    this.stepSeq = seq;
+    this.accessSeq += numbered;
+    if (n > 0) {
+      if (readSize > 0) {
+        host.read(frame, readOffset, readSize);
+        readLo = host.lo;
+        readHi = host.hi;
+      }
+      acct.byComponent[C.guest_memory] = componentCycles;
+      acct.total = totalCycles;
+      cpu.lo = readLo; // as Cpu.transfer leaves them: the last read's bytes
+      cpu.hi = readHi;
+      runner.hitsDone(vcpu, entry, n);
+      // The registers as access() leaves them after the last.
+      const slot = prog.arg(last, 5);
+      vcpu.rdiVpn = page;
+      vcpu.rdiOffset = prog.arg(last, 1);
+      vcpu.raxLo = prog.arg(last, 3);
+      vcpu.raxHi = prog.arg(last, 4);
+      vcpu.ripVpn = (vcpu.cpl === 3 ? this.guest.userCodeVpn : this.codeVpn) + Math.floor(slot / SLOTS_PER_PAGE);
+      vcpu.ripOffset = (slot % SLOTS_PER_PAGE) * INSN_SLOT_BYTES;
+    }
+    return n;
   }
 
   /** The next slice of a memslot step (KVM_SET_USER_MEMORY_REGION). After the update's first

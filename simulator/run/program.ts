@@ -23,7 +23,7 @@ export const OP_CR3 = 12; // a: address space
 
 /** Access operands: a: vpn, b: offset, c: size, d: value lo, e: value hi, f: instruction slot,
  *  g: CPL (-1: the guest's default). */
-const WIDTH = 7;
+export const ARG_WIDTH = 7;
 export const INSN_SLOT_BYTES = 16;
 export const SLOTS_PER_PAGE = 4096 / INSN_SLOT_BYTES;
 
@@ -69,7 +69,7 @@ export class Program {
   }
 
   arg(pc: number, k: number): number {
-    return this.args[pc * WIDTH + k]!;
+    return this.args[pc * ARG_WIDTH + k]!;
   }
 }
 
@@ -85,7 +85,7 @@ export class Compiler {
 
   compile(steps: Step[]): Program {
     const ops = new Growing(bytes(64), bytes);
-    const args = new Growing(doubles(64 * WIDTH), doubles);
+    const args = new Growing(doubles(64 * ARG_WIDTH), doubles);
     const lines = new Growing(int32s(64), int32s);
     const emit = (op: number, line: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0): number => {
       ops.push(op);
@@ -132,7 +132,7 @@ export class Compiler {
             const loop = emit(OP_LOOP, line, s.count, label);
             walk(s.steps, depth + 1);
             const end = emit(OP_END, line, loop);
-            args.data[loop * WIDTH + 2] = end;
+            args.data[loop * ARG_WIDTH + 2] = end;
             break;
           }
           case 'memslot-add':

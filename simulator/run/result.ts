@@ -146,6 +146,8 @@ export interface RunResult {
   bypass_guest_pf: boolean;
   /** mmu.c's oos_shadow (unsync shadow pages; matters with shadow paging only). */
   oos_shadow: boolean;
+  /** vmx.c's enable_vpid (module parameter `vpid`): the vCPUs have VPIDs 1, 2, ...; off: VPID 0. */
+  enable_vpid: boolean;
   profile: ProfileName;
   maxphyaddr: number;
   vcpus: number;

@@ -22,7 +22,8 @@ export function runScenario(sc: Scenario, opts: RunOptions = {}): RunResult {
   return collect(m, opts);
 }
 
-function collect(m: Machine, opts: RunOptions): RunResult {
+/** The report of a machine that has run (also for tests that drive a Machine themselves). */
+export function collect(m: Machine, opts: RunOptions): RunResult {
   const kvm = m.kvm;
   kvm.stats[S.host_pages] = kvm.host.allocated;
   const exitStats = m.exitTimes.stats();
@@ -44,6 +45,7 @@ function collect(m: Machine, opts: RunOptions): RunResult {
     mmio_caching: kvm.mmioCaching,
     bypass_guest_pf: kvm.bypassGuestPf,
     oos_shadow: kvm.oosShadow,
+    enable_vpid: kvm.enableVpid,
     profile: kvm.cost.name,
     maxphyaddr: kvm.host.maxphyaddr,
     vcpus: kvm.vcpus.length,

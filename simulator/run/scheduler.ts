@@ -18,6 +18,7 @@
 import type { RaceHooks } from '../kvm/kvm';
 import type { Vcpu } from '../kvm/vcpu';
 import { E } from '../trace/events';
+import type { TraceBuffer } from '../trace/buffer';
 
 export interface Steppable {
   step(i: number): boolean;
@@ -26,7 +27,7 @@ export interface Steppable {
   blocked(i: number): boolean;
   readonly waiting: Uint8Array;
   readonly done: Uint8Array;
-  readonly kvm: { vcpus: Vcpu[]; trace: { emit(id: number, vcpu: number, line: number, cycles: number, a0?: number, a1?: number): void } };
+  readonly kvm: { vcpus: Vcpu[]; trace: TraceBuffer };
 }
 
 export class Scheduler implements RaceHooks {
@@ -86,9 +87,14 @@ export class Scheduler implements RaceHooks {
   }
 
   private runOther(from: Vcpu, w: number, point: number): void {
-    this.m.kvm.trace.emit(E.vcpu_switch, from.id, from.line, from.clock, w, point);
+    const tr = this.m.kvm.trace;
+    tr.args[tr.at] = w;
+    tr.args[tr.at + 1] = point;
+    tr.emit(E.vcpu_switch, from, from.line);
     this.m.step(w);
-    this.m.kvm.trace.emit(E.vcpu_switch, w, 0, this.m.kvm.vcpus[w]!.clock, from.id, point);
+    tr.args[tr.at] = from.id;
+    tr.args[tr.at + 1] = point;
+    tr.emit(E.vcpu_switch, this.m.kvm.vcpus[w]!, 0);
   }
 
   /** mulberry32: small, fast, deterministic for a given seed. */

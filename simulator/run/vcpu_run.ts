@@ -14,6 +14,7 @@ import { C } from '../cost/accounting';
 import { Cpu, ACCESS_DONE, ACCESS_GUEST_PF } from '../arch/x86/cpu';
 import { EXIT_REASON_CR_ACCESS, EXIT_REASON_EPT_VIOLATION, EXIT_REASON_EXCEPTION_NMI, EXIT_REASON_INVLPG, pageFaultExits } from '../arch/x86/vmx';
 import { PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK } from '../arch/x86/paging';
+import { NO_EPTP } from '../arch/x86/tlb';
 import { vaHi, vaLo } from '../arch/x86/u64';
 import { handleCr3Load, handleEptMisconfig, handleEptViolation, handleInvlpg, handlePageFaultException } from '../kvm/vmx';
 import { mmuLoad } from '../kvm/mmu/tdp';
@@ -48,7 +49,7 @@ export class VcpuRunner {
     private readonly exitTimes: ExitTimes,
     private readonly mmioTimes: MmioTimes,
   ) {
-    this.cpu = new Cpu(kvm.host);
+    this.cpu = new Cpu(kvm.host, kvm.fastPaths);
     // PAGE_FAULT_ERROR_CODE_MASK = PAGE_FAULT_ERROR_CODE_MATCH = !!bypass_guest_pf (v3.0); 0 otherwise.
     this.pfecMask = kvm.bypassGuestPf ? 1 : 0;
   }
@@ -72,13 +73,24 @@ export class VcpuRunner {
     const ripOffset = vcpu.ripOffset;
     vcpu.guestFault = false;
     for (let exits = 0; exits < MAX_EXITS_PER_INSN; exits++) {
+      // vcpu_enter_guest: `if (kvm_check_request(KVM_REQ_TLB_FLUSH, vcpu)) kvm_x86_ops->tlb_flush(vcpu);`
+      // before kvm_mmu_reload (§19.5). A request another vCPU made while this one ran the guest came
+      // with an IPI that made it exit and enter again: served before its next access all the same.
+      if (vcpu.tlbFlushRequested) {
+        vcpu.tlbFlushRequested = false;
+        kvm.vmxFlushTlb(vcpu);
+      }
       this.load(vcpu);
       kvm.stats[S.hw_walks]!++;
       const r = this.shadow
-        ? this.cpu.accessShadow(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi)
-        : this.cpu.access(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi);
+        ? this.cpu.accessShadow(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi, vcpu.tlb, vcpu.vpid)
+        : this.cpu.access(vcpu, kvm.sp.pfn[vcpu.root]!, vpn, offset, size, pfec, lo, hi, vcpu.tlb, vcpu.vpid);
+      const cpu = this.cpu;
+      kvm.stats[cpu.tlbHit ? S.tlb_hits : S.tlb_misses]!++;
       if (r === ACCESS_DONE) {
-        kvm.acct.chargeAt(vcpu, C.guest_memory, kvm.cost.guest_ram_access, vcpu.path.at2(F.guest, F.guest_memory));
+        // A hit costs the access; a miss adds its walk, each memory reference at tlb_walk_ref. The walk
+        // of an access that exits or faults is left in the exit's and fault's measured costs.
+        kvm.acct.chargeAt(vcpu, C.guest_memory, kvm.cost.guest_ram_access + cpu.walkRefs * kvm.cost.tlb_walk_ref, vcpu.path.at2(F.guest, F.guest_memory));
         this.lo = this.cpu.lo;
         this.hi = this.cpu.hi;
         return INSN_DONE;
@@ -106,28 +118,64 @@ export class VcpuRunner {
     return INSN_STOPPED;
   }
 
+  /**
+   * The TLB entry a run of hits uses (Machine.hitRun, a fast path): the one the vCPU's last lookup hit at
+   * level 1, for its page (Tlb.lastPage), when no flush or MMU reload is pending (access() would serve
+   * it first) and nothing was stored in or dropped from the TLB since; -1 otherwise. While it is so,
+   * access() of that page, if the entry grants it (Cpu.hitGrants), is a hit on that entry.
+   */
+  hitEntry(vcpu: Vcpu): number {
+    if (vcpu.tlbFlushRequested || vcpu.root < 0 || vcpu.reloadRequested || vcpu.syncRequested) return -1;
+    return vcpu.tlb.lastHit(vcpu.vpid, this.shadow ? NO_EPTP : this.kvm.sp.pfn[vcpu.root]!);
+  }
+
+  /** What access() charges a hit (no walk references). */
+  get hitCycles(): number {
+    return this.kvm.cost.guest_ram_access + 0 * this.kvm.cost.tlb_walk_ref;
+  }
+
+  /** What `n` hits through entry `i` leave besides their transfers and charges, as n access() calls. */
+  hitsDone(vcpu: Vcpu, i: number, n: number): void {
+    const kvm = this.kvm;
+    vcpu.guestFault = false;
+    kvm.stats[S.hw_walks]! += n;
+    kvm.stats[S.tlb_hits]! += n;
+    vcpu.tlb.hitsAgain(i, n);
+    this.cpu.hitState();
+    this.lo = this.cpu.lo;
+    this.hi = this.cpu.hi;
+  }
+
   /** A #PF the CPU delivers through the guest's IDT without an exit. */
   private directFault(vcpu: Vcpu, vpn: number, offset: number, errorCode: number): number {
     const kvm = this.kvm;
     kvm.countFault(vcpu, CLASS_GUEST_PF_DIRECT);
     kvm.stats[S.guest_faults]!++;
-    kvm.trace.emit(E.guest_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, offset), vaHi(vpn), errorCode);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = vaLo(vpn, offset);
+    args[at + 1] = vaHi(vpn);
+    args[at + 2] = errorCode;
+    tr.emit(E.guest_page_fault, vcpu, vcpu.line);
     this.errorCode = errorCode;
     return INSN_GUEST_FAULT;
   }
 
-  /** MOV to CR3: an exit under shadow paging (CR3-load exiting); under EPT the CPU just loads it. */
+  /** MOV to CR3: an exit under shadow paging (CR3-load exiting); under EPT the CPU loads it and
+   *  invalidates the current VPID's mappings (no PCIDs, no global pages: all of them; §19.7). */
   loadCr3(vcpu: Vcpu, cr3: number): void {
     if (!this.shadow) {
       vcpu.cr3 = cr3;
+      vcpu.tlb.flushTag(vcpu.vpid);
       return;
     }
     this.exit(vcpu, EXIT_REASON_CR_ACCESS, 0, 0, cr3);
   }
 
-  /** INVLPG: an exit under shadow paging; under EPT only the CPU's TLB (not modelled) is affected. */
+  /** INVLPG: an exit under shadow paging (KVM's flush request does the rest); under EPT the CPU
+   *  invalidates the page's mappings for the current VPID, any EPTP (§19.7). */
   invlpg(vcpu: Vcpu, vpn: number): void {
     if (this.shadow) this.exit(vcpu, EXIT_REASON_INVLPG, vpn, 0, 0);
+    else vcpu.tlb.flushTagAddr(vcpu.vpid, vpn);
   }
 
   /** A VM exit: the hardware transition, kvm_exit, the handler for `reason`, kvm_entry. */
@@ -135,6 +183,8 @@ export class VcpuRunner {
     const kvm = this.kvm;
     const cost = kvm.cost;
     kvm.stats[S.exits]!++;
+    // With VPID 0 every VM exit and entry invalidates VPID 0's mappings (§19.2).
+    if (vcpu.vpid === 0) vcpu.tlb.flushTag(0);
     // Frames: vcpu_enter_guest -> vmx_vcpu_run (the VM exit and entry transition), then
     // vcpu_enter_guest -> vmx_handle_exit -> the handler. The exit's class is known at its end.
     vcpu.path.exitBegin();
@@ -147,7 +197,12 @@ export class VcpuRunner {
     vcpu.path.enter(F.vmx_handle_exit);
     kvm.acct.charge(vcpu, C.vm_exit_entry, cost.exit_handler);
     const qual = reason === EXIT_REASON_EPT_VIOLATION ? this.cpu.ept.qualification : arg;
-    kvm.trace.emit(E.kvm_exit, vcpu.id, vcpu.line, vcpu.clock, reason, vaLo(vcpu.ripVpn, vcpu.ripOffset), vaHi(vcpu.ripVpn), qual);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = reason;
+    args[at + 1] = vaLo(vcpu.ripVpn, vcpu.ripOffset);
+    args[at + 2] = vaHi(vcpu.ripVpn);
+    args[at + 3] = qual;
+    tr.emit(E.kvm_exit, vcpu, vcpu.line);
     vcpu.exitClass = -1;
     // vcpu_enter_guest: `preempt_enable(); vcpu->srcu_idx = srcu_read_lock(&vcpu->kvm->srcu);` then
     // handle_exit: the race point is the preempt_enable(), before the vCPU holds kvm->srcu.
@@ -181,7 +236,9 @@ export class VcpuRunner {
     // also does inside the section, has no race point in between).
     kvm.srcu.readUnlock(vcpu);
     this.mmioTimes.entry(vcpu.id, vcpu.clock);
-    kvm.trace.emit(E.kvm_entry, vcpu.id, vcpu.line, vcpu.clock, vcpu.exitClass);
+    if (vcpu.vpid === 0) vcpu.tlb.flushTag(0); // the entry (§19.2)
+    args[tr.at] = vcpu.exitClass;
+    tr.emit(E.kvm_entry, vcpu, vcpu.line);
   }
 }
 

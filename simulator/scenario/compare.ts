@@ -197,6 +197,9 @@ function readOverrides(ctx: Ctx, o: Obj, base: CompareBase): ScenarioOverrides {
   const oosV = mmu?.keys.get('oos_shadow');
   const oos = oosV ? readBool(ctx, oosV) : null;
   if (oos !== null) out.oos_shadow = oos;
+  const vpidV = mmu?.keys.get('enable_vpid');
+  const vpid = vpidV ? readBool(ctx, vpidV) : null;
+  if (vpid !== null) out.enable_vpid = vpid;
 
   const hostV = o.keys.get('host');
   const host = hostV ? readObj(ctx, hostV, HOST_KEYS) : null;
@@ -303,6 +306,7 @@ const OVERRIDE_VALUES: Record<keyof ScenarioOverrides, { ok: (v: unknown) => boo
   mmio_caching: { ok: isBool, want: 'true or false' },
   bypass_guest_pf: { ok: isBool, want: 'true or false' },
   oos_shadow: { ok: isBool, want: 'true or false' },
+  enable_vpid: { ok: isBool, want: 'true or false' },
   profile: { ok: (v) => (PROFILES as readonly unknown[]).includes(v), want: `one of ${PROFILES.join(', ')}` },
   maxphyaddr: { ok: (v) => Number.isInteger(v) && (v as number) >= 36 && (v as number) <= 52, want: 'an integer from 36 to 52' },
   memslot_count: { ok: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= USER_MEMSLOTS, want: `an integer from 1 to ${USER_MEMSLOTS}` },

@@ -192,7 +192,8 @@ export interface Scenario {
   host: { maxphyaddr: number; profile: ProfileName };
   /** bypass_guest_pf: null means the era's default (on for v3.0 shadow paging; it does not exist in v3.1). */
   /** oos_shadow: the 3.x module parameter (default 1): last-level guest page tables may go unsync. */
-  mmu: { tdp: boolean; mmio_caching: boolean; bypass_guest_pf: boolean | null; oos_shadow: boolean };
+  /** enable_vpid: vmx.c's module parameter `vpid` (default 1): each vCPU gets a VPID, 1, 2, ... in creation order. */
+  mmu: { tdp: boolean; mmio_caching: boolean; bypass_guest_pf: boolean | null; oos_shadow: boolean; enable_vpid: boolean };
   /** Seed of the scheduler's pseudo-random choices, and the probability that it preempts a vCPU at a race point. */
   scheduler: { seed: number; preempt: number };
   memslots: MemslotDecl[];
@@ -213,6 +214,7 @@ export interface ScenarioOverrides {
   mmio_caching?: boolean;
   bypass_guest_pf?: boolean;
   oos_shadow?: boolean;
+  enable_vpid?: boolean;
   profile?: ProfileName;
   maxphyaddr?: number;
   /** The number of user memslots: the scenario's own, plus 4K filler slots (the lowest ids nobody

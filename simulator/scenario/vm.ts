@@ -29,7 +29,7 @@ import { PROFILES, type DeviceDecl, type DeviceHandler, type Kernel, type Memslo
 const DEFAULT_MAXPHYADDR = 40;
 
 export const HOST_KEYS = ['maxphyaddr', 'profile'];
-export const MMU_KEYS = ['tdp', 'mmio_caching', 'bypass_guest_pf', 'oos_shadow'];
+export const MMU_KEYS = ['tdp', 'mmio_caching', 'bypass_guest_pf', 'oos_shadow', 'enable_vpid'];
 
 /** The host's MAXPHYADDR, as the top-level `host` and a `compare:` variant's `host` take it. */
 export function readMaxphyaddr(ctx: Ctx, v: Val): number | null {
@@ -50,19 +50,21 @@ export function readHost(ctx: Ctx, o: Obj | null): Scenario['host'] {
 /** `kernel` is null when the scenario's kernel is invalid (then only the tdp rule is checked).
  *  `tdp` is the value read (null when invalid), for the checks of `compare:` variants. */
 export function readMmu(ctx: Ctx, o: Obj | null, kernel: Kernel | null): { mmu: Scenario['mmu']; tdp: boolean | null } {
-  if (!o) return { mmu: { tdp: true, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true }, tdp: true };
+  if (!o) return { mmu: { tdp: true, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true, enable_vpid: true }, tdp: true };
   const tdpV = o.keys.get('tdp');
   const tdp = tdpV ? readBool(ctx, tdpV) : true;
   const mmio_caching = opt(o, 'mmio_caching', (v) => readBool(ctx, v), true);
   // mmu.c (3.0.1, 3.1): `static int oos_shadow = 1;` `module_param(oos_shadow, bool, 0644);`
   const oos_shadow = opt(o, 'oos_shadow', (v) => readBool(ctx, v), true);
+  // vmx.c (3.0.1:53, 3.1.10:52): `static int __read_mostly enable_vpid = 1;` `module_param_named(vpid, enable_vpid, bool, 0444);`
+  const enable_vpid = opt(o, 'enable_vpid', (v) => readBool(ctx, v), true);
   const bypassV = o.keys.get('bypass_guest_pf');
   const bypass = bypassV ? readBool(ctx, bypassV) : null;
   if (bypassV && bypass === true) {
     const why = bypassProblems(kernel, tdp);
     if (why.length > 0) ctx.error(bypassV, `true is not possible: ${why.join(', and ')}`);
   }
-  return { mmu: { tdp: tdp ?? true, mmio_caching, bypass_guest_pf: bypass, oos_shadow }, tdp };
+  return { mmu: { tdp: tdp ?? true, mmio_caching, bypass_guest_pf: bypass, oos_shadow, enable_vpid }, tdp };
 }
 
 /** Why `bypass_guest_pf: true` is impossible with this kernel and tdp (null: unknown, not judged). */

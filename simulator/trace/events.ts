@@ -9,13 +9,15 @@ export interface EventSchema {
   fields: ReadonlyArray<readonly [string, FieldKind]>;
   /** True when the kernel has no tracepoint of this name: it names the function doing the work. */
   fn?: boolean;
+  /** Arguments after the fields' that are not tracepoint fields (the simulator's own). */
+  extraArgs?: number;
 }
 
 export const EVENTS = {
   kvm_exit: { name: 'kvm_exit', fields: [['reason', 'exit'], ['rip', 'hex64'], ['info1', 'hex']] },
   // Its one argument is not a tracepoint field: the simulator's class of the exit it ends (-1: none),
   // which TraceBuffer.records() stamps on every event of that exit.
-  kvm_entry: { name: 'kvm_entry', fields: [] },
+  kvm_entry: { name: 'kvm_entry', fields: [], extraArgs: 1 },
   kvm_page_fault: { name: 'kvm_page_fault', fields: [['address', 'hex64'], ['error_code', 'hex']] },
   kvm_mmu_pagetable_walk: { name: 'kvm_mmu_pagetable_walk', fields: [['addr', 'hex64'], ['pferr', 'hex']] },
   kvm_mmu_paging_element: { name: 'kvm_mmu_paging_element', fields: [['pte', 'hex64'], ['level', 'num']] },
@@ -50,6 +52,8 @@ export const EVENTS = {
 
 export type EventKey = keyof typeof EVENTS;
 export const EVENT_LIST: readonly EventSchema[] = Object.values(EVENTS);
+/** The argument slots each event uses, by id: one per field, two for a hex64 (lo, hi). */
+export const ARG_SLOTS: readonly number[] = EVENT_LIST.map((s) => s.fields.reduce((n, [, kind]) => n + (kind === 'hex64' ? 2 : 1), s.extraArgs ?? 0));
 /** Numeric id of each event (its index in EVENT_LIST). */
 export const E = Object.fromEntries(Object.keys(EVENTS).map((k, i) => [k, i])) as { readonly [K in EventKey]: number };
 

@@ -28,7 +28,9 @@ export const SIM_STATS = [
   'memslot_misses', // searches that found no slot (each walks every slot in v3.0/v3.1)
   'guest_walks', // KVM's software walks of the guest page tables
   'guest_pte_reads', // guest paging entries those walks read
-  'hw_walks', // the CPU's own page walks (two-dimensional under EPT)
+  'hw_walks', // the CPU's accesses, each a TLB lookup and, on a miss, a page walk (two-dimensional under EPT)
+  'tlb_hits', // of those, the ones the vCPU's TLB translated (no walk)
+  'tlb_misses', // the ones that walked (whether the walk then completed, faulted or exited)
   'lockless_walks', // walk_shadow_page_get_mmio_spte calls
   'mmio_sptes_created', // mark_mmio_spte
   'mmio_cache_hits', // per-vCPU MMIO info cache hits, fault path and emulator

@@ -385,7 +385,7 @@ describe.runIf(enabled)('code-server 4.100.3: the packaged extension, from the c
     await widget.waitFor({ state: 'visible', timeout: 15_000 });
     // The extension's key completions are the list's property items (snippets may be listed too).
     const keys = async () => (await widget.locator('.monaco-list-row').filter({ has: page.locator('.codicon-symbol-property') }).locator('.label-name').allTextContents()).map((t) => t.trim()).sort();
-    await expect.poll(keys, { timeout: 15_000 }).toEqual(['bypass_guest_pf', 'oos_shadow']);
+    await expect.poll(keys, { timeout: 15_000 }).toEqual(['bypass_guest_pf', 'enable_vpid', 'oos_shadow']);
     laps.lap('completion');
     await screenshot(page, 'code-server-completion-mmu-keys');
     await page.keyboard.press('Escape');

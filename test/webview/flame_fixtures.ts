@@ -60,7 +60,7 @@ export function flamePanelRun(base: PanelRun, withCompare: boolean): PanelRun {
   const variant = (label: string, kernel: 'v3.0' | 'v3.1', all: FlameGraph, metric: number, change_pct: number): VariantResult => ({
     label,
     notes: [],
-    settings: { kernel, tdp: true, mmio_caching: true, bypass_guest_pf: false, oos_shadow: true, profile: 'westmere-2011', maxphyaddr: 36, memslots: 1 },
+    settings: { kernel, tdp: true, mmio_caching: true, bypass_guest_pf: false, oos_shadow: true, enable_vpid: true, profile: 'westmere-2011', maxphyaddr: 36, memslots: 1 },
     metric,
     change_pct,
     report: report(kernel, all),

@@ -24,6 +24,11 @@ export class EptWalk {
   badLo = 0;
   badHi = 0;
   badLevel = 0;
+  /** Of the last translation: the leaf's level and the RWX the walk granted (a TLB caches both). */
+  leafLevel = 0;
+  rwx = 0;
+  /** EPT entries read, added up over translations until the caller resets it (a TLB miss's cost). */
+  refs = 0;
 
   private readonly rsvdPaHi: number;
 
@@ -42,6 +47,7 @@ export class EptWalk {
       const w = host.entryWord(table, indexOfVpn(gfn, level));
       const lo = words[w]!;
       const hi = words[w + 1]!;
+      this.refs++;
       if ((lo & 7) === 0) return this.violation(access, 0, final);
       const leaf = eptIsLeaf(lo, level);
       // Fast path: the entries KVM writes (non-leaf `pa | RWX`, leaf `pa | RWX | WB | IPAT | bit 9`)
@@ -57,11 +63,36 @@ export class EptWalk {
       if (leaf) {
         if ((access & rwx) !== access) return this.violation(access, rwx, final);
         this.pfn = frameOf(lo, hi) + (level === 1 ? 0 : (gfn & (pagesPerLevel(level) - 1)));
+        this.leafLevel = level;
+        this.rwx = rwx & 7;
         return (this.exitReason = 0);
       }
       table = frameOf(lo, hi);
     }
     return this.violation(access, 0, final);
+  }
+
+  /** Watch (HostMemory.watch) the EPT tables a translation of `gpa` reads, and with `frame` the
+   *  frame it maps (a guest paging entry's page): a remembered walk read them (fault_walk_memo.ts). */
+  watchPath(eptRootPfn: number, gpa: number, frame: boolean): void {
+    const host = this.host;
+    const words = host.words;
+    const gfn = Math.floor(gpa / 4096);
+    let table = eptRootPfn;
+    for (let level = 4; level >= 1; level--) {
+      if (!host.isLive(table)) return;
+      host.watch(table);
+      const w = host.entryWord(table, indexOfVpn(gfn, level));
+      const lo = words[w]!;
+      const hi = words[w + 1]!;
+      if ((lo & 7) === 0) return;
+      if (eptIsLeaf(lo, level)) {
+        const pfn = frameOf(lo, hi) + (level === 1 ? 0 : gfn & (pagesPerLevel(level) - 1));
+        if (frame && host.isLive(pfn)) host.watch(pfn);
+        return;
+      }
+      table = frameOf(lo, hi);
+    }
   }
 
   private violation(access: number, rwx: number, final: boolean): number {

@@ -1,8 +1,8 @@
 // The hardware TLB of one logical CPU: cached combined linear -> physical translations (SDM vol. 3C
 // §28.3.1 "Information That May Be Cached": linear mappings without EPT, combined mappings with it),
-// set-associative arrays per page size and an optional second level (STLB). Not wired into the CPU
-// model yet: docs/decisions.md "The hardware TLB model" says what is modelled, what is not, and where
-// each flush will come from (docs/kernel-paths.md §19).
+// set-associative arrays per page size and an optional second level (STLB). The CPU model (cpu.ts)
+// looks it up on every access; docs/decisions.md "The hardware TLB model" says what is modelled, what
+// is not, and where each flush comes from (docs/kernel-paths.md §19).
 //
 // Every entry field lives in a typed array and the results of a lookup in fields of the object, so
 // lookup and insert allocate nothing (test/tlb.test.ts measures it).
@@ -99,6 +99,11 @@ export class Tlb {
   private readonly refs: Uint8Array;
   private readonly stamp: Float64Array; // last use, for LRU within a set
   private clock = 0;
+  /** The entry the last hit found at level 1 and its 4K page, until an entry is stored or dropped
+   *  (-1 then): while it stands, a lookup of that page under that entry's tag finds it first again
+   *  (lastHit). */
+  private hitEntry = -1;
+  private hitPage = 0;
 
   // Result of the last hit.
   /** The 4K frame of the looked-up 4K page. */
@@ -119,6 +124,13 @@ export class Tlb {
   permMisses = 0;
   flushes = 0;
   entriesFlushed = 0;
+  /** Entries stored so far (every store goes through place()). */
+  private stores = 0;
+  /** The last lookup that found no entry at all, and `stores` then (repeatMiss). */
+  private missVpid = -1;
+  private missEptp = 0;
+  private missVpn = -1;
+  private missStores = -1;
 
   constructor(readonly desc: TlbDesc) {
     const n = desc.arrays.length;
@@ -174,9 +186,9 @@ export class Tlb {
   }
 
   /** Look up the 4K page `vpn4k` under the tag (vpid, eptp) for an access that needs the bits `need`
-   *  (TLB_W/TLB_U/TLB_X, and TLB_D for a write). A level-2 hit refills level 1. An entry that lacks a
-   *  needed bit is a miss: the hardware walks again. */
-  lookup(vpid: number, eptp: number, vpn4k: number, need: number): boolean {
+   *  (TLB_W/TLB_U/TLB_X, and TLB_D for a write) and none of `forbid`. A level-2 hit refills level 1. An
+   *  entry that lacks a needed bit, or has a forbidden one, is a miss: the hardware walks again. */
+  lookup(vpid: number, eptp: number, vpn4k: number, need: number, forbid = 0): boolean {
     const arrays = this.arrBase.length;
     for (let level = 1; level <= 2; level++) {
       for (let a = 0; a < arrays; a++) {
@@ -186,7 +198,7 @@ export class Tlb {
           if ((sizes & (1 << s)) === 0) continue;
           const i = this.find(a, s, vpid, eptp, Math.floor(vpn4k / PAGES_OF[s]!));
           if (i < 0) continue;
-          if ((this.perm[i]! & need) !== need) {
+          if ((this.perm[i]! & need) !== need || (this.perm[i]! & forbid) !== 0) {
             this.permMisses++;
             this.misses++;
             return false;
@@ -199,6 +211,8 @@ export class Tlb {
           this.hitLevel = level;
           if (level === 1) {
             this.l1Hits++;
+            this.hitEntry = i;
+            this.hitPage = vpn4k;
           } else {
             this.l2Hits++;
             this.insertL1(vpid, eptp, vpn4k, this.hitFrame, this.hitSize, this.hitPerm, this.hitRefs);
@@ -208,7 +222,50 @@ export class Tlb {
       }
     }
     this.misses++;
+    this.missVpid = vpid;
+    this.missEptp = eptp;
+    this.missVpn = vpn4k;
+    this.missStores = this.stores;
     return false;
+  }
+
+  /**
+   * A fast path (Kvm.fastPaths): the lookup of (vpid, eptp, vpn4k) would find no entry, as the last
+   * such lookup found none and nothing was stored since (a flush only removes entries); counts the
+   * miss as lookup() does and returns true. False: call lookup(). A warm MMIO access misses on the
+   * same page every time (no failed translation is cached), and a miss probes every array.
+   */
+  repeatMiss(vpid: number, eptp: number, vpn4k: number): boolean {
+    if (this.missStores !== this.stores || this.missVpn !== vpn4k || this.missVpid !== vpid || this.missEptp !== eptp) return false;
+    this.misses++;
+    return true;
+  }
+
+  /** The entry a lookup of lastPage under (vpid, eptp) would find first, as the last hit did: when that
+   *  hit was at level 1 under that tag and no entry has been stored or dropped since; else -1. For a
+   *  run of hits (a fast path: kvm.fastPaths); hitFrame is that page's frame. */
+  lastHit(vpid: number, eptp: number): number {
+    const i = this.hitEntry;
+    return i >= 0 && this.vpid[i] === vpid && this.eptp[i] === eptp ? i : -1;
+  }
+
+  /** The 4K page of the last hit. */
+  get lastPage(): number {
+    return this.hitPage;
+  }
+
+  /** Whether entry `i` grants an access that needs `need` and forbids `forbid` (as lookup decides). */
+  grants(i: number, need: number, forbid: number): boolean {
+    const perm = this.perm[i]!;
+    return (perm & need) === need && (perm & forbid) === 0;
+  }
+
+  /** Record `n` more level-1 hits on entry `i` of the last lookup's page: what n lookups that found it
+   *  record (the results, hitFrame and the rest, stay the last lookup's). */
+  hitsAgain(i: number, n: number): void {
+    this.clock += n;
+    this.stamp[i] = this.clock;
+    this.l1Hits += n;
   }
 
   /** Cache the translation a walk made: the 4K page `vpn4k` maps to the 4K frame `frame4k` inside a
@@ -252,6 +309,7 @@ export class Tlb {
 
   private drop(i: number): void {
     if (this.valid[i] === 0) return;
+    this.hitEntry = -1;
     this.valid[i] = 0;
     this.entriesFlushed++;
   }
@@ -292,6 +350,8 @@ export class Tlb {
         if (this.stamp[i]! < this.stamp[victim]!) victim = i;
       }
     }
+    this.stores++;
+    this.hitEntry = -1;
     this.valid[victim] = 1;
     this.size[victim] = s;
     this.orig[victim] = orig;

@@ -49,7 +49,12 @@ function handleMmioPageFaultCommonInner(kvm: Kvm, vcpu: Vcpu, page: number, dire
     const access = kvm.fmt.mmioAccess(last.lo);
     const vpn = direct ? 0 : page; // if (direct) addr = 0
     // trace_handle_mmio_page_fault(addr, gfn, access): the whole faulting address (cr2) under shadow paging.
-    kvm.trace.emit(E.handle_mmio_page_fault, vcpu.id, vcpu.line, vcpu.clock, vaLo(vpn, direct ? 0 : offset), vaHi(vpn), gfn, access);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = vaLo(vpn, direct ? 0 : offset);
+    args[at + 1] = vaHi(vpn);
+    args[at + 2] = gfn;
+    args[at + 3] = access;
+    tr.emit(E.handle_mmio_page_fault, vcpu, vcpu.line);
     vcpuCacheMmioInfo(kvm, vcpu, vpn, gfn, access);
     noteFault(kvm, vcpu, CLASS_MMIO_FAST);
     return 1;
@@ -95,7 +100,11 @@ export function walkShadowPageGetMmioSpte(kvm: Kvm, vcpu: Vcpu, page: number): L
     lo = host.words[w]!; // mmu_spte_get_lockless(): one plain 64-bit load
     hi = host.words[w + 1]!;
     kvm.acct.charge(vcpu, C.lockless_walk, kvm.cost.lockless_spte_read);
-    kvm.trace.emit(E.lockless_spte, vcpu.id, vcpu.line, vcpu.clock, lo, hi, level);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = lo;
+    args[at + 1] = hi;
+    args[at + 2] = level;
+    tr.emit(E.lockless_spte, vcpu, vcpu.line);
     kvm.races.point(vcpu, RACE_SPTE_LOAD, level);
     if (!kvm.fmt.isShadowPresent(lo, hi) || level === 1) break; // is_last_spte for direct 4K maps
     table = frameOf(lo, hi);

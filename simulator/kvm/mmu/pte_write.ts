@@ -104,7 +104,7 @@ function kvmMmuPteWriteInner(kvm: Kvm, mmu: ShadowMmu | null, vcpu: Vcpu, gpa: n
   // mmu_pte_write_flush_tlb
   if (!zapPage) {
     if (remoteFlush) kvm.flushRemoteTlbs(vcpu);
-    else if (localFlush) kvm.stats[S.tlb_flush]!++; // kvm_mmu_flush_tlb
+    else if (localFlush) kvm.mmuFlushTlb(vcpu); // §19.6: mmu_pte_write_flush_tlb
   }
   kvm.sp.commitZap(vcpu.id, invalid);
 }
@@ -114,7 +114,7 @@ function kvmMmuAccessPage(kvm: Kvm, vcpu: Vcpu, gfn: number): void {
   const w = vcpu.lastPteUpdated;
   if (w < 0 || vcpu.lastPteGfn !== gfn) return;
   const words = kvm.host.words;
-  if ((words[w]! & PT_ACCESSED_MASK) === 0 && kvm.fmt.isShadowPresent(words[w]!, words[w + 1]!)) words[w] = (words[w]! | PT_ACCESSED_MASK) >>> 0;
+  if ((words[w]! & PT_ACCESSED_MASK) === 0 && kvm.fmt.isShadowPresent(words[w]!, words[w + 1]!)) kvm.host.store(w, (words[w]! | PT_ACCESSED_MASK) >>> 0, words[w + 1]!);
 }
 
 /** last_updated_pte_accessed: `!!(spte && (*spte & shadow_accessed_mask))`. */

@@ -68,7 +68,8 @@ export function shadowMmuLoad(kvm: Kvm, em: ShadowMmu, vcpu: Vcpu): void {
   const id = em.getShadowPage(vcpu, rootGfn, indirectRole(kvm, vcpu, 4, ACC_ALL), -1);
   kvm.sp.rootCount[id]!++;
   vcpu.root = id;
-  em.syncRoots(vcpu); // kvm_mmu_load: mmu_sync_roots under mmu_lock (then vmx_set_cr3 flushes)
+  em.syncRoots(vcpu); // kvm_mmu_load: mmu_sync_roots under mmu_lock
+  kvm.vmxFlushTlb(vcpu); // §19.7: then set_cr3 = vmx_set_cr3 -> vmx_flush_tlb
   vcpu.path.leave();
 }
 
@@ -131,7 +132,12 @@ export class ShadowMmu implements UnsyncHooks {
       vcpu.guestFault = true;
       vcpu.guestFaultCode = w.errorCode;
       vcpu.lastPtWriteCount = 0; // reset fork detector
-      kvm.trace.emit(E.kvm_inj_exception, vcpu.id, vcpu.line, vcpu.clock, PF_VECTOR, w.errorCode, vaLo(vpn, offset), vaHi(vpn));
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = PF_VECTOR;
+      args[at + 1] = w.errorCode;
+      args[at + 2] = vaLo(vpn, offset);
+      args[at + 3] = vaHi(vpn);
+      tr.emit(E.kvm_inj_exception, vcpu, vcpu.line);
       noteFault(kvm, vcpu, CLASS_GUEST_PF);
       return 0;
     }
@@ -307,7 +313,11 @@ export class ShadowMmu implements UnsyncHooks {
       const mmioAccess = dirty ? access : access & ~ACC_WRITE_MASK;
       kvm.setSpte(vcpu, word, fmt.mmioLoOf(gfn, mmioAccess), fmt.mmioHiOf(gfn));
       kvm.stats[S.mmio_sptes_created]!++;
-      kvm.trace.emit(E.mark_mmio_spte, vcpu.id, vcpu.line, vcpu.clock, table * 4096 + index * 8, gfn, mmioAccess & 6);
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = table * 4096 + index * 8;
+      args[at + 1] = gfn;
+      args[at + 2] = mmioAccess & 6;
+      tr.emit(E.mark_mmio_spte, vcpu, vcpu.line);
       if (speculative) {
         vcpu.lastPteUpdated = word;
         vcpu.lastPteGfn = gfn;
@@ -322,13 +332,20 @@ export class ShadowMmu implements UnsyncHooks {
     const lo = host.words[word]!;
     const hi = host.words[word + 1]!;
     const unchanged = lo === oldLo && hi === oldHi;
-    if (!unchanged && !speculative) kvm.trace.emit(E.kvm_set_spte, vcpu.id, vcpu.line, vcpu.clock, gfn, lo, hi, 1);
+    if (!unchanged && !speculative) {
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = gfn;
+      args[at + 1] = lo;
+      args[at + 2] = hi;
+      args[at + 3] = 1;
+      tr.emit(E.kvm_set_spte, vcpu, vcpu.line);
+    }
     // A write to a write-protected guest table is emulated whether or not its SPTE changed.
     if (!speculative) noteFault(kvm, vcpu, ret && write ? CLASS_WP_EMULATE : unchanged ? CLASS_SPURIOUS : CLASS_MAP);
     let emulate = 0;
     if (ret) {
       if (write) emulate = 1;
-      kvm.stats[S.tlb_flush]!++; // kvm_mmu_flush_tlb
+      kvm.mmuFlushTlb(vcpu); // §19.6: mmu_set_spte
     }
     if (fmt.isShadowPresent(lo, hi)) {
       kvm.gfnToMemslot(vcpu, gfn); // page_header_update_slot -> memslot_id
@@ -395,8 +412,7 @@ export class ShadowMmu implements UnsyncHooks {
   private dropSpte(vcpu: Vcpu, sp: number, index: number, word: number, lo: number, hi: number): void {
     const kvm = this.kvm;
     if (kvm.fmt.isShadowPresent(kvm.host.words[word]!, kvm.host.words[word + 1]!)) kvm.rmap.remove(vcpu, kvm.sp.leafGfn(sp, index), word);
-    kvm.host.words[word] = lo;
-    kvm.host.words[word + 1] = hi;
+    kvm.host.store(word, lo, hi);
     kvm.stats[S.sptes_written]!++;
   }
 
@@ -532,8 +548,7 @@ export class ShadowMmu implements UnsyncHooks {
           trap = (kvm.host.lo & PT_PRESENT_MASK) !== 0;
         }
       }
-      kvm.host.words[base + 2 * i] = trap ? kvm.fmt.trapLo : 0;
-      kvm.host.words[base + 2 * i + 1] = trap ? kvm.fmt.trapHi : 0;
+      kvm.host.store(base + 2 * i, trap ? kvm.fmt.trapLo : 0, trap ? kvm.fmt.trapHi : 0);
     }
   }
 
@@ -546,8 +561,7 @@ export class ShadowMmu implements UnsyncHooks {
     const words = kvm.host.words;
     for (let i = 0; i < 512; i++) {
       if (words[base + 2 * i] !== 0 || words[base + 2 * i + 1] !== 0) continue;
-      words[base + 2 * i] = kvm.fmt.trapLo;
-      words[base + 2 * i + 1] = kvm.fmt.trapHi;
+      kvm.host.store(base + 2 * i, kvm.fmt.trapLo, kvm.fmt.trapHi);
       kvm.stats[S.sptes_written]!++;
     }
   }
@@ -590,8 +604,7 @@ export class ShadowMmu implements UnsyncHooks {
       if (fmt.isMmioSpte(slo, shi)) {
         // sync_mmio_spte
         if (gfn !== fmt.mmioGfn(slo, shi)) {
-          host.words[word] = 0; // mmu_spte_clear_no_track
-          host.words[word + 1] = 0;
+          host.store(word, 0, 0); // mmu_spte_clear_no_track
           kvm.stats[S.sptes_written]!++;
           continue;
         }
@@ -600,7 +613,11 @@ export class ShadowMmu implements UnsyncHooks {
         // mark_mmio_spte: `trace_mark_mmio_spte(sptep, gfn, access); mmu_spte_set(sptep, ...);`
         kvm.setSpte(vcpu, word, fmt.mmioLoOf(gfn, mmioAccess), fmt.mmioHiOf(gfn));
         kvm.stats[S.mmio_sptes_created]!++;
-        kvm.trace.emit(E.mark_mmio_spte, vcpu.id, vcpu.line, vcpu.clock, kvm.sp.pfn[sp]! * 4096 + i * 8, gfn, mmioAccess & 6);
+        const tr = kvm.trace, args = tr.args, at = tr.at;
+        args[at] = kvm.sp.pfn[sp]! * 4096 + i * 8;
+        args[at + 1] = gfn;
+        args[at + 2] = mmioAccess & 6;
+        tr.emit(E.mark_mmio_spte, vcpu, vcpu.line);
         continue;
       }
       if (gfn !== gfns[i]) {

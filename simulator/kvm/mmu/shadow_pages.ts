@@ -130,7 +130,14 @@ export class ShadowPages {
     const kvm = this.kvm;
     const vcpu = kvm.vcpus[vcpuId]!;
     if (parentWord >= 0) this.parents[id]!.push(parentWord); // mmu_page_add_parent_pte
-    kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.role[id]! & ROLE_LEVEL_MASK, 0, this.rootCount[id]!, this.unsync[id]!);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = this.gfn[id]!;
+    args[at + 1] = this.role[id]!;
+    args[at + 2] = this.role[id]! & ROLE_LEVEL_MASK;
+    args[at + 3] = 0;
+    args[at + 4] = this.rootCount[id]!;
+    args[at + 5] = this.unsync[id]!;
+    tr.emit(E.kvm_mmu_get_page, vcpu, vcpu.line);
   }
 
   /** kvm_mmu_get_page's miss with nothing between the allocation and the trace (a direct page under
@@ -155,7 +162,14 @@ export class ShadowPages {
   traceCreated(vcpuId: number, id: number): void {
     const vcpu = this.kvm.vcpus[vcpuId]!;
     const role = this.role[id]!;
-    this.kvm.trace.emit(E.kvm_mmu_get_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, role, role & ROLE_LEVEL_MASK, 1, this.rootCount[id]!, this.unsync[id]!);
+    const tr = this.kvm.trace, args = tr.args, at = tr.at;
+    args[at] = this.gfn[id]!;
+    args[at + 1] = role;
+    args[at + 2] = role & ROLE_LEVEL_MASK;
+    args[at + 3] = 1;
+    args[at + 4] = this.rootCount[id]!;
+    args[at + 5] = this.unsync[id]!;
+    tr.emit(E.kvm_mmu_get_page, vcpu, vcpu.line);
   }
 
   private alloc(gfn: number, role: number, parentWord: number): number {
@@ -204,7 +218,13 @@ export class ShadowPages {
   private prepareZapInner(vcpuId: number, id: number, invalid: number[]): number {
     const kvm = this.kvm;
     const vcpu = kvm.vcpus[vcpuId]!;
-    kvm.trace.emit(E.kvm_mmu_prepare_zap_page, vcpuId, vcpu.line, vcpu.clock, this.gfn[id]!, this.role[id]!, this.level(id), this.rootCount[id]!, this.unsync[id]!);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = this.gfn[id]!;
+    args[at + 1] = this.role[id]!;
+    args[at + 2] = this.level(id);
+    args[at + 3] = this.rootCount[id]!;
+    args[at + 4] = this.unsync[id]!;
+    tr.emit(E.kvm_mmu_prepare_zap_page, vcpu, vcpu.line);
     kvm.stats[S.mmu_shadow_zapped]!++;
     kvm.acct.charge(vcpu, C.shadow_page, kvm.cost.shadow_page_zap);
     let ret = mmuZapUnsyncChildren(kvm, vcpuId, id, invalid);
@@ -323,7 +343,13 @@ export class ShadowPages {
       }
       kvm.stats[S.sp_delayed_free]! += invalid.length;
       const first = invalid[0]!;
-      kvm.trace.emit(E.kvm_mmu_delay_free_pages, vcpuId, vcpu.line, vcpu.clock, this.gfn[first]!, this.role[first]!, invalid.length, this.rootCount[first]!, this.unsync[first]!);
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = this.gfn[first]!;
+      args[at + 1] = this.role[first]!;
+      args[at + 2] = invalid.length;
+      args[at + 3] = this.rootCount[first]!;
+      args[at + 4] = this.unsync[first]!;
+      tr.emit(E.kvm_mmu_delay_free_pages, vcpu, vcpu.line);
       return;
     }
     for (const id of invalid) {

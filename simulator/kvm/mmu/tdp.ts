@@ -33,6 +33,7 @@ export function mmuLoad(kvm: Kvm, vcpu: Vcpu): void {
   const id = kvm.sp.getPage(vcpu.id, 0, tdpRole(4), -1);
   kvm.sp.rootCount[id]!++;
   vcpu.root = id;
+  kvm.vmxFlushTlb(vcpu); // §19.7: kvm_mmu_load -> set_cr3 = vmx_set_cr3 -> vmx_flush_tlb
   vcpu.path.leave();
 }
 
@@ -143,7 +144,11 @@ function directMapInner(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: 
     // set_spte() -> set_mmio_spte() -> mark_mmio_spte(): mask | access | gfn << 12.
     kvm.setSpte(vcpu, w, kvm.fmt.mmioLoOf(gfn, ACC_ALL), kvm.fmt.mmioHiOf(gfn));
     kvm.stats[S.mmio_sptes_created]!++;
-    kvm.trace.emit(E.mark_mmio_spte, vcpu.id, vcpu.line, vcpu.clock, table * 4096 + index * 8, gfn, ACC_ALL & 6);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = table * 4096 + index * 8;
+    args[at + 1] = gfn;
+    args[at + 2] = ACC_ALL & 6;
+    tr.emit(E.mark_mmio_spte, vcpu, vcpu.line);
     emulate = 1;
     noteFault(kvm, vcpu, CLASS_MMIO_SLOW);
   } else {
@@ -160,7 +165,12 @@ function directMapInner(kvm: Kvm, vcpu: Vcpu, gfn: number, pfn: number, noslot: 
     if (oldLo === lo && oldHi === hi) {
       noteFault(kvm, vcpu, CLASS_SPURIOUS); // another vCPU mapped it first
     } else {
-      kvm.trace.emit(E.kvm_set_spte, vcpu.id, vcpu.line, vcpu.clock, gfn, lo, hi, 1); // a new leaf, or W back
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = gfn;
+      args[at + 1] = lo;
+      args[at + 2] = hi;
+      args[at + 3] = 1;
+      tr.emit(E.kvm_set_spte, vcpu, vcpu.line); // a new leaf, or W back
       noteFault(kvm, vcpu, CLASS_MAP);
     }
   }

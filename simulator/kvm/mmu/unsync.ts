@@ -150,14 +150,24 @@ function mmuPagesClearParents(kvm: Kvm): void {
 /** kvm_unlink_unsync_page: trace_kvm_mmu_sync_page, sp->unsync = 0, --mmu_unsync. */
 export function kvmUnlinkUnsyncPage(kvm: Kvm, vcpu: Vcpu, sp: number): void {
   const pages = kvm.sp;
-  kvm.trace.emit(E.kvm_mmu_sync_page, vcpu.id, vcpu.line, vcpu.clock, pages.gfn[sp]!, pages.role[sp]!, pages.rootCount[sp]!, pages.unsync[sp]!);
+  const tr = kvm.trace, args = tr.args, at = tr.at;
+  args[at] = pages.gfn[sp]!;
+  args[at + 1] = pages.role[sp]!;
+  args[at + 2] = pages.rootCount[sp]!;
+  args[at + 3] = pages.unsync[sp]!;
+  tr.emit(E.kvm_mmu_sync_page, vcpu, vcpu.line);
   pages.unsync[sp] = 0;
   kvm.stats[S.mmu_unsync]!--;
 }
 
 /** __kvm_unsync_page. (v3.0 also runs mmu_convert_notrap: see ShadowMmu.unsyncPage.) */
 function kvmUnsyncPage(kvm: Kvm, vcpu: Vcpu, sp: number, ops: UnsyncHooks): void {
-  kvm.trace.emit(E.kvm_mmu_unsync_page, vcpu.id, vcpu.line, vcpu.clock, kvm.sp.gfn[sp]!, kvm.sp.role[sp]!, kvm.sp.rootCount[sp]!, kvm.sp.unsync[sp]!);
+  const tr = kvm.trace, args = tr.args, at = tr.at;
+  args[at] = kvm.sp.gfn[sp]!;
+  args[at + 1] = kvm.sp.role[sp]!;
+  args[at + 2] = kvm.sp.rootCount[sp]!;
+  args[at + 3] = kvm.sp.unsync[sp]!;
+  tr.emit(E.kvm_mmu_unsync_page, vcpu, vcpu.line);
   ops.convertNotrap(sp);
   kvm.stats[S.mmu_unsync]!++;
   kvm.sp.unsync[sp] = 1;
@@ -203,7 +213,7 @@ function kvmSyncPageCommon(kvm: Kvm, vcpu: Vcpu, sp: number, invalid: number[], 
     kvm.sp.prepareZap(vcpu.id, sp, invalid);
     return 1;
   }
-  kvm.stats[S.tlb_flush]!++; // kvm_mmu_flush_tlb
+  kvm.mmuFlushTlb(vcpu); // §19.6: __kvm_sync_page
   return 0;
 }
 
@@ -230,7 +240,7 @@ export function kvmSyncPages(kvm: Kvm, vcpu: Vcpu, gfn: number, ops: SyncPageOps
     flush = true;
   }
   pages.commitZap(vcpu.id, invalid);
-  if (flush) kvm.stats[S.tlb_flush]!++;
+  if (flush) kvm.mmuFlushTlb(vcpu); // §19.6: kvm_sync_pages
 }
 
 /** mmu_sync_children(vcpu, parent): write-protect and sync every unsync leaf below `parent`, in

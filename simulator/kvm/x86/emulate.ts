@@ -114,7 +114,14 @@ export class Emulator {
     kvm.acct.charge(vcpu, C.emulation, kvm.cost.emulate_decode);
     decodeMov(lo, this.insn);
     kvm.stats[S.insn_emulation]!++;
-    kvm.trace.emit(E.kvm_emulate_insn, vcpu.id, vcpu.line, vcpu.clock, vaLo(vcpu.ripVpn, vcpu.ripOffset), vaHi(vcpu.ripVpn), this.insn.len, lo, hi, this.insn.ok ? 0 : 1);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = vaLo(vcpu.ripVpn, vcpu.ripOffset);
+    args[at + 1] = vaHi(vcpu.ripVpn);
+    args[at + 2] = this.insn.len;
+    args[at + 3] = lo;
+    args[at + 4] = hi;
+    args[at + 5] = this.insn.ok ? 0 : 1;
+    tr.emit(E.kvm_emulate_insn, vcpu, vcpu.line);
     if (!this.insn.ok) {
       // handle_emulation_failure: KVM_EXIT_INTERNAL_ERROR to userspace, which stops the VM.
       kvm.stats[S.insn_emulation_fail]!++;
@@ -140,7 +147,13 @@ export class Emulator {
         return EMULATE_DONE;
       }
     }
-    kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_WRITE, size, this.gpa, vcpu.raxLo, vcpu.raxHi);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = KVM_TRACE_MMIO_WRITE;
+    args[at + 1] = size;
+    args[at + 2] = this.gpa;
+    args[at + 3] = vcpu.raxLo;
+    args[at + 4] = vcpu.raxHi;
+    tr.emit(E.kvm_mmio, vcpu, vcpu.line);
     this.mmioTimes.mmioWrite(vcpu.id, this.gpa, vcpu.clock);
     const dev = kvm.bus.find(this.gpa);
     if (dev !== null && dev.handler === 'kernel') {
@@ -182,12 +195,24 @@ export class Emulator {
       kvm.acct.chargeAt(vcpu, C.device_kernel, kvm.cost.device_kernel, vcpu.path.at(F.vcpu_mmio_read)); // handled in kernel
       dev.read(this.gpa, size);
       kvm.stats[S.mmio_reads]!++;
-      kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_READ, size, this.gpa, dev.lo, dev.hi);
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = KVM_TRACE_MMIO_READ;
+      args[at + 1] = size;
+      args[at + 2] = this.gpa;
+      args[at + 3] = dev.lo;
+      args[at + 4] = dev.hi;
+      tr.emit(E.kvm_mmio, vcpu, vcpu.line);
       this.mmioTimes.mmioRead(vcpu.id, this.gpa, vcpu.clock);
       this.setRax(vcpu, dev.lo, dev.hi, size);
       return EMULATE_DONE;
     }
-    kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_READ_UNSATISFIED, size, this.gpa, 0, 0);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = KVM_TRACE_MMIO_READ_UNSATISFIED;
+    args[at + 1] = size;
+    args[at + 2] = this.gpa;
+    args[at + 3] = 0;
+    args[at + 4] = 0;
+    tr.emit(E.kvm_mmio, vcpu, vcpu.line);
     this.userspaceExit(vcpu);
     let lo = 0xffffffff; // an unclaimed address reads as all ones from the VMM
     let hi = 0xffffffff;
@@ -199,7 +224,13 @@ export class Emulator {
     }
     // Next KVM_RUN: complete_mmio sets mmio_read_completed and runs emulate_instruction(vcpu,
     // EMULTYPE_NO_DECODE): no fetch, no walk, no lookup; its cost is part of device_userspace.
-    kvm.trace.emit(E.kvm_mmio, vcpu.id, vcpu.line, vcpu.clock, KVM_TRACE_MMIO_READ, size, this.gpa, lo, hi);
+    const done = tr.at;
+    args[done] = KVM_TRACE_MMIO_READ;
+    args[done + 1] = size;
+    args[done + 2] = this.gpa;
+    args[done + 3] = lo;
+    args[done + 4] = hi;
+    tr.emit(E.kvm_mmio, vcpu, vcpu.line);
     this.mmioTimes.mmioRead(vcpu.id, this.gpa, vcpu.clock);
     this.setRax(vcpu, lo, hi, size);
     vcpu.ripOffset += this.insn.len;
@@ -227,7 +258,13 @@ export class Emulator {
     const user = vcpu.cpl === 3;
     if (vcpuMatchMmioGva(kvm, vcpu, vcpu.rdiVpn) && checkWriteUserAccess(vcpu, write, user, vcpu.mmioAccess)) {
       this.gpa = vcpu.mmioGfn * 4096 + vcpu.rdiOffset;
-      kvm.trace.emit(E.vcpu_match_mmio, vcpu.id, vcpu.line, vcpu.clock, vaLo(vcpu.rdiVpn, vcpu.rdiOffset), vaHi(vcpu.rdiVpn), this.gpa, write ? 1 : 0, 0);
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = vaLo(vcpu.rdiVpn, vcpu.rdiOffset);
+      args[at + 1] = vaHi(vcpu.rdiVpn);
+      args[at + 2] = this.gpa;
+      args[at + 3] = write ? 1 : 0;
+      args[at + 4] = 0;
+      tr.emit(E.vcpu_match_mmio, vcpu, vcpu.line);
       return 1;
     }
     const pfec = (user ? PFERR_USER_MASK : 0) | (write ? PFERR_WRITE_MASK : 0);
@@ -235,7 +272,13 @@ export class Emulator {
     this.gpa = this.walker.walker.gfn * 4096 + vcpu.rdiOffset;
     if (Math.floor(this.gpa / 4096) * 4096 === APIC_DEFAULT_PHYS_BASE) return 1;
     if (vcpuMatchMmioGpa(kvm, vcpu, Math.floor(this.gpa / 4096))) {
-      kvm.trace.emit(E.vcpu_match_mmio, vcpu.id, vcpu.line, vcpu.clock, vaLo(vcpu.rdiVpn, vcpu.rdiOffset), vaHi(vcpu.rdiVpn), this.gpa, write ? 1 : 0, 1);
+      const tr = kvm.trace, args = tr.args, at = tr.at;
+      args[at] = vaLo(vcpu.rdiVpn, vcpu.rdiOffset);
+      args[at + 1] = vaHi(vcpu.rdiVpn);
+      args[at + 2] = this.gpa;
+      args[at + 3] = write ? 1 : 0;
+      args[at + 4] = 1;
+      tr.emit(E.vcpu_match_mmio, vcpu, vcpu.line);
       return 1;
     }
     return 0;
@@ -247,7 +290,9 @@ export class Emulator {
     kvm.stats[S.userspace_exits]!++;
     // The VMM's time is not under a kernel function: a root frame of its own.
     kvm.acct.chargeAt(vcpu, C.device_userspace, kvm.cost.device_userspace, kvm.cp.rootFrame(F.vmm));
-    kvm.trace.emit(E.kvm_userspace_exit, vcpu.id, vcpu.line, vcpu.clock, KVM_EXIT_MMIO);
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = KVM_EXIT_MMIO;
+    tr.emit(E.kvm_userspace_exit, vcpu, vcpu.line);
   }
 
   /** The emulator's walk faulted: inject_emulated_exception -> #PF into the guest (EMULATE_DONE). */
@@ -258,7 +303,12 @@ export class Emulator {
     noteFault(kvm, vcpu, CLASS_GUEST_PF);
     vcpu.guestFault = true;
     vcpu.guestFaultCode = this.walker.walker.errorCode;
-    kvm.trace.emit(E.kvm_inj_exception, vcpu.id, vcpu.line, vcpu.clock, PF_VECTOR, this.walker.walker.errorCode, vaLo(vcpu.rdiVpn, vcpu.rdiOffset), vaHi(vcpu.rdiVpn));
+    const tr = kvm.trace, args = tr.args, at = tr.at;
+    args[at] = PF_VECTOR;
+    args[at + 1] = this.walker.walker.errorCode;
+    args[at + 2] = vaLo(vcpu.rdiVpn, vcpu.rdiOffset);
+    args[at + 3] = vaHi(vcpu.rdiVpn);
+    tr.emit(E.kvm_inj_exception, vcpu, vcpu.line);
     return EMULATE_DONE;
   }
 

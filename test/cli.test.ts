@@ -205,6 +205,16 @@ describe('mmu-lab run', () => {
     expect(cli('run', 'examples/doorbell.mmio.yaml', '--kernel', 'v9').status).toBe(2);
     expect(cli('run', 'nonexistent.mmio.yaml').stderr).toContain('cannot read');
   });
+
+  it('--no-fast-paths: the same JSON report, byte for byte (trace and accesses included)', () => {
+    const args = ['run', 'examples/shadow-doorbell.mmio.yaml', '--json', '--accesses', '--trace', '--call-paths'];
+    const fast = cli(...args);
+    const slow = cli(...args, '--no-fast-paths');
+    expect(fast.status).toBe(0);
+    expect(slow.status).toBe(0);
+    expect(JSON.parse(fast.stdout).trace.events.length).toBeGreaterThan(0);
+    expect(slow.stdout).toBe(fast.stdout);
+  });
 });
 
 // Compare Kernels from the command line: `compare FILE [--kernels ...] [--tdp ...]`.

@@ -79,6 +79,22 @@ function tables(ram: { read64(gpa: number): { lo: number; hi: number } }, pages:
   return out;
 }
 
+/**
+ * v3.1's MMIO cache skips KVM's guest walk, and with it the D bit (pinned below, "where the 2011
+ * shadow MMU shows through"): under shadow paging with MMIO caching, a supervisor write with CR0.WP
+ * clear to a device page whose gva is cached leaves the guest leaf clean. The D bit of the device
+ * page's leaf (frame 0xfebf0000) is left out of the comparison there, nothing else.
+ */
+function maskMmioCacheDirty(entries: string[], o: ScenarioOverrides, cpu: { cr0_wp: boolean }): string[] {
+  if (!(o.kernel === 'v3.1' && o.tdp === false && o.mmio_caching !== false && !cpu.cr0_wp)) return entries;
+  return entries.map((e) => {
+    const [at, value] = e.split('=') as [string, string];
+    const [hi, lo] = value.split(':') as [string, string];
+    const l = parseInt(lo, 16);
+    return (l & ~0xfff) >>> 0 === 0xfebf0000 ? `${at}=${hi}:${((l & ~0x40) >>> 0).toString(16)}` : e;
+  });
+}
+
 /** A run in mode `o`, made with the fast paths and without: their reports must be identical. */
 function virtualized(text: string, o: ScenarioOverrides) {
   const m = runBothWays(scenario(text), { overrides: o, accesses: true }, JSON.stringify(o));
@@ -100,7 +116,8 @@ describe('transparency', () => {
           const v = virtualized(text, o);
           expect(v.warnings.filter((w) => !w.includes('pte:')), name).toEqual([]);
           expect(seen(v.accesses).map((a) => maskBypassLeak(a, o, cpu)), name).toEqual(seen(native.accesses).map((a) => maskBypassLeak(a, o, cpu)));
-          expect(tables(v.ram, native.tablePages), `${name}: guest page tables (A/D bits included)`).toEqual(tables(native.ram, native.tablePages));
+          const mask = (t: string[]) => maskMmioCacheDirty(t, o, cpu);
+          expect(mask(tables(v.ram, native.tablePages)), `${name}: guest page tables (A/D bits included)`).toEqual(mask(tables(native.ram, native.tablePages)));
         }
       }),
       { numRuns: Number(process.env.TRANSPARENCY_RUNS ?? 200) },
@@ -142,6 +159,28 @@ describe('where the 2011 shadow MMU shows through', () => {
     // FNAME(walk_addr_generic): `if (unlikely(is_rsvd_bits_set(&vcpu->arch.mmu, pte, walker->level)))`
     // -> errcode |= PFERR_RSVD_MASK | PFERR_PRESENT_MASK: 0x9 for a supervisor read.
     for (const k of ['v3.0', 'v3.1'] as const) expect(virtualized(text, { kernel: k, tdp: false }).accesses[0]).toMatchObject({ op: 'read', result: 'guest-fault', error_code: '0x9' });
+  });
+
+  it("v3.1's MMIO cache: a supervisor write with CR0.WP clear to a cached device page leaves the guest leaf clean (bare hardware sets D)", () => {
+    // 3.1.10 x86.c vcpu_mmio_gva_to_gpa: `if (vcpu_match_mmio_gva(vcpu, gva) && check_write_user_access(vcpu,
+    // write, access, vcpu->arch.access)) { *gpa = vcpu->arch.mmio_gfn << PAGE_SHIFT | ...; return 1; }`: no
+    // walk_mmu->gva_to_gpa, so no FNAME(walk_addr) to set D. mmu.h check_write_user_access refuses a write
+    // to a non-writable pte only `&& (user_fault || is_write_protection(vcpu))`: with CR0.WP clear a
+    // supervisor write passes. The read before it cached the gva (handle_abnormal_pfn ->
+    // vcpu_cache_mmio_info). Found by the property above (fast-check seed -1490395682).
+    const maps = ['    - { gva: 0x8000000000, gpa: 0xfebf0000, size: 4K, page: 4K, flags: "p", pde: "p a", pdpte: "p a", pml4e: "p a" }'];
+    const steps = ['  - { read: 0x8000000018, size: 4 }', '  - { write: 0x8000000018, size: 4, value: 1 }'];
+    const leaf = (ram: { read64(g: number): { lo: number } }, pages: number[]) => pages.map((p) => ram.read64(p).lo).find((lo) => (lo & ~0xfff) >>> 0 === 0xfebf0000)!;
+    for (const wp of [false, true]) {
+      const text = yaml(maps, steps, { cr0_wp: wp, efer_nx: false, cr4_smep: false, cr4_smap: false, eflags_ac: false });
+      const native = runNative(scenario(text));
+      expect(leaf(native.ram, native.tablePages) & 0x40).toBe(wp ? 0 : 0x40); // with WP the write faults
+      const d = (o: ScenarioOverrides) => leaf(virtualized(text, o).ram, native.tablePages) & 0x40;
+      expect(d({ kernel: 'v3.1', tdp: false })).toBe(0); // the cache hit: no walk, no D
+      expect(d({ kernel: 'v3.1', tdp: false, mmio_caching: false })).toBe(wp ? 0 : 0x40);
+      expect(d({ kernel: 'v3.0', tdp: false })).toBe(wp ? 0 : 0x40);
+      expect(d({ kernel: 'v3.1', tdp: true })).toBe(wp ? 0 : 0x40);
+    }
   });
 
   it("an SMEP fault found by KVM's software walk leaves the guest leaf accessed (bare hardware does not)", () => {

@@ -20,9 +20,9 @@ export const TSS_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 0;
 export const APIC_ACCESS_PAGE_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 1;
 export const IDENTITY_PAGETABLE_PRIVATE_MEMSLOT = KVM_MEMORY_SLOTS + 2;
 
-const CHUNK_SHIFT = 9;
+const CHUNK_SHIFT = 9; // host pfns are tracked in chunks of 512 gfns, allocated when first touched
 /** Searches Memslots.lookupMemo keeps. */
-const MEMO_ENTRIES = 16; // host pfns are tracked in chunks of 512 gfns, allocated when first touched
+const MEMO_ENTRIES = 16;
 
 export class Memslot {
   /** Host pfn behind each gfn, 0 until the page is first faulted in (get_user_pages). */

@@ -129,9 +129,9 @@ export class VcpuRunner {
     return vcpu.tlb.lastHit(vcpu.vpid, this.shadow ? NO_EPTP : this.kvm.sp.pfn[vcpu.root]!);
   }
 
-  /** What access() charges a hit (no walk references). */
+  /** What access() charges a hit: the access, with no walk references to add. */
   get hitCycles(): number {
-    return this.kvm.cost.guest_ram_access + 0 * this.kvm.cost.tlb_walk_ref;
+    return this.kvm.cost.guest_ram_access;
   }
 
   /** What `n` hits through entry `i` leave besides their transfers and charges, as n access() calls. */

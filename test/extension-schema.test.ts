@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { GUEST_OS_STATS } from '../simulator/guest/os_stats';
 import { parse as parseYaml } from 'yaml';
 import { parseScenario, runScenario } from '../simulator/index';
 import { EXIT_REASONS, FAULT_KINDS } from '../simulator/scenario/parse';
@@ -131,6 +132,7 @@ describe('the scenario schema', () => {
       ...STATS.map((x) => `stats.${x}`),
       'cycles.total', 'cycles.elapsed',
       ...COMPONENTS.map((x) => `cycles.by_component.${x}`),
+      ...GUEST_OS_STATS.map((x) => `guest_os.${x}`),
     ];
     // Each exit reason, fault class, counter and component is its own property, with its own
     // description (what the editor's hover and completion show).
@@ -140,7 +142,7 @@ describe('the scenario schema', () => {
     const accepts = (path: string) => validate(schema, { expect: { [path]: 1 } }, { type: 'object', properties: { expect: expectSchema } }).length === 0;
     const good = [...named, 'labels.transaction.count', 'labels.a.b.cycles'];
     expect(good.filter((p) => !accepts(p))).toEqual([]);
-    const bad = ['exits.EPT', 'exits.INVD', 'exits.XSETBV', 'faults.mmio', 'stats.nope', 'cycles.by_component.cpu', 'cycles.all', 'labels.x', 'labels.x.total', 'exits', 'EPT_MISCONFIG'];
+    const bad = ['exits.EPT', 'exits.INVD', 'exits.XSETBV', 'faults.mmio', 'stats.nope', 'cycles.by_component.cpu', 'cycles.all', 'labels.x', 'labels.x.total', 'exits', 'EPT_MISCONFIG', 'guest_os.cow', 'guest_os'];
     expect(bad.filter((p) => accepts(p))).toEqual([]);
   });
 

@@ -6,7 +6,7 @@
 // the fast paths as without (helpers/fast_paths.ts).
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { scenario } from './helpers/scenario';
+import { osVm, scenario } from './helpers/scenario';
 import { runNative } from './helpers/native';
 import { MODES, maskBypassLeak, type Seen } from './helpers/modes';
 import { runBothWays } from './helpers/fast_paths';
@@ -195,4 +195,68 @@ describe('where the 2011 shadow MMU shows through', () => {
     expect(leaf(ept.ram) & 0x20).toBe(0);
     expect(leaf(shadow.ram) & 0x20).toBe(0x20);
   });
+});
+
+describe('transparency of the guest OS steps', () => {
+  // Random Linux work over three processes (spaces 1-3, one 4-page vma each): touches (reads and
+  // writes), forks, munmaps, exits, execs and context switches, with the guest kernel
+  // (simulator/guest/linux.ts) run on bare hardware and in every mode. What the guest observes must
+  // not differ: every access it makes (its own and the kernel's, with values and error codes), what
+  // the kernel warns of (the same refusals), and the contents of every page-pool frame (data pages
+  // and the page tables Linux allocated, A/D bits included).
+  // Touches mostly on two pages, so that a page is often written, shared by a fork and written again.
+  const osStep = fc.oneof(
+    { weight: 2, arbitrary: fc.record({ k: fc.constant('switch_mm'), space: fc.integer({ min: 0, max: 3 }) }) },
+    { weight: 6, arbitrary: fc.record({ k: fc.constant('touch'), page: fc.integer({ min: 0, max: 3 }).map((p) => (p === 3 ? 3 : p & 1)), write: fc.boolean(), value: fc.integer({ min: 0, max: 0xffff }) }) },
+    { weight: 2, arbitrary: fc.record({ k: fc.constant('fork'), space: fc.integer({ min: 1, max: 3 }) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('munmap'), page: fc.integer({ min: 0, max: 3 }), pages: fc.integer({ min: 1, max: 4 }) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('exit'), space: fc.integer({ min: 1, max: 3 }) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('exec'), space: fc.integer({ min: 1, max: 3 }) }) },
+  );
+  type OsStep = { k: string; space?: number; page?: number; write?: boolean; value?: number; pages?: number };
+  const gva = (page: number) => '0x' + (0x400000 + page * 4096).toString(16);
+  const osYaml = (s: OsStep): string => {
+    if (s.k === 'touch') return s.write ? `  - { touch: ${gva(s.page!)}, value: ${s.value} }` : `  - { touch: ${gva(s.page!)}, access: read }`;
+    if (s.k === 'munmap') return `  - { munmap: ${gva(s.page!)}, size: ${Math.min(s.pages!, 4 - s.page!) * 4}K }`;
+    return `  - { ${s.k}: ${s.space} }`;
+  };
+  const text = (steps: OsStep[], cpu: Record<string, boolean>) =>
+    osVm({ cpu: `{ ${Object.entries(cpu).map(([k, v]) => `${k}: ${v}`).join(', ')} }`, pool: '256K', processes: 3, steps: ['  - { switch_mm: 1 }', ...steps.map(osYaml)] });
+  const pool = (ram: { read64(gpa: number): { lo: number; hi: number } }) => tables(ram, Array.from({ length: 64 }, (_, i) => 0x2000000 + i * 4096));
+  const osCpu = fc.record({ cr0_wp: fc.boolean(), efer_nx: fc.boolean() });
+
+  it('every mode shows the guest exactly what bare hardware shows', () => {
+    fc.assert(
+      fc.property(fc.array(osStep, { minLength: 1, maxLength: 16 }), osCpu, (steps, cpu) => {
+        const t = text(steps, cpu);
+        const native = runNative(scenario(t));
+        const seen = (a: Seen[]) => a.map(({ op, result, error_code, value }): Seen => ({ op, result, error_code, value }));
+        for (const [name, o] of MODES) {
+          const v = virtualized(t, o);
+          expect(v.warnings.map((w) => w.replace(/^vcpu 0, line \d+: /, '')), name).toEqual(native.warnings);
+          expect(seen(v.accesses), name).toEqual(seen(native.accesses));
+          expect(pool(v.ram), `${name}: the page pool (pages and the page tables Linux built)`).toEqual(pool(native.ram));
+        }
+      }),
+      {
+        numRuns: Number(process.env.TRANSPARENCY_RUNS ?? 30),
+        // Always tried: a write, a fork, the parent's write again (its TLB must not keep the writable
+        // translation: dup_mmap's flush_tlb_mm), then the child's write (reuse) and an exec.
+        examples: [
+          [
+            [
+              { k: 'touch', page: 0, write: true, value: 1 },
+              { k: 'fork', space: 2 },
+              { k: 'touch', page: 0, write: true, value: 2 },
+              { k: 'switch_mm', space: 2 },
+              { k: 'touch', page: 0, write: true, value: 3 },
+              { k: 'exec', space: 3 },
+              { k: 'touch', page: 1, write: false, value: 0 },
+            ],
+            { cr0_wp: true, efer_nx: true },
+          ],
+        ],
+      },
+    );
+  }, 240_000);
 });

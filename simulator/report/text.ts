@@ -26,11 +26,19 @@ export function formatRunText(r: RunResult, opts: TextOptions = {}): string {
     statsSection(r),
     cycleSection(r),
     labelSection(r),
+    guestOsSection(r),
     expectSection(r),
     opts.accesses ? accessSection(r) : null,
     warningSection(r),
   ];
   return sections.filter((s): s is string => s !== null).join('\n');
+}
+
+/** What the guest kernel did for the guest OS steps (only with `guest.os`). */
+function guestOsSection(r: RunResult): string | null {
+  if (!r.guest_os) return null;
+  const rows = Object.entries(r.guest_os).map(([k, v]) => ` ${k.padEnd(44)} ${String(v).padStart(6)}\n`);
+  return 'Guest OS (Linux 3.0.1)\n' + rows.join('');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,7 +23,9 @@ import { ShadowMmu, shadowMmuLoad } from '../kvm/mmu/shadow';
 import { VcpuRunner, accessPfec, INSN_DONE, INSN_GUEST_FAULT, INSN_STOPPED } from './vcpu_run';
 import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 import { OverBudgetError } from './work_budget';
-import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_FETCH, OP_INVLPG, OP_LOOP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
+import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_EXEC, OP_EXIT, OP_FETCH, OP_FORK, OP_INVLPG, OP_LOOP, OP_MUNMAP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_SWITCH_MM, OP_TOUCH, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
+import { LinuxGuest } from '../guest/linux';
+import { OsPort } from './os_port';
 import { Scheduler } from './scheduler';
 import { checkOverrides } from './override_error';
 import { ExitTimes } from './exit_times';
@@ -67,6 +69,9 @@ export class Machine {
   readonly accessLog: AccessLog | null;
   readonly scheduler: Scheduler;
   readonly sc: Scenario;
+  /** The guest kernel behind the guest OS steps (guest.os), or null. */
+  readonly linux: LinuxGuest | null;
+  private readonly osPort: OsPort;
   // Per-vCPU execution state.
   readonly pc: Int32Array;
   readonly depth: Int32Array;
@@ -132,7 +137,8 @@ export class Machine {
 
     const era = eraOf(kernel);
     if (era.locklessWalk === null && !o.skip_lockless_waits) refuseLocklessWaits(sc, kernel);
-    const compiler = new Compiler(o.skip_lockless_waits ? new Set<string>(LOCKLESS_POINTS) : undefined);
+    const vmaPages = (sc.guest.os?.vmas ?? []).reduce((n, v) => n + v.size / 4096, 0);
+    const compiler = new Compiler(o.skip_lockless_waits ? new Set<string>(LOCKLESS_POINTS) : undefined, vmaPages);
     try {
       this.programs = sc.vcpus.map((v) => compiler.compile(v.workload));
     } catch (e) {
@@ -151,6 +157,8 @@ export class Machine {
     kvm.cp.setLines(lineEnd);
     this.guest = buildGuest(sc, new GuestRam(kvm.memslots, kvm.host), compiler.codePages);
     this.writeCode(compiler.codeSlots);
+    this.linux = sc.guest.os ? new LinuxGuest(sc.guest.os, this.guest.ram, sc.guest.cpu.efer_nx) : null;
+    this.osPort = new OsPort(this);
     const c = sc.guest.cpu;
     for (const v of kvm.vcpus) {
       v.cr3s = this.guest.cr3s;
@@ -548,6 +556,14 @@ export class Machine {
       case OP_COMPUTE:
         kvm.acct.chargeAt(vcpu, C.guest_compute, prog.arg(pc, 0), vcpu.path.at(F.guest));
         return;
+      case OP_TOUCH:
+      case OP_FORK:
+      case OP_MUNMAP:
+      case OP_EXIT:
+      case OP_EXEC:
+      case OP_SWITCH_MM:
+        this.osStep(vcpu, prog, pc, op);
+        return;
       case OP_SET_CACHING: {
         const on = prog.arg(pc, 0) === 1;
         // Turning caching off zaps every shadow page, so no MMIO SPTE outlives the switch.
@@ -562,8 +578,23 @@ export class Machine {
     }
   }
 
+  /** A guest OS step: the guest kernel's work for it (guest/linux.ts), run on this vCPU. */
+  private osStep(vcpu: Vcpu, prog: Program, pc: number, op: number): void {
+    const linux = this.linux!; // the parser refuses OS steps without guest.os
+    const port = this.osPort;
+    port.vcpu = vcpu;
+    port.slot = prog.arg(pc, 5);
+    const a = prog.arg(pc, 0);
+    if (op === OP_TOUCH) linux.touch(port, prog.arg(pc, 2) === 1, a, prog.arg(pc, 1), prog.arg(pc, 3), prog.arg(pc, 4));
+    else if (op === OP_FORK) linux.fork(port, a);
+    else if (op === OP_MUNMAP) linux.munmap(port, a, prog.arg(pc, 1));
+    else if (op === OP_EXIT) linux.exit(port, a);
+    else if (op === OP_EXEC) linux.exec(port, a);
+    else linux.switchMm(port, a);
+  }
+
   /** One guest MOV to or from [rdi]: RDI, RAX and RIP are set as the instruction would have them. */
-  private access(vcpu: Vcpu, write: boolean, vpn: number, offset: number, size: number, lo: number, hi: number, slot: number, cpl: number): void {
+  access(vcpu: Vcpu, write: boolean, vpn: number, offset: number, size: number, lo: number, hi: number, slot: number, cpl: number): number {
     vcpu.rdiVpn = vpn;
     vcpu.rdiOffset = offset;
     vcpu.raxLo = lo;
@@ -573,6 +604,7 @@ export class Machine {
     vcpu.ripOffset = (slot % SLOTS_PER_PAGE) * INSN_SLOT_BYTES;
     const r = this.runner.access(vcpu, vpn, offset, size, accessPfec(write, false, vcpu.cpl), lo, hi);
     this.log(vcpu, write ? 1 : 0, vpn, offset, r, write ? lo : this.runner.lo, write ? hi : this.runner.hi);
+    return r;
   }
 
   /** A jump to (vpn, offset): the CPU fetches the instruction there. */
@@ -616,7 +648,7 @@ export class Machine {
   }
 
   /** A guest-virtual address of guest-physical `gpa` in address space `space` (shared mappings count). */
-  private directMap(gpa: number, space: number): { vpn: number; offset: number } | null {
+  directMap(gpa: number, space: number): { vpn: number; offset: number } | null {
     for (const m of this.sc.guest.mappings) {
       if ((m.space ?? space) !== space || gpa < m.gpa || gpa >= m.gpa + m.size) continue;
       const rel = gpa - m.gpa;

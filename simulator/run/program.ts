@@ -20,6 +20,14 @@ export const OP_FETCH = 9; // a: vpn, b: offset, g: cpl
 export const OP_PTE = 10; // a: vpn, b: level, c: bits lo, d: bits hi, e: new gpa (-1 keep), f: instruction slot, g: space
 export const OP_INVLPG = 11; // a: vpn
 export const OP_CR3 = 12; // a: address space
+// Guest OS steps (simulator/guest/linux.ts). f: the first of three instruction slots: the user
+// access, the kernel's 8-byte store, the kernel's 8-byte load.
+export const OP_TOUCH = 13; // a: vpn, b: offset, c: write (0/1), d: value lo, e: value hi, f: slots
+export const OP_FORK = 14; // a: child space, f: slots
+export const OP_MUNMAP = 15; // a: vpn, b: pages, f: slots
+export const OP_EXIT = 16; // a: space, f: slots
+export const OP_EXEC = 17; // a: new space, f: slots
+export const OP_SWITCH_MM = 18; // a: space
 
 /** Access operands: a: vpn, b: offset, c: size, d: value lo, e: value hi, f: instruction slot,
  *  g: CPL (-1: the guest's default). */
@@ -80,8 +88,12 @@ export class Compiler {
   /** Microseconds of simulation the workloads compiled so far ask for (run/work_budget.ts). */
   private work = 0;
 
-  /** `skipped`: race points whose waits (wait_for steps, resume_at) are left out. */
-  constructor(private readonly skipped: ReadonlySet<string> = new Set()) {}
+  /** `skipped`: race points whose waits (wait_for steps, resume_at) are left out. `vmaPages`: the
+   *  pages of guest.os's vmas, what fork, exit and exec may walk (run/work_budget.ts). */
+  constructor(
+    private readonly skipped: ReadonlySet<string> = new Set(),
+    private readonly vmaPages = 0,
+  ) {}
 
   compile(steps: Step[]): Program {
     const ops = new Growing(bytes(64), bytes);
@@ -127,6 +139,24 @@ export class Compiler {
           case 'compute':
             emit(OP_COMPUTE, line, s.cycles);
             break;
+          case 'touch':
+            emit(OP_TOUCH, line, s.gva.vpn, s.gva.offset, s.write ? 1 : 0, s.lo, s.hi, this.osSlots(s.write));
+            break;
+          case 'fork':
+            emit(OP_FORK, line, s.child, 0, 0, 0, 0, this.osSlots(false));
+            break;
+          case 'munmap':
+            emit(OP_MUNMAP, line, s.gva.vpn, s.size / 4096, 0, 0, 0, this.osSlots(false));
+            break;
+          case 'exit':
+            emit(OP_EXIT, line, s.space, 0, 0, 0, 0, this.osSlots(false));
+            break;
+          case 'exec':
+            emit(OP_EXEC, line, s.space, 0, 0, 0, 0, this.osSlots(false));
+            break;
+          case 'switch-mm':
+            emit(OP_SWITCH_MM, line, s.space);
+            break;
           case 'repeat': {
             const label = s.label === null ? -1 : this.labels.push(s.label) - 1;
             const loop = emit(OP_LOOP, line, s.count, label);
@@ -151,12 +181,20 @@ export class Compiler {
       }
     };
     walk(steps, 0);
-    this.work = addWork(this.work, steps); // (throws OverBudgetError at the step that is too much)
+    this.work = addWork(this.work, steps, this.vmaPages); // (throws OverBudgetError at the step that is too much)
     return new Program(ops.trimmed(), args.trimmed(), lines.trimmed(), maxDepth);
   }
 
   private kept(w: WaitPoint | null): WaitPoint | null {
     return w !== null && this.skipped.has(w.point) ? null : w;
+  }
+
+  /** A guest OS step's three slots (OP_TOUCH): the user access, the kernel's store, its load. */
+  private osSlots(userWrite: boolean): number {
+    const first = this.slot(userWrite, 8);
+    this.slot(true, 8);
+    this.slot(false, 8);
+    return first;
   }
 
   private slot(write: boolean, size: number): number {

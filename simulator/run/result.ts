@@ -2,6 +2,7 @@
 // text (report/text.ts) or as JSON; the extension's panel renders it.
 
 import type { Component } from '../cost/profile';
+import type { GuestOsStat } from '../guest/os_stats';
 import type { ShadowTables } from '../kvm/mmu/inspect';
 import type { Kernel, ProfileName } from '../scenario/types';
 
@@ -49,6 +50,14 @@ export interface KvmStat {
   /** Port I/O: the simulator models no IO_INSTRUCTION exit, so no kvm_pio and no rows. */
   ioport: { all: KvmStatRow[]; by_vcpu: KvmStatRow[][] };
 }
+
+/** The guest kernel's own counts (Linux 3.0.1's work for the guest OS steps), by name (guest/os_stats.ts):
+ *  anon_faults (do_anonymous_page for a write), zero_page_faults (for a read: the zero page), cow_copies
+ *  (do_wp_page copied or zeroed a new page), cow_reuses (it made the only mapping writable again), forks,
+ *  exits, execs, munmaps, context_switches (switch_mm loads), tlb_flushes (flush_tlb_mm on this CPU: a
+ *  CR3 write), invlpgs (flush_tlb_page), page_tables_allocated, page_tables_freed, and pool_frames_used
+ *  (handed out and not freed at the end; the zero page counts). */
+export type GuestOsStats = Record<GuestOsStat, number>;
 
 /** One fault class with the return code the era's kernel gives it. */
 export interface FaultClassStats {
@@ -183,6 +192,8 @@ export interface RunResult {
   trace: { total: number; dropped: number; events: TraceEventRecord[] };
   /** Where the cycles went, per call path: only when the run asked for it (RunOptions.callPaths). */
   flame?: RunFlame;
+  /** What the guest kernel did for the guest OS steps (guest/linux.ts): only with `guest.os`. */
+  guest_os?: GuestOsStats;
   /** Problems the simulated kernel reported (WARN_ON, KVM_EXIT_UNKNOWN); empty in a healthy run. */
   warnings: string[];
 }

@@ -1,5 +1,6 @@
 // Run a validated scenario and gather its RunResult.
 
+import { GUEST_OS_STATS, type GuestOsStat } from '../guest/os_stats';
 import type { ExpectDecl, Scenario } from '../scenario/types';
 import { Machine, type RunOptions } from './machine';
 import type { ExpectResult, KvmStat, LineStats, RunResult } from './result';
@@ -74,6 +75,7 @@ export function collect(m: Machine, opts: RunOptions): RunResult {
       slots: kvm.memslots.slots.flatMap((s) => (s ? [{ slot: s.id, gpa: hexNum(s.baseGfn * 4096), npages: s.npages, private: s.id >= KVM_MEMORY_SLOTS }] : [])),
     },
     ...(kvm.cp.on ? { flame: runFlame(kvm.cp) } : {}),
+    ...(m.linux ? { guest_os: m.linux.stats() } : {}),
     warnings: [...kvm.warnings],
   };
   if (kvm.cp.unbalanced > 0) result.warnings.push(`simulator: ${kvm.cp.unbalanced} unbalanced call-path enter/leave`);
@@ -121,6 +123,8 @@ export function lookupPath(r: RunResult, path: string): number | null {
       if (key === 'elapsed') return r.cycles.elapsed;
       if (rest[0] === 'by_component') return (r.cycles.by_component as Record<string, number>)[rest[1] ?? ''] ?? null;
       return null;
+    case 'guest_os': // a scenario without guest.os did nothing there: 0
+      return (GUEST_OS_STATS as readonly string[]).includes(key) ? (r.guest_os?.[key as GuestOsStat] ?? 0) : null;
     case 'labels': {
       const l = r.labels[rest[0] ?? ''];
       if (!l) return null;

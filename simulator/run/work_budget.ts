@@ -21,16 +21,33 @@ export const STEP_COST_US: Readonly<Record<Step['kind'], number>> = {
   'memslot-delete': 8,
   set: 1,
   'wait-for': 1,
+  // Guest OS steps: the primitive work they expand into (simulator/guest/linux.ts), from the costs
+  // above; those that walk a range add PAGE_COST_US per page of it.
+  touch: 60, // the access, its fault, clear or copy (a load and a store), set_pte_at, the access again
+  fork: 3, // flush_tlb_mm's CR3 write, plus per page of the vmas
+  munmap: 3, // tlb_finish_mmu's CR3 write, plus per page unmapped
+  exit: 3, // leave_mm's CR3 write, plus per page of the vmas
+  exec: 3, // activate_mm's CR3 write, plus per page of the vmas
+  'switch-mm': 3,
 };
+
+/** Per page a guest OS step walks: a PTE load, and for fork two PTE stores (parent and child). */
+export const PAGE_COST_US: Readonly<Partial<Record<Step['kind'], number>>> = { fork: 35, munmap: 19, exit: 19, exec: 19 };
 
 /** At most this much simulation per run: five minutes at the costs above. */
 export const MAX_WORK_US = 300e6;
 
-/** The simulation time a list of steps asks for, in microseconds, repeats multiplied out. */
-export function workOf(steps: readonly Step[]): number {
+/** The simulation time a list of steps asks for, in microseconds, repeats multiplied out.
+ *  `vmaPages`: the pages of all vmas (guest.os), an upper bound on what fork, exit and exec walk. */
+export function workOf(steps: readonly Step[], vmaPages = 0): number {
   let us = 0;
-  for (const s of steps) us += s.kind === 'repeat' ? s.count * workOf(s.steps) : STEP_COST_US[s.kind];
+  for (const s of steps) us += s.kind === 'repeat' ? s.count * workOf(s.steps, vmaPages) : stepWork(s, vmaPages);
   return us;
+}
+
+function stepWork(s: Step, vmaPages: number): number {
+  const pages = s.kind === 'munmap' ? s.size / 4096 : vmaPages;
+  return STEP_COST_US[s.kind] + (PAGE_COST_US[s.kind] ?? 0) * pages;
 }
 
 /** How many steps a list runs, repeats multiplied out. */
@@ -62,11 +79,11 @@ function fmtSeconds(us: number): string {
  * Adds `steps` (one vCPU's workload) to `before` (the other vCPUs' work so far); throws at the
  * top-level step whose work takes the run past the budget. Returns the new total.
  */
-export function addWork(before: number, steps: readonly Step[]): number {
+export function addWork(before: number, steps: readonly Step[], vmaPages = 0): number {
   let total = before;
   for (const s of steps) {
-    total += s.kind === 'repeat' ? s.count * workOf(s.steps) : STEP_COST_US[s.kind];
-    if (total > MAX_WORK_US) throw new OverBudgetError(before + workOf(steps), stepsOf(steps), s.pos.line, s.pos.col);
+    total += s.kind === 'repeat' ? s.count * workOf(s.steps, vmaPages) : stepWork(s, vmaPages);
+    if (total > MAX_WORK_US) throw new OverBudgetError(before + workOf(steps, vmaPages), stepsOf(steps), s.pos.line, s.pos.col);
   }
   return total;
 }

@@ -17,7 +17,7 @@ export function readAligned(ctx: Ctx, v: Val, page: bigint): bigint | null {
   return n;
 }
 
-function readPageSize(ctx: Ctx, v: Val, page: bigint): bigint | null {
+export function readPageSize(ctx: Ctx, v: Val, page: bigint): bigint | null {
   const n = readInt(ctx, v);
   if (n === null) return null;
   if (n === 0n) {

@@ -1,10 +1,11 @@
-// Expectations: the `expect` mapping of report paths (exits, faults, stats, cycles, labels) to
+// Expectations: the `expect` mapping of report paths (exits, faults, stats, cycles, labels, guest_os) to
 // conditions on their values.
 
 import { isMap, isScalar, type YAMLMap } from 'yaml';
 import { VMX_EXIT_REASONS } from '../arch/x86/vmx';
 import { COMPONENTS } from '../cost/profile';
 import { STATS } from '../trace/stats';
+import { GUEST_OS_STATS } from '../guest/os_stats';
 import { parseIntText } from './numbers';
 import { MAX_SAFE, describe, readString, val, type Ctx, type Val } from './reader';
 import { didYouMean } from './suggest';
@@ -18,7 +19,7 @@ export const FAULT_KINDS: readonly string[] = [
   'guest-pf-direct', 'wp-emulate',
 ];
 
-const EXPECT_ROOTS = ['exits', 'faults', 'stats', 'cycles', 'labels'];
+const EXPECT_ROOTS = ['exits', 'faults', 'stats', 'cycles', 'labels', 'guest_os'];
 
 // ---------------------------------------------------------------------------------------------
 // Expectations
@@ -63,6 +64,9 @@ function expectPathProblem(path: string, labels: Map<string, Val>): string | nul
       return cyclesPathProblem(segs);
     case 'labels':
       return labelsPathProblem(segs, labels);
+    case 'guest_os':
+      if (segs.length !== 2) return 'expected guest_os.<name>, e.g. guest_os.cow_copies';
+      return (GUEST_OS_STATS as readonly string[]).includes(name!) ? null : unknown('guest OS count', name!, GUEST_OS_STATS);
     default:
       return unknown('report section', root!, EXPECT_ROOTS) + ` (expected one of: ${EXPECT_ROOTS.join(', ')})`;
   }

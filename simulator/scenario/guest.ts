@@ -21,6 +21,7 @@ import {
   type Obj,
   type Val,
 } from './reader';
+import { readOs } from './os';
 import type { EntryBits, GuestCpu, GuestDecl, MappingDecl, PageSize } from './types';
 
 const CPU_KEYS = ['cr0_wp', 'efer_nx', 'cpl', 'cr4_smep', 'cr4_smap', 'cr4_pke', 'pkru', 'eflags_ac'];
@@ -52,9 +53,12 @@ export function readGuest(ctx: Ctx, o: Obj, maxphyaddr: number, backing: Region[
   const code = codeV ? readCode(ctx, codeV, maxphyaddr, inRam) : null;
   const mappingsV = o.keys.get('mappings');
   const mappings = mappingsV ? readMappings(ctx, mappingsV, maxphyaddr, backing) : [];
+  const osV = o.keys.get('os');
+  const os = osV ? readOs(ctx, osV, maxphyaddr, backing, mappings) : null;
   // The workload's `pte` and `cr3` steps may name more spaces (parse.ts takes those into account).
-  const address_spaces = Math.max(1, ...mappings.map((m) => (m.space ?? 0) + 1));
-  return { paging, cpu, address_spaces, mappings, page_tables_top: top, code };
+  const spaces = [...mappings.map((m) => m.space ?? 0), ...(os ? [os.swapper, ...os.vmas.map((m) => m.space)] : [])];
+  const address_spaces = Math.max(1, ...spaces.map((s) => s + 1));
+  return { paging, cpu, address_spaces, mappings, page_tables_top: top, code, os };
 }
 
 function readCpu(ctx: Ctx, o: Obj | null): GuestCpu {

@@ -66,7 +66,7 @@ function readScenario(ctx: Ctx, root: Val, file: string, opts: ParseOptions): Sc
   const backing = ctx.count() === before && layoutKnown ? regions(memslots, devices) : null;
 
   const guestV = need(ctx, top, 'guest');
-  const guestO = guestV ? readObj(ctx, guestV, ['paging', 'cpu', 'page_tables_top', 'code', 'mappings']) : null;
+  const guestO = guestV ? readObj(ctx, guestV, ['paging', 'cpu', 'page_tables_top', 'code', 'mappings', 'os']) : null;
   const guest = guestO ? readGuest(ctx, guestO, host.maxphyaddr, backing) : null;
   // KVM offers protection keys to a guest only with EPT (no keys in shadow page tables).
   const cpuV = guestO?.keys.get('cpu');
@@ -74,7 +74,7 @@ function readScenario(ctx: Ctx, root: Val, file: string, opts: ParseOptions): Sc
   if (guest?.cpu.cr4_pke && !mmu.tdp && cpuV) ctx.error(isNode(pkeV) ? val(ctx, pkeV, `${cpuV.path}.cr4_pke`, cpuV.range) : cpuV, `true needs mmu.tdp: true: ${PKE_NEEDS_EPT}`);
 
   const labels = new Map<string, Val>();
-  const vcpus = readVcpus(ctx, top, host.maxphyaddr, labels, kernel);
+  const vcpus = readVcpus(ctx, top, host.maxphyaddr, labels, kernel, guestO?.keys.has('os') ?? false);
   const expectV = top.keys.get('expect');
   const expect = expectV ? readExpect(ctx, expectV, labels) : [];
   const metricV = top.keys.get('metric');

@@ -105,6 +105,28 @@ export interface GuestDecl {
   page_tables_top: number | null;
   /** Where the guest's code lives: the emulator fetches the faulting instruction from here. */
   code: { gva: Gva; gpa: number; pos: SourcePos } | null;
+  /** The guest kernel behind the guest OS steps (touch, fork, munmap, exit, exec, switch_mm); null
+   *  when the scenario has none. */
+  os: OsDecl | null;
+}
+
+/** A private anonymous read-write mapping of a process (mmap MAP_PRIVATE|MAP_ANONYMOUS, PROT_READ|
+ *  PROT_WRITE): its page tables exist, its PTEs start empty (pte_none) and fill on first touch. */
+export interface VmaDecl {
+  gva: Gva;
+  size: number;
+  space: number;
+  pos: SourcePos;
+}
+
+/** The guest kernel's memory (Linux 3.0.1, simulator/guest/linux.ts). */
+export interface OsDecl {
+  /** Guest-physical frames the kernel's page allocator hands out for anonymous pages. */
+  page_pool: { gpa: number; size: number };
+  /** The address space of swapper_pg_dir (kernel mappings only): what an exiting task leaves CR3 on. */
+  swapper: number;
+  vmas: VmaDecl[];
+  pos: SourcePos;
 }
 
 export type RacePoint =
@@ -138,6 +160,20 @@ export type Step =
   /** MOV to CR3: switch to address space `space`. */
   | { kind: 'cr3'; space: number; pos: SourcePos }
   | { kind: 'compute'; cycles: number; pos: SourcePos }
+  /** Guest OS steps (the Linux 3.0.1 work they expand into: simulator/guest/linux.ts). A user-mode
+   *  access to `gva` in the current address space; on a #PF the guest's fault handler runs
+   *  (do_anonymous_page, do_wp_page) and the access is retried. */
+  | { kind: 'touch'; gva: Gva; write: boolean; lo: number; hi: number; pos: SourcePos }
+  /** The current process forks into address space `child` (dup_mmap: copy_one_pte, flush_tlb_mm). */
+  | { kind: 'fork'; child: number; pos: SourcePos }
+  /** munmap(gva, size) in the current address space (unmap_region: zap_pte_range, tlb_finish_mmu). */
+  | { kind: 'munmap'; gva: Gva; size: number; pos: SourcePos }
+  /** The process of address space `space` (the current one) exits (exit_mm: leave_mm, exit_mmap). */
+  | { kind: 'exit'; space: number; pos: SourcePos }
+  /** The current process execs into the empty address space `space` (exec_mmap, mmput(old_mm)). */
+  | { kind: 'exec'; space: number; pos: SourcePos }
+  /** The scheduler switches to a task of address space `space` (switch_mm: CR3 only if it changes). */
+  | { kind: 'switch-mm'; space: number; pos: SourcePos }
   | { kind: 'repeat'; count: number; label: string | null; steps: Step[]; pos: SourcePos }
   /** `resume_at`: after its first synchronize_srcu_expedited, the update waits until that vCPU stands
    *  at that point, and runs its remaining phases there (null: at once). */

@@ -27,11 +27,13 @@ import {
   type Val,
 } from './reader';
 import { closestName } from './suggest';
+import { OS_STEP_KINDS, readOsStep } from './os_steps';
 import { eraOf } from '../kvm/eras';
 import { RACE_POINTS, type Gva, type Kernel, type SourcePos, type Step, type VcpuDecl, type WaitPoint } from './types';
 
 const STEP_KINDS = [
   'read', 'write', 'fetch', 'pte', 'invlpg', 'cr3', 'compute', 'repeat', 'memslot', 'set', 'wait_for',
+  ...OS_STEP_KINDS,
 ] as const;
 type StepKind = (typeof STEP_KINDS)[number];
 const STEP_KEYS: Record<StepKind, readonly string[]> = {
@@ -46,6 +48,12 @@ const STEP_KEYS: Record<StepKind, readonly string[]> = {
   memslot: ['memslot', 'slot', 'gpa', 'size', 'readonly', 'resume_at'],
   set: ['set'],
   wait_for: ['wait_for'],
+  touch: ['touch', 'access', 'value'],
+  fork: ['fork'],
+  munmap: ['munmap', 'size'],
+  exit: ['exit'],
+  exec: ['exec'],
+  switch_mm: ['switch_mm'],
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -65,6 +73,8 @@ interface StepCtx {
   /** One Gva per address, shared by the steps that name it (read-only data): a file of 100,000
    *  accesses to a few addresses keeps a few address objects, not 100,000. */
   gvas: Map<bigint, Gva>;
+  /** Whether the guest declares `os` (the guest OS steps need its kernel). */
+  os: boolean;
 }
 
 function stepGva(sc: StepCtx, gva: bigint): Gva {
@@ -73,7 +83,7 @@ function stepGva(sc: StepCtx, gva: bigint): Gva {
   return g;
 }
 
-export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<string, Val>, kernel: Kernel): VcpuDecl[] {
+export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<string, Val>, kernel: Kernel, os: boolean): VcpuDecl[] {
   const workloadV = top.keys.get('workload');
   const vcpusV = top.keys.get('vcpus');
   if (!workloadV && !vcpusV) {
@@ -99,7 +109,7 @@ export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<st
   }
   const gvas = new Map<bigint, Gva>();
   return lists.map(({ list, decl }, id) => {
-    const sc: StepCtx = { vcpu: id, vcpuCount: lists.length, maxphyaddr, labels, depth: 0, gvas };
+    const sc: StepCtx = { vcpu: id, vcpuCount: lists.length, maxphyaddr, labels, depth: 0, gvas, os };
     return { id, workload: list ? readSteps(ctx, list, sc) : [], pos: ctx.pos(decl) };
   });
 }
@@ -108,7 +118,8 @@ export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<st
 export function highestSpace(steps: Step[]): number {
   let high = -1;
   for (const s of steps) {
-    if (s.kind === 'pte' || s.kind === 'cr3') high = Math.max(high, s.space);
+    if (s.kind === 'pte' || s.kind === 'cr3' || s.kind === 'exit' || s.kind === 'exec' || s.kind === 'switch-mm') high = Math.max(high, s.space);
+    else if (s.kind === 'fork') high = Math.max(high, s.child);
     else if (s.kind === 'repeat') high = Math.max(high, highestSpace(s.steps));
   }
   return high;
@@ -187,6 +198,17 @@ function readStep(ctx: Ctx, v: Val, sc: StepCtx): Step | null {
       return readSet(ctx, o, pos);
     case 'wait_for':
       return readWaitFor(ctx, o, sc, pos);
+    case 'touch':
+    case 'fork':
+    case 'munmap':
+    case 'exit':
+    case 'exec':
+    case 'switch_mm':
+      if (!sc.os) {
+        ctx.error(o.keys.get(kind)!, `\`${kind}\` is a guest OS step: it needs the guest kernel's \`guest.os\` (its page_pool and vmas)`);
+        return null;
+      }
+      return readOsStep(ctx, o, kind, pos, (gva) => stepGva(sc, gva));
   }
 }
 

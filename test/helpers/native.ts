@@ -10,6 +10,7 @@ import { GuestWalker, WALK_OK, type WalkCpu, type WalkMemory } from '../../simul
 import { PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK } from '../../simulator/arch/x86/paging';
 import { frameHi, frameLo, frameOf, hex64 } from '../../simulator/arch/x86/u64';
 import type { Scenario } from '../../simulator/scenario/types';
+import { LinuxGuest, type GuestCpuPort } from '../../simulator/guest/linux';
 
 export interface NativeAccess {
   op: 'read' | 'write' | 'fetch';
@@ -34,7 +35,7 @@ class RamTables implements WalkMemory {
   }
 }
 
-export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestRam; tablePages: number[] } {
+export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestRam; tablePages: number[]; warnings: string[]; linux: LinuxGuest | null } {
   const host = new HostMemory(sc.host.maxphyaddr);
   const memslots = new Memslots();
   for (const m of sc.memslots) memslots.install(new Memslot(m.slot, m.gpa / 4096, m.size / 4096));
@@ -46,11 +47,15 @@ export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestR
   const c = sc.guest.cpu;
   const cpu: WalkCpu = { cr3: guest.cr3s[0]!, cr0Wp: c.cr0_wp, nx: c.efer_nx, smep: c.cr4_smep, smap: c.cr4_smap, pke: c.cr4_pke, pkru: c.pkru, ac: c.eflags_ac };
   const out: NativeAccess[] = [];
-  const access = (op: NativeAccess['op'], vpn: number, offset: number, size: number, cpl: number, lo: number, hi: number): void => {
+  let space = 0;
+  let readLo = 0;
+  let readHi = 0;
+  /** True when the access faulted (walker.errorCode says why); a read leaves its bytes in readLo/readHi. */
+  const access = (op: NativeAccess['op'], vpn: number, offset: number, size: number, cpl: number, lo: number, hi: number): boolean => {
     const pfec = (op === 'write' ? PFERR_WRITE_MASK : 0) | (op === 'fetch' ? PFERR_FETCH_MASK : 0) | (cpl === 3 ? PFERR_USER_MASK : 0);
     if (walker.walk(mem, cpu, vpn, pfec, false) !== WALK_OK) {
       out.push({ op, result: 'guest-fault', error_code: '0x' + walker.errorCode.toString(16), value: null });
-      return;
+      return true;
     }
     const gpa = walker.gfn * 4096 + offset;
     let value: string | null = null;
@@ -62,21 +67,63 @@ export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestR
         value = hex64(lo, hi);
       } else if (ram.isRam(gpa)) {
         const v = ram.read(gpa, size);
+        ({ lo: readLo, hi: readHi } = v);
         value = hex64(v.lo, v.hi);
       } else if (dev) {
         dev.read(gpa, size);
+        ({ lo: readLo, hi: readHi } = dev);
         value = hex64(dev.lo, dev.hi);
       } else value = hex64(0xffffffff, 0xffffffff);
     }
     out.push({ op, result: 'ok', error_code: null, value });
+    return false;
   };
-  let space = 0;
+  // The guest OS steps: the same guest kernel (guest/linux.ts), its hands on bare hardware: no TLB
+  // (INVLPG does nothing), CR3 loads switch the walker's root.
+  const directMap = (gpa: number) => {
+    const m = sc.guest.mappings.find((x) => (x.space ?? space) === space && gpa >= x.gpa && gpa < x.gpa + x.size);
+    return m ? { vpn: m.gva.vpn + Math.floor((gpa - m.gpa) / 4096), offset: (gpa - m.gpa) % 4096 } : null;
+  };
+  const linux = sc.guest.os ? new LinuxGuest(sc.guest.os, ram, c.efer_nx) : null;
+  const port: { -readonly [K in keyof GuestCpuPort]: GuestCpuPort[K] } = {
+    errorCode: 0,
+    lo: 0,
+    hi: 0,
+    userAccess(write, vpn, offset, lo, hi) {
+      const fault = access(write ? 'write' : 'read', vpn, offset, 8, 3, lo, hi);
+      this.errorCode = walker.errorCode;
+      return fault;
+    },
+    kernelAccess(write, gpa, lo, hi) {
+      const a = directMap(gpa);
+      if (a === null || access(write ? 'write' : 'read', a.vpn, a.offset, 8, 0, lo, hi)) return false;
+      if (!write) [this.lo, this.hi] = [readLo, readHi];
+      return true;
+    },
+    invlpg() {},
+    loadCr3(s) {
+      space = s;
+      cpu.cr3 = guest.cr3s[s]!;
+    },
+    currentSpace: () => space,
+    cr3Of: (s) => guest.cr3s[s]!,
+    warn(message) {
+      warnings.push(message);
+    },
+  };
+  const warnings: string[] = [];
   for (const s of sc.vcpus[0]!.workload) {
     const cpl = 'cpl' in s && s.cpl !== null ? s.cpl : c.cpl;
     if (s.kind === 'read') access('read', s.gva.vpn, s.gva.offset, s.size, cpl, 0, 0);
     else if (s.kind === 'write') access('write', s.gva.vpn, s.gva.offset, s.size, cpl, s.lo, s.hi);
     else if (s.kind === 'fetch') access('fetch', s.gva.vpn, s.gva.offset, 1, cpl, 0, 0);
     else if (s.kind === 'cr3') cpu.cr3 = guest.cr3s[(space = s.space)]!;
+    else if (s.kind === 'touch') linux!.touch(port, s.write, s.gva.vpn, s.gva.offset, s.lo, s.hi);
+    else if (s.kind === 'fork') linux!.fork(port, s.child);
+    else if (s.kind === 'munmap') linux!.munmap(port, s.gva.vpn, s.size / 4096);
+    else if (s.kind === 'exit') linux!.exit(port, s.space);
+    else if (s.kind === 'exec') linux!.exec(port, s.space);
+    else if (s.kind === 'switch-mm') linux!.switchMm(port, s.space);
     else if (s.kind === 'pte') {
       const at = entryAddress(ram, guest.cr3s[s.space]!, s.gva.vpn, s.level);
       const m = sc.guest.mappings.find((x) => (x.space ?? s.space) === s.space && at >= x.gpa && at < x.gpa + x.size);
@@ -87,6 +134,5 @@ export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestR
       access('write', m.gva.vpn + Math.floor(rel / 4096), rel % 4096, 8, 0, (s.bits.lo | frameLo(frame)) >>> 0, (s.bits.hi | frameHi(frame)) >>> 0);
     }
   }
-  void space;
-  return { accesses: out, ram, tablePages: guest.tablePages };
+  return { accesses: out, ram, tablePages: guest.tablePages, warnings, linux };
 }

@@ -54,3 +54,25 @@ export const NIC = '0xffffc90000000000';
 export const EXTRA = '0xffffc90000001000';
 export const APIC = '0xffffffffff5fb000';
 export const RAM = '0xffff880000100000';
+
+/**
+ * A guest for the guest OS steps: 64M of RAM, the kernel's direct map in 2M pages, a page pool at 32M
+ * of `pool` bytes and a 16K vma at 0x400000 in each of spaces 1..`processes`. `head`: lines before
+ * `memslots:` (kernel, mmu); `cpu`: the guest.cpu mapping's text; `steps`: workload lines.
+ */
+export function osVm(o: { head?: string; cpu: string; nx?: boolean; pool: string; processes: number; steps: string[] }): string {
+  const vmas = Array.from({ length: o.processes }, (_, i) => `      - { gva: 0x400000, size: 16K, space: ${i + 1} }`);
+  return `${o.head ?? ''}memslots:
+  - { slot: 0, gpa: 0x0, size: 64M }
+guest:
+  cpu: ${o.cpu}
+  mappings:
+    - { gva: 0xffff880000000000, gpa: 0x0, size: 64M, page: 2M, flags: "p w a d${o.nx ? ' nx' : ''}" }
+  os:
+    page_pool: { gpa: 0x2000000, size: ${o.pool} }
+    vmas:
+${vmas.join('\n')}
+workload:
+${o.steps.join('\n')}
+`;
+}

@@ -1,0 +1,450 @@
+// The guest kernel behind the guest OS steps: what Linux 3.0.1 (x86-64) does to its own page tables
+// and TLB when a process touches memory, forks, unmaps, exits, execs or is switched to. Every store it
+// makes goes through the vCPU like any other guest instruction (GuestCpuPort), so KVM sees exactly the
+// accesses, faults, INVLPGs and CR3 loads Linux makes; docs/kernel-paths.md §20 quotes the lines.
+//
+// Kept by the model: the page allocator's free frames (a LIFO list, as the per-CPU hot lists hand out
+// the page freed last), each anonymous frame's map count (page_mapcount), and each process's vmas
+// (guest.os.vmas, fixed: `munmap` zaps pages but keeps the vma and its page tables, as
+// zap_page_range does). Not modelled: swap, file-backed pages, THP, the vma tree itself.
+
+import type { GuestRam } from './page_tables';
+import type { OsDecl, VmaDecl } from '../scenario/types';
+import type { GuestOsStats } from '../run/result';
+import { PT_ACCESSED_MASK, PT_DIRTY_MASK, PT_PAGE_SIZE_MASK, PT_PRESENT_MASK, PT_USER_MASK, PT_WRITABLE_MASK, indexOfVpn } from '../arch/x86/paging';
+import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
+
+/** What the guest kernel does through its vCPU (run/machine.ts implements it). */
+export interface GuestCpuPort {
+  /** A user-mode (CPL 3) 8-byte access at (vpn, offset) through the current CR3; true when it raised a
+   *  #PF in the guest (errorCode says why). A stop shows in the next kernelAccess. */
+  userAccess(write: boolean, vpn: number, offset: number, lo: number, hi: number): boolean;
+  readonly errorCode: number;
+  /** The kernel's 8-byte load or store of guest-physical `gpa` through its direct map (CPL 0); false when
+   *  the vCPU stopped or no mapping reaches `gpa`. A load leaves the value in lo/hi. */
+  kernelAccess(write: boolean, gpa: number, lo: number, hi: number): boolean;
+  readonly lo: number;
+  readonly hi: number;
+  invlpg(vpn: number): void;
+  loadCr3(space: number): void;
+  /** The address space whose PML4 CR3 holds, or -1. */
+  currentSpace(): number;
+  /** The PML4 of an address space. */
+  cr3Of(space: number): number;
+  warn(message: string): void;
+}
+
+// x86-64 PTE bits Linux uses (arch/x86/include/asm/pgtable_types.h, 3.0.1).
+const _PAGE_SPECIAL = 1 << 9; // _PAGE_BIT_SPECIAL = _PAGE_BIT_UNUSED1 = 9
+const NX_HI = 0x80000000; // _PAGE_NX, bit 63
+/** _PAGE_TABLE: PRESENT | RW | USER | ACCESSED | DIRTY (what pmd_populate and friends write). */
+const _PAGE_TABLE = PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK | PT_ACCESSED_MASK | PT_DIRTY_MASK;
+/** PAGE_COPY = PAGE_COPY_NOEXEC: PRESENT | USER | ACCESSED | NX, the vm_page_prot of a private
+ *  read-write mapping (protection_map[VM_READ|VM_WRITE] = __P011). */
+const PAGE_COPY_LO = PT_PRESENT_MASK | PT_USER_MASK | PT_ACCESSED_MASK;
+
+/** The user pages (4K) one entry of each level maps: 1 for a PTE, 512 for a PDE, and so on. */
+const SPAN = [0, 1, 512, 512 * 512, 512 * 512 * 512];
+
+export class LinuxGuest {
+  /** The zero page (empty_zero_page): the first frame of the pool. */
+  readonly zeroFrame: number;
+  private readonly poolBase: number;
+  private readonly poolFrames: number;
+  /** Frames never handed out start here (relative to poolBase); freed frames go on `free`. */
+  private fresh = 1;
+  private readonly free: Int32Array;
+  private freeCount = 0;
+  /** page_mapcount of each pool frame (anonymous pages); page-table pages keep 0. */
+  private readonly mapcount: Int32Array;
+  /** _PAGE_NX when the CPU has it (__supported_pte_mask drops it otherwise). */
+  private readonly nxHi: number;
+  /** Frames freed by the current mmu_gather, released after its flush (tlb_finish_mmu). */
+  private readonly gathered: Int32Array;
+  private gatheredCount = 0;
+  /** Two remembered walks (pteAddress): the address space, the 2M span (vpn / 512), its page table. */
+  private readonly cacheSpace = new Int32Array([-1, -1]);
+  private readonly cacheSpan = new Float64Array(2);
+  private readonly cacheTable = new Float64Array(2);
+  private cacheNext = 0;
+  /** Counters for the report's guest OS section. */
+  readonly counts = { anon_faults: 0, zero_page_faults: 0, cow_copies: 0, cow_reuses: 0, forks: 0, exits: 0, execs: 0, munmaps: 0, context_switches: 0, tlb_flushes: 0, invlpgs: 0, page_tables_allocated: 0, page_tables_freed: 0 };
+
+  constructor(
+    private readonly os: OsDecl,
+    private readonly ram: GuestRam,
+    efer_nx: boolean,
+  ) {
+    this.poolBase = os.page_pool.gpa / 4096;
+    this.poolFrames = os.page_pool.size / 4096;
+    this.free = new Int32Array(this.poolFrames);
+    this.gathered = new Int32Array(this.poolFrames);
+    this.mapcount = new Int32Array(this.poolFrames);
+    this.zeroFrame = this.poolBase;
+    this.nxHi = efer_nx ? NX_HI : 0;
+  }
+
+  /** The counts for the report (RunResult.guest_os). */
+  stats(): GuestOsStats {
+    return { ...this.counts, pool_frames_used: this.fresh - this.freeCount };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The page allocator
+
+  /** A frame for the kernel (alloc_page), or -1 when the pool is exhausted (an OOM the model stops at). */
+  private allocFrame(port: GuestCpuPort): number {
+    if (this.freeCount > 0) return this.free[--this.freeCount]!;
+    if (this.fresh < this.poolFrames) return this.poolBase + this.fresh++;
+    port.warn(`the guest's page_pool (${this.poolFrames} frames) is exhausted: the step stops here (Linux would reclaim or OOM)`);
+    return -1;
+  }
+
+  private freeFrame(frame: number): void {
+    this.free[this.freeCount++] = frame;
+  }
+
+  /** A zeroed frame (alloc_zeroed_user_highpage, pte_alloc_one's __GFP_ZERO): clear_page through the
+   *  direct map. Its first store is an instruction the CPU runs (KVM sees it); the other 511 change
+   *  only bytes, so they are written directly. */
+  private zeroedFrame(port: GuestCpuPort): number {
+    const frame = this.allocFrame(port);
+    if (frame < 0) return -1;
+    if (!port.kernelAccess(true, frame * 4096, 0, 0)) return -1;
+    for (let off = 8; off < 4096; off += 8) this.ram.write64(frame * 4096 + off, 0, 0);
+    return frame;
+  }
+
+  private inPool(frame: number): boolean {
+    return frame > this.poolBase && frame < this.poolBase + this.poolFrames;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Page-table walks by the kernel (pgd_offset .. pte_offset_map, pud_alloc .. pte_alloc_map)
+
+  /** The guest-physical address of the PTE of `vpn` in `space`, walking with loads; with `alloc`,
+   *  absent tables are allocated and linked (__pud_alloc, __pmd_alloc, __pte_alloc: a zeroed page, then
+   *  pgd_populate / pud_populate / pmd_populate store `_PAGE_TABLE | pfn`). -1: no table (or a stop).
+   *  Within one step the upper levels are walked once per page table, as copy_pte_range and
+   *  zap_pte_range walk a whole table's range under one pmd (walkCache). */
+  private pteAddress(port: GuestCpuPort, space: number, vpn: number, alloc: boolean): number {
+    const span = Math.floor(vpn / 512);
+    for (let k = 0; k < 2; k++) {
+      if (this.cacheSpace[k] === space && this.cacheSpan[k] === span) return this.cacheTable[k]! + indexOfVpn(vpn, 1) * 8;
+    }
+    let table = port.cr3Of(space);
+    for (let level = 4; level > 1; level--) {
+      const entry = table + indexOfVpn(vpn, level) * 8;
+      if (!port.kernelAccess(false, entry, 0, 0)) return -1;
+      if ((port.lo & PT_PAGE_SIZE_MASK) !== 0) return -1; // a large page: not a vma's
+      if ((port.lo & PT_PRESENT_MASK) !== 0) {
+        table = frameOf(port.lo, port.hi) * 4096;
+        continue;
+      }
+      if (!alloc) return -1;
+      const frame = this.zeroedFrame(port);
+      if (frame < 0 || !port.kernelAccess(true, entry, (_PAGE_TABLE | frameLo(frame)) >>> 0, frameHi(frame))) return -1;
+      this.counts.page_tables_allocated++;
+      table = frame * 4096;
+    }
+    const k = (this.cacheNext ^= 1);
+    this.cacheSpace[k] = space;
+    this.cacheSpan[k] = span;
+    this.cacheTable[k] = table;
+    return table + indexOfVpn(vpn, 1) * 8;
+  }
+
+  /** Forget the walks remembered (at each step's start, and when tables are freed). */
+  private forgetWalks(): void {
+    this.cacheSpace[0] = this.cacheSpace[1] = -1;
+  }
+
+  private vmaOf(space: number, vpn: number): VmaDecl | null {
+    for (const v of this.os.vmas) if (v.space === space && vpn >= v.gva.vpn && vpn < v.gva.vpn + v.size / 4096) return v;
+    return null;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The steps
+
+  /** `touch`: a user access; on a #PF, __do_page_fault -> handle_mm_fault -> handle_pte_fault, then
+   *  the access again (the fault handler returns to the instruction). */
+  touch(port: GuestCpuPort, write: boolean, vpn: number, offset: number, lo: number, hi: number): void {
+    this.forgetWalks();
+    if (!port.userAccess(write, vpn, offset, lo, hi)) return;
+    const ec = port.errorCode;
+    const space = port.currentSpace();
+    // __do_page_fault: no vma -> bad_area (SIGSEGV); PF_RSVD -> pgtable_bad; a protection fault other
+    // than a write to a read-only page of a writable vma -> access_error -> SIGSEGV.
+    if (space < 0 || this.vmaOf(space, vpn) === null) return port.warn(`touch: the fault at user page 0x${vpn.toString(16)} is in no vma of this address space: Linux sends SIGSEGV (the step ends)`);
+    if ((ec & 0x8) !== 0) return port.warn('touch: a reserved-bit page fault: Linux calls pgtable_bad (the step ends)');
+    if ((ec & PT_PRESENT_MASK) !== 0 && (!write || (ec & 0x10) !== 0)) return port.warn(`touch: a protection fault (error code 0x${ec.toString(16)}) in a read-write vma: Linux sends SIGSEGV (the step ends)`);
+    const pte = this.pteAddress(port, space, vpn, true);
+    if (pte < 0 || !port.kernelAccess(false, pte, 0, 0)) return; // entry = *pte
+    const eLo = port.lo;
+    const eHi = port.hi;
+    if ((eLo & PT_PRESENT_MASK) === 0) {
+      if (eLo !== 0 || eHi !== 0) return port.warn('touch: a not-present PTE that is not empty (a swap or file entry): not modelled');
+      if (!this.doAnonymousPage(port, pte, write)) return;
+    } else if (write && (eLo & PT_WRITABLE_MASK) === 0) {
+      if (!this.doWpPage(port, pte, vpn, eLo, eHi)) return;
+    } else if (write) {
+      // handle_pte_fault: pte_mkdirty + pte_mkyoung, ptep_set_access_flags(dirty): a store and a
+      // flush_tlb_page when it changed anything; flush_tlb_fix_spurious_fault is empty on x86.
+      const nLo = (eLo | PT_DIRTY_MASK | PT_ACCESSED_MASK) >>> 0;
+      if (nLo !== eLo) {
+        if (!port.kernelAccess(true, pte, nLo, eHi)) return;
+        this.flushTlbPage(port, vpn);
+      }
+    } // a read of a present page: ptep_set_access_flags(dirty 0) stores nothing on x86
+    if (port.userAccess(write, vpn, offset, lo, hi)) port.warn(`touch: the access to user page 0x${vpn.toString(16)} faulted again after Linux's fault handler`);
+  }
+
+  /** do_anonymous_page: a read maps the zero page (pte_mkspecial, read-only); a write gets a zeroed
+   *  page, PAGE_COPY made writable and dirty. set_pte_at, and no flush ("it was non-present before"). */
+  private doAnonymousPage(port: GuestCpuPort, pte: number, write: boolean): boolean {
+    if (!write) {
+      this.counts.zero_page_faults++;
+      return port.kernelAccess(true, pte, (PAGE_COPY_LO | _PAGE_SPECIAL | frameLo(this.zeroFrame)) >>> 0, (this.nxHi | frameHi(this.zeroFrame)) >>> 0);
+    }
+    const frame = this.zeroedFrame(port);
+    if (frame < 0) return false;
+    this.mapcount[frame - this.poolBase] = 1; // page_add_new_anon_rmap
+    this.counts.anon_faults++;
+    return port.kernelAccess(true, pte, (PAGE_COPY_LO | PT_WRITABLE_MASK | PT_DIRTY_MASK | frameLo(frame)) >>> 0, (this.nxHi | frameHi(frame)) >>> 0);
+  }
+
+  /** do_wp_page: an anonymous page mapped once is reused (ptep_set_access_flags: the PTE made young,
+   *  dirty and writable, then flush_tlb_page); otherwise, or for the zero page, a new page (zeroed, or
+   *  a copy: cow_user_page), ptep_clear_flush (clear, flush_tlb_page), set_pte_at_notify, and the old
+   *  page loses a mapping (page_remove_rmap). */
+  private doWpPage(port: GuestCpuPort, pte: number, vpn: number, eLo: number, eHi: number): boolean {
+    const old = frameOf(eLo, eHi);
+    const special = (eLo & _PAGE_SPECIAL) !== 0; // vm_normal_page() is NULL: the zero page
+    if (!special && this.inPool(old) && this.mapcount[old - this.poolBase]! <= 1) {
+      this.counts.cow_reuses++;
+      if (!port.kernelAccess(true, pte, (eLo | PT_ACCESSED_MASK | PT_DIRTY_MASK | PT_WRITABLE_MASK) >>> 0, eHi)) return false;
+      this.flushTlbPage(port, vpn);
+      return true;
+    }
+    let frame: number;
+    if (special) frame = this.zeroedFrame(port);
+    else {
+      // cow_user_page -> copy_user_highpage -> copy_page: the first load and store run on the CPU, the
+      // rest of the page is copied directly.
+      frame = this.allocFrame(port);
+      if (frame < 0 || !port.kernelAccess(false, old * 4096, 0, 0) || !port.kernelAccess(true, frame * 4096, port.lo, port.hi)) return false;
+      for (let off = 8; off < 4096; off += 8) {
+        const w = this.ram.read64(old * 4096 + off);
+        this.ram.write64(frame * 4096 + off, w.lo, w.hi);
+      }
+    }
+    if (frame < 0) return false;
+    this.counts.cow_copies++;
+    this.mapcount[frame - this.poolBase] = 1;
+    if (!port.kernelAccess(true, pte, 0, 0)) return false; // ptep_clear_flush: ptep_get_and_clear ...
+    this.flushTlbPage(port, vpn); // ... then flush_tlb_page
+    if (!port.kernelAccess(true, pte, (PAGE_COPY_LO | PT_WRITABLE_MASK | PT_DIRTY_MASK | frameLo(frame)) >>> 0, (this.nxHi | frameHi(frame)) >>> 0)) return false;
+    if (!special && this.inPool(old)) this.mapcount[old - this.poolBase]!--; // page_remove_rmap(old_page)
+    return true;
+  }
+
+  /** flush_tlb_page for the current mm with current->mm set: __flush_tlb_one, one INVLPG. */
+  private flushTlbPage(port: GuestCpuPort, vpn: number): void {
+    this.counts.invlpgs++;
+    port.invlpg(vpn);
+  }
+
+  /** `fork`: dup_mmap -> copy_page_range for each vma of the parent (the current space): the child's
+   *  tables are allocated where the parent has them, each present PTE is write-protected in place in
+   *  the parent (ptep_set_wrprotect: clear_bit(_PAGE_BIT_RW), a locked store even when RW is already
+   *  clear) and copied read-only and old (pte_mkold) to the child; then flush_tlb_mm(oldmm). */
+  fork(port: GuestCpuPort, child: number): void {
+    this.forgetWalks();
+    const parent = port.currentSpace();
+    if (parent < 0) return port.warn('fork: CR3 holds no address space of the scenario');
+    if (child === parent) return port.warn(`fork: the child's address space ${child} is the parent's own`);
+    if (!this.emptySpace(port, child)) return port.warn(`fork: address space ${child} still maps user pages: a new mm starts empty (exit its process first)`);
+    this.counts.forks++;
+    for (const vma of this.os.vmas) {
+      if (vma.space !== parent) continue;
+      if (!this.os.vmas.some((v) => v.space === child && v.gva.vpn === vma.gva.vpn && v.size === vma.size)) {
+        port.warn(`fork: address space ${child} has no vma at 0x${(vma.gva.vpn * 4096).toString(16)} (${vma.size} bytes) to copy the parent's into: skipped`);
+        continue;
+      }
+      for (let p = 0; p < vma.size / 4096; p++) {
+        const vpn = vma.gva.vpn + p;
+        // copy_pmd_range skips where the parent has no table (pmd_none_or_clear_bad).
+        const src = this.pteAddress(port, parent, vpn, false);
+        if (src < 0 || !port.kernelAccess(false, src, 0, 0)) continue;
+        const eLo = port.lo;
+        const eHi = port.hi;
+        if (eLo === 0 && eHi === 0) continue; // pte_none: copy_pte_range skips it
+        if ((eLo & PT_PRESENT_MASK) === 0) {
+          port.warn('fork: a swap or file PTE: not modelled');
+          continue;
+        }
+        if (!port.kernelAccess(true, src, (eLo & ~PT_WRITABLE_MASK) >>> 0, eHi)) return; // ptep_set_wrprotect
+        const dst = this.pteAddress(port, child, vpn, true);
+        if (dst < 0) return;
+        if (!port.kernelAccess(true, dst, (eLo & ~(PT_WRITABLE_MASK | PT_ACCESSED_MASK)) >>> 0, eHi)) return; // set_pte_at
+        const frame = frameOf(eLo, eHi);
+        if ((eLo & _PAGE_SPECIAL) === 0 && this.inPool(frame)) this.mapcount[frame - this.poolBase]!++; // page_dup_rmap
+      }
+    }
+    this.flushTlbMm(port, parent, true);
+  }
+
+  /** `munmap`: zap_pte_range over the range (present PTEs cleared, their pages gathered), then
+   *  tlb_finish_mmu: a flush only if a PTE was cleared (tlb->need_flush), then the pages are freed. */
+  munmap(port: GuestCpuPort, vpn: number, pages: number): void {
+    this.forgetWalks();
+    const space = port.currentSpace();
+    if (space < 0) return port.warn('munmap: CR3 holds no address space of the scenario');
+    this.counts.munmaps++;
+    let needFlush = false;
+    for (let p = 0; p < pages; p++) {
+      if (this.vmaOf(space, vpn + p) === null) continue; // do_munmap: nothing mapped there
+      const r = this.zapPte(port, space, vpn + p);
+      if (r < 0) return;
+      if (r > 0) needFlush = true;
+    }
+    if (needFlush) this.flushTlbMm(port, space, true);
+    this.releaseGathered();
+  }
+
+  /** `exit`: exit_mm sets tsk->mm = NULL (lazy TLB), mmput -> exit_mmap: zap every vma (fullmm), free
+   *  the page tables under them (free_pgtables), then tlb_finish_mmu -> flush_tlb_mm with current->mm
+   *  NULL: leave_mm, which loads swapper_pg_dir. */
+  exit(port: GuestCpuPort, space: number): void {
+    this.forgetWalks();
+    if (port.currentSpace() !== space) return port.warn(`exit: the exiting process runs in address space ${space}, but CR3 holds ${port.currentSpace()} (switch_mm to it first)`);
+    this.counts.exits++;
+    if (!this.exitMmap(port, space)) return;
+    this.flushTlbMm(port, space, false);
+    this.releaseGathered();
+  }
+
+  /** `exec`: exec_mmap: activate_mm (switch_mm to the new, empty mm: a CR3 load), then mmput(old_mm)
+   *  -> exit_mmap of the old space, which is no longer current->active_mm: flush_tlb_mm flushes
+   *  nothing on this CPU. */
+  exec(port: GuestCpuPort, space: number): void {
+    this.forgetWalks();
+    const old = port.currentSpace();
+    if (old < 0) return port.warn('exec: CR3 holds no address space of the scenario');
+    if (old === space) return port.warn(`exec: the new mm must be a new address space, not ${space} itself`);
+    if (!this.emptySpace(port, space)) return port.warn(`exec: address space ${space} still maps user pages: a new mm starts empty`);
+    this.counts.execs++;
+    this.switchMm(port, space);
+    if (!this.exitMmap(port, old)) return;
+    this.releaseGathered();
+  }
+
+  /** `switch_mm`: context_switch -> switch_mm: `if (likely(prev != next))` ... load_cr3(next->pgd).
+   *  After leave_mm (CR3 on swapper_pg_dir) the next switch loads too, as the mm_cpumask test does. */
+  switchMm(port: GuestCpuPort, space: number): void {
+    if (port.currentSpace() === space) return;
+    this.counts.context_switches++;
+    port.loadCr3(space);
+  }
+
+  /** zap_pte_range for one page: -1 on a stop, 1 when a present PTE was cleared, 0 otherwise. */
+  private zapPte(port: GuestCpuPort, space: number, vpn: number): number {
+    const pte = this.pteAddress(port, space, vpn, false);
+    if (pte < 0) return 0;
+    if (!port.kernelAccess(false, pte, 0, 0)) return -1;
+    const eLo = port.lo;
+    const eHi = port.hi;
+    if (eLo === 0 && eHi === 0) return 0; // pte_none
+    if ((eLo & PT_PRESENT_MASK) === 0) {
+      port.warn('munmap/exit: a swap or file PTE: not modelled');
+      return 0;
+    }
+    if (!port.kernelAccess(true, pte, 0, 0)) return -1; // ptep_get_and_clear_full
+    const frame = frameOf(eLo, eHi);
+    if ((eLo & _PAGE_SPECIAL) === 0 && this.inPool(frame) && --this.mapcount[frame - this.poolBase]! === 0) this.gathered[this.gatheredCount++] = frame;
+    return 1;
+  }
+
+  /** exit_mmap: unmap_vmas over every vma, then free_pgtables(FIRST_USER_ADDRESS, 0): every table
+   *  under the vmas, bottom up (free_pte_range's pmd_clear, then pud_clear, then pgd_clear). */
+  private exitMmap(port: GuestCpuPort, space: number): boolean {
+    for (const vma of this.os.vmas) {
+      if (vma.space !== space) continue;
+      for (let p = 0; p < vma.size / 4096; p++) if (this.zapPte(port, space, vma.gva.vpn + p) < 0) return false;
+    }
+    return this.freeTables(port, space);
+  }
+
+  private freeTables(port: GuestCpuPort, space: number): boolean {
+    for (const vma of this.os.vmas) {
+      if (vma.space === space && !this.freeRange(port, port.cr3Of(space), 4, vma.gva.vpn, vma.gva.vpn + vma.size / 4096)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * free_pgd_range / free_pud_range / free_pmd_range / free_pte_range over the user pages [lo, hi),
+   * in the level-`level` table at `table`: each present entry on the range is loaded, its tables
+   * freed first, then the entry cleared (pgd_clear, pud_clear, pmd_clear) and the table gathered
+   * (p?d_free_tlb). Linux frees a table when no remaining vma reaches it (its floor and ceiling); at
+   * exit and exec no vma remains, so the model frees a table once nothing is left in it: a table that
+   * also holds a declared mapping (not a vma) stays.
+   */
+  private freeRange(port: GuestCpuPort, table: number, level: number, lo: number, hi: number): boolean {
+    const span = SPAN[level]!;
+    for (let base = Math.floor(lo / span) * span; base < hi; base += span) {
+      const entry = table + indexOfVpn(base, level) * 8;
+      if (!port.kernelAccess(false, entry, 0, 0)) return false;
+      if ((port.lo & PT_PRESENT_MASK) === 0 || (port.lo & PT_PAGE_SIZE_MASK) !== 0) continue;
+      const child = frameOf(port.lo, port.hi) * 4096;
+      if (level > 2 && !this.freeRange(port, child, level - 1, Math.max(lo, base), Math.min(hi, base + span))) return false;
+      if (!this.emptyTable(child)) continue;
+      if (!port.kernelAccess(true, entry, 0, 0)) return false;
+      this.forgetWalks();
+      this.counts.page_tables_freed++;
+      if (this.inPool(child / 4096)) this.gathered[this.gatheredCount++] = child / 4096;
+    }
+    return true;
+  }
+
+  /** No present entry left in the table (a model-side test; Linux knows it from its vmas). */
+  private emptyTable(table: number): boolean {
+    for (let i = 0; i < 512; i++) if ((this.ram.read64(table + i * 8).lo & PT_PRESENT_MASK) !== 0) return false;
+    return true;
+  }
+
+  /** flush_tlb_mm(mm) on this CPU: if current->active_mm == mm, local_flush_tlb (a CR3 write of its
+   *  own value) when current->mm is set, else leave_mm (load_cr3(swapper_pg_dir)). */
+  private flushTlbMm(port: GuestCpuPort, space: number, hasMm: boolean): void {
+    if (port.currentSpace() !== space) return;
+    this.counts.tlb_flushes++;
+    port.loadCr3(hasMm ? space : this.os.swapper);
+  }
+
+  /** tlb_finish_mmu: the gathered pages go back to the allocator after the flush. */
+  private releaseGathered(): void {
+    for (let i = 0; i < this.gatheredCount; i++) this.freeFrame(this.gathered[i]!);
+    this.gatheredCount = 0;
+  }
+
+  /** A new mm: nothing present under its vmas (pgd_alloc copies only the kernel half). */
+  private emptySpace(port: GuestCpuPort, space: number): boolean {
+    for (const vma of this.os.vmas) {
+      if (vma.space === space && this.anyPresent(port.cr3Of(space), 4, vma.gva.vpn, vma.gva.vpn + vma.size / 4096)) return false;
+    }
+    return true;
+  }
+
+  /** Whether a present leaf lies on the user pages [lo, hi) under the level-`level` table (a model-side
+   *  check, not a kernel action: no charge). */
+  private anyPresent(table: number, level: number, lo: number, hi: number): boolean {
+    const span = SPAN[level]!;
+    for (let base = Math.floor(lo / span) * span; base < hi; base += span) {
+      const e = this.ram.read64(table + indexOfVpn(base, level) * 8);
+      if ((e.lo & PT_PRESENT_MASK) === 0) continue;
+      if (level === 1 || (e.lo & PT_PAGE_SIZE_MASK) !== 0 || this.anyPresent(frameOf(e.lo, e.hi) * 4096, level - 1, Math.max(lo, base), Math.min(hi, base + span))) return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,82 @@
+// The guest kernel's hands (guest/linux.ts GuestCpuPort): each of its loads and stores, user
+// accesses, INVLPGs and CR3 loads runs on the vCPU as the instruction it is, through the same paths as
+// a workload step's (Machine.access, VcpuRunner), so KVM sees the exits and faults Linux causes.
+
+import type { GuestCpuPort } from '../guest/linux';
+import type { BuiltGuest } from '../guest/page_tables';
+import type { Kvm } from '../kvm/kvm';
+import type { Vcpu } from '../kvm/vcpu';
+import { INSN_GUEST_FAULT, INSN_STOPPED, type VcpuRunner } from './vcpu_run';
+
+/** What the port needs of the machine. */
+export interface OsMachine {
+  readonly kvm: Kvm;
+  readonly runner: VcpuRunner;
+  readonly guest: BuiltGuest;
+  /** One MOV by the instruction in `slot` (Machine.access): an INSN_* result. */
+  access(vcpu: Vcpu, write: boolean, vpn: number, offset: number, size: number, lo: number, hi: number, slot: number, cpl: number): number;
+  /** A virtual address of `gpa` in address space `space` (the kernel's direct map), or null. */
+  directMap(gpa: number, space: number): { vpn: number; offset: number } | null;
+}
+
+export class OsPort implements GuestCpuPort {
+  /** The vCPU and the step's first instruction slot (program.ts OP_TOUCH), set before each step. */
+  vcpu!: Vcpu;
+  slot = 0;
+  lo = 0;
+  hi = 0;
+  errorCode = 0;
+
+  constructor(private readonly m: OsMachine) {}
+
+  userAccess(write: boolean, vpn: number, offset: number, lo: number, hi: number): boolean {
+    const r = this.m.access(this.vcpu, write, vpn, offset, 8, lo, hi, this.slot, 3);
+    if (r !== INSN_GUEST_FAULT) return false;
+    this.errorCode = this.m.runner.errorCode;
+    return true;
+  }
+
+  kernelAccess(write: boolean, gpa: number, lo: number, hi: number): boolean {
+    const vcpu = this.vcpu;
+    if (vcpu.halted) return false;
+    const alias = this.m.directMap(gpa, Math.max(0, this.currentSpace()));
+    if (alias === null) {
+      this.warn(`no mapping of guest-physical 0x${gpa.toString(16)} for the kernel to reach it (map guest RAM, as a kernel's direct map does): the step stops`);
+      return false;
+    }
+    const saved = vcpu.defaultCpl;
+    vcpu.defaultCpl = 0;
+    const r = this.m.access(vcpu, write, alias.vpn, alias.offset, 8, lo, hi, this.slot + (write ? 1 : 2), 0);
+    vcpu.defaultCpl = saved;
+    if (r === INSN_STOPPED) return false;
+    if (r === INSN_GUEST_FAULT) {
+      this.warn(`the kernel's access to guest-physical 0x${gpa.toString(16)} through its direct map faulted: the step stops`);
+      return false;
+    }
+    if (!write) {
+      this.lo = this.m.runner.lo;
+      this.hi = this.m.runner.hi;
+    }
+    return true;
+  }
+
+  invlpg(vpn: number): void {
+    this.m.runner.invlpg(this.vcpu, vpn);
+  }
+
+  loadCr3(space: number): void {
+    this.m.runner.loadCr3(this.vcpu, this.m.guest.cr3s[space]!);
+  }
+
+  currentSpace(): number {
+    return this.m.guest.cr3s.indexOf(this.vcpu.cr3);
+  }
+
+  cr3Of(space: number): number {
+    return this.m.guest.cr3s[space]!;
+  }
+
+  warn(message: string): void {
+    this.m.kvm.warn(this.vcpu, message);
+  }
+}

@@ -1,0 +1,269 @@
+// The guest OS steps (touch, fork, munmap, exit, exec, switch_mm) against the Linux 3.0.1 code they
+// follow (docs/kernel-paths.md §20; simulator/guest/linux.ts): which PTEs change and to what, which
+// pages are allocated, copied or reused, which flushes (INVLPG, CR3 loads) the guest makes, in EPT and
+// shadow modes of both kernels. Bits: pgtable_types.h (3.0.1): _PAGE_TABLE = P|RW|U|A|D (0x67);
+// PAGE_COPY = P|U|A|NX (0x25 + bit 63); _PAGE_SPECIAL = bit 9; do_anonymous_page makes a write's PTE
+// pte_mkwrite(pte_mkdirty()) (0x67 + NX).
+import { describe, it, expect, vi } from 'vitest';
+import { machine, osVm, scenario } from './helpers/scenario';
+import { runNative } from './helpers/native';
+import { entryAddress } from '../simulator/guest/page_tables';
+import { parseScenario } from '../simulator/scenario/parse';
+import { collect } from '../simulator/run/run';
+import type { Machine } from '../simulator/run/machine';
+
+const MODES = [
+  { kernel: 'v3.1', tdp: true },
+  { kernel: 'v3.1', tdp: false },
+  { kernel: 'v3.0', tdp: true },
+  { kernel: 'v3.0', tdp: false },
+] as const;
+
+/** 64M of RAM, the direct map in 2M pages, a 1M page pool at 32M, and one 16K vma at 0x400000 in
+ *  each of spaces 1-3. Space 0 is swapper_pg_dir's (kernel mappings only). */
+function yaml(mode: { kernel: string; tdp: boolean }, steps: string[]): string {
+  const head = `kernel: ${mode.kernel}\nmmu: { tdp: ${mode.tdp} }\n`;
+  return osVm({ head, cpu: '{ cr0_wp: true, efer_nx: true }', nx: true, pool: '1M', processes: 3, steps: steps.map((s) => `  - ${s}`) });
+}
+
+const NX = 0x80000000;
+const POOL = 0x2000; // the pool's first frame: the zero page
+
+interface Seen {
+  m: Machine;
+  /** Every CR3 load the guest made (after setup), as the space loaded; and every INVLPG's page. */
+  cr3: number[];
+  invlpg: number[];
+}
+
+function runOs(mode: { kernel: string; tdp: boolean }, steps: string[]): Seen {
+  const m = machine(yaml(mode, steps));
+  const cr3: number[] = [];
+  const invlpg: number[] = [];
+  const load = m.runner.loadCr3.bind(m.runner);
+  const inv = m.runner.invlpg.bind(m.runner);
+  vi.spyOn(m.runner, 'loadCr3').mockImplementation((v, value) => {
+    cr3.push(m.guest.cr3s.indexOf(value));
+    load(v, value);
+  });
+  vi.spyOn(m.runner, 'invlpg').mockImplementation((v, vpn) => {
+    invlpg.push(vpn);
+    inv(v, vpn);
+  });
+  m.run();
+  expect(m.kvm.warnings).toEqual([]);
+  return { m, cr3, invlpg };
+}
+
+/** The PTE of `gva` in `space` as [hi, lo], or null when no page table holds it. */
+function pte(m: Machine, space: number, gva: number): [number, number] | null {
+  const at = entryAddress(m.guest.ram, m.guest.cr3s[space]!, gva / 4096, 1);
+  if (at < 0) return null;
+  const e = m.guest.ram.read64(at);
+  return [e.hi, e.lo];
+}
+
+/** The PML4 entry of `gva` in `space`. */
+function pml4e(m: Machine, space: number, gva: number): number {
+  return m.guest.ram.read64(m.guest.cr3s[space]! + Math.floor(gva / 2 ** 39) * 8).lo;
+}
+
+const value = (m: Machine, space: number, gva: number): number => {
+  const e = pte(m, space, gva)!;
+  return m.guest.ram.read64((e[1] & ~0xfff) + (gva & 0xfff)).lo;
+};
+
+describe('touch: handle_mm_fault -> do_anonymous_page / do_wp_page (mm/memory.c 3.0.1)', () => {
+  for (const mode of MODES) {
+    const name = `${mode.kernel} ${mode.tdp ? 'EPT' : 'shadow'}`;
+
+    it(`${name}: a first write gets a zeroed page, PAGE_COPY made writable and dirty, its tables allocated, no flush`, () => {
+      const { m, cr3, invlpg } = runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x400000, value: 7 }']);
+      // __pud_alloc, __pmd_alloc, __pte_alloc take pool frames 1, 2, 3 (frame 0 is the zero page);
+      // each link is _PAGE_TABLE | pfn. The page itself is frame 4.
+      expect(pml4e(m, 1, 0x400000)).toBe(((POOL + 1) * 4096 + 0x67) >>> 0);
+      expect(pte(m, 1, 0x400000)).toEqual([NX, (POOL + 4) * 4096 + 0x67]);
+      expect(value(m, 1, 0x400000)).toBe(7);
+      // "No need to invalidate - it was non-present before" (3128): the only CR3 load is switch_mm's.
+      expect(cr3).toEqual([1]);
+      expect(invlpg).toEqual([]);
+      const r = collect(m, {});
+      expect(r.guest_os).toMatchObject({ anon_faults: 1, page_tables_allocated: 3, tlb_flushes: 0, invlpgs: 0, pool_frames_used: 5 });
+      // The fault itself: under EPT the #PF goes through the guest's IDT without an exit; shadow
+      // paging intercepts it (EXCEPTION_NMI) and the guest's PTE stores reach KVM.
+      if (mode.tdp) expect(r.exits.EXCEPTION_NMI ?? 0).toBe(0);
+      else expect(r.exits.EXCEPTION_NMI).toBeGreaterThan(0);
+    });
+
+    it(`${name}: a first read maps the zero page read-only (pte_mkspecial); a later write replaces it with a zeroed page and INVLPGs`, () => {
+      const read = runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x401000, access: read }']);
+      expect(pte(read.m, 1, 0x401000)).toEqual([NX, POOL * 4096 + 0x225]); // P|U|A|_PAGE_SPECIAL, no RW, no D
+      expect(read.invlpg).toEqual([]);
+      const { m, cr3, invlpg } = runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x401000, access: read }', '{ touch: 0x401000, value: 5 }']);
+      // do_wp_page: vm_normal_page() is NULL for the special PTE -> gotten: is_zero_pfn -> a zeroed
+      // page; ptep_clear_flush (flush_tlb_page: one INVLPG) then set_pte_at_notify.
+      expect(pte(m, 1, 0x401000)).toEqual([NX, (POOL + 4) * 4096 + 0x67]);
+      expect(value(m, 1, 0x401000)).toBe(5);
+      expect(invlpg).toEqual([0x401]);
+      expect(cr3).toEqual([1]);
+      expect(collect(m, {}).guest_os).toMatchObject({ zero_page_faults: 1, cow_copies: 1, cow_reuses: 0 });
+    });
+
+    it(`${name}: fork write-protects the parent in place, copies read-only and old to the child, then flush_tlb_mm(oldmm): one CR3 write of the parent's own value`, () => {
+      const { m, cr3, invlpg } = runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x400000, value: 7 }', '{ touch: 0x401000, access: read }', '{ fork: 2 }']);
+      expect(pte(m, 1, 0x400000)).toEqual([NX, (POOL + 4) * 4096 + 0x65]); // ptep_set_wrprotect: RW cleared
+      expect(pte(m, 2, 0x400000)).toEqual([NX, (POOL + 4) * 4096 + 0x45]); // pte_wrprotect + pte_mkold: RW and A cleared
+      expect(pte(m, 1, 0x401000)).toEqual([NX, POOL * 4096 + 0x225]);
+      expect(pte(m, 2, 0x401000)).toEqual([NX, POOL * 4096 + 0x205]);
+      expect(pte(m, 2, 0x402000)).toEqual([0, 0]); // pte_none in the parent: nothing copied
+      expect(cr3).toEqual([1, 1]); // switch_mm, then dup_mmap's flush_tlb_mm -> local_flush_tlb
+      expect(invlpg).toEqual([]);
+    });
+
+    it(`${name}: after fork the first writer copies (the page is mapped twice), the last one reuses it; each INVLPGs its page`, () => {
+      const { m, cr3, invlpg } = runOs(mode, [
+        '{ switch_mm: 1 }', '{ touch: 0x400000, value: 7 }', '{ fork: 2 }',
+        '{ touch: 0x400000, value: 8 }', // parent: page_mapcount 2 -> copy
+        '{ switch_mm: 2 }', '{ touch: 0x400000, value: 9 }', // child: mapcount now 1 -> reuse_swap_page
+      ]);
+      // The parent's copy is the next fresh frame after the child's three tables (5, 6, 7): frame 8.
+      expect(pte(m, 1, 0x400000)).toEqual([NX, (POOL + 8) * 4096 + 0x67]);
+      expect(value(m, 1, 0x400000)).toBe(8);
+      // The child keeps the original frame, made young, dirty and writable (ptep_set_access_flags).
+      expect(pte(m, 2, 0x400000)).toEqual([NX, (POOL + 4) * 4096 + 0x67]);
+      expect(value(m, 2, 0x400000)).toBe(9);
+      expect(invlpg).toEqual([0x400, 0x400]);
+      expect(cr3).toEqual([1, 1, 2]);
+      expect(collect(m, {}).guest_os).toMatchObject({ cow_copies: 1, cow_reuses: 1, forks: 1 });
+    });
+
+    it(`${name}: the child sees the parent's data until it writes (copy-on-write)`, () => {
+      const { m } = runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x400000, value: 7 }', '{ fork: 2 }', '{ touch: 0x400000, value: 8 }', '{ switch_mm: 2 }', '{ touch: 0x400000, access: read }']);
+      expect(value(m, 2, 0x400000)).toBe(7);
+      expect(value(m, 1, 0x400000)).toBe(8);
+    });
+
+    it(`${name}: munmap clears the present PTEs and flushes once (tlb_finish_mmu); with nothing present it flushes nothing`, () => {
+      const { m, cr3 } = runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x400000 }', '{ touch: 0x402000 }', '{ munmap: 0x400000, size: 16K }', '{ munmap: 0x400000, size: 16K }']);
+      for (const gva of [0x400000, 0x401000, 0x402000, 0x403000]) expect(pte(m, 1, gva)).toEqual([0, 0]);
+      // switch_mm, then the first munmap's local_flush_tlb; the second cleared nothing (need_flush 0).
+      expect(cr3).toEqual([1, 1]);
+      // The page table stays (zap_page_range frees none); the two pages went back to the allocator.
+      expect(pml4e(m, 1, 0x400000) & 1).toBe(1);
+      expect(collect(m, {}).guest_os).toMatchObject({ munmaps: 2, tlb_flushes: 1, pool_frames_used: 4 });
+    });
+
+    it(`${name}: freed pages are handed out again last-freed first (the per-CPU hot list)`, () => {
+      const { m } = runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x400000 }', '{ touch: 0x402000 }', '{ munmap: 0x400000, size: 16K }', '{ touch: 0x401000 }']);
+      // 0x400000 got frame 4, 0x402000 frame 5; zap_pte_range gathers 4 then 5, freed in that order,
+      // so the next allocation takes 5.
+      expect(pte(m, 1, 0x401000)).toEqual([NX, (POOL + 5) * 4096 + 0x67]);
+    });
+
+    it(`${name}: exit zaps the pages, frees the tables under the vmas and leaves CR3 on swapper_pg_dir (leave_mm)`, () => {
+      const { m, cr3 } = runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x400000 }', '{ exit: 1 }']);
+      expect(pml4e(m, 1, 0x400000)).toBe(0); // free_pgtables: pmd_clear, pud_clear, pgd_clear
+      expect(cr3).toEqual([1, 0]);
+      expect(m.kvm.vcpus[0]!.cr3).toBe(m.guest.cr3s[0]);
+      expect(collect(m, {}).guest_os).toMatchObject({ exits: 1, page_tables_freed: 3, pool_frames_used: 1 });
+    });
+
+    it(`${name}: exec switches to the new mm first (activate_mm), then tears down the old one without flushing this CPU`, () => {
+      const { m, cr3 } = runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x400000 }', '{ exec: 3 }', '{ touch: 0x400000, value: 4 }']);
+      expect(cr3).toEqual([1, 3]);
+      expect(pml4e(m, 1, 0x400000)).toBe(0);
+      // The old mm's page and tables went back first, so the new mm's tables reuse them.
+      expect(value(m, 3, 0x400000)).toBe(4);
+      expect(collect(m, {}).guest_os).toMatchObject({ execs: 1, tlb_flushes: 0, page_tables_freed: 3 });
+    });
+
+    it(`${name}: switch_mm loads CR3 only when the mm changes`, () => {
+      const { cr3 } = runOs(mode, ['{ switch_mm: 1 }', '{ switch_mm: 1 }', '{ switch_mm: 2 }', '{ switch_mm: 2 }', '{ switch_mm: 1 }']);
+      expect(cr3).toEqual([1, 2, 1]);
+    });
+  }
+
+  it('under shadow paging the guest\'s PTE stores reach KVM (write protection, unsync) and its CR3 loads exit; under EPT neither', () => {
+    const steps = ['{ switch_mm: 1 }', '{ touch: 0x400000 }', '{ touch: 0x401000 }', '{ fork: 2 }', '{ touch: 0x400000 }', '{ exit: 1 }', '{ switch_mm: 2 }'];
+    const shadow = collect(runOs({ kernel: 'v3.1', tdp: false }, steps).m, {});
+    expect(shadow.stats.mmu_pte_write! + shadow.stats.mmu_unsync!).toBeGreaterThan(0);
+    expect(shadow.exits.CR_ACCESS).toBe(4); // the two switch_mm loads, fork's flush_tlb_mm, exit's leave_mm
+    expect(shadow.exits.INVLPG).toBe(1);
+    const ept = collect(runOs({ kernel: 'v3.1', tdp: true }, steps).m, {});
+    expect(ept.exits.CR_ACCESS ?? 0).toBe(0);
+    expect(ept.exits.INVLPG ?? 0).toBe(0);
+    expect(ept.stats.mmu_pte_write).toBe(0);
+  });
+
+  it('bare hardware runs the same guest kernel to the same page tables and data', () => {
+    const steps = ['{ switch_mm: 1 }', '{ touch: 0x400000, value: 7 }', '{ touch: 0x401000, access: read }', '{ fork: 2 }', '{ touch: 0x400000, value: 8 }', '{ switch_mm: 2 }', '{ touch: 0x401000, value: 3 }', '{ exec: 3 }', '{ touch: 0x402000 }'];
+    const native = runNative(scenario(yaml(MODES[0], steps)));
+    expect(native.warnings).toEqual([]);
+    for (const mode of MODES) {
+      const { m } = runOs(mode, steps);
+      for (let f = 0; f < 256; f++) {
+        const gpa = (POOL + f) * 4096;
+        for (let off = 0; off < 4096; off += 8) {
+          const a = native.ram.read64(gpa + off);
+          const b = m.guest.ram.read64(gpa + off);
+          if (a.lo !== b.lo || a.hi !== b.hi) expect(`${gpa + off}: ${b.hi}:${b.lo}`).toBe(`${gpa + off}: ${a.hi}:${a.lo}`);
+        }
+      }
+    }
+  });
+});
+
+describe('guest OS steps: what Linux refuses, the model says', () => {
+  it('a touch outside every vma is a SIGSEGV: a warning, nothing mapped', () => {
+    const m = machine(yaml(MODES[0], ['{ switch_mm: 1 }', '{ touch: 0x500000 }']));
+    m.run();
+    expect(m.kvm.warnings.join('\n')).toMatch(/in no vma of this address space: Linux sends SIGSEGV/);
+  });
+
+  it('fork into a space that still maps pages, exit of a process that is not running: warnings, nothing done', () => {
+    const m = machine(yaml(MODES[0], ['{ switch_mm: 1 }', '{ touch: 0x400000 }', '{ switch_mm: 2 }', '{ touch: 0x400000 }', '{ switch_mm: 1 }', '{ fork: 2 }', '{ exit: 2 }']));
+    m.run();
+    expect(m.kvm.warnings.join('\n')).toMatch(/fork: address space 2 still maps user pages/);
+    expect(m.kvm.warnings.join('\n')).toMatch(/exit: the exiting process runs in address space 2, but CR3 holds 1/);
+    expect(pte(m, 1, 0x400000)![1] & 2).toBe(2); // still writable: no fork happened
+  });
+
+  it('an exhausted page pool stops the step with a warning', () => {
+    const text = yaml(MODES[0], ['{ switch_mm: 1 }', '{ touch: 0x400000 }', '{ touch: 0x401000 }']).replace('size: 1M }', 'size: 16K }');
+    const m = machine(text);
+    m.run();
+    expect(m.kvm.warnings.join('\n')).toMatch(/page_pool \(4 frames\) is exhausted/);
+  });
+});
+
+describe('guest OS steps: parse errors', () => {
+  const errors = (text: string) => {
+    const r = parseScenario(text, 'os.mmio.yaml');
+    return 'diagnostics' in r ? r.diagnostics.map((d) => `${d.line}:${d.col} ${d.message}`) : [];
+  };
+  const base = yaml(MODES[0], ['{ switch_mm: 1 }']);
+
+  it('a guest OS step needs guest.os', () => {
+    const text = base.replace(/ {2}os:\n(.*\n){5}/, '');
+    expect(errors(text)).toEqual([expect.stringMatching(/^10:18 workload\[0\]\.switch_mm: `switch_mm` is a guest OS step: it needs the guest kernel's `guest.os`/)]);
+  });
+
+  it('touch: a user address, 8-byte aligned; value only with a write', () => {
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ touch: 0xffff880000000000 }'))).toEqual([expect.stringMatching(/^16:14 workload\[0\]\.touch: 0xffff880000000000 is not a user address/)]);
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ touch: 0x400004 }'))).toEqual([expect.stringMatching(/^16:14 workload\[0\]\.touch: 0x400004 is not 8-byte aligned/)]);
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ touch: 0x400000, access: read, value: 1 }'))).toEqual([expect.stringMatching(/^16:45 workload\[0\]\.value: `value` is what a write stores/)]);
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ touch: 0x400000, access: exec }'))).toHaveLength(1);
+  });
+
+  it('munmap: page-aligned, a page-multiple size', () => {
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ munmap: 0x400800, size: 4K }'))).toEqual([expect.stringMatching(/^16:15 workload\[0\]\.munmap: 0x400800 is not page-aligned/)]);
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ munmap: 0x400000, size: 100 }'))).toEqual([expect.stringMatching(/^16:31 workload\[0\]\.size: 0x64 is not a multiple of the 4K page size/)]);
+  });
+
+  it('guest.os: the pool in one RAM memslot; vmas in the user half, clear of mappings', () => {
+    expect(errors(base.replace('page_pool: { gpa: 0x2000000, size: 1M }', 'page_pool: { gpa: 0x3f00000, size: 2M }'))).toEqual([expect.stringMatching(/^10:16 guest\.os\.page_pool: \[0x3f00000, 0x4100000\) is not inside one RAM memslot/)]);
+    expect(errors(base.replace('- { gva: 0x400000, size: 16K, space: 3 }', '- { gva: 0xffff880000000000, size: 16K, space: 3 }'))).toEqual([expect.stringMatching(/^14:16 guest\.os\.vmas\[2\]\.gva: 0xffff880000000000 is not a user address/)]);
+    const overlap = base.replace('flags: "p w a d nx" }', 'flags: "p w a d nx" }\n    - { gva: 0x402000, gpa: 0x100000, size: 4K, space: 2 }');
+    expect(errors(overlap)).toEqual([expect.stringMatching(/^14:16 guest\.os\.vmas\[1\]\.gva: gva range \[0x400000, 0x404000\) overlaps the mapping at line 9/)]);
+  });
+});

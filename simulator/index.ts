@@ -2,6 +2,8 @@
 export { parseScenario } from './scenario/parse';
 export type { ParseOptions } from './scenario/parse';
 export { runScenario, lookupPath, GuestSetupError, OverrideError } from './run/run';
+export { profileByName } from './cost/profiles';
+export type { CostProfile } from './cost/profile';
 export { formatRunText } from './report/text';
 export { formatTraceCmd, selectTracepoints, tracepointsOf, TRACEPOINT_NAMES } from './report/trace_cmd';
 export type { RunResult, LineStats, TraceEventRecord, ExitStats, FaultClassStats, ExpectResult, FlameGraph, FlameNode, RunFlame } from './run/result';

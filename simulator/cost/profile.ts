@@ -55,7 +55,7 @@ export interface CostProfile {
   shadow_page_alloc: number;
   /** Prepare-zapping and freeing one shadow page. */
   shadow_page_zap: number;
-  /** kvm_flush_remote_tlbs: requests plus IPIs plus the TLB refill they cause. */
+  /** kvm_flush_remote_tlbs that IPIs another vCPU in guest mode: requests plus IPIs (the TLB refill they cause is charged as TLB misses). */
   remote_tlb_flush: number;
   /** One memory reference of the CPU's page walk after a TLB miss (a 2D walk makes up to 24). */
   tlb_walk_ref: number;

@@ -78,9 +78,15 @@ describe('Chrome trace', () => {
     const byClass: Record<string, number> = {};
     for (const s of slices) byClass[String(s.args.class)] = (byClass[String(s.args.class)] ?? 0) + 1;
     expect(byClass).toEqual({ 'mmio-cache': 999, 'mmio-slow': 1, map: 1 });
-    // All misconfigurations take the same path: the same duration each.
-    const durs = new Set(slices.filter((s) => s.name === 'EPT_MISCONFIG' && s.args.class === 'mmio-cache').map((s) => s.dur.toFixed(6)));
-    expect(durs.size).toBe(1);
+    // All misconfigurations take the same path. Their memslot searches (the emulator's fetch walk,
+    // all in slot 0) find entry 0 cold after the doorbell before returned to the VMM, except the first
+    // misconfig: the first RAM read's fault warmed it just before (docs/decisions.md "Cold memslot
+    // scans"). So two durations, 998 and 1, apart by one cold compare: 111 - 7 = 104 cycles.
+    const misconfigs = slices.filter((s) => s.name === 'EPT_MISCONFIG' && s.args.class === 'mmio-cache');
+    const durs = [...new Set(misconfigs.map((s) => s.dur.toFixed(6)))].map(Number).sort((a, b) => a - b);
+    expect(durs.length).toBe(2);
+    expect(misconfigs.filter((s) => s.dur.toFixed(6) === durs[0]!.toFixed(6)).length).toBe(1);
+    expect((durs[1]! - durs[0]!) * 2930).toBeCloseTo(104, 1); // µs x 2,930 cycles/µs (westmere-2011)
   });
 
   it('makes every other event an instant on its vCPU, in order', () => {

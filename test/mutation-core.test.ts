@@ -245,7 +245,7 @@ describe('emulator_read_emulated: vcpu_mmio_read, KVM_EXIT_MMIO and the completi
       expect(walks(x).map((w) => w.pferr)).toEqual(['0x10', '0x0', '0x0']);
       expect([x.d('memslot_lookups'), x.d('memslot_misses'), x.d('guest_walks')]).toEqual([FETCH + 4 + 4 + 1, 1, 3]);
       expect([x.d('userspace_exits'), x.d('mmio_reads'), x.d('mmio_writes'), x.d('pf_guest')]).toEqual([1, 1, 0, 0]);
-      expect([x.c('emulation'), x.c('device_userspace'), x.c('device_kernel')]).toEqual([W.emulate_decode + W.emulate_execute, W.device_userspace, 0]);
+      expect([x.c('emulation'), x.c('device_userspace'), x.c('device_kernel')]).toEqual([W.emulate_decode + W.emulate_execute, W.vmm_round_trip, 0]);
       // EMULATE_DO_MMIO; the completion's writeback moves RIP past the MOV, once.
       expect(x.r).toBe(EMULATE_DO_MMIO);
       expect(x.rip).toBe(2);
@@ -340,7 +340,7 @@ describe('emulator_write_emulated_onepage (x86.c 3.0.1:3941, 3.1.10:4116)', () =
       expect(walks(x).map((w) => w.pferr)).toEqual(['0x10', '0x2']); // kvm_mmu_gva_to_gpa_write: PFERR_WRITE_MASK
       expect([x.d('memslot_lookups'), x.d('memslot_misses'), x.d('guest_walks')]).toEqual([FETCH + 4 + 1, 1, 2]);
       expect([x.d('userspace_exits'), x.d('mmio_writes'), x.d('mmio_reads')]).toEqual([1, 1, 0]);
-      expect([x.c('device_userspace'), x.c('device_kernel')]).toEqual([W.device_userspace, 0]);
+      expect([x.c('device_userspace'), x.c('device_kernel')]).toEqual([W.vmm_round_trip, 0]);
       // x86_emulate_instruction: `if (!vcpu->mmio_is_write) writeback = false;`: a write is written back now.
       expect([x.r, x.rip]).toEqual([EMULATE_DO_MMIO, 3]);
       const nic = g.kvm.bus.find(0xfebf0008)!;

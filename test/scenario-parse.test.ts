@@ -207,6 +207,7 @@ describe('parseScenario: the full example', () => {
         gpa: 0xfebf0000,
         size: 4096,
         handler: 'userspace',
+        cost: 0, // no `cost` key: a trivial device
         registers: [
           { offset: 0x50, lo: 0, hi: 0 },
           { offset: 0x58, lo: 0x1234, hi: 0 },
@@ -531,7 +532,7 @@ describe('parseScenario: diagnostics', () => {
     expect(diagnostics(replaced('nic,', 'nic, color: red,', text)).map((d) => d.message)).toEqual([
       'memslots[0].gpa: 0x800 is not aligned to the 4K page size',
       'memslots[0].size: 0x1800 is not a multiple of the 4K page size',
-      'devices[0]: unknown key `color` (expected one of: name, gpa, size, handler, registers)',
+      'devices[0]: unknown key `color` (expected one of: name, gpa, size, handler, cost, registers)',
     ]);
   });
 

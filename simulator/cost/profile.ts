@@ -18,7 +18,7 @@ export const COMPONENTS = [
   'host_page_fault', // faulting in a fresh host page behind a memslot (get_user_pages)
   'emulation', // instruction decode and execution in KVM's x86 emulator
   'device_kernel', // an in-kernel device (local APIC, ioeventfd)
-  'device_userspace', // exit to the VMM (KVM_EXIT_MMIO), its device model, and re-entry
+  'device_userspace', // exit to the VMM (KVM_EXIT_MMIO), its device model, and re-entry: vmm_round_trip + the device's cost
   'guest_compute', // work the guest does between accesses
   'guest_memory', // the guest's own RAM accesses that need no exit
 ] as const;
@@ -39,8 +39,11 @@ export interface CostProfile {
   guest_pte_read: number;
   /** Fixed part of one memslot lookup (gfn_to_memslot call, SRCU dereference). */
   memslot_lookup: number;
-  /** One slot comparison in the linear memslot search. */
+  /** One slot comparison in the linear memslot search, the slot's entry in the vCPU's cache (warm). */
   memslot_compare: number;
+  /** One slot comparison whose entry is not in the vCPU's cache: the first scan past it after the
+   *  host ran something else (kvm/memslot_warmth.ts says when). */
+  memslot_compare_cold: number;
   /** Beginning and ending one lockless shadow walk (2011: RCU read lock and reader_counter atomics). */
   lockless_walk_setup: number;
   /** Reading one SPTE in the lockless walk. */
@@ -65,8 +68,9 @@ export interface CostProfile {
   emulate_execute: number;
   /** Dispatching an MMIO access to an in-kernel device (local APIC, ioeventfd) and its handler. */
   device_kernel: number;
-  /** KVM_EXIT_MMIO to userspace, the VMM's dispatch and device model, and the next KVM_RUN. */
-  device_userspace: number;
+  /** KVM_EXIT_MMIO to userspace, the VMM's dispatch to a trivial device, and the next KVM_RUN. The
+   *  device model's own work is the device's `cost` (scenario), charged with it. */
+  vmm_round_trip: number;
   /** Faulting in one fresh host page behind a memslot (get_user_pages on an untouched page). */
   host_page_fault: number;
   /** One guest access to RAM that completes without an exit (TLB-hit assumption). */

@@ -19,6 +19,7 @@ const WESTMERE_2011: CostProfile = {
   guest_pte_read: 60, // estimate: one __copy_from_user of a gPTE + A-bit/permission bookkeeping; same [U] anchor (§2.5)
   memslot_lookup: 23, // derived: from Mammedov 2014 [V] linear search: 30 cyc at 1 compare, 460 at ~59 compares -> F = 30 - 7 (§2.6)
   memslot_compare: 7, // derived: from Mammedov 2014 [V]: (460 - 30) / (59 - 1) = 7.4 cyc per slot compared, rounded (§2.6)
+  memslot_compare_cold: 111, // derived: Mammedov 2014 [V] maxima, linear in the slot count: (13,000 - 1,450) / (117 - 13) = 111.1 (§2.6)
   lockless_walk_setup: 80, // estimate: rcu_read_lock + 2 locked ops on kvm->arch.reader_counter (~25-35 cyc each, [M] §2.8) + barriers
   lockless_spte_read: 15, // estimate: one cached 64-bit SPTE load + loop step; walk+decode of an MMIO SPTE "≈100–300 cyc" [U] (§1)
   mmio_cache_op: 5, // estimate: two loads and a compare (or three stores) on vcpu->arch; no anchor
@@ -30,7 +31,7 @@ const WESTMERE_2011: CostProfile = {
   emulate_decode: 1300, // estimate: a split of a total bounded by Bonzini 2014 [V]: 2,300–3,200 cyc/insn on Sandy Bridge before the speedups (§2.4); 54% of 2,400 to decode
   emulate_execute: 1100, // estimate: the rest of that total, Bonzini 2014 [V] (§2.4): remaining 46% of 2,400 (execute + writeback + register copy-out)
   device_kernel: 600, // estimate: nested inl_from_kernel-cpuid / outl_to_kernel-vmcall = 247–376 cyc (§2.1) x ~1.6 for APIC MMIO on 2011 code
-  device_userspace: 40000, // unsupported: perf kvm stat EPT_MISCONFIG to QEMU avg 13–37 µs [V] (§2.2): 15 µs x 2.93 GHz minus the in-kernel part
+  vmm_round_trip: 11600, // derived: kvm-unit-tests 00bfecaa [V]: inl_from_qemu - inl_from_kernel = 13,337 cyc, x 6,290 / 7,237 (this profile's inl_from_kernel path / that host's)
   host_page_fault: 8000, // estimate: perf kvm stat EPT_VIOLATION avg 3–9 µs [V] (§2.2): 3 µs x 2.93 GHz minus the rest of the fault path
   guest_ram_access: 5, // estimate: an L1-hit load with a TLB hit (Nehalem L1D load-to-use 4 cyc, not in the anchors)
   tlb_walk_ref: 10, // estimate: one paging-structure read hitting L2 (Nehalem L2 ~10 cyc, not in the anchors); a cached 4-level walk "20-50 cyc" [U] (cost-model.md)
@@ -46,6 +47,7 @@ const MODERN: CostProfile = {
   guest_pte_read: 40, // estimate: __copy_from_user (STAC/CLAC) of a gPTE + bookkeeping; same [U] anchor (§2.5)
   memslot_lookup: 23, // derived: Mammedov 2014 [V] (§2.6), host unnamed: fixed part, not rescaled (same derivation as 2011)
   memslot_compare: 7, // derived: Mammedov 2014 [V] (§2.6): 7.4 cyc per slot compared, not rescaled
+  memslot_compare_cold: 111, // derived: Mammedov 2014 [V] maxima (§2.6), host unnamed: not rescaled (same derivation as 2011)
   lockless_walk_setup: 50, // estimate: same 2011 protocol (RCU + reader_counter atomics), ~24-32 cyc per locked op [M] (§2.8)
   lockless_spte_read: 15, // estimate: one cached SPTE load + loop step; "≈100–300 cyc" MMIO SPTE hit [U] (§1)
   mmio_cache_op: 5, // estimate: two loads and a compare (or three stores); no anchor
@@ -57,7 +59,7 @@ const MODERN: CostProfile = {
   emulate_decode: 400, // estimate: a split of a total bounded by Bonzini 2014 [V]: 720–1,100 cyc/insn after the speedups, Sandy Bridge Xeon (§2.4); 55% of 730
   emulate_execute: 330, // estimate: the rest of that total, Bonzini 2014 [V] (§2.4): remaining 45% of 730; 730 + fetch walk 360 = 1,090 <= 1,100
   device_kernel: 400, // estimate: nested inl_from_kernel - cpuid = 332/376, outl_to_kernel - vmcall = 266/247 cyc (§2.1), rounded up
-  device_userspace: 34000, // unsupported: nested inl_from_qemu - inl_from_kernel = 31,529 cyc (§2.3) + device model; perf avg 13–37 µs [V] (§2.2)
+  vmm_round_trip: 5400, // derived: kvm-unit-tests 00bfecaa [V]: 13,337 cyc x 2,940 / 7,237 (this profile's inl_from_kernel path / that host's), cost-model.md
   host_page_fault: 7500, // estimate: perf kvm stat EPT_VIOLATION avg 3–9 µs [V] (§2.2): 3 µs x 2.7 GHz minus the rest of the fault path
   guest_ram_access: 5, // estimate: an L1-hit load with a TLB hit (Skylake L1D load-to-use 4–5 cyc, not in the anchors)
   tlb_walk_ref: 14, // estimate: one paging-structure read hitting L2 (Skylake-SP L2 ~14 cyc, not in the anchors); "20-50 cyc" per cached 4-level walk [U]

@@ -9,6 +9,8 @@ export class MmioDevice {
   readonly gpa: number;
   readonly size: number;
   readonly handler: DeviceHandler;
+  /** The VMM's device-model cycles per access (userspace devices; 0 = trivial). */
+  readonly cost: number;
   /** Register bytes, one 4K chunk per page touched (a large BAR costs nothing until used). */
   private pages: (Uint8Array | undefined)[] = [];
   reads = 0;
@@ -22,6 +24,7 @@ export class MmioDevice {
     this.gpa = d.gpa;
     this.size = d.size;
     this.handler = d.handler;
+    this.cost = d.cost;
     for (const r of d.registers) this.store(r.offset, 8, r.lo, r.hi);
   }
 

@@ -2,6 +2,7 @@
 // devices, counters, cost accounting and trace, plus the small services the fault paths share
 // (memslot lookup, gfn_to_pfn, SPTE stores, remote TLB flush, MMU reload requests).
 
+import { coldCompares } from './memslot_warmth';
 import type { Kernel } from '../scenario/types';
 import type { CostProfile } from '../cost/profile';
 import { Accounting, C } from '../cost/accounting';
@@ -174,7 +175,11 @@ export class Kvm {
     st[S.memslot_lookups]!++;
     st[S.memslot_compares]! += compares;
     if (!hit) st[S.memslot_misses]!++;
-    this.acct.chargeAt(vcpu, C.memslot_search, this.cost.memslot_lookup + compares * this.cost.memslot_compare, node);
+    // Entries not in the vCPU's cache cost the cold rate (memslot_warmth.ts).
+    const cold = coldCompares(vcpu, this.memslots.generation, compares);
+    st[S.memslot_cold_compares]! += cold;
+    const c = this.cost;
+    this.acct.chargeAt(vcpu, C.memslot_search, c.memslot_lookup + (compares - cold) * c.memslot_compare + cold * c.memslot_compare_cold, node);
   }
 
   /** kvm_is_visible_gfn, counted and charged as a memslot search (its compares over the user slots). */

@@ -69,6 +69,11 @@ export class Vcpu {
   mmioGfn = 0;
   mmioAccess = 0;
 
+  /** The memslot array in this vCPU's cache (kvm/memslot_warmth.ts): the generation of the array it
+   *  last scanned (-1: none yet) and how many of its leading entries that scan and later ones touched. */
+  memslotsGen = -1;
+  memslotsWarm = 0;
+
   /** Class of the exit being handled (-1: none yet). */
   exitClass = -1;
 

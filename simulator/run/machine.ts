@@ -2,6 +2,7 @@
 // vCPU is one workload step; its instruction runs on the CPU model, with KVM handling the exits
 // (run/vcpu_run.ts), until it completes.
 
+import { noteGuestCompute } from '../kvm/memslot_warmth';
 import { F } from '../kvm/kernel_functions';
 import type { Scenario, ScenarioOverrides, Step } from '../scenario/types';
 import { Kvm } from '../kvm/kvm';
@@ -555,6 +556,7 @@ export class Machine {
         return;
       case OP_COMPUTE:
         kvm.acct.chargeAt(vcpu, C.guest_compute, prog.arg(pc, 0), vcpu.path.at(F.guest));
+        noteGuestCompute(vcpu, prog.arg(pc, 0));
         return;
       case OP_TOUCH:
       case OP_FORK:

@@ -51,6 +51,9 @@ export interface DeviceDecl {
   gpa: number;
   size: number;
   handler: DeviceHandler;
+  /** Cycles of the VMM's device model per access, on top of the profile's vmm_round_trip (a
+   *  `userspace` device only; 0, a trivial device, when the scenario gives none). */
+  cost: number;
   /** Initial register values by byte offset (registers are 8 bytes wide, naturally aligned). */
   registers: { offset: number; lo: number; hi: number }[];
   pos: SourcePos;

@@ -124,7 +124,7 @@ export function readDevices(ctx: Ctx, v: Val, maxphyaddr: number): Placed<Device
   const out: Placed<DeviceDecl>[] = [];
   const names = new Map<string, string>();
   for (const item of readList(ctx, v, 'device') ?? []) {
-    const o = readObj(ctx, item, ['name', 'gpa', 'size', 'handler', 'registers']);
+    const o = readObj(ctx, item, ['name', 'gpa', 'size', 'handler', 'cost', 'registers']);
     if (!o) continue;
     const before = ctx.count();
     const nameV = need(ctx, o, 'name');
@@ -135,15 +135,28 @@ export function readDevices(ctx: Ctx, v: Val, maxphyaddr: number): Placed<Device
       else names.set(name, item.path);
     }
     const handler = req(ctx, o, 'handler', (x) => readEnum<DeviceHandler>(ctx, x, ['kernel', 'userspace']));
+    const cost = readDeviceCost(ctx, o, handler);
     const range = readPhysRange(ctx, o, PAGE_4K, maxphyaddr);
     const regsV = o.keys.get('registers');
     const registers = regsV ? readRegisters(ctx, regsV, range?.size ?? null) : [];
     if (ctx.count() === before && name !== null && handler !== null && range) {
-      const decl = { name, gpa: Number(range.gpa), size: Number(range.size), handler, registers, pos: ctx.pos(item) };
+      const decl = { name, gpa: Number(range.gpa), size: Number(range.size), handler, cost, registers, pos: ctx.pos(item) };
       out.push({ decl, v: item });
     }
   }
   return out;
+}
+
+/** `cost`: the VMM's device-model cycles per access, on top of the profile's vmm_round_trip. Only a
+ *  userspace device has a VMM device model; absent, the device is trivial (0). */
+function readDeviceCost(ctx: Ctx, o: Obj, handler: DeviceHandler | null): number {
+  const v = o.keys.get('cost');
+  if (!v) return 0;
+  if (handler === 'kernel') {
+    ctx.error(v, 'only a `handler: userspace` device has a cost: an in-kernel device is priced by the profile (device_kernel)');
+    return 0;
+  }
+  return numOrNull(readInt(ctx, v, 0n, MAX_SAFE)) ?? 0;
 }
 
 /** Register offsets are checked against the device size only when that size is valid. */

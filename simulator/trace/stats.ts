@@ -25,6 +25,7 @@ export const KVM_STATS = [
 export const SIM_STATS = [
   'memslot_lookups', // every gfn -> memslot search
   'memslot_compares', // every slot compared by those searches
+  'memslot_cold_compares', // of those, the ones whose entry was not in the vCPU's cache (kvm/memslot_warmth.ts)
   'memslot_misses', // searches that found no slot (each walks every slot in v3.0/v3.1)
   'guest_walks', // KVM's software walks of the guest page tables
   'guest_pte_reads', // guest paging entries those walks read

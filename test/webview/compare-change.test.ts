@@ -1,5 +1,6 @@
-// Compare shows the change itself (Chromium). The cover letter's netperf variants differ by 0.4 to
-// 2.7 %: bars drawn from 0 made them look the same, so the chart draws each variant's difference
+// Compare shows the change itself (Chromium). The cover letter's netperf variants differ by a few
+// percent (measured 1.2 to 2.1 %, simulated up to 13 % since the cold memslot scans): bars drawn from 0
+// made them look the same, so the chart draws each variant's difference
 // from the baseline (the first variant) from a zero line, and every Compare table has the change
 // against the baseline. Expected values are computed here from the variants' reported values.
 
@@ -37,8 +38,10 @@ describe.runIf(enabled)('Compare: the change against the baseline (Chromium)', {
     const v = run.compare!.variants;
     const base = v[0]!.metric;
     const spread = Math.max(...v.map((x) => Math.abs(x.metric - base) / base));
+    // docs/seed-replication.md: the largest simulated change is ept=0 after against ept before
+    // (6053.56 / 5361.06 - 1 = 12.9 %); between a few percent and a fifth, the range the chart is for.
     expect(spread).toBeGreaterThan(0.02);
-    expect(spread).toBeLessThan(0.03);
+    expect(spread).toBeLessThan(0.2);
   });
 
   for (const width of [400, 1400]) {
@@ -59,12 +62,13 @@ describe.runIf(enabled)('Compare: the change against the baseline (Chromium)', {
       expect(bars.map((b) => b.name)).toEqual(c.variants.map((v) => v.label));
       const diffs = c.variants.map((v) => ((v.metric - base.metric) / base.metric) * 100);
       const byLabel = new Map(bars.map((b) => [b.name, b]));
-      // The two variants that gain: 1.7 % and 2.7 % more transactions. Their bars differ by more than
-      // a third of the longer one (from 0, they would differ by 1 % of the track).
+      // The two variants that gain (11.1 % and 12.9 % more transactions): drawn from 0, their bars
+      // would differ by 1 - after / after0 of the longer one (1.6 %); as differences, by 1 - 11.1 / 12.9
+      // (14 %), more than five times that.
       const [, after, before0, after0] = c.variants;
       const a = byLabel.get(after!.label)!;
       const b = byLabel.get(after0!.label)!;
-      expect(b.w - a.w).toBeGreaterThan(Math.max(20, b.w / 3));
+      expect((b.w - a.w) / b.w).toBeGreaterThan(5 * (1 - after!.metric / after0!.metric));
       // Lengths in proportion to the differences (within a pixel or two of rounding).
       expect(a.w / b.w).toBeCloseTo(diffs[1]! / diffs[3]!, 1);
       const n = byLabel.get(before0!.label)!;

@@ -24,6 +24,8 @@ import { F } from '../kernel_functions';
 import { vaLo, vaHi } from '../../arch/x86/u64';
 import type { Kvm } from '../kvm';
 import type { Vcpu } from '../vcpu';
+import type { MmioDevice } from '../../devices/mmio_device';
+import { coolMemslots } from '../memslot_warmth';
 import type { KvmWalker } from '../mmu/paging_tmpl';
 import { C } from '../../cost/accounting';
 import { E, KVM_TRACE_MMIO_READ, KVM_TRACE_MMIO_READ_UNSATISFIED, KVM_TRACE_MMIO_WRITE } from '../../trace/events';
@@ -163,7 +165,7 @@ export class Emulator {
       return EMULATE_DONE;
     }
     // KVM_EXIT_MMIO: the VMM performs the write (or drops it, if no device claims the address).
-    this.userspaceExit(vcpu);
+    this.userspaceExit(vcpu, dev);
     if (dev !== null) {
       dev.write(this.gpa, size, vcpu.raxLo, vcpu.raxHi);
       kvm.stats[S.mmio_writes]!++;
@@ -213,7 +215,7 @@ export class Emulator {
     args[at + 3] = 0;
     args[at + 4] = 0;
     tr.emit(E.kvm_mmio, vcpu, vcpu.line);
-    this.userspaceExit(vcpu);
+    this.userspaceExit(vcpu, dev);
     let lo = 0xffffffff; // an unclaimed address reads as all ones from the VMM
     let hi = 0xffffffff;
     if (dev !== null) {
@@ -223,7 +225,7 @@ export class Emulator {
       hi = dev.hi;
     }
     // Next KVM_RUN: complete_mmio sets mmio_read_completed and runs emulate_instruction(vcpu,
-    // EMULTYPE_NO_DECODE): no fetch, no walk, no lookup; its cost is part of device_userspace.
+    // EMULTYPE_NO_DECODE): no fetch, no walk, no lookup; its cost is part of vmm_round_trip.
     const done = tr.at;
     args[done] = KVM_TRACE_MMIO_READ;
     args[done + 1] = size;
@@ -284,12 +286,16 @@ export class Emulator {
     return 0;
   }
 
-  /** KVM_EXIT_MMIO to the VMM and back into KVM_RUN. */
-  private userspaceExit(vcpu: Vcpu): void {
+  /** KVM_EXIT_MMIO to the VMM and back into KVM_RUN: the round trip (a trivial device) plus the
+   *  device model's own cycles, as the scenario declares them (none for an unclaimed address). */
+  private userspaceExit(vcpu: Vcpu, dev: MmioDevice | null): void {
     const kvm = this.kvm;
     kvm.stats[S.userspace_exits]!++;
     // The VMM's time is not under a kernel function: a root frame of its own.
-    kvm.acct.chargeAt(vcpu, C.device_userspace, kvm.cost.device_userspace, kvm.cp.rootFrame(F.vmm));
+    const cycles = kvm.cost.vmm_round_trip + (dev !== null ? dev.cost : 0);
+    kvm.acct.chargeAt(vcpu, C.device_userspace, cycles, kvm.cp.rootFrame(F.vmm));
+    // QEMU (and the host kernel's return and re-entry) ran on this CPU: the memslot array is cold.
+    coolMemslots(vcpu);
     const tr = kvm.trace, args = tr.args, at = tr.at;
     args[at] = KVM_EXIT_MMIO;
     tr.emit(E.kvm_userspace_exit, vcpu, vcpu.line);

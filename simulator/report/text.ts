@@ -5,6 +5,7 @@
 // counter section follows the legacy debugfs `kvm_stat` view (cost-anchors §6). The other sections
 // are MMU Lab's own.
 
+import { GUEST_OS_STATS } from '../guest/os_stats';
 import { COMPONENTS } from '../cost/profile';
 import type { Component } from '../cost/profile';
 import type { AccessRecord, RunResult } from '../run/result';
@@ -37,7 +38,8 @@ export function formatRunText(r: RunResult, opts: TextOptions = {}): string {
 /** What the guest kernel did for the guest OS steps (only with `guest.os`). */
 function guestOsSection(r: RunResult): string | null {
   if (!r.guest_os) return null;
-  const rows = Object.entries(r.guest_os).map(([k, v]) => ` ${k.padEnd(44)} ${String(v).padStart(6)}\n`);
+  const os = r.guest_os;
+  const rows = GUEST_OS_STATS.map((k) => ` ${k.padEnd(44)} ${String(os[k]).padStart(6)}\n`);
   return 'Guest OS (Linux 3.0.1)\n' + rows.join('');
 }
 

@@ -73,6 +73,22 @@ describe.runIf(enabled)('panel views (Chromium)', { timeout: 90_000 }, () => {
     await p.close();
   });
 
+  it('Summary: a scenario with guest OS steps shows what the guest kernel did; one without has no such table', async () => {
+    // examples/fork-cow.mmio.yaml: 20 forks, each child copies 4 pages and the parent reuses 16
+    // (do_wp_page: page_mapcount 2 copies, 1 reuses), one INVLPG per copy and per reuse.
+    const p = await openWith(examplePanelRun('examples/fork-cow.mmio.yaml'));
+    const os = await rows(p, 'guest-os');
+    expect(os.find((r) => r[0] === 'forks')?.[1]).toBe('20');
+    expect(os.find((r) => r[0] === 'cow_copies')?.[1]).toBe('80');
+    expect(os.find((r) => r[0] === 'cow_reuses')?.[1]).toBe('320');
+    expect(os.find((r) => r[0] === 'invlpgs')?.[1]).toBe('400');
+    expect(p.errors).toEqual([]);
+    await p.close();
+    const q = await openWith(doorbell);
+    expect(await q.page.$('[data-table="guest-os"]')).toBeNull();
+    await q.close();
+  });
+
   it('Summary: copy buttons put the table on the clipboard as CSV and Markdown; an expectation reveals its line', async () => {
     const p = await openWith(doorbell, 'light');
     await p.page.click('[data-table="exits"] [data-copy="csv"]');

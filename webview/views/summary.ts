@@ -9,6 +9,7 @@ import { fixed, relStddev, share, us } from '../../simulator/report/text';
 import { kvmStatLines } from '../../simulator/report/kvm_stat_text';
 import type { ExitStats, RunResult } from '../../simulator/run/result';
 import { KVM_STATS, SIM_STATS } from '../../simulator/trace/stats';
+import { GUEST_OS_STATS } from '../../simulator/guest/os_stats';
 import { chartColor, stackedBar, swatch } from '../chart';
 import { docLink } from '../doc_link';
 import { h, icon, replace } from '../dom';
@@ -198,7 +199,15 @@ function counterTables(r: RunResult): HTMLElement {
     { class: 'counter-tables' },
     dataTable({ id: 'counters', caption: 'kvm_stat counters (KVM debugfs)', columns, rows: rows(KVM_STATS) }),
     dataTable({ id: 'sim-counters', caption: "Simulator counters (MMU Lab's own, not KVM debugfs counters)", columns, rows: rows([...SIM_STATS, ...extra]) }),
+    guestOsTable(r),
   );
+}
+
+/** What the guest kernel did for the guest OS steps, in the text report's order (only with guest.os). */
+function guestOsTable(r: RunResult): HTMLElement | null {
+  const os = r.guest_os;
+  if (!os) return null;
+  return dataTable({ id: 'guest-os', caption: 'Guest OS (Linux 3.0.1)', columns: [{ title: 'count' }, { title: 'value', numeric: true }], rows: GUEST_OS_STATS.map((k) => [k, fmtInt(os[k])]) });
 }
 
 // `perf kvm stat report --event=mmio [--vcpu=N]`: the rows, order and formulas of `mmu-lab stat`

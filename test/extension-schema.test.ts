@@ -129,7 +129,7 @@ describe('the scenario schema', () => {
       ...EXIT_REASONS.map((x) => `exits.${x}`),
       ...FAULT_KINDS.map((x) => `faults.${x}`),
       ...STATS.map((x) => `stats.${x}`),
-      'cycles.total', 'cycles.elapsed',
+      'cycles.total', 'cycles.elapsed', 'cycles.idle',
       ...COMPONENTS.map((x) => `cycles.by_component.${x}`),
     ];
     // Each exit reason, fault class, counter and component is its own property, with its own

@@ -3,7 +3,7 @@
 // 3.0.1's; 3.1.10 has the same code (§21 gives both).
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { run, vm, APIC } from './helpers/scenario';
+import { run, vm, vmVcpus, APIC, NIC } from './helpers/scenario';
 import { parseScenario } from '../simulator/scenario/parse';
 import { formatRunText as formatRun } from '../simulator/report/text';
 import { formatTraceCmd } from '../simulator/report/trace_cmd';
@@ -158,6 +158,18 @@ describe('hlt: the guest idles until the next interrupt', () => {
   it('expect: can test cycles.idle and the new counters', () => {
     const r = run(`${steps('  - { hlt: { wake_after: 1000, vector: 0xef, source: timer } }')}expect:\n  cycles.idle: "== 1000"\n  stats.halt_exits: "== 1"\n  exits.HLT: "== 1"\n`);
     expect(r.expect.map((e) => e.ok)).toEqual([true, true, true]);
+  });
+});
+
+describe('with several vCPUs', () => {
+  it('a HLT exit is a kvm_exit race point like any exit: another vCPU waiting there runs while this one is out of the guest', () => {
+    // vcpu_enter_guest's preempt_enable() after the exit (x86.c 5486 / 5699) is where another thread can
+    // run; vCPU 1's step lands between vCPU 0's kvm_exit(HLT) and its kvm_entry.
+    const r = run(vmVcpus('v3.1', ['      - { hlt: { wake_after: 1000, vector: 0xef, source: timer } }', `      - { wait_for: { vcpu: 0, point: kvm_exit } }\n      - { write: ${NIC}, size: 4, value: 1 }`]));
+    expect(r.warnings).toEqual([]);
+    const seq = r.trace.events.filter((e) => e.name === 'kvm_exit' || e.name === 'kvm_entry').map((e) => `${e.vcpu}:${e.name}:${e.fields.reason ?? ''}`);
+    expect(seq).toEqual(['0:kvm_exit:HLT', '1:kvm_exit:EPT_VIOLATION', '1:kvm_entry:', '0:kvm_entry:']);
+    expect(r.cycles.idle).toBe(1000);
   });
 });
 

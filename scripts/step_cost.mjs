@@ -28,6 +28,9 @@ const kinds = {
   cr3: ['{ cr3: 0 }'],
   compute: ['{ compute: 10 }'],
   'memslot add + delete': ['{ memslot: add, slot: 5, gpa: 0x10000000, size: 4K }', '{ memslot: delete, slot: 5 }'],
+  // The dearest forms: an interrupt window (two exits) and a HLT, each with a handler's EOI write.
+  interrupt: ['{ interrupt: { vector: 0xef, source: timer, irqs_disabled: 10, eoi: 0xffffc900000000b0 } }'],
+  hlt: ['{ hlt: { wake_after: 1000, vector: 0xef, source: timer, eoi: 0xffffc900000000b0 } }'],
 };
 const N = 20_000;
 for (const [kind, steps] of Object.entries(kinds)) {

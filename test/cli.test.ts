@@ -268,7 +268,7 @@ describe('mmu-lab compare --kernels/--tdp', () => {
     for (const f of files) {
       const p = cli('compare', `examples/${f}`, '--kernels', 'v3.0,v3.1', '--json');
       expect(p.status, `${f}: ${p.stderr}`).toBe(0);
-      // The file's own MMU mode (its top-level mmu.tdp), whatever its compare: variants set.
+      // The file's own MMU mode (its top-level `mmu:`), not a compare variant's.
       const mode = scenario(readFileSync(`examples/${f}`, 'utf8'), f).mmu.tdp ? 'EPT' : 'shadow';
       expect(labels(p.stdout), f).toEqual([`v3.0 ${mode}`, `v3.1 ${mode}`]);
     }

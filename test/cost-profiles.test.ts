@@ -33,6 +33,8 @@ const FIELD_SET: Record<CostField, true> = {
   host_page_fault: true,
   guest_ram_access: true,
   tlb_walk_ref: true,
+  irq_inject: true,
+  vcpu_wakeup: true,
 };
 const COST_FIELDS = Object.keys(FIELD_SET) as CostField[];
 

@@ -130,7 +130,7 @@ describe('the scenario schema', () => {
       ...EXIT_REASONS.map((x) => `exits.${x}`),
       ...FAULT_KINDS.map((x) => `faults.${x}`),
       ...STATS.map((x) => `stats.${x}`),
-      'cycles.total', 'cycles.elapsed',
+      'cycles.total', 'cycles.elapsed', 'cycles.idle',
       ...COMPONENTS.map((x) => `cycles.by_component.${x}`),
       ...GUEST_OS_STATS.map((x) => `guest_os.${x}`),
     ];

@@ -54,7 +54,7 @@ describe('the table of modelled kernels (simulator/kvm/eras.ts)', () => {
 
   it('every line it quotes is that line of the tree', () => {
     for (const e of ERAS as readonly KernelEra[]) {
-      const lines = [...Object.values(e.params), ...Object.values(e.cr4), e.cr4Reserved, e.cr4Check, ...(e.mmioSpte ? [e.mmioSpte] : []), ...(e.bypassOffWithEpt ? [e.bypassOffWithEpt] : []), ...(e.locklessWalk ? [e.locklessWalk] : [])];
+      const lines = [...Object.values(e.params), ...Object.values(e.cr4), e.cr4Reserved, e.cr4Check, ...(e.mmioSpte ? [e.mmioSpte] : []), ...(e.bypassOffWithEpt ? [e.bypassOffWithEpt] : []), ...(e.locklessWalk ? [e.locklessWalk] : []), e.haltSleep];
       for (const l of lines) expect(lineOf(e.name, l!), `${e.name} ${l!.file}:${l!.line}`).toBe(l!.text);
     }
   });

@@ -48,6 +48,7 @@ function smallRun(over: Partial<RunResult> = {}): RunResult {
     cycles: {
       total: 4_000_000,
       elapsed: 4_000_000,
+      idle: 0,
       ghz: 2.0,
       by_component: byComponent({ emulation: 3_000_000, vm_exit_entry: 900_000, memslot_search: 100_000 }),
     },

@@ -590,7 +590,7 @@ describe('parseScenario: diagnostics', () => {
     ['flags not a string', '"p w pcd nx"', '[p, w]', '[p, w]', 'guest.mappings[1].flags: expected a string, got a list'],
     // steps
     ['step with two kinds', '{ compute: 100 }', '{ compute: 100, read: 0x1000 }', 'read', 'workload[0].steps[1]: a step has exactly one kind, but this one has both `compute` and `read`'],
-    ['step with no kind', '{ compute: 100 }', '{ compte: 100 }', 'compte', 'workload[0].steps[1]: a step needs exactly one of read, write, fetch, pte, invlpg, cr3, compute, repeat, memslot, set, wait_for, touch, fork, munmap, exit, exec, switch_mm; did you mean `compute`?'],
+    ['step with no kind', '{ compute: 100 }', '{ compte: 100 }', 'compte', 'workload[0].steps[1]: a step needs exactly one of read, write, fetch, pte, invlpg, cr3, compute, repeat, memslot, set, wait_for, interrupt, hlt, touch, fork, munmap, exit, exec, switch_mm; did you mean `compute`?'],
     ['unknown step key', '{ compute: 100 }', '{ compute: 100, size: 4 }', 'size: 4 }', 'workload[0].steps[1]: unknown key `size` (expected one of: compute)'],
     ['float cycles', '{ compute: 100 }', '{ compute: 1.5 }', '1.5', 'workload[0].steps[1].compute: expected an integer, got 1.5'],
     ['negative cycles', '{ compute: 100 }', '{ compute: -5 }', '-5', 'workload[0].steps[1].compute: must not be negative (got -5)'],
@@ -623,7 +623,7 @@ describe('parseScenario: diagnostics', () => {
     ['unknown exit reason', 'exits.EPT_MISCONFIG', 'exits.EPT_MISCONFG', 'exits', 'expect.exits.EPT_MISCONFG: unknown VMX exit reason `EPT_MISCONFG`; did you mean `EPT_MISCONFIG`?'],
     ['unknown fault kind', 'exits.EPT_MISCONFIG', 'faults.mmio_slow', 'faults', 'expect.faults.mmio_slow: unknown fault kind `mmio_slow`; did you mean `mmio-slow`?'],
     ['unknown stat', 'exits.EPT_MISCONFIG', 'stats.pf_fix', 'stats', 'expect.stats.pf_fix: unknown stat `pf_fix`; did you mean `pf_fixed`?'],
-    ['unknown cycles path', 'exits.EPT_MISCONFIG', 'cycles.totl', 'cycles', 'expect.cycles.totl: expected cycles.total, cycles.elapsed or cycles.by_component.<component>; did you mean `total`?'],
+    ['unknown cycles path', 'exits.EPT_MISCONFIG', 'cycles.totl', 'cycles', 'expect.cycles.totl: expected cycles.total, cycles.elapsed, cycles.idle or cycles.by_component.<component>; did you mean `total`?'],
     ['unknown component', 'exits.EPT_MISCONFIG', 'cycles.by_component.emulator', 'cycles', 'expect.cycles.by_component.emulator: unknown cost component `emulator`; did you mean `emulation`?'],
     ['unknown label', 'exits.EPT_MISCONFIG', 'labels.lop.count', 'labels', 'expect.labels.lop.count: unknown label `lop` (no repeat step has it); did you mean `loop`?'],
     ['unknown section', 'exits.EPT_MISCONFIG', 'exit.EPT_MISCONFIG', 'exit', 'expect.exit.EPT_MISCONFIG: unknown report section `exit`; did you mean `exits`? (expected one of: exits, faults, stats, cycles, labels, guest_os)'],

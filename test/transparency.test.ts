@@ -30,7 +30,7 @@ const mapping = (k: number) =>
   });
 
 const step = fc.record({
-  op: fc.constantFrom('read', 'write', 'fetch', 'pte'),
+  op: fc.constantFrom('read', 'write', 'fetch', 'pte', 'interrupt', 'hlt'),
   target: fc.integer({ min: 0, max: 3 }),
   cpl: fc.constantFrom(0, 3),
   value: fc.integer({ min: 0, max: 0xffff }),
@@ -39,6 +39,16 @@ const step = fc.record({
 
 function stepYaml(s: { op: string; target: number; cpl: number; value: number; pte: string }): string {
   const gva = '0x' + ((BigInt(s.target + 1) << 39n) + 0x18n).toString(16);
+  // Interrupts and HLT (kvm/x86/irq.ts) exit and inject but show the guest nothing; their handler's
+  // EOI is a supervisor store at the target (bare hardware makes the same store, helpers/native.ts).
+  // The value picks the source, whether IF is clear when it comes, and whether the handler EOIs.
+  if (s.op === 'interrupt' || s.op === 'hlt') {
+    const source = s.value & 1 ? 'timer' : 'device';
+    const eoi = s.value & 2 ? `, eoi: ${gva}` : '';
+    if (s.op === 'hlt') return `  - { hlt: { wake_after: ${s.value}, vector: ${32 + (s.value % 224)}, source: ${source}${eoi} } }`;
+    const off = s.value & 4 ? `, irqs_disabled: ${s.value >> 3}` : '';
+    return `  - { interrupt: { vector: ${32 + (s.value % 224)}, source: ${source}${off}${eoi} } }`;
+  }
   // The architecture guarantees a changed PTE is seen only after INVLPG (or a CR3 load): until then
   // a TLB may keep the old translation, and so may KVM's unsync shadow pages (oos_shadow). So every
   // PTE change is followed by INVLPG, and the property compares what the architecture promises.

@@ -21,6 +21,8 @@ export const COMPONENTS = [
   'device_userspace', // exit to the VMM (KVM_EXIT_MMIO), its device model, and re-entry: vmm_round_trip + the device's cost
   'guest_compute', // work the guest does between accesses
   'guest_memory', // the guest's own RAM accesses that need no exit
+  'interrupt', // the local APIC accepting an interrupt and KVM injecting it at the next entry
+  'halt_wakeup', // waking a vCPU thread blocked in kvm_vcpu_block (host scheduler wake-up, context switch)
 ] as const;
 export type Component = (typeof COMPONENTS)[number];
 
@@ -75,4 +77,10 @@ export interface CostProfile {
   host_page_fault: number;
   /** One guest access to RAM that completes without an exit (TLB-hit assumption). */
   guest_ram_access: number;
+  /** Delivering one interrupt: __apic_accept_irq (IRR, KVM_REQ_EVENT) plus inject_pending_event and
+   *  vmx_inject_irq (or enable_irq_window) at the next entry. */
+  irq_inject: number;
+  /** Waking a vCPU thread that kvm_vcpu_block put to sleep: wake_up_interruptible, the host scheduler's
+   *  wake-up and the context switch back to the thread. */
+  vcpu_wakeup: number;
 }

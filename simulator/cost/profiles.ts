@@ -35,6 +35,8 @@ const WESTMERE_2011: CostProfile = {
   host_page_fault: 8000, // estimate: perf kvm stat EPT_VIOLATION avg 3–9 µs [V] (§2.2): 3 µs x 2.93 GHz minus the rest of the fault path
   guest_ram_access: 5, // estimate: an L1-hit load with a TLB hit (Nehalem L1D load-to-use 4 cyc, not in the anchors)
   tlb_walk_ref: 10, // estimate: one paging-structure read hitting L2 (Nehalem L2 ~10 cyc, not in the anchors); a cached 4-level walk "20-50 cyc" [U] (cost-model.md)
+  irq_inject: 600, // estimate: IRR/ISR/PPR scans + ~6 VMREAD/VMWRITE in inject_pending_event and vmx_inject_irq; no anchor (cost-model.md)
+  vcpu_wakeup: 5900, // estimate: "a trip through the scheduler ... a few micro-seconds" (kernel.org halt-polling.html): 2 µs x 2.93 GHz
 };
 
 /** Skylake-SP host; TSC rate of the Xeon Platinum 8168 (2.7 GHz nominal) behind the SKX exit figures. */
@@ -63,6 +65,8 @@ const MODERN: CostProfile = {
   host_page_fault: 7500, // estimate: perf kvm stat EPT_VIOLATION avg 3–9 µs [V] (§2.2): 3 µs x 2.7 GHz minus the rest of the fault path
   guest_ram_access: 5, // estimate: an L1-hit load with a TLB hit (Skylake L1D load-to-use 4–5 cyc, not in the anchors)
   tlb_walk_ref: 14, // estimate: one paging-structure read hitting L2 (Skylake-SP L2 ~14 cyc, not in the anchors); "20-50 cyc" per cached 4-level walk [U]
+  irq_inject: 400, // estimate: as 2011, faster VMREAD/VMWRITE; no anchor (cost-model.md)
+  vcpu_wakeup: 5400, // estimate: "a few micro-seconds" for the scheduler trip (kernel.org halt-polling.html): 2 µs x 2.7 GHz
 };
 
 export const PROFILES_BY_NAME: Record<ProfileName, CostProfile> = {

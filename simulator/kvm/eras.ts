@@ -44,6 +44,12 @@ export interface KernelEra {
   locklessWalk: KernelLine | null;
   /** KVM_MAX_VCPUS: KVM_CREATE_VCPU refuses a VM more vCPUs than this. */
   maxVcpus: { line: KernelLine; count: number };
+  /** Idle (kvm/x86/irq.ts): the schedule() in kvm_vcpu_block where a halted vCPU's thread sleeps, and
+   *  the halt polling before it (halt_poll_ns); null: the kernel does not poll, every HLT that finds no
+   *  interrupt goes straight to the scheduler. Neither modelled kernel polls: halt_poll_ns came later
+   *  (docs/kernel-paths.md §23.5). */
+  haltSleep: KernelLine;
+  haltPolling: KernelLine | null;
 }
 
 /** The race points (scenario `wait_for` / `resume_at`) inside the lockless shadow walk. */
@@ -67,6 +73,8 @@ export const ERAS = [
     cr4Check: { file: 'arch/x86/kvm/x86.c', line: 603, text: 'if (cr4 & CR4_RESERVED_BITS)' },
     locklessWalk: null,
     maxVcpus: { line: { file: 'arch/x86/include/asm/kvm_host.h', line: 29, text: '#define KVM_MAX_VCPUS 64' }, count: 64 },
+    haltSleep: { file: 'virt/kvm/kvm_main.c', line: 1480, text: 'schedule();' },
+    haltPolling: null,
   },
   {
     name: 'v3.1',
@@ -86,6 +94,8 @@ export const ERAS = [
     cr4Check: { file: 'arch/x86/kvm/x86.c', line: 620, text: 'if (cr4 & CR4_RESERVED_BITS)' },
     locklessWalk: { file: 'arch/x86/kvm/mmu.c', line: 563, text: 'static void walk_shadow_page_lockless_begin(struct kvm_vcpu *vcpu)' },
     maxVcpus: { line: { file: 'arch/x86/include/asm/kvm_host.h', line: 29, text: '#define KVM_MAX_VCPUS 64' }, count: 64 },
+    haltSleep: { file: 'virt/kvm/kvm_main.c', line: 1523, text: 'schedule();' },
+    haltPolling: null,
   },
 ] as const satisfies readonly KernelEra[];
 

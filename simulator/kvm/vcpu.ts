@@ -73,6 +73,14 @@ export class Vcpu {
    *  last scanned (-1: none yet) and how many of its leading entries that scan and later ones touched. */
   memslotsGen = -1;
   memslotsWarm = 0;
+  /** Interrupts (kvm/x86/irq.ts): the vector the local APIC holds in IRR for the guest (-1: none),
+   *  whether the guest can take it (vmx_interrupt_allowed: RFLAGS.IF), and whether KVM has asked for an
+   *  interrupt-window exit (CPU_BASED_VIRTUAL_INTR_PENDING). */
+  irr = -1;
+  irqsEnabled = true;
+  irqWindowRequested = false;
+  /** Cycles this vCPU spent blocked in kvm_vcpu_block (HLT): on its clock, charged to nothing. */
+  idle = 0;
 
   /** Class of the exit being handled (-1: none yet). */
   exitClass = -1;

@@ -261,7 +261,9 @@ function cycleSection(r: RunResult): string {
     'Cycle breakdown\n' +
     (used.length === 0 ? '  (no cycles charged)\n' : table(rows, [false, true, true, false])) +
     `  total    ${int(r.cycles.total)} cycles\n` +
-    `  elapsed  ${int(r.cycles.elapsed)} cycles = ${fixed(elapsed, 2)} µs = ${fixed(elapsed / 1000, 3)} ms\n`
+    `  elapsed  ${int(r.cycles.elapsed)} cycles = ${fixed(elapsed, 2)} µs = ${fixed(elapsed / 1000, 3)} ms\n` +
+    // Halted time is in elapsed, not in total: the vCPU slept (HLT), it did no work.
+    (r.cycles.idle > 0 ? `  idle     ${int(r.cycles.idle)} cycles halted (HLT): in elapsed, not in total\n` : '')
   );
 }
 

@@ -103,6 +103,9 @@ const PAGE_OFFSET = 0xffff880000000000n;
  *  KVM's traces show 0 there. */
 const INTR_INFO_PF = 0x80000b0e;
 
+/** kvm_deliver_mode, include/trace/events/kvm.h (3.0.1:60-68). */
+const DELIVER_MODES = ['Fixed', 'LowPrio', 'SMI', 'Res3', 'NMI', 'INIT', 'SIPI', 'ExtINT'];
+
 const TRACEPOINTS: Record<string, Tracepoint> = {
   // arch/x86/kvm/trace.h (TRACE_SYSTEM kvm)
   kvm_entry: { system: 'kvm', kernels: BOTH, print: (_f, e) => `vcpu ${e.vcpu}` },
@@ -122,6 +125,9 @@ const TRACEPOINTS: Record<string, Tracepoint> = {
         info2 = INTR_INFO_PF.toString(16);
       } else if (f.reason === 'CR_ACCESS') info1 = '?';
       else info1 = x(f.info1);
+      // An EXTERNAL_INTERRUPT exit's VM_EXIT_INTR_INFO holds the host's vector (the hrtimer's local
+      // timer or the reschedule IPI), which the simulator does not model.
+      if (f.reason === 'EXTERNAL_INTERRUPT') info2 = '?';
       return `reason ${String(f.reason)} rip 0x${x(f.rip)} info ${info1} ${info2}`;
     },
   },
@@ -131,6 +137,14 @@ const TRACEPOINTS: Record<string, Tracepoint> = {
     kernels: BOTH,
     // has_error is true for #PF (kvm_queue_exception_e), so the error code prints.
     print: (f) => `${symbolic(Number(f.exception), EXCEPTIONS.get(Number(f.exception)))} (0x${x(f.error_code)})`,
+  },
+  // trace.h 3.0.1:216-229 and :401-426, the same in 3.1.10.
+  kvm_inj_virq: { system: 'kvm', kernels: BOTH, print: (f) => `irq ${u(f.irq)}` },
+  kvm_apic_accept_irq: {
+    system: 'kvm',
+    kernels: BOTH,
+    // "apicid %x vec %u (%s|%s)%s": __print_symbolic(dm >> 8 & 0x7, kvm_deliver_mode), tm ? "level" : "edge".
+    print: (f) => `apicid ${x(f.apicid)} vec ${u(f.vec)} (${DELIVER_MODES[(Number(f.dm) >> 8) & 7]}|${Number(f.tm) ? 'level' : 'edge'})${f.coalesced ? ' (coalesced)' : ''}`,
   },
   kvm_emulate_insn: {
     system: 'kvm',

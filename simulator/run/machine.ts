@@ -24,7 +24,7 @@ import { ShadowMmu, shadowMmuLoad } from '../kvm/mmu/shadow';
 import { VcpuRunner, accessPfec, INSN_DONE, INSN_GUEST_FAULT, INSN_STOPPED } from './vcpu_run';
 import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 import { OverBudgetError } from './work_budget';
-import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_EXEC, OP_EXIT, OP_FETCH, OP_FORK, OP_INVLPG, OP_LOOP, OP_MUNMAP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_SWITCH_MM, OP_TOUCH, OP_WAIT_FOR, OP_WRITE, type Program } from './program';
+import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_EXEC, OP_EXIT, OP_FETCH, OP_FORK, OP_INVLPG, OP_LOOP, OP_MUNMAP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_SWITCH_MM, OP_TOUCH, OP_WAIT_FOR, OP_WRITE, OP_INTERRUPT, OP_HLT, IRQ_TIMER, type Program } from './program';
 import { LinuxGuest } from '../guest/linux';
 import { OsPort } from './os_port';
 import { Scheduler } from './scheduler';
@@ -573,6 +573,12 @@ export class Machine {
         kvm.mmioCaching = on;
         return;
       }
+      case OP_INTERRUPT: // kvm/x86/irq.ts
+        this.runner.interrupt(vcpu, prog.arg(pc, 0), prog.arg(pc, 1) === IRQ_TIMER, prog.arg(pc, 2));
+        return;
+      case OP_HLT:
+        this.runner.halt(vcpu, prog.arg(pc, 0), prog.arg(pc, 1) === IRQ_TIMER, prog.arg(pc, 2));
+        return;
       case OP_WAIT_FOR: // reached only inside a loop body; armWait handles it otherwise
         this.waiting[vcpu.id] = 1;
         this.scheduler.waitFor(vcpu.id, prog.arg(pc, 0), prog.arg(pc, 1), prog.arg(pc, 2));

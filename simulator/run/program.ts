@@ -3,7 +3,7 @@
 // stack per vCPU; each memory access gets its own instruction slot in the guest's code pages (16
 // bytes apart), so the emulator fetches a real instruction and every trace event maps to a line.
 
-import type { Step, WaitPoint } from '../scenario/types';
+import type { IrqDecl, Step, WaitPoint } from '../scenario/types';
 import { RACE_POINTS } from '../scenario/types';
 import { addWork } from './work_budget';
 
@@ -28,6 +28,11 @@ export const OP_MUNMAP = 15; // a: vpn, b: pages, f: slots
 export const OP_EXIT = 16; // a: space, f: slots
 export const OP_EXEC = 17; // a: new space, f: slots
 export const OP_SWITCH_MM = 18; // a: space
+// Interrupts and idle (numbered apart from the rest, so that other new operations need not move).
+export const OP_INTERRUPT = 32; // a: vector, b: source (IRQ_TIMER, IRQ_DEVICE), c: cycles the guest keeps IF = 0 (-1: IF = 1)
+export const OP_HLT = 33; // a: vector, b: source, c: wake_after cycles
+export const IRQ_TIMER = 0;
+export const IRQ_DEVICE = 1;
 
 /** Access operands: a: vpn, b: offset, c: size, d: value lo, e: value hi, f: instruction slot,
  *  g: CPL (-1: the guest's default). */
@@ -177,12 +182,27 @@ export class Compiler {
           case 'wait-for':
             if (!this.skipped.has(s.point)) emit(OP_WAIT_FOR, line, s.vcpu, RACE_POINTS.indexOf(s.point), s.level ?? 0);
             break;
+          case 'interrupt':
+            emit(OP_INTERRUPT, line, s.vector, s.source === 'timer' ? IRQ_TIMER : IRQ_DEVICE, s.irqs_disabled ?? -1);
+            this.handlerWrites(s, line, emit);
+            break;
+          case 'hlt':
+            emit(OP_HLT, line, s.vector, s.source === 'timer' ? IRQ_TIMER : IRQ_DEVICE, s.wake_after);
+            this.handlerWrites(s, line, emit);
+            break;
         }
       }
     };
     walk(steps, 0);
     this.work = addWork(this.work, steps, this.vmaPages); // (throws OverBudgetError at the step that is too much)
     return new Program(ops.trimmed(), args.trimmed(), lines.trimmed(), maxDepth);
+  }
+
+  /** The guest handler's APIC writes after an interrupt step: the EOI (ack_APIC_irq: `apic_write(APIC_EOI,
+   *  0)`), then for the timer TMICT (lapic_next_event), each a 4-byte MOV at CPL 0 with its own slot. */
+  private handlerWrites(s: IrqDecl, line: number, emit: (op: number, line: number, a?: number, b?: number, c?: number, d?: number, e?: number, f?: number, g?: number) => number): void {
+    if (s.eoi) emit(OP_WRITE, line, s.eoi.vpn, s.eoi.offset, 4, 0, 0, this.slot(true, 4), 0);
+    if (s.tmict) emit(OP_WRITE, line, s.tmict.gva.vpn, s.tmict.gva.offset, 4, s.tmict.count, 0, this.slot(true, 4), 0);
   }
 
   private kept(w: WaitPoint | null): WaitPoint | null {

@@ -172,7 +172,9 @@ export interface RunResult {
   fault_classes: FaultClassStats[];
   /** kvm_stat-style counters plus the simulator's own (memslot_lookups, guest_walks, ...). */
   stats: Record<string, number>;
-  cycles: { total: number; elapsed: number; ghz: number; by_component: Record<Component, number> };
+  /** `idle`: cycles the vCPUs spent halted (HLT, kvm_vcpu_block), summed over vCPUs: on their clocks, so
+   *  inside `elapsed`, but no CPU work, so in no component and not in `total`. */
+  cycles: { total: number; elapsed: number; idle: number; ghz: number; by_component: Record<Component, number> };
   labels: Record<string, LabelStats>;
   expect: ExpectResult[];
   /** Workload steps run (all vCPUs); `runScenario(sc, { stopAfterStep: n })` takes 0..steps-1. */

@@ -57,7 +57,7 @@ export function collect(m: Machine, opts: RunOptions): RunResult {
     faults,
     fault_classes: faultClasses,
     stats: statsRecord(kvm.stats),
-    cycles: { total: kvm.acct.total, elapsed, ghz: kvm.cost.ghz, by_component: kvm.acct.breakdown() },
+    cycles: { total: kvm.acct.total, elapsed, idle: kvm.vcpus.reduce((n, v) => n + v.idle, 0), ghz: kvm.cost.ghz, by_component: kvm.acct.breakdown() },
     labels,
     steps: m.stepsRun + 1,
     lines: lineStats(m),
@@ -121,6 +121,7 @@ export function lookupPath(r: RunResult, path: string): number | null {
     case 'cycles':
       if (key === 'total') return r.cycles.total;
       if (key === 'elapsed') return r.cycles.elapsed;
+      if (key === 'idle') return r.cycles.idle;
       if (rest[0] === 'by_component') return (r.cycles.by_component as Record<string, number>)[rest[1] ?? ''] ?? null;
       return null;
     case 'guest_os': // a scenario without guest.os did nothing there: 0

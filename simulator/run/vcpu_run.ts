@@ -12,7 +12,8 @@ import type { Emulator } from '../kvm/x86/emulate';
 import type { ShadowMmu } from '../kvm/mmu/shadow';
 import { C } from '../cost/accounting';
 import { Cpu, ACCESS_DONE, ACCESS_GUEST_PF } from '../arch/x86/cpu';
-import { EXIT_REASON_CR_ACCESS, EXIT_REASON_EPT_VIOLATION, EXIT_REASON_EXCEPTION_NMI, EXIT_REASON_INVLPG, pageFaultExits } from '../arch/x86/vmx';
+import { EXIT_REASON_CR_ACCESS, EXIT_REASON_EPT_VIOLATION, EXIT_REASON_EXCEPTION_NMI, EXIT_REASON_EXTERNAL_INTERRUPT, EXIT_REASON_HLT, EXIT_REASON_INVLPG, EXIT_REASON_PENDING_INTERRUPT, pageFaultExits } from '../arch/x86/vmx';
+import { handleExternalInterrupt, handleHalt, handleInterruptWindow, injectPendingEvent } from '../kvm/x86/irq';
 import { PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK } from '../arch/x86/paging';
 import { NO_EPTP } from '../arch/x86/tlb';
 import { vaHi, vaLo } from '../arch/x86/u64';
@@ -178,6 +179,34 @@ export class VcpuRunner {
     else vcpu.tlb.flushTagAddr(vcpu.vpid, vpn);
   }
 
+  /**
+   * An interrupt for the vCPU in guest mode (kvm/x86/irq.ts): the host interrupt that carries it (the
+   * hrtimer's, or the reschedule IPI of kvm_vcpu_kick) exits with EXTERNAL_INTERRUPT, and the entry
+   * after it injects the vector. With the guest's IF clear (`irqsOffFor` >= 0) KVM opens an interrupt
+   * window instead; the guest runs `irqsOffFor` more cycles, sets IF, and the CPU exits with
+   * PENDING_INTERRUPT, after which the vector is injected.
+   */
+  interrupt(vcpu: Vcpu, vector: number, timer: boolean, irqsOffFor: number): void {
+    if (!timer) vcpu.irr = vector; // __apic_accept_irq on the device's thread, then the kick
+    vcpu.irqsEnabled = irqsOffFor < 0;
+    this.exit(vcpu, EXIT_REASON_EXTERNAL_INTERRUPT, 0, 0, timer ? vector : -1);
+    if (!vcpu.irqWindowRequested) return;
+    this.kvm.acct.chargeAt(vcpu, C.guest_compute, irqsOffFor, vcpu.path.at(F.guest)); // the rest of the section with IF = 0
+    vcpu.irqsEnabled = true; // STI (or POPF): the window opens
+    this.exit(vcpu, EXIT_REASON_PENDING_INTERRUPT, 0, 0, 0);
+  }
+
+  /** HLT: the exit, kvm_vcpu_block until the interrupt `wakeAfter` cycles later, its injection. */
+  halt(vcpu: Vcpu, vector: number, timer: boolean, wakeAfter: number): void {
+    this.haltWake = wakeAfter;
+    this.haltTimer = timer;
+    this.exit(vcpu, EXIT_REASON_HLT, 0, 0, vector);
+  }
+
+  /** The HLT being handled: when its interrupt comes and from where. */
+  private haltWake = 0;
+  private haltTimer = false;
+
   /** A VM exit: the hardware transition, kvm_exit, the handler for `reason`, kvm_entry. */
   private exit(vcpu: Vcpu, reason: number, vpn: number, offset: number, arg: number): void {
     const kvm = this.kvm;
@@ -196,7 +225,9 @@ export class VcpuRunner {
     this.mmioTimes.exit(vcpu.id, start);
     vcpu.path.enter(F.vmx_handle_exit);
     kvm.acct.charge(vcpu, C.vm_exit_entry, cost.exit_handler);
-    const qual = reason === EXIT_REASON_EPT_VIOLATION ? this.cpu.ept.qualification : arg;
+    // The qualification kvm_exit prints (info1): the EPT one, CR3's value, or 0 (interrupts and HLT
+    // have none; their `arg` is the vector the handler needs).
+    const qual = reason === EXIT_REASON_EPT_VIOLATION ? this.cpu.ept.qualification : isIrqExit(reason) ? 0 : arg;
     const tr = kvm.trace, args = tr.args, at = tr.at;
     args[at] = reason;
     args[at + 1] = vaLo(vcpu.ripVpn, vcpu.ripOffset);
@@ -222,15 +253,26 @@ export class VcpuRunner {
       case EXIT_REASON_INVLPG:
         handleInvlpg(kvm, shadow, vcpu, vpn);
         break;
+      case EXIT_REASON_EXTERNAL_INTERRUPT:
+        handleExternalInterrupt(kvm, vcpu, arg);
+        break;
+      case EXIT_REASON_PENDING_INTERRUPT:
+        handleInterruptWindow(kvm, vcpu);
+        break;
+      case EXIT_REASON_HLT:
+        handleHalt(kvm, vcpu, arg, this.haltTimer, this.haltWake);
+        break;
       default:
         handleEptMisconfig(kvm, this.emulator, vcpu, this.cpu.exitGpa);
     }
     vcpu.path.leave(); // vmx_handle_exit
+    // The next vcpu_enter_guest: KVM_REQ_EVENT with a vector in IRR (kvm/x86/irq.ts).
+    if (vcpu.irr >= 0) injectPendingEvent(kvm, vcpu);
     vcpu.path.leave(); // vcpu_enter_guest
     vcpu.path.exitEnd(vcpu.exitClass, vcpu.line);
-    // Memory-fault exits get a fault class; CR3 loads and INVLPG are not faults.
+    // Memory-fault exits get a fault class; CR3 loads, INVLPG, interrupts and HLT are not faults.
     if (vcpu.exitClass >= 0) kvm.countFault(vcpu, vcpu.exitClass);
-    else if (reason !== EXIT_REASON_CR_ACCESS && reason !== EXIT_REASON_INVLPG) kvm.warn(vcpu, `exit ${reason} was not classified`);
+    else if (reason !== EXIT_REASON_CR_ACCESS && reason !== EXIT_REASON_INVLPG && !isIrqExit(reason)) kvm.warn(vcpu, `exit ${reason} was not classified`);
     this.exitTimes.record(vcpu.id, reason, vcpu.clock - start);
     // srcu_read_unlock just before kvm_guest_enter (the reload at the next entry, which the kernel
     // also does inside the section, has no race point in between).
@@ -240,6 +282,10 @@ export class VcpuRunner {
     args[tr.at] = vcpu.exitClass;
     tr.emit(E.kvm_entry, vcpu, vcpu.line);
   }
+}
+
+function isIrqExit(reason: number): boolean {
+  return reason === EXIT_REASON_EXTERNAL_INTERRUPT || reason === EXIT_REASON_PENDING_INTERRUPT || reason === EXIT_REASON_HLT;
 }
 
 /** The #PF error-code bits of an access (PFERR_USER for CPL 3). */

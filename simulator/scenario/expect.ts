@@ -73,15 +73,15 @@ function expectPathProblem(path: string, labels: Map<string, Val>): string | nul
 }
 
 function cyclesPathProblem(segs: string[]): string | null {
-  if (segs.length === 2 && (segs[1] === 'total' || segs[1] === 'elapsed')) return null;
+  if (segs.length === 2 && (segs[1] === 'total' || segs[1] === 'elapsed' || segs[1] === 'idle')) return null;
   if (segs.length === 3 && segs[1] === 'by_component') {
     const name = segs[2]!;
     return (COMPONENTS as readonly string[]).includes(name)
       ? null
       : `unknown cost component \`${name}\`${didYouMean(name, COMPONENTS)}`;
   }
-  const hint = segs.length === 2 ? didYouMean(segs[1]!, ['total', 'elapsed', 'by_component']) : '';
-  return `expected cycles.total, cycles.elapsed or cycles.by_component.<component>${hint}`;
+  const hint = segs.length === 2 ? didYouMean(segs[1]!, ['total', 'elapsed', 'idle', 'by_component']) : '';
+  return `expected cycles.total, cycles.elapsed, cycles.idle or cycles.by_component.<component>${hint}`;
 }
 
 function labelsPathProblem(segs: string[], labels: Map<string, Val>): string | null {

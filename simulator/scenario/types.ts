@@ -186,7 +186,25 @@ export type Step =
   | { kind: 'set'; mmio_caching: boolean; pos: SourcePos }
   /** Block this vCPU until vCPU `vcpu` stands at `point` (and, for mmu_spte_get_lockless, has just read
    *  the SPTE at `level`); then run this vCPU's next step while the other stays there. */
-  | { kind: 'wait-for'; vcpu: number; point: RacePoint; level: number | null; pos: SourcePos };
+  | { kind: 'wait-for'; vcpu: number; point: RacePoint; level: number | null; pos: SourcePos }
+  // Interrupts and idle (docs/kernel-paths.md §23): an interrupt for the running guest, or the guest's
+  // HLT until one arrives; each followed by its handler's EOI (and for the timer, TMICT) write.
+  | ({ kind: 'interrupt'; irqs_disabled: number | null; pos: SourcePos } & IrqDecl)
+  | ({ kind: 'hlt'; wake_after: number; pos: SourcePos } & IrqDecl);
+
+/** Where an interrupt comes from: the vCPU's local APIC timer (KVM's hrtimer) or a device's IRQ. */
+export const IRQ_SOURCES = ['timer', 'device'] as const;
+export type IrqSource = (typeof IRQ_SOURCES)[number];
+
+/** An interrupt step's vector and source, and the guest handler's APIC writes (null: none). */
+export interface IrqDecl {
+  vector: number;
+  source: IrqSource;
+  /** The handler's EOI: a 4-byte write of 0 at this GVA (ack_APIC_irq). */
+  eoi: Gva | null;
+  /** The timer handler's reprogramming: a 4-byte write of `count` at this GVA (lapic_next_event). */
+  tmict: { gva: Gva; count: number } | null;
+}
 
 /** Another vCPU at a race point (and, for mmu_spte_get_lockless, just after reading `level`'s SPTE). */
 export interface WaitPoint {

@@ -29,10 +29,11 @@ import {
 import { closestName } from './suggest';
 import { OS_STEP_KINDS, readOsStep } from './os_steps';
 import { eraOf } from '../kvm/eras';
-import { RACE_POINTS, type Gva, type Kernel, type SourcePos, type Step, type VcpuDecl, type WaitPoint } from './types';
+import { IRQ_SOURCES, RACE_POINTS, type Gva, type IrqDecl, type Kernel, type SourcePos, type Step, type VcpuDecl, type WaitPoint } from './types';
 
 const STEP_KINDS = [
   'read', 'write', 'fetch', 'pte', 'invlpg', 'cr3', 'compute', 'repeat', 'memslot', 'set', 'wait_for',
+  'interrupt', 'hlt',
   ...OS_STEP_KINDS,
 ] as const;
 type StepKind = (typeof STEP_KINDS)[number];
@@ -54,6 +55,8 @@ const STEP_KEYS: Record<StepKind, readonly string[]> = {
   exit: ['exit'],
   exec: ['exec'],
   switch_mm: ['switch_mm'],
+  interrupt: ['interrupt'],
+  hlt: ['hlt'],
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -209,6 +212,10 @@ function readStep(ctx: Ctx, v: Val, sc: StepCtx): Step | null {
         return null;
       }
       return readOsStep(ctx, o, kind, pos, (gva) => stepGva(sc, gva));
+    case 'interrupt':
+      return readInterrupt(ctx, o.keys.get('interrupt')!, sc, pos);
+    case 'hlt':
+      return readHlt(ctx, o.keys.get('hlt')!, sc, pos);
   }
 }
 
@@ -366,4 +373,62 @@ function readWaitPoint(ctx: Ctx, inner: Obj, sc: StepCtx): WaitPoint | null {
   }
   if (vcpu === null || point === null) return null;
   return { vcpu, point, level };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interrupts and idle (docs/kernel-paths.md §23)
+
+const IRQ_KEYS = ['vector', 'source', 'eoi', 'tmict'] as const;
+
+/** `interrupt: { vector, source, irqs_disabled?, eoi?, tmict? }`. */
+function readInterrupt(ctx: Ctx, v: Val, sc: StepCtx, pos: SourcePos): Step | null {
+  const inner = readObj(ctx, v, [...IRQ_KEYS, 'irqs_disabled']);
+  if (!inner) return null;
+  const before = ctx.count();
+  const irq = readIrq(ctx, inner, sc);
+  const irqs_disabled = opt(inner, 'irqs_disabled', (x) => numOrNull(readInt(ctx, x, 0n, MAX_SAFE)), null);
+  if (ctx.count() !== before || irq === null) return null;
+  return { kind: 'interrupt', ...irq, irqs_disabled, pos };
+}
+
+/** `hlt: { wake_after, vector, source, eoi?, tmict? }`: the interrupt that wakes the guest. */
+function readHlt(ctx: Ctx, v: Val, sc: StepCtx, pos: SourcePos): Step | null {
+  const inner = readObj(ctx, v, ['wake_after', ...IRQ_KEYS]);
+  if (!inner) return null;
+  const before = ctx.count();
+  const wake_after = req(ctx, inner, 'wake_after', (x) => numOrNull(readInt(ctx, x, 0n, MAX_SAFE)));
+  const irq = readIrq(ctx, inner, sc);
+  if (ctx.count() !== before || irq === null || wake_after === null) return null;
+  return { kind: 'hlt', ...irq, wake_after, pos };
+}
+
+/** The interrupt's vector (32..255: 0..31 are exceptions, which the local APIC refuses as fixed
+ *  interrupts: apic_reg_write's LVT checks and __apic_accept_irq never see them), its source, and the
+ *  handler's writes. Returns null when any part is wrong (each error reported). */
+function readIrq(ctx: Ctx, o: Obj, sc: StepCtx): IrqDecl | null {
+  const vector = req(ctx, o, 'vector', (x) => numOrNull(readInt(ctx, x, 32n, 255n)));
+  const source = req(ctx, o, 'source', (x) => readEnum(ctx, x, IRQ_SOURCES));
+  const eoiV = o.keys.get('eoi');
+  const eoi = eoiV ? readRegisterGva(ctx, eoiV) : null;
+  const tmictV = o.keys.get('tmict');
+  let tmict: IrqDecl['tmict'] = null;
+  if (tmictV) {
+    const t = readObj(ctx, tmictV, ['gva', 'count']);
+    const gva = t ? req(ctx, t, 'gva', (x) => readRegisterGva(ctx, x)) : null;
+    const count = t ? req(ctx, t, 'count', (x) => numOrNull(readInt(ctx, x, 0n, 0xffffffffn))) : null;
+    if (source === 'device') ctx.error(tmictV, "`tmict` is the timer handler's write (lapic_next_event); a device interrupt does not reprogram the APIC timer");
+    else if (gva !== null && count !== null) tmict = { gva: stepGva(sc, gva), count };
+  }
+  if (vector === null || source === null) return null;
+  return { vector, source, eoi: eoi === null ? null : stepGva(sc, eoi), tmict };
+}
+
+/** The GVA of a 4-byte APIC register write: within one 4K page. */
+function readRegisterGva(ctx: Ctx, v: Val): bigint | null {
+  const gva = readGva(ctx, v);
+  if (gva !== null && (gva & 0xfffn) > 4092n) {
+    ctx.error(v, `a 4-byte register write at page offset ${hex(gva & 0xfffn)} crosses a 4K page boundary`);
+    return null;
+  }
+  return gva;
 }

@@ -20,6 +20,13 @@ export const KVM_STATS = [
   'mmu_recycled',
   'mmu_unsync',
   'invlpg',
+  // Interrupts and idle (kvm/x86/irq.ts): struct kvm_vcpu_stat's fields, named as the debugfs entries of
+  // x86.c's debugfs_entries[] (3.0.1:126-138) name them.
+  'irq_exits',
+  'irq_window',
+  'irq_injections',
+  'halt_exits',
+  'halt_wakeup',
 ] as const;
 
 export const SIM_STATS = [

@@ -124,6 +124,12 @@ export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestR
     else if (s.kind === 'exit') linux!.exit(port, s.space);
     else if (s.kind === 'exec') linux!.exec(port, s.space);
     else if (s.kind === 'switch-mm') linux!.switchMm(port, s.space);
+    else if (s.kind === 'interrupt' || s.kind === 'hlt') {
+      // On bare hardware the interrupt (or the wake-up from HLT) changes no memory; its handler's APIC
+      // writes are ordinary supervisor stores.
+      if (s.eoi) access('write', s.eoi.vpn, s.eoi.offset, 4, 0, 0, 0);
+      if (s.tmict) access('write', s.tmict.gva.vpn, s.tmict.gva.offset, 4, 0, s.tmict.count, 0);
+    }
     else if (s.kind === 'pte') {
       const at = entryAddress(ram, guest.cr3s[s.space]!, s.gva.vpn, s.level);
       const m = sc.guest.mappings.find((x) => (x.space ?? s.space) === s.space && at >= x.gpa && at < x.gpa + x.size);

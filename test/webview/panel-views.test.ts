@@ -89,6 +89,18 @@ describe.runIf(enabled)('panel views (Chromium)', { timeout: 90_000 }, () => {
     await q.close();
   });
 
+  it('Summary: a run with HLT states its idle cycles apart from total (in elapsed, no CPU work); a run without says nothing', async () => {
+    const idle = examplePanelRun('examples/request-response-idle.mmio.yaml');
+    const p = await openWith(idle);
+    // 198 HLTs of 58,600 cycles each (the example's wake_after).
+    expect(await p.page.textContent('[data-testid="run-time"]')).toContain(' · idle 11,602,800 cycles halted (HLT): in elapsed, not in total');
+    expect(p.errors).toEqual([]);
+    await p.close();
+    const q = await openWith(doorbell);
+    expect(await q.page.textContent('[data-testid="run-time"]')).not.toContain('idle');
+    await q.close();
+  });
+
   it('Summary: copy buttons put the table on the clipboard as CSV and Markdown; an expectation reveals its line', async () => {
     const p = await openWith(doorbell, 'light');
     await p.page.click('[data-table="exits"] [data-copy="csv"]');

@@ -78,7 +78,9 @@ function figureOfMerit(r: RunResult): HTMLElement {
     h(
       'p',
       { class: 'run-time', 'data-testid': 'run-time' },
-      `total ${fmtInt(r.cycles.total)} cycles · elapsed ${fmtInt(r.cycles.elapsed)} cycles = ${fixed(elapsed, 2)} µs = ${fixed(elapsed / 1000, 3)} ms at ${r.cycles.ghz} GHz`,
+      `total ${fmtInt(r.cycles.total)} cycles · elapsed ${fmtInt(r.cycles.elapsed)} cycles = ${fixed(elapsed, 2)} µs = ${fixed(elapsed / 1000, 3)} ms at ${r.cycles.ghz} GHz` +
+        // Halted time (hlt steps) is in elapsed but is no CPU work: said apart, as the text report does.
+        (r.cycles.idle > 0 ? ` · idle ${fmtInt(r.cycles.idle)} cycles halted (HLT): in elapsed, not in total` : ''),
     ),
   );
 }

@@ -1,6 +1,9 @@
 // VMX exit reasons (codes: arch/x86/include/asm/vmx.h; names: vmx.c's vmx_exit_reasons_str) and exit-qualification bits.
 
 export const EXIT_REASON_EXCEPTION_NMI = 0;
+export const EXIT_REASON_EXTERNAL_INTERRUPT = 1;
+export const EXIT_REASON_PENDING_INTERRUPT = 7;
+export const EXIT_REASON_HLT = 12;
 export const EXIT_REASON_INVLPG = 14;
 export const EXIT_REASON_CR_ACCESS = 28;
 export const EXIT_REASON_EPT_VIOLATION = 48;

@@ -11,7 +11,7 @@
 import type { GuestRam } from './page_tables';
 import type { OsDecl, VmaDecl } from '../scenario/types';
 import type { GuestOsStats } from '../run/result';
-import { PT_ACCESSED_MASK, PT_DIRTY_MASK, PT_PAGE_SIZE_MASK, PT_PRESENT_MASK, PT_USER_MASK, PT_WRITABLE_MASK, indexOfVpn } from '../arch/x86/paging';
+import { PFERR_FETCH_MASK, PFERR_PRESENT_MASK, PFERR_RSVD_MASK, PT_ACCESSED_MASK, PT_DIRTY_MASK, PT_PAGE_SIZE_MASK, PT_PRESENT_MASK, PT_USER_MASK, PT_WRITABLE_MASK, indexOfVpn } from '../arch/x86/paging';
 import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 
 /** What the guest kernel does through its vCPU (run/machine.ts implements it). */
@@ -115,6 +115,7 @@ export class LinuxGuest {
     return frame;
   }
 
+  /** A frame the allocator hands out (the pool's frames but the zero page): one whose map count is kept. */
   private inPool(frame: number): boolean {
     return frame > this.poolBase && frame < this.poolBase + this.poolFrames;
   }
@@ -177,8 +178,8 @@ export class LinuxGuest {
     // __do_page_fault: no vma -> bad_area (SIGSEGV); PF_RSVD -> pgtable_bad; a protection fault other
     // than a write to a read-only page of a writable vma -> access_error -> SIGSEGV.
     if (space < 0 || this.vmaOf(space, vpn) === null) return port.warn(`touch: the fault at user page 0x${vpn.toString(16)} is in no vma of this address space: Linux sends SIGSEGV (the step ends)`);
-    if ((ec & 0x8) !== 0) return port.warn('touch: a reserved-bit page fault: Linux calls pgtable_bad (the step ends)');
-    if ((ec & PT_PRESENT_MASK) !== 0 && (!write || (ec & 0x10) !== 0)) return port.warn(`touch: a protection fault (error code 0x${ec.toString(16)}) in a read-write vma: Linux sends SIGSEGV (the step ends)`);
+    if ((ec & PFERR_RSVD_MASK) !== 0) return port.warn('touch: a reserved-bit page fault: Linux calls pgtable_bad (the step ends)');
+    if ((ec & PFERR_PRESENT_MASK) !== 0 && (!write || (ec & PFERR_FETCH_MASK) !== 0)) return port.warn(`touch: a protection fault (error code 0x${ec.toString(16)}) in a read-write vma: Linux sends SIGSEGV (the step ends)`);
     const pte = this.pteAddress(port, space, vpn, true);
     if (pte < 0 || !port.kernelAccess(false, pte, 0, 0)) return; // entry = *pte
     const eLo = port.lo;

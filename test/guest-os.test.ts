@@ -37,7 +37,11 @@ interface Seen {
 }
 
 function runOs(mode: { kernel: string; tdp: boolean }, steps: string[]): Seen {
-  const m = machine(yaml(mode, steps));
+  return runText(yaml(mode, steps));
+}
+
+function runText(text: string, warnings: RegExp[] = []): Seen {
+  const m = machine(text);
   const cr3: number[] = [];
   const invlpg: number[] = [];
   const load = m.runner.loadCr3.bind(m.runner);
@@ -51,7 +55,7 @@ function runOs(mode: { kernel: string; tdp: boolean }, steps: string[]): Seen {
     inv(v, vpn);
   });
   m.run();
-  expect(m.kvm.warnings).toEqual([]);
+  expect(m.kvm.warnings).toEqual(warnings.map((w) => expect.stringMatching(w)));
   return { m, cr3, invlpg };
 }
 
@@ -213,6 +217,118 @@ describe('touch: handle_mm_fault -> do_anonymous_page / do_wp_page (mm/memory.c 
   });
 });
 
+/** The file vmas, the same in spaces 1 and 2: a private rw mapping of the file whose page-cache pages
+ *  are at FILE (0x500000, sharing the page table of the anonymous vma at 0x400000), a read-only
+ *  mapping of the same file (0x600000) and an rx mapping of a 100-byte file at FILE + 16K (0x602000:
+ *  its second page lies past the file's end). `preset` writes the page cache through the direct map
+ *  first (0x1234 at FILE, 0x55 at FILE + 0x1008): the file's contents. */
+const FILE = 0x3000000;
+function fileYaml(mode: { kernel: string; tdp: boolean }, steps: string[]): string {
+  const preset = ['{ write: 0xffff880003000000, size: 8, value: 0x1234 }', '{ write: 0xffff880003001008, size: 8, value: 0x55 }'];
+  return osVm({
+    head: `kernel: ${mode.kernel}\nmmu: { tdp: ${mode.tdp} }\n`, cpu: '{ cr0_wp: true, efer_nx: true }', nx: true, pool: '1M', processes: 2,
+    vmas: ['{ gva: 0x500000, size: 16K, space: 1, file: { gpa: 0x3000000 } }', '{ gva: 0x500000, size: 16K, space: 2, file: { gpa: 0x3000000 } }',
+      ...[1, 2].flatMap((sp) => [`{ gva: 0x600000, size: 8K, space: ${sp}, prot: r, file: { gpa: 0x3000000 } }`, `{ gva: 0x602000, size: 8K, space: ${sp}, prot: rx, file: { gpa: 0x3004000, size: 100 } }`])],
+    steps: [...preset, ...steps].map((s) => `  - ${s}`),
+  });
+}
+const word = (m: Machine, gpa: number): number => m.guest.ram.read64(gpa).lo;
+
+describe('touch on a file vma: handle_pte_fault -> do_linear_fault -> __do_fault, do_wp_page (mm/memory.c 3.0.1)', () => {
+  for (const mode of MODES) {
+    const name = `${mode.kernel} ${mode.tdp ? 'EPT' : 'shadow'}`;
+    const run = (steps: string[], warnings: RegExp[] = []) => runText(fileYaml(mode, steps), warnings);
+
+    it(`${name}: a read maps the page-cache page itself with vm_page_prot (PAGE_COPY: read-only, clean), no flush, nothing from the pool`, () => {
+      const { m, cr3, invlpg } = run(['{ switch_mm: 1 }', '{ touch: 0x500000, access: read }']);
+      // mk_pte(page, vma->vm_page_prot) (3268), no pte_mkdirty without FAULT_FLAG_WRITE: P|U|A|NX.
+      expect(pte(m, 1, 0x500000)).toEqual([NX, FILE + 0x25]);
+      expect(value(m, 1, 0x500000)).toBe(0x1234);
+      expect(cr3).toEqual([1]); // "no need to invalidate: a not-present page won't be cached" (3284)
+      expect(invlpg).toEqual([]);
+      // The three tables are the only pool frames taken (with the zero page: 4).
+      expect(collect(m, {}).guest_os).toMatchObject({ file_faults: 1, file_copies: 0, anon_faults: 0, zero_page_faults: 0, page_tables_allocated: 3, pool_frames_used: 4 });
+    });
+
+    it(`${name}: a write to the private mapping copies the page at fault time (anon = 1): a pool page, writable and dirty; the page cache unchanged`, () => {
+      const { m, cr3, invlpg } = run(['{ switch_mm: 1 }', '{ touch: 0x501000, value: 9 }']);
+      // alloc_page_vma + copy_user_highpage (3200-3219), then maybe_mkwrite(pte_mkdirty()) (3270): frame 4.
+      expect(pte(m, 1, 0x501000)).toEqual([NX, (POOL + 4) * 4096 + 0x67]);
+      expect(word(m, (POOL + 4) * 4096)).toBe(9);
+      expect(word(m, (POOL + 4) * 4096 + 8)).toBe(0x55); // the rest of the page: the file's bytes
+      expect(word(m, FILE + 0x1000)).toBe(0); // the page-cache page is not written
+      expect(cr3).toEqual([1]);
+      expect(invlpg).toEqual([]);
+      expect(collect(m, {}).guest_os).toMatchObject({ file_faults: 1, file_copies: 1, cow_copies: 0, pool_frames_used: 5 });
+    });
+
+    it(`${name}: a write after a read: do_wp_page copies the page-cache page (not PageAnon, not VM_SHARED: "gotten"), ptep_clear_flush INVLPGs`, () => {
+      const { m, invlpg } = run(['{ switch_mm: 1 }', '{ touch: 0x500000, access: read }', '{ touch: 0x500000, value: 9 }']);
+      expect(pte(m, 1, 0x500000)).toEqual([NX, (POOL + 4) * 4096 + 0x67]);
+      expect(value(m, 1, 0x500000)).toBe(9);
+      expect(word(m, FILE)).toBe(0x1234);
+      expect(invlpg).toEqual([0x500]);
+      expect(collect(m, {}).guest_os).toMatchObject({ file_faults: 1, file_copies: 0, cow_copies: 1, cow_reuses: 0 });
+    });
+
+    it(`${name}: fork copies file PTEs as COW (is_cow_mapping: private), read-only and old; the child's write copies; exit frees no page-cache page`, () => {
+      const { m, invlpg } = run(['{ switch_mm: 1 }', '{ touch: 0x500000, access: read }', '{ touch: 0x501000, value: 3 }', '{ fork: 2 }']);
+      expect(pte(m, 1, 0x500000)).toEqual([NX, FILE + 0x25]); // ptep_set_wrprotect (RW already clear)
+      expect(pte(m, 2, 0x500000)).toEqual([NX, FILE + 0x05]); // pte_wrprotect + pte_mkold
+      expect(pte(m, 1, 0x501000)).toEqual([NX, (POOL + 4) * 4096 + 0x65]);
+      expect(pte(m, 2, 0x501000)).toEqual([NX, (POOL + 4) * 4096 + 0x45]);
+      expect(invlpg).toEqual([]);
+      const after = run(['{ switch_mm: 1 }', '{ touch: 0x500000, access: read }', '{ touch: 0x501000, value: 3 }', '{ fork: 2 }', '{ switch_mm: 2 }', '{ touch: 0x500000, value: 4 }', '{ exit: 2 }', '{ switch_mm: 1 }']);
+      expect(after.invlpg).toEqual([0x500]);
+      expect(pte(after.m, 1, 0x500000)).toEqual([NX, FILE + 0x25]);
+      expect(word(after.m, FILE)).toBe(0x1234);
+      // Used before the exit: zero page, 3 + 3 tables, the parent's copy (4) and the child's (8) = 9;
+      // the exit frees the child's tables and its copy (8); frame 4 keeps the parent's mapping.
+      expect(collect(after.m, {}).guest_os).toMatchObject({ forks: 1, cow_copies: 1, file_copies: 1, pool_frames_used: 5 });
+    });
+
+    it(`${name}: munmap clears file PTEs and flushes, but the page stays in the page cache: never handed out by the allocator`, () => {
+      const { m, cr3 } = run(['{ switch_mm: 1 }', '{ touch: 0x500000, access: read }', '{ touch: 0x400000, value: 1 }', '{ munmap: 0x500000, size: 16K }', '{ touch: 0x402000, value: 2 }']);
+      expect(pte(m, 1, 0x500000)).toEqual([0, 0]);
+      expect(cr3).toEqual([1, 1]);
+      expect(pte(m, 1, 0x402000)).toEqual([NX, (POOL + 5) * 4096 + 0x67]); // a fresh frame, not the file's
+      expect(word(m, FILE)).toBe(0x1234);
+      expect(collect(m, {}).guest_os).toMatchObject({ munmaps: 1, tlb_flushes: 1, pool_frames_used: 6 });
+    });
+
+    it(`${name}: read-only vmas: a write is access_error -> SIGSEGV (before and after a read maps the page); rx maps without NX; past the file's end, SIGBUS`, () => {
+      const { m } = run(
+        ['{ switch_mm: 1 }', '{ touch: 0x600000 }', '{ touch: 0x600000, access: read }', '{ touch: 0x600000 }', '{ touch: 0x602000, access: read }', '{ touch: 0x603000, access: read }'],
+        [/write to a vma without PROT_WRITE \(r\): access_error/, /write to a vma without PROT_WRITE \(r\): access_error/, /past the end of the vma's file \(100 bytes\).*SIGBUS/],
+      );
+      expect(pte(m, 1, 0x600000)).toEqual([NX, FILE + 0x25]); // PAGE_READONLY, unchanged by the write
+      expect(pte(m, 1, 0x602000)).toEqual([0, FILE + 0x4000 + 0x25]); // PAGE_READONLY_EXEC: no NX
+      expect(pte(m, 1, 0x603000)).toEqual([0, 0]);
+      expect(collect(m, {}).guest_os).toMatchObject({ file_faults: 2, file_copies: 0, cow_copies: 0 });
+    });
+  }
+
+  it('bare hardware runs the same file faults to the same page tables, pages and page cache', () => {
+    const steps = ['{ switch_mm: 1 }', '{ touch: 0x500000, access: read }', '{ touch: 0x501000, value: 3 }', '{ touch: 0x602000, access: read }', '{ fork: 2 }', '{ touch: 0x500008, value: 8 }', '{ switch_mm: 2 }', '{ touch: 0x501000, access: read }', '{ munmap: 0x500000, size: 16K }', '{ touch: 0x400000 }'];
+    const native = runNative(scenario(fileYaml(MODES[0], steps)));
+    expect(native.warnings).toEqual([]);
+    for (const mode of MODES) {
+      const { m } = runText(fileYaml(mode, steps));
+      for (const [base, frames] of [[POOL, 256], [FILE / 4096, 8]] as const) {
+        for (let f = 0; f < frames; f++) {
+          const gpa = (base + f) * 4096;
+          for (let off = 0; off < 4096; off += 8) {
+            const a = native.ram.read64(gpa + off);
+            const b = m.guest.ram.read64(gpa + off);
+            if (a.lo !== b.lo || a.hi !== b.hi) expect(`${gpa + off}: ${b.hi}:${b.lo}`).toBe(`${gpa + off}: ${a.hi}:${a.lo}`);
+          }
+        }
+      }
+      expect(collect(m, {}).guest_os).toEqual(native.linux!.stats());
+    }
+  });
+});
+
 describe('guest OS steps: what Linux refuses, the model says', () => {
   it('a touch outside every vma is a SIGSEGV: a warning, nothing mapped', () => {
     const m = machine(yaml(MODES[0], ['{ switch_mm: 1 }', '{ touch: 0x500000 }']));
@@ -258,6 +374,18 @@ describe('guest OS steps: parse errors', () => {
   it('munmap: page-aligned, a page-multiple size', () => {
     expect(errors(base.replace('{ switch_mm: 1 }', '{ munmap: 0x400800, size: 4K }'))).toEqual([expect.stringMatching(/^16:15 workload\[0\]\.munmap: 0x400800 is not page-aligned/)]);
     expect(errors(base.replace('{ switch_mm: 1 }', '{ munmap: 0x400000, size: 100 }'))).toEqual([expect.stringMatching(/^16:31 workload\[0\]\.size: 0x64 is not a multiple of the 4K page size/)]);
+  });
+
+  it('guest.os vmas: prot is r, rw or rx; a file\'s pages are page-aligned RAM in one memslot, outside the page pool', () => {
+    const vma = (v: string) => errors(base.replace('- { gva: 0x400000, size: 16K, space: 3 }', v));
+    expect(vma('- { gva: 0x400000, size: 16K, space: 3, prot: w }')).toEqual([expect.stringMatching(/^14:53 guest\.os\.vmas\[2\]\.prot: /)]);
+    expect(vma('- { gva: 0x400000, size: 16K, space: 3, file: { gpa: 0x3000800 } }')).toEqual([expect.stringMatching(/^14:60 guest\.os\.vmas\[2\]\.file\.gpa: 0x3000800 is not aligned/)]);
+    expect(vma('- { gva: 0x400000, size: 16K, space: 3, file: { gpa: 0x3ffe000 } }')).toEqual([expect.stringMatching(/^14:53 guest\.os\.vmas\[2\]\.file: the pages this vma maps, \[0x3ffe000, 0x4002000\), are not inside one RAM memslot/)]);
+    // Only the pages inside the file count: a 4K file there is fine.
+    expect(vma('- { gva: 0x400000, size: 16K, space: 3, file: { gpa: 0x3fff000, size: 4K } }')).toEqual([]);
+    expect(vma('- { gva: 0x400000, size: 16K, space: 3, file: { gpa: 0x20fe000 } }')).toEqual([expect.stringMatching(/^14:53 guest\.os\.vmas\[2\]\.file: the pages this vma maps, \[0x20fe000, 0x2102000\), overlap the page_pool/)]);
+    expect(vma('- { gva: 0x400000, size: 16K, space: 3, file: { gpa: 0x3000000, size: 0 } }')).toEqual([expect.stringMatching(/^14:77 guest\.os\.vmas\[2\]\.file\.size: 0x0 is not a file size/)]);
+    expect(vma('- { gva: 0x400000, size: 16K, space: 3, file: { gpa: 0x3000000, offset: 0 } }')).toHaveLength(1);
   });
 
   it('guest.os: the pool in one RAM memslot; vmas in the user half, clear of mappings', () => {

@@ -276,10 +276,13 @@ describe('the PTEs Linux writes obey the same rules in every mode (guest OS step
   // Linux 3.0.1 makes four kinds of user PTE here (simulator/guest/linux.ts): a written anonymous page
   // (PAGE_COPY | RW | D), the zero page of a read fault (PAGE_COPY | _PAGE_SPECIAL), a page
   // write-protected by fork in the parent (RW cleared) and its read-only, old copy in the child; plus a
-  // page of the vma never touched (pte_none). Each is read, written and fetched at CPL 0 and 3 by
+  // page of the vma never touched (pte_none); and from a private file mapping (the page cache at
+  // 0x3000000): the page-cache page of a read fault (PAGE_COPY, read-only and clean), the private copy
+  // of a write fault (PAGE_COPY | RW | D), and the page of an rx mapping (PAGE_READONLY_EXEC: no NX),
+  // each write-protected by fork too. Each is read, written and fetched at CPL 0 and 3 by
   // plain steps, from the parent and from the child, under every CPU configuration, on bare
   // hardware and in every mode.
-  const pages = [0x400000, 0x401000, 0x402000, 0x403000];
+  const pages = [0x400000, 0x401000, 0x402000, 0x403000, 0x500000, 0x501000, 0x600000];
   const probe = pages.flatMap((g) =>
     [0, 3].flatMap((cpl) => [`  - { read: 0x${(g + 0x40).toString(16)}, size: 4, cpl: ${cpl} }`, `  - { write: 0x${(g + 0x40).toString(16)}, size: 4, value: 0x${(g >> 12).toString(16)}${cpl}, cpl: ${cpl} }`, `  - { fetch: 0x${(g + 0x40).toString(16)}, cpl: ${cpl} }`]),
   );
@@ -288,7 +291,9 @@ describe('the PTEs Linux writes obey the same rules in every mode (guest OS step
       cpu: `{ ${Object.entries(cpu).map(([k, v]) => `${k}: ${typeof v === 'number' ? hex(v) : v}`).join(', ')} }`,
       pool: '1M',
       processes: 2,
-      steps: ['  - { switch_mm: 1 }', '  - { touch: 0x400000, value: 1 }', '  - { touch: 0x401000, access: read }', '  - { touch: 0x402000, value: 2 }', '  - { fork: 2 }', ...probe, '  - { switch_mm: 2 }', ...probe],
+      vmas: [1, 2].flatMap((sp) => [`{ gva: 0x500000, size: 8K, space: ${sp}, file: { gpa: 0x3000000 } }`, `{ gva: 0x600000, size: 4K, space: ${sp}, prot: rx, file: { gpa: 0x3002000 } }`]),
+      // The file's contents (0xf11e in each page), written through the direct map first.
+      steps: ['  - { write: 0xffff880003000000, size: 8, value: 0xf11e }', '  - { write: 0xffff880003001000, size: 8, value: 0xf11e }', '  - { switch_mm: 1 }', '  - { touch: 0x400000, value: 1 }', '  - { touch: 0x401000, access: read }', '  - { touch: 0x402000, value: 2 }', '  - { touch: 0x500000, access: read }', '  - { touch: 0x501000, value: 3 }', '  - { touch: 0x600000, access: read }', '  - { fork: 2 }', ...probe, '  - { switch_mm: 2 }', ...probe],
     });
   for (const [name, o] of MODES) {
     it(`${name}: every access agrees with bare hardware`, () => {

@@ -208,31 +208,36 @@ describe('where the 2011 shadow MMU shows through', () => {
 });
 
 describe('transparency of the guest OS steps', () => {
-  // Random Linux work over three processes (spaces 1-3, one 4-page vma each): touches (reads and
-  // writes), forks, munmaps, exits, execs and context switches, with the guest kernel
+  // Random Linux work over three processes (spaces 1-3, each with a 4-page anonymous vma, a 4-page
+  // private rw mapping of a file whose pages are in the page cache, and a read-only mapping of it):
+  // touches (reads and writes), forks, munmaps, exits, execs and context switches, with the guest kernel
   // (simulator/guest/linux.ts) run on bare hardware and in every mode. What the guest observes must
   // not differ: every access it makes (its own and the kernel's, with values and error codes), what
   // the kernel warns of (the same refusals), and the contents of every page-pool frame (data pages
-  // and the page tables Linux allocated, A/D bits included).
+  // and the page tables Linux allocated, A/D bits included) and of the page cache.
   // Touches mostly on two pages, so that a page is often written, shared by a fork and written again.
   const osStep = fc.oneof(
     { weight: 2, arbitrary: fc.record({ k: fc.constant('switch_mm'), space: fc.integer({ min: 0, max: 3 }) }) },
-    { weight: 6, arbitrary: fc.record({ k: fc.constant('touch'), page: fc.integer({ min: 0, max: 3 }).map((p) => (p === 3 ? 3 : p & 1)), write: fc.boolean(), value: fc.integer({ min: 0, max: 0xffff }) }) },
+    { weight: 6, arbitrary: fc.record({ k: fc.constant('touch'), vma: fc.constantFrom(0, 0, 1, 1, 2), page: fc.integer({ min: 0, max: 3 }).map((p) => (p === 3 ? 3 : p & 1)), write: fc.boolean(), value: fc.integer({ min: 0, max: 0xffff }) }) },
     { weight: 2, arbitrary: fc.record({ k: fc.constant('fork'), space: fc.integer({ min: 1, max: 3 }) }) },
-    { weight: 1, arbitrary: fc.record({ k: fc.constant('munmap'), page: fc.integer({ min: 0, max: 3 }), pages: fc.integer({ min: 1, max: 4 }) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('munmap'), vma: fc.constantFrom(0, 1, 2), page: fc.integer({ min: 0, max: 3 }), pages: fc.integer({ min: 1, max: 4 }) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('exit'), space: fc.integer({ min: 1, max: 3 }) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('exec'), space: fc.integer({ min: 1, max: 3 }) }) },
   );
-  type OsStep = { k: string; space?: number; page?: number; write?: boolean; value?: number; pages?: number };
-  const gva = (page: number) => '0x' + (0x400000 + page * 4096).toString(16);
+  type OsStep = { k: string; space?: number; vma?: number; page?: number; write?: boolean; value?: number; pages?: number };
+  // vma 0: anonymous at 0x400000; 1: the file, private rw, at 0x500000; 2: the file, read-only, at 0x600000.
+  const gva = (vma: number, page: number) => '0x' + (0x400000 + vma * 0x100000 + page * 4096).toString(16);
   const osYaml = (s: OsStep): string => {
-    if (s.k === 'touch') return s.write ? `  - { touch: ${gva(s.page!)}, value: ${s.value} }` : `  - { touch: ${gva(s.page!)}, access: read }`;
-    if (s.k === 'munmap') return `  - { munmap: ${gva(s.page!)}, size: ${Math.min(s.pages!, 4 - s.page!) * 4}K }`;
+    if (s.k === 'touch') return s.write ? `  - { touch: ${gva(s.vma!, s.page!)}, value: ${s.value} }` : `  - { touch: ${gva(s.vma!, s.page!)}, access: read }`;
+    if (s.k === 'munmap') return `  - { munmap: ${gva(s.vma!, s.page!)}, size: ${Math.min(s.pages!, 4 - s.page!) * 4}K }`;
     return `  - { ${s.k}: ${s.space} }`;
   };
+  const fileVmas = [1, 2, 3].flatMap((sp) => [`{ gva: 0x500000, size: 16K, space: ${sp}, file: { gpa: 0x3000000 } }`, `{ gva: 0x600000, size: 16K, space: ${sp}, prot: r, file: { gpa: 0x3000000 } }`]);
+  // The file's contents: a word in each page, written through the direct map before the processes run.
+  const fileData = [0, 1, 2, 3].map((p) => `  - { write: 0xffff88000300${p}000, size: 8, value: 0x${(0xf11e0 + p).toString(16)} }`);
   const text = (steps: OsStep[], cpu: Record<string, boolean>) =>
-    osVm({ cpu: `{ ${Object.entries(cpu).map(([k, v]) => `${k}: ${v}`).join(', ')} }`, pool: '256K', processes: 3, steps: ['  - { switch_mm: 1 }', ...steps.map(osYaml)] });
-  const pool = (ram: { read64(gpa: number): { lo: number; hi: number } }) => tables(ram, Array.from({ length: 64 }, (_, i) => 0x2000000 + i * 4096));
+    osVm({ cpu: `{ ${Object.entries(cpu).map(([k, v]) => `${k}: ${v}`).join(', ')} }`, pool: '256K', processes: 3, vmas: fileVmas, steps: [...fileData, '  - { switch_mm: 1 }', ...steps.map(osYaml)] });
+  const pool = (ram: { read64(gpa: number): { lo: number; hi: number } }) => tables(ram, [...Array.from({ length: 64 }, (_, i) => 0x2000000 + i * 4096), ...[0, 1, 2, 3].map((i) => 0x3000000 + i * 4096)]);
   const osCpu = fc.record({ cr0_wp: fc.boolean(), efer_nx: fc.boolean() });
 
   it('every mode shows the guest exactly what bare hardware shows', () => {
@@ -255,13 +260,31 @@ describe('transparency of the guest OS steps', () => {
         examples: [
           [
             [
-              { k: 'touch', page: 0, write: true, value: 1 },
+              { k: 'touch', vma: 0, page: 0, write: true, value: 1 },
               { k: 'fork', space: 2 },
-              { k: 'touch', page: 0, write: true, value: 2 },
+              { k: 'touch', vma: 0, page: 0, write: true, value: 2 },
               { k: 'switch_mm', space: 2 },
-              { k: 'touch', page: 0, write: true, value: 3 },
+              { k: 'touch', vma: 0, page: 0, write: true, value: 3 },
               { k: 'exec', space: 3 },
-              { k: 'touch', page: 1, write: false, value: 0 },
+              { k: 'touch', vma: 0, page: 1, write: false, value: 0 },
+            ],
+            { cr0_wp: true, efer_nx: true },
+          ],
+          [
+            // The file: a read maps the page-cache page, a fork shares it, the parent's write copies it
+            // (do_wp_page), a write fault copies at once (__do_fault), the read-only vma refuses a write,
+            // munmap leaves the page cache alone.
+            [
+              { k: 'touch', vma: 1, page: 0, write: false, value: 0 },
+              { k: 'touch', vma: 2, page: 0, write: false, value: 0 },
+              { k: 'fork', space: 2 },
+              { k: 'touch', vma: 1, page: 0, write: true, value: 5 },
+              { k: 'touch', vma: 1, page: 1, write: true, value: 6 },
+              { k: 'touch', vma: 2, page: 0, write: true, value: 7 },
+              { k: 'switch_mm', space: 2 },
+              { k: 'touch', vma: 1, page: 0, write: false, value: 0 },
+              { k: 'munmap', vma: 1, page: 0, pages: 4 },
+              { k: 'exit', space: 2 },
             ],
             { cr0_wp: true, efer_nx: true },
           ],

@@ -6,7 +6,9 @@
 // Kept by the model: the page allocator's free frames (a LIFO list, as the per-CPU hot lists hand out
 // the page freed last), each anonymous frame's map count (page_mapcount), and each process's vmas
 // (guest.os.vmas, fixed: `munmap` zaps pages but keeps the vma and its page tables, as
-// zap_page_range does). Not modelled: swap, file-backed pages, THP, the vma tree itself.
+// zap_page_range does). A vma is private (MAP_PRIVATE), anonymous or of a file whose pages are already
+// in the page cache (guest-physical frames outside the pool: no I/O, no page-cache bookkeeping).
+// Not modelled: swap, shared mappings, THP, the vma tree itself.
 
 import type { GuestRam } from './page_tables';
 import type { OsDecl, VmaDecl } from '../scenario/types';
@@ -40,7 +42,8 @@ const NX_HI = 0x80000000; // _PAGE_NX, bit 63
 /** _PAGE_TABLE: PRESENT | RW | USER | ACCESSED | DIRTY (what pmd_populate and friends write). */
 const _PAGE_TABLE = PT_PRESENT_MASK | PT_WRITABLE_MASK | PT_USER_MASK | PT_ACCESSED_MASK | PT_DIRTY_MASK;
 /** PAGE_COPY = PAGE_COPY_NOEXEC: PRESENT | USER | ACCESSED | NX, the vm_page_prot of a private
- *  read-write mapping (protection_map[VM_READ|VM_WRITE] = __P011). */
+ *  read-write mapping (protection_map[VM_READ|VM_WRITE] = __P011). PAGE_READONLY (__P001) has the
+ *  same bits; PAGE_READONLY_EXEC (__P101) lacks only NX. */
 const PAGE_COPY_LO = PT_PRESENT_MASK | PT_USER_MASK | PT_ACCESSED_MASK;
 
 /** The user pages (4K) one entry of each level maps: 1 for a PTE, 512 for a PDE, and so on. */
@@ -68,7 +71,7 @@ export class LinuxGuest {
   private readonly cacheTable = new Float64Array(2);
   private cacheNext = 0;
   /** Counters for the report's guest OS section. */
-  readonly counts = { anon_faults: 0, zero_page_faults: 0, cow_copies: 0, cow_reuses: 0, forks: 0, exits: 0, execs: 0, munmaps: 0, context_switches: 0, tlb_flushes: 0, invlpgs: 0, page_tables_allocated: 0, page_tables_freed: 0 };
+  readonly counts = { anon_faults: 0, zero_page_faults: 0, file_faults: 0, file_copies: 0, cow_copies: 0, cow_reuses: 0, forks: 0, exits: 0, execs: 0, munmaps: 0, context_switches: 0, tlb_flushes: 0, invlpgs: 0, page_tables_allocated: 0, page_tables_freed: 0 };
 
   constructor(
     private readonly os: OsDecl,
@@ -160,6 +163,12 @@ export class LinuxGuest {
     this.cacheSpace[0] = this.cacheSpace[1] = -1;
   }
 
+  /** The high word of vma->vm_page_prot: NX unless the vma is executable (VM_EXEC selects the
+   *  _EXEC protection); the low word is PAGE_COPY_LO for each of r, rw and rx. */
+  private protHi(vma: VmaDecl): number {
+    return vma.prot === 'rx' ? 0 : this.nxHi;
+  }
+
   private vmaOf(space: number, vpn: number): VmaDecl | null {
     for (const v of this.os.vmas) if (v.space === space && vpn >= v.gva.vpn && vpn < v.gva.vpn + v.size / 4096) return v;
     return null;
@@ -177,18 +186,22 @@ export class LinuxGuest {
     const space = port.currentSpace();
     // __do_page_fault: no vma -> bad_area (SIGSEGV); PF_RSVD -> pgtable_bad; a protection fault other
     // than a write to a read-only page of a writable vma -> access_error -> SIGSEGV.
-    if (space < 0 || this.vmaOf(space, vpn) === null) return port.warn(`touch: the fault at user page 0x${vpn.toString(16)} is in no vma of this address space: Linux sends SIGSEGV (the step ends)`);
+    const vma = space < 0 ? null : this.vmaOf(space, vpn);
+    if (vma === null) return port.warn(`touch: the fault at user page 0x${vpn.toString(16)} is in no vma of this address space: Linux sends SIGSEGV (the step ends)`);
     if ((ec & PFERR_RSVD_MASK) !== 0) return port.warn('touch: a reserved-bit page fault: Linux calls pgtable_bad (the step ends)');
-    if ((ec & PFERR_PRESENT_MASK) !== 0 && (!write || (ec & PFERR_FETCH_MASK) !== 0)) return port.warn(`touch: a protection fault (error code 0x${ec.toString(16)}) in a read-write vma: Linux sends SIGSEGV (the step ends)`);
+    // access_error: a write to a vma without VM_WRITE, or a read that hit a present page (PF_PROT).
+    if (write && vma.prot !== 'rw') return port.warn(`touch: a write to a vma without PROT_WRITE (${vma.prot}): access_error, Linux sends SIGSEGV (the step ends)`);
+    if ((ec & PFERR_PRESENT_MASK) !== 0 && (!write || (ec & PFERR_FETCH_MASK) !== 0)) return port.warn(`touch: a protection fault (error code 0x${ec.toString(16)}) in a ${vma.prot} vma: Linux sends SIGSEGV (the step ends)`);
     const pte = this.pteAddress(port, space, vpn, true);
     if (pte < 0 || !port.kernelAccess(false, pte, 0, 0)) return; // entry = *pte
     const eLo = port.lo;
     const eHi = port.hi;
     if ((eLo & PT_PRESENT_MASK) === 0) {
       if (eLo !== 0 || eHi !== 0) return port.warn('touch: a not-present PTE that is not empty (a swap or file entry): not modelled');
-      if (!this.doAnonymousPage(port, pte, write)) return;
+      // handle_pte_fault: a vma with vm_ops->fault (a file's) -> do_linear_fault, else do_anonymous_page.
+      if (!(vma.file ? this.doLinearFault(port, pte, vma, vpn, write) : this.doAnonymousPage(port, pte, vma, write))) return;
     } else if (write && (eLo & PT_WRITABLE_MASK) === 0) {
-      if (!this.doWpPage(port, pte, vpn, eLo, eHi)) return;
+      if (!this.doWpPage(port, pte, vma, vpn, eLo, eHi)) return;
     } else if (write) {
       // handle_pte_fault: pte_mkdirty + pte_mkyoung, ptep_set_access_flags(dirty): a store and a
       // flush_tlb_page when it changed anything; flush_tlb_fix_spurious_fault is empty on x86.
@@ -203,23 +216,61 @@ export class LinuxGuest {
 
   /** do_anonymous_page: a read maps the zero page (pte_mkspecial, read-only); a write gets a zeroed
    *  page, PAGE_COPY made writable and dirty. set_pte_at, and no flush ("it was non-present before"). */
-  private doAnonymousPage(port: GuestCpuPort, pte: number, write: boolean): boolean {
+  private doAnonymousPage(port: GuestCpuPort, pte: number, vma: VmaDecl, write: boolean): boolean {
     if (!write) {
       this.counts.zero_page_faults++;
-      return port.kernelAccess(true, pte, (PAGE_COPY_LO | _PAGE_SPECIAL | frameLo(this.zeroFrame)) >>> 0, (this.nxHi | frameHi(this.zeroFrame)) >>> 0);
+      return port.kernelAccess(true, pte, (PAGE_COPY_LO | _PAGE_SPECIAL | frameLo(this.zeroFrame)) >>> 0, (this.protHi(vma) | frameHi(this.zeroFrame)) >>> 0);
     }
     const frame = this.zeroedFrame(port);
     if (frame < 0) return false;
     this.mapcount[frame - this.poolBase] = 1; // page_add_new_anon_rmap
     this.counts.anon_faults++;
-    return port.kernelAccess(true, pte, (PAGE_COPY_LO | PT_WRITABLE_MASK | PT_DIRTY_MASK | frameLo(frame)) >>> 0, (this.nxHi | frameHi(frame)) >>> 0);
+    return port.kernelAccess(true, pte, (PAGE_COPY_LO | PT_WRITABLE_MASK | PT_DIRTY_MASK | frameLo(frame)) >>> 0, (this.protHi(vma) | frameHi(frame)) >>> 0);
+  }
+
+  /** do_linear_fault -> __do_fault for a file vma: filemap_fault finds the page in the page cache
+   *  (pgoff = the page's index in the vma; past the file's end: VM_FAULT_SIGBUS). A read maps that
+   *  page with vm_page_prot (read-only; page_add_file_rmap). A write to the private mapping breaks COW
+   *  early (anon = 1): a new page (alloc_page_vma, not zeroed), copy_user_highpage from the
+   *  page-cache page, mapped pte_mkdirty and writable (page_add_new_anon_rmap). set_pte_at, and no
+   *  flush: "a not-present page won't be cached". The page-cache page is never freed here. */
+  private doLinearFault(port: GuestCpuPort, pte: number, vma: VmaDecl, vpn: number, write: boolean): boolean {
+    const file = vma.file!;
+    const pgoff = vpn - vma.gva.vpn;
+    if (pgoff >= Math.ceil(file.size / 4096)) {
+      port.warn(`touch: user page 0x${vpn.toString(16)} lies past the end of the vma's file (${file.size} bytes): filemap_fault returns VM_FAULT_SIGBUS, Linux sends SIGBUS (the step ends)`);
+      return false;
+    }
+    const cached = file.gpa / 4096 + pgoff;
+    if (!write) {
+      this.counts.file_faults++;
+      return port.kernelAccess(true, pte, (PAGE_COPY_LO | frameLo(cached)) >>> 0, (this.protHi(vma) | frameHi(cached)) >>> 0);
+    }
+    const frame = this.allocFrame(port);
+    if (frame < 0 || !this.copyPage(port, cached, frame)) return false;
+    this.mapcount[frame - this.poolBase] = 1; // page_add_new_anon_rmap
+    this.counts.file_faults++;
+    this.counts.file_copies++;
+    return port.kernelAccess(true, pte, (PAGE_COPY_LO | PT_WRITABLE_MASK | PT_DIRTY_MASK | frameLo(frame)) >>> 0, (this.protHi(vma) | frameHi(frame)) >>> 0);
+  }
+
+  /** copy_user_highpage -> copy_page: the first load and store run on the CPU, the rest of the page
+   *  is copied directly. */
+  private copyPage(port: GuestCpuPort, from: number, to: number): boolean {
+    if (!port.kernelAccess(false, from * 4096, 0, 0) || !port.kernelAccess(true, to * 4096, port.lo, port.hi)) return false;
+    for (let off = 8; off < 4096; off += 8) {
+      const w = this.ram.read64(from * 4096 + off);
+      this.ram.write64(to * 4096 + off, w.lo, w.hi);
+    }
+    return true;
   }
 
   /** do_wp_page: an anonymous page mapped once is reused (ptep_set_access_flags: the PTE made young,
    *  dirty and writable, then flush_tlb_page); otherwise, or for the zero page, a new page (zeroed, or
    *  a copy: cow_user_page), ptep_clear_flush (clear, flush_tlb_page), set_pte_at_notify, and the old
-   *  page loses a mapping (page_remove_rmap). */
-  private doWpPage(port: GuestCpuPort, pte: number, vpn: number, eLo: number, eHi: number): boolean {
+   *  page loses a mapping (page_remove_rmap). A page-cache page is not PageAnon, and the vma is not
+   *  VM_SHARED, so it is always copied (the "gotten" path); it stays in the page cache. */
+  private doWpPage(port: GuestCpuPort, pte: number, vma: VmaDecl, vpn: number, eLo: number, eHi: number): boolean {
     const old = frameOf(eLo, eHi);
     const special = (eLo & _PAGE_SPECIAL) !== 0; // vm_normal_page() is NULL: the zero page
     if (!special && this.inPool(old) && this.mapcount[old - this.poolBase]! <= 1) {
@@ -231,21 +282,15 @@ export class LinuxGuest {
     let frame: number;
     if (special) frame = this.zeroedFrame(port);
     else {
-      // cow_user_page -> copy_user_highpage -> copy_page: the first load and store run on the CPU, the
-      // rest of the page is copied directly.
-      frame = this.allocFrame(port);
-      if (frame < 0 || !port.kernelAccess(false, old * 4096, 0, 0) || !port.kernelAccess(true, frame * 4096, port.lo, port.hi)) return false;
-      for (let off = 8; off < 4096; off += 8) {
-        const w = this.ram.read64(old * 4096 + off);
-        this.ram.write64(frame * 4096 + off, w.lo, w.hi);
-      }
+      frame = this.allocFrame(port); // cow_user_page -> copy_user_highpage
+      if (frame < 0 || !this.copyPage(port, old, frame)) return false;
     }
     if (frame < 0) return false;
     this.counts.cow_copies++;
     this.mapcount[frame - this.poolBase] = 1;
     if (!port.kernelAccess(true, pte, 0, 0)) return false; // ptep_clear_flush: ptep_get_and_clear ...
     this.flushTlbPage(port, vpn); // ... then flush_tlb_page
-    if (!port.kernelAccess(true, pte, (PAGE_COPY_LO | PT_WRITABLE_MASK | PT_DIRTY_MASK | frameLo(frame)) >>> 0, (this.nxHi | frameHi(frame)) >>> 0)) return false;
+    if (!port.kernelAccess(true, pte, (PAGE_COPY_LO | PT_WRITABLE_MASK | PT_DIRTY_MASK | frameLo(frame)) >>> 0, (this.protHi(vma) | frameHi(frame)) >>> 0)) return false;
     if (!special && this.inPool(old)) this.mapcount[old - this.poolBase]!--; // page_remove_rmap(old_page)
     return true;
   }
@@ -269,8 +314,8 @@ export class LinuxGuest {
     this.counts.forks++;
     for (const vma of this.os.vmas) {
       if (vma.space !== parent) continue;
-      if (!this.os.vmas.some((v) => v.space === child && v.gva.vpn === vma.gva.vpn && v.size === vma.size)) {
-        port.warn(`fork: address space ${child} has no vma at 0x${(vma.gva.vpn * 4096).toString(16)} (${vma.size} bytes) to copy the parent's into: skipped`);
+      if (!this.os.vmas.some((v) => v.space === child && sameMapping(v, vma))) {
+        port.warn(`fork: address space ${child} has no vma at 0x${(vma.gva.vpn * 4096).toString(16)} (${vma.size} bytes, ${vma.prot}${vma.file ? `, the file at 0x${vma.file.gpa.toString(16)}` : ''}) to copy the parent's into (dup_mmap copies it as it is): skipped`);
         continue;
       }
       for (let p = 0; p < vma.size / 4096; p++) {
@@ -285,12 +330,16 @@ export class LinuxGuest {
           port.warn('fork: a swap or file PTE: not modelled');
           continue;
         }
+        // is_cow_mapping: every vma here is private with VM_MAYWRITE (do_mmap_pgoff sets it for any
+        // MAP_PRIVATE), read-only and file vmas too.
         if (!port.kernelAccess(true, src, (eLo & ~PT_WRITABLE_MASK) >>> 0, eHi)) return; // ptep_set_wrprotect
         const dst = this.pteAddress(port, child, vpn, true);
         if (dst < 0) return;
         if (!port.kernelAccess(true, dst, (eLo & ~(PT_WRITABLE_MASK | PT_ACCESSED_MASK)) >>> 0, eHi)) return; // set_pte_at
         const frame = frameOf(eLo, eHi);
-        if ((eLo & _PAGE_SPECIAL) === 0 && this.inPool(frame)) this.mapcount[frame - this.poolBase]!++; // page_dup_rmap
+        // page_dup_rmap; a page-cache frame (outside the pool) keeps no count: only an anonymous
+        // page's decides anything (do_wp_page's reuse).
+        if ((eLo & _PAGE_SPECIAL) === 0 && this.inPool(frame)) this.mapcount[frame - this.poolBase]!++;
       }
     }
     this.flushTlbMm(port, parent, true);
@@ -362,6 +411,8 @@ export class LinuxGuest {
       return 0;
     }
     if (!port.kernelAccess(true, pte, 0, 0)) return -1; // ptep_get_and_clear_full
+    // page_remove_rmap, __tlb_remove_page: a page-cache frame (outside the pool) keeps the page
+    // cache's reference and is not freed.
     const frame = frameOf(eLo, eHi);
     if ((eLo & _PAGE_SPECIAL) === 0 && this.inPool(frame) && --this.mapcount[frame - this.poolBase]! === 0) this.gathered[this.gatheredCount++] = frame;
     return 1;
@@ -448,4 +499,9 @@ export class LinuxGuest {
     }
     return false;
   }
+}
+
+/** The same mapping in another mm (what dup_mmap's vma copy gives the child): range, prot and file. */
+function sameMapping(a: VmaDecl, b: VmaDecl): boolean {
+  return a.gva.vpn === b.gva.vpn && a.size === b.size && a.prot === b.prot && (a.file === null ? b.file === null : b.file !== null && a.file.gpa === b.file.gpa && a.file.size === b.file.size);
 }

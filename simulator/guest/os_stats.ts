@@ -4,6 +4,8 @@
 export const GUEST_OS_STATS = [
   'anon_faults',
   'zero_page_faults',
+  'file_faults',
+  'file_copies',
   'cow_copies',
   'cow_reuses',
   'forks',

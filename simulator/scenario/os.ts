@@ -1,15 +1,18 @@
 // `guest.os`: the guest kernel behind the guest OS steps: its page allocator's pool of frames, the
-// address space of swapper_pg_dir, and each process's anonymous mappings (vmas).
+// address space of swapper_pg_dir, and each process's private mappings (vmas): anonymous, or of a file
+// whose pages are in the page cache.
 
-import { readGva, readPageSize, readPhysRange } from './address';
+import { readAligned, readGva, readPageSize, readPhysRange } from './address';
 import { checkGvaRange, type GvaRange, type Region } from './checks';
 import { readSpace } from './guest';
 import { PAGE_4K, hex, splitGva } from './numbers';
-import { need, opt, readList, readObj, type Ctx, type Val } from './reader';
-import type { MappingDecl, OsDecl, VmaDecl } from './types';
+import { need, opt, readEnum, readInt, readList, readObj, type Ctx, type Val } from './reader';
+import type { MappingDecl, OsDecl, VmaDecl, VmaProt } from './types';
 
 const OS_KEYS = ['page_pool', 'swapper', 'vmas'];
-const VMA_KEYS = ['gva', 'size', 'space'];
+const VMA_KEYS = ['gva', 'size', 'space', 'prot', 'file'];
+const FILE_KEYS = ['gpa', 'size'];
+const PROTS: readonly VmaProt[] = ['r', 'rw', 'rx'];
 
 /** At most this many frames in the pool (4 GiB): the kernel model keeps a map count per frame. */
 export const MAX_POOL_FRAMES = 1 << 20;
@@ -29,13 +32,13 @@ export function readOs(ctx: Ctx, v: Val, maxphyaddr: number, backing: Region[] |
   }
   const swapper = opt(o, 'swapper', (s) => readSpace(ctx, s), 0);
   const vmasV = o.keys.get('vmas');
-  const vmas = vmasV ? readVmas(ctx, vmasV, mappings) : [];
+  const vmas = vmasV ? readVmas(ctx, vmasV, mappings, pool, ram) : [];
   if (ctx.count() !== before || !pool || swapper === null) return null;
   return { page_pool: { gpa: Number(pool.gpa), size: Number(pool.size) }, swapper, vmas, pos: ctx.pos(v) };
 }
 
 /** Vmas: page-aligned user ranges, clear of each other and of the mappings in their address space. */
-function readVmas(ctx: Ctx, v: Val, mappings: MappingDecl[]): VmaDecl[] {
+function readVmas(ctx: Ctx, v: Val, mappings: MappingDecl[], pool: { gpa: bigint; size: bigint } | null, ram: Region[] | null): VmaDecl[] {
   const out: VmaDecl[] = [];
   const taken: (GvaRange & { space: number | null })[] = mappings.map((m) => {
     const start = (BigInt(m.gva.vpn) << 12n) | BigInt(m.gva.offset);
@@ -53,7 +56,10 @@ function readVmas(ctx: Ctx, v: Val, mappings: MappingDecl[]): VmaDecl[] {
     const size = sizeV ? readPageSize(ctx, sizeV, PAGE_4K) : null;
     const spaceV = o.keys.get('space');
     const space = spaceV ? readSpace(ctx, spaceV) : 0;
-    if (ctx.count() !== before || gva === null || size === null || space === null) continue;
+    const prot = opt(o, 'prot', (p) => readEnum(ctx, p, PROTS), 'rw');
+    const fileV = o.keys.get('file');
+    const file = fileV ? readFile(ctx, fileV, size) : null;
+    if (ctx.count() !== before || gva === null || size === null || space === null || prot === null) continue;
     const r = { start: gva, end: gva + size, what: item.path, space };
     if (r.end > 1n << 47n) {
       ctx.error(sizeV!, `[${hex(gva)}, ${hex(r.end)}) runs past the user half (0x800000000000)`);
@@ -61,7 +67,36 @@ function readVmas(ctx: Ctx, v: Val, mappings: MappingDecl[]): VmaDecl[] {
     }
     checkGvaRange(ctx, gvaV!, sizeV!, r, taken.filter((t) => t.space === null || t.space === space));
     taken.push(r);
-    if (ctx.count() === before) out.push({ gva: splitGva(gva), size: Number(size), space, pos: ctx.pos(item) });
+    if (file && pool && ram) checkFile(ctx, fileV!, file, size, pool, ram);
+    if (ctx.count() === before) out.push({ gva: splitGva(gva), size: Number(size), space, prot, file, pos: ctx.pos(item) });
   }
   return out;
+}
+
+/** A vma's `file: { gpa, size }`: the page-cache frame of its first page (page-aligned) and the file's
+ *  size in bytes from there (default: the vma's size). */
+function readFile(ctx: Ctx, v: Val, vmaSize: bigint | null): { gpa: number; size: number } | null {
+  const o = readObj(ctx, v, FILE_KEYS);
+  if (!o) return null;
+  const gpaV = need(ctx, o, 'gpa');
+  const gpa = gpaV ? readAligned(ctx, gpaV, PAGE_4K) : null;
+  const sizeV = o.keys.get('size');
+  const size = sizeV ? readInt(ctx, sizeV) : vmaSize;
+  if (sizeV && size !== null && (size <= 0n || size > 1n << 52n)) {
+    ctx.error(sizeV, `${hex(size)} is not a file size (1 byte to 4P)`);
+    return null;
+  }
+  if (gpa === null || size === null) return null;
+  return { gpa: Number(gpa), size: Number(size) };
+}
+
+/** The page-cache frames a file vma can map (its pages that lie inside the file) are guest RAM in one
+ *  memslot and outside the page pool (the allocator never hands them out). */
+function checkFile(ctx: Ctx, at: Val, file: { gpa: number; size: number }, vmaSize: bigint, pool: { gpa: bigint; size: bigint }, ram: Region[]): void {
+  const pages = Math.min(Math.ceil(file.size / 4096), Number(vmaSize) / 4096);
+  const start = file.gpa;
+  const end = start + pages * 4096;
+  const where = 'the pages this vma maps';
+  if (!ram.some((r) => r.start <= start && end <= r.end)) ctx.error(at, `${where}, [${hex(BigInt(start))}, ${hex(BigInt(end))}), are not inside one RAM memslot: the page cache holds guest RAM`);
+  else if (start < Number(pool.gpa + pool.size) && Number(pool.gpa) < end) ctx.error(at, `${where}, [${hex(BigInt(start))}, ${hex(BigInt(end))}), overlap the page_pool: page-cache pages are not the allocator's free frames`);
 }

@@ -113,14 +113,21 @@ export interface GuestDecl {
   os: OsDecl | null;
 }
 
-/** A private anonymous read-write mapping of a process (mmap MAP_PRIVATE|MAP_ANONYMOUS, PROT_READ|
- *  PROT_WRITE): its page tables exist, its PTEs start empty (pte_none) and fill on first touch. */
+/** A private mapping of a process (mmap MAP_PRIVATE): anonymous (MAP_ANONYMOUS) or of a file whose
+ *  pages are in the page cache; its PTEs start empty (pte_none) and fill on first touch. */
 export interface VmaDecl {
   gva: Gva;
   size: number;
   space: number;
+  /** PROT_READ, PROT_WRITE, PROT_EXEC as vm_flags VM_READ / VM_WRITE / VM_EXEC (default rw). */
+  prot: VmaProt;
+  /** A file mapping: the page-cache frame of the vma's first page (`gpa`, guest-physical) and the
+   *  file's size in bytes from there (i_size less the mapping's offset): pages past it are SIGBUS. */
+  file: { gpa: number; size: number } | null;
   pos: SourcePos;
 }
+
+export type VmaProt = 'r' | 'rw' | 'rx';
 
 /** The guest kernel's memory (Linux 3.0.1, simulator/guest/linux.ts). */
 export interface OsDecl {

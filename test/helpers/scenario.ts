@@ -60,8 +60,8 @@ export const RAM = '0xffff880000100000';
  * of `pool` bytes and a 16K vma at 0x400000 in each of spaces 1..`processes`. `head`: lines before
  * `memslots:` (kernel, mmu); `cpu`: the guest.cpu mapping's text; `steps`: workload lines.
  */
-export function osVm(o: { head?: string; cpu: string; nx?: boolean; pool: string; processes: number; steps: string[] }): string {
-  const vmas = Array.from({ length: o.processes }, (_, i) => `      - { gva: 0x400000, size: 16K, space: ${i + 1} }`);
+export function osVm(o: { head?: string; cpu: string; nx?: boolean; pool: string; processes: number; steps: string[]; vmas?: string[] }): string {
+  const vmas = [...Array.from({ length: o.processes }, (_, i) => `      - { gva: 0x400000, size: 16K, space: ${i + 1} }`), ...(o.vmas ?? []).map((v) => `      - ${v}`)];
   return `${o.head ?? ''}memslots:
   - { slot: 0, gpa: 0x0, size: 64M }
 guest:

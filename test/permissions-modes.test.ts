@@ -18,6 +18,7 @@ import { runNative } from './helpers/native';
 import { MODES, maskBypassLeak, type Seen } from './helpers/modes';
 import { runBothWays } from './helpers/fast_paths';
 import type { Scenario, ScenarioOverrides } from '../simulator/scenario/types';
+import { S } from '../simulator/trace/stats';
 import { PFERR_FETCH_MASK, PFERR_PK_MASK, PFERR_PRESENT_MASK, PFERR_RSVD_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK } from '../simulator/arch/x86/paging';
 
 
@@ -281,11 +282,17 @@ describe('the PTEs Linux writes obey the same rules in every mode (guest OS step
   // of a write fault (PAGE_COPY | RW | D), and the page of an rx mapping (PAGE_READONLY_EXEC: no NX),
   // each write-protected by fork too. Each is read, written and fetched at CPL 0 and 3 by
   // plain steps, from the parent and from the child, under every CPU configuration, on bare
-  // hardware and in every mode.
+  // hardware and in every mode. Between the two, a timer tick, a device interrupt that waits for an
+  // interrupt window, and a HLT (the `interrupt` and `hlt` steps): they must change no access's result.
   const pages = [0x400000, 0x401000, 0x402000, 0x403000, 0x500000, 0x501000, 0x600000];
   const probe = pages.flatMap((g) =>
     [0, 3].flatMap((cpl) => [`  - { read: 0x${(g + 0x40).toString(16)}, size: 4, cpl: ${cpl} }`, `  - { write: 0x${(g + 0x40).toString(16)}, size: 4, value: 0x${(g >> 12).toString(16)}${cpl}, cpl: ${cpl} }`, `  - { fetch: 0x${(g + 0x40).toString(16)}, cpl: ${cpl} }`]),
   );
+  const irqs = [
+    '  - { interrupt: { vector: 0xef, source: timer } }',
+    '  - { interrupt: { vector: 0x41, source: device, irqs_disabled: 500 } }',
+    '  - { hlt: { wake_after: 10000, vector: 0xef, source: timer } }',
+  ];
   const text = (cpu: Cpu) =>
     osVm({
       cpu: `{ ${Object.entries(cpu).map(([k, v]) => `${k}: ${typeof v === 'number' ? hex(v) : v}`).join(', ')} }`,
@@ -293,7 +300,7 @@ describe('the PTEs Linux writes obey the same rules in every mode (guest OS step
       processes: 2,
       vmas: [1, 2].flatMap((sp) => [`{ gva: 0x500000, size: 8K, space: ${sp}, file: { gpa: 0x3000000 } }`, `{ gva: 0x600000, size: 4K, space: ${sp}, prot: rx, file: { gpa: 0x3002000 } }`]),
       // The file's contents (0xf11e in each page), written through the direct map first.
-      steps: ['  - { write: 0xffff880003000000, size: 8, value: 0xf11e }', '  - { write: 0xffff880003001000, size: 8, value: 0xf11e }', '  - { switch_mm: 1 }', '  - { touch: 0x400000, value: 1 }', '  - { touch: 0x401000, access: read }', '  - { touch: 0x402000, value: 2 }', '  - { touch: 0x500000, access: read }', '  - { touch: 0x501000, value: 3 }', '  - { touch: 0x600000, access: read }', '  - { fork: 2 }', ...probe, '  - { switch_mm: 2 }', ...probe],
+      steps: ['  - { write: 0xffff880003000000, size: 8, value: 0xf11e }', '  - { write: 0xffff880003001000, size: 8, value: 0xf11e }', '  - { switch_mm: 1 }', '  - { touch: 0x400000, value: 1 }', '  - { touch: 0x401000, access: read }', '  - { touch: 0x402000, value: 2 }', '  - { touch: 0x500000, access: read }', '  - { touch: 0x501000, value: 3 }', '  - { touch: 0x600000, access: read }', '  - { fork: 2 }', ...probe, ...irqs, '  - { switch_mm: 2 }', ...probe],
     });
   for (const [name, o] of MODES) {
     it(`${name}: every access agrees with bare hardware`, () => {
@@ -308,6 +315,8 @@ describe('the PTEs Linux writes obey the same rules in every mode (guest OS step
         const v = m.accessLog!.records().map((r) => maskBypassLeak({ op: r.op, result: r.result, error_code: r.error_code, value: r.value }, o, cpu));
         const n = native.accesses.map((a) => maskBypassLeak({ op: a.op, result: a.result, error_code: a.error_code, value: a.value }, o, cpu));
         expect(v, `${name}, ${cpuName(cpu)}`).toEqual(n);
+        // The interrupts and the HLT happened (KVM's 3.0.1 counters), and changed nothing above.
+        expect([m.kvm.stats[S.irq_exits], m.kvm.stats[S.irq_window], m.kvm.stats[S.irq_injections], m.kvm.stats[S.halt_exits]], `${name}, ${cpuName(cpu)}`).toEqual([2, 1, 3, 1]);
         for (const a of v) {
           if (a.result === 'ok') ok++;
           else ecBits.add(parseInt(a.error_code!, 16) & (PFERR_PRESENT_MASK | PFERR_WRITE_MASK | PFERR_USER_MASK | PFERR_FETCH_MASK));

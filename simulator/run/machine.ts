@@ -26,7 +26,7 @@ import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 import { OverBudgetError } from './work_budget';
 import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_EXEC, OP_EXIT, OP_FETCH, OP_FORK, OP_INVLPG, OP_LOOP, OP_MUNMAP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_SWITCH_MM, OP_TOUCH, OP_WAIT_FOR, OP_WRITE, OP_INTERRUPT, OP_HLT, IRQ_TIMER, type Program } from './program';
 import { LinuxGuest } from '../guest/linux';
-import { OsPort } from './os_port';
+import { NO_MAPPING, OsPort } from './os_port';
 import { Scheduler } from './scheduler';
 import { checkOverrides } from './override_error';
 import { ExitTimes } from './exit_times';
@@ -639,24 +639,26 @@ export class Machine {
       this.kvm.warn(vcpu, `pte: the guest has no level-${level} entry on the path of that address (an upper level is not present)`);
       return;
     }
-    const alias = this.directMap(entryGpa, space);
-    if (alias === null) {
-      this.kvm.warn(vcpu, `pte: no mapping of the page table at gpa 0x${entryGpa.toString(16)} (map guest RAM, as a kernel's direct map does)`);
-      return;
-    }
     const old = ram.read64(entryGpa);
     const newGpa = prog.arg(pc, 4);
     const frame = newGpa >= 0 ? newGpa / 4096 : frameOf(old.lo, old.hi);
     const lo = (prog.arg(pc, 2) | frameLo(frame)) >>> 0;
     const hi = (prog.arg(pc, 3) | frameHi(frame)) >>> 0;
-    const saved = vcpu.defaultCpl;
-    vcpu.defaultCpl = 0;
-    this.access(vcpu, true, alias.vpn, alias.offset, 8, lo, hi, prog.arg(pc, 5), 0);
-    vcpu.defaultCpl = saved;
+    if (this.kernelAccess(vcpu, true, entryGpa, lo, hi, prog.arg(pc, 5), space) === NO_MAPPING) {
+      this.kvm.warn(vcpu, `pte: no mapping of the page table at gpa 0x${entryGpa.toString(16)} (map guest RAM, as a kernel's direct map does)`);
+    }
+  }
+
+  /** The guest kernel's 8-byte MOV to or from guest-physical `gpa` through a mapping of it in address
+   *  space `space` (its direct map), at CPL 0, by the instruction in `slot`: an INSN_* result, or
+   *  NO_MAPPING when no mapping reaches `gpa` (nothing runs then). */
+  kernelAccess(vcpu: Vcpu, write: boolean, gpa: number, lo: number, hi: number, slot: number, space: number): number {
+    const alias = this.directMap(gpa, space);
+    return alias === null ? NO_MAPPING : this.access(vcpu, write, alias.vpn, alias.offset, 8, lo, hi, slot, 0);
   }
 
   /** A guest-virtual address of guest-physical `gpa` in address space `space` (shared mappings count). */
-  directMap(gpa: number, space: number): { vpn: number; offset: number } | null {
+  private directMap(gpa: number, space: number): { vpn: number; offset: number } | null {
     for (const m of this.sc.guest.mappings) {
       if ((m.space ?? space) !== space || gpa < m.gpa || gpa >= m.gpa + m.size) continue;
       const rel = gpa - m.gpa;

@@ -8,6 +8,9 @@ import type { Kvm } from '../kvm/kvm';
 import type { Vcpu } from '../kvm/vcpu';
 import { INSN_GUEST_FAULT, INSN_STOPPED, type VcpuRunner } from './vcpu_run';
 
+/** Machine.kernelAccess's result when no mapping reaches the guest-physical address. */
+export const NO_MAPPING = -1;
+
 /** What the port needs of the machine. */
 export interface OsMachine {
   readonly kvm: Kvm;
@@ -15,8 +18,9 @@ export interface OsMachine {
   readonly guest: BuiltGuest;
   /** One MOV by the instruction in `slot` (Machine.access): an INSN_* result. */
   access(vcpu: Vcpu, write: boolean, vpn: number, offset: number, size: number, lo: number, hi: number, slot: number, cpl: number): number;
-  /** A virtual address of `gpa` in address space `space` (the kernel's direct map), or null. */
-  directMap(gpa: number, space: number): { vpn: number; offset: number } | null;
+  /** The kernel's 8-byte MOV of guest-physical `gpa` through its direct map in `space` (Machine.kernelAccess):
+   *  an INSN_* result, or NO_MAPPING. */
+  kernelAccess(vcpu: Vcpu, write: boolean, gpa: number, lo: number, hi: number, slot: number, space: number): number;
 }
 
 export class OsPort implements GuestCpuPort {
@@ -39,15 +43,11 @@ export class OsPort implements GuestCpuPort {
   kernelAccess(write: boolean, gpa: number, lo: number, hi: number): boolean {
     const vcpu = this.vcpu;
     if (vcpu.halted) return false;
-    const alias = this.m.directMap(gpa, Math.max(0, this.currentSpace()));
-    if (alias === null) {
+    const r = this.m.kernelAccess(vcpu, write, gpa, lo, hi, this.slot + (write ? 1 : 2), Math.max(0, this.currentSpace()));
+    if (r === NO_MAPPING) {
       this.warn(`no mapping of guest-physical 0x${gpa.toString(16)} for the kernel to reach it (map guest RAM, as a kernel's direct map does): the step stops`);
       return false;
     }
-    const saved = vcpu.defaultCpl;
-    vcpu.defaultCpl = 0;
-    const r = this.m.access(vcpu, write, alias.vpn, alias.offset, 8, lo, hi, this.slot + (write ? 1 : 2), 0);
-    vcpu.defaultCpl = saved;
     if (r === INSN_STOPPED) return false;
     if (r === INSN_GUEST_FAULT) {
       this.warn(`the kernel's access to guest-physical 0x${gpa.toString(16)} through its direct map faulted: the step stops`);

@@ -161,6 +161,37 @@ describe('hlt: the guest idles until the next interrupt', () => {
   });
 });
 
+describe('raise: a device emulation raises its interrupt while the VMM handles the access', () => {
+  // QEMU 0.14's e1000 (hw/e1000.c): the TDT write's set_tdt -> start_xmit ends with set_ics(s, 0,
+  // cause), on the vCPU's own thread during KVM_EXIT_MMIO; with the in-kernel irqchip, KVM_IRQ_LINE
+  // -> __apic_accept_irq sets IRR and KVM_REQ_EVENT, and kvm_vcpu_kick sends no IPI because the vCPU
+  // is not IN_GUEST_MODE (x86.c:6398). The next KVM_RUN's vcpu_enter_guest injects it
+  // (inject_pending_event -> vmx_inject_irq, x86.c:5401-5402, vmx.c:3026-3028): no exit of its own.
+  for (const [mode, o] of MODES) {
+    it(`a userspace device write that raises (${mode}): one MMIO exit, injected at its entry`, () => {
+      const plain = run(steps(`  - { write: ${NIC}, size: 4, value: 1 }`), { overrides: o });
+      const r = run(steps(`  - { write: ${NIC}, size: 4, value: 1, raise: 0x3b }`), { overrides: o });
+      expect(r.exits).toEqual(plain.exits); // no EXTERNAL_INTERRUPT: the kick found the vCPU outside guest mode
+      expect(r.stats.irq_exits).toBe(0);
+      expect(r.stats.irq_injections).toBe(1);
+      expect(r.stats.exits).toBe(plain.stats.exits);
+      // The injection is inside the MMIO exit: kvm_inj_virq just before that exit's kvm_entry.
+      const n = names(r);
+      expect(n.indexOf('kvm_inj_virq')).toBe(n.lastIndexOf('kvm_entry') - 1);
+      expect(ev(r, 'kvm_inj_virq')[0]!.fields).toEqual({ irq: 0x3b });
+      expect(r.cycles.total).toBe(plain.cycles.total + P.irq_inject);
+      expect(r.warnings).toEqual([]);
+    });
+  }
+
+  it('an access no exit emulates (RAM) raises nothing: a warning', () => {
+    const r = run(steps('  - { write: 0xffff880000100000, size: 4, value: 1, raise: 0x3b }'), { overrides: { kernel: 'v3.1', tdp: true } });
+    expect(r.stats.irq_injections).toBe(0);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toContain('`raise`: no exit emulated the access as MMIO, so no device emulation ran to raise the interrupt');
+  });
+});
+
 describe('with several vCPUs', () => {
   it('a HLT exit is a kvm_exit race point like any exit: another vCPU waiting there runs while this one is out of the guest', () => {
     // vcpu_enter_guest's preempt_enable() after the exit (x86.c 5486 / 5699) is where another thread can
@@ -199,6 +230,7 @@ describe('scenario errors name file, line and column', () => {
     ['  - { hlt: { vector: 0xef, source: timer } }', '{ vector', 'workload[0].hlt: missing required key `wake_after`'],
     ['  - { interrupt: { vector: 0x29, source: device, tmict: { gva: 0x1000, count: 1 } } }', '{ gva', "workload[0].interrupt.tmict: `tmict` is the timer handler's write (lapic_next_event); a device interrupt does not reprogram the APIC timer"],
     ['  - { interrupt: { vector: 0x29, source: device, eoi: 0xffe } }', '0xffe', 'workload[0].interrupt.eoi: a 4-byte register write at page offset 0xffe crosses a 4K page boundary'],
+    ['  - { write: 0xffffc90000000010, size: 4, value: 1, raise: 16 }', '16', 'workload[0].raise: must be between 32 and 255 (got 16)'],
     ['  - { interrupt: { vector: 0x29, source: device, wake_after: 1 } }', 'wake_after', 'workload[0].interrupt: unknown key `wake_after` (expected one of: vector, source, eoi, tmict, irqs_disabled)'],
   ])('%s', (step, at, message) => expectError(step, at, message));
 });

@@ -255,8 +255,8 @@ describe('parseScenario: the full example', () => {
     expect(repeat).toMatchObject({ kind: 'repeat', count: 1000, label: 'transaction', pos: { line: 19, col: 5 } });
     if (repeat?.kind !== 'repeat') throw new Error('expected a repeat step');
     expect(repeat.steps).toEqual([
-      { kind: 'write', gva: { vpn: 0xffffc90000000, offset: 0x50 }, size: 4, lo: 1, hi: 0, cpl: null, pos: { line: 22, col: 9 } },
-      { kind: 'read', gva: { vpn: 0xffff880000100, offset: 0 }, size: 8, cpl: null, pos: { line: 23, col: 9 } },
+      { kind: 'write', gva: { vpn: 0xffffc90000000, offset: 0x50 }, size: 4, lo: 1, hi: 0, cpl: null, raise: null, pos: { line: 22, col: 9 } },
+      { kind: 'read', gva: { vpn: 0xffff880000100, offset: 0 }, size: 8, cpl: null, raise: null, pos: { line: 23, col: 9 } },
       { kind: 'compute', cycles: 20000, pos: { line: 24, col: 9 } },
     ]);
     expect(add).toEqual({
@@ -406,7 +406,7 @@ describe('parseScenario: shadow paging', () => {
 
   it('reads cpl on accesses, fetches, pte, invlpg and cr3 steps', () => {
     const [read, write, fetch, fetch0, pte, pte2, repeat, cr3] = s.vcpus[0]!.workload;
-    expect(read).toEqual({ kind: 'read', gva: { vpn: 0x400, offset: 0 }, size: 8, cpl: 3, pos: loc(SHADOW, '{ read') });
+    expect(read).toEqual({ kind: 'read', gva: { vpn: 0x400, offset: 0 }, size: 8, cpl: 3, raise: null, pos: loc(SHADOW, '{ read') });
     expect(write).toMatchObject({ kind: 'write', size: 4, lo: 7, hi: 0, cpl: 0 });
     expect(fetch).toEqual({ kind: 'fetch', gva: { vpn: 0x400, offset: 0x123 }, cpl: null, pos: loc(SHADOW, '{ fetch') });
     expect(fetch0).toMatchObject({ kind: 'fetch', gva: { vpn: 0xffff880000000, offset: 0 }, cpl: 0 });

@@ -77,6 +77,8 @@ export class Vcpu {
    *  whether the guest can take it (vmx_interrupt_allowed: RFLAGS.IF), and whether KVM has asked for an
    *  interrupt-window exit (CPU_BASED_VIRTUAL_INTR_PENDING). */
   irr = -1;
+  /** A step's `raise`: the vector its access's device emulation raises during the exit (-1: none). */
+  raiseOnExit = -1;
   irqsEnabled = true;
   irqWindowRequested = false;
   /** Cycles this vCPU spent blocked in kvm_vcpu_block (HLT): on its clock, charged to nothing. */

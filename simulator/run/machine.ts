@@ -24,7 +24,7 @@ import { ShadowMmu, shadowMmuLoad } from '../kvm/mmu/shadow';
 import { VcpuRunner, accessPfec, INSN_DONE, INSN_GUEST_FAULT, INSN_STOPPED } from './vcpu_run';
 import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 import { OverBudgetError } from './work_budget';
-import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_EXEC, OP_EXIT, OP_FETCH, OP_FORK, OP_INVLPG, OP_LOOP, OP_MUNMAP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_SWITCH_MM, OP_TOUCH, OP_WAIT_FOR, OP_WRITE, OP_INTERRUPT, OP_HLT, IRQ_TIMER, type Program } from './program';
+import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_EXEC, OP_EXIT, OP_FETCH, OP_FORK, OP_INVLPG, OP_LOOP, OP_MUNMAP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_SWITCH_MM, OP_TOUCH, OP_WAIT_FOR, OP_WRITE, OP_INTERRUPT, OP_HLT, OP_RAISE, IRQ_TIMER, type Program } from './program';
 import { LinuxGuest } from '../guest/linux';
 import { NO_MAPPING, OsPort } from './os_port';
 import { Scheduler } from './scheduler';
@@ -576,6 +576,9 @@ export class Machine {
       case OP_INTERRUPT: // kvm/x86/irq.ts
         this.runner.interrupt(vcpu, prog.arg(pc, 0), prog.arg(pc, 1) === IRQ_TIMER, prog.arg(pc, 2));
         return;
+      case OP_RAISE: // the next access's exit raises this vector (vcpu_run.ts exit)
+        vcpu.raiseOnExit = prog.arg(pc, 0);
+        return;
       case OP_HLT:
         this.runner.halt(vcpu, prog.arg(pc, 0), prog.arg(pc, 1) === IRQ_TIMER, prog.arg(pc, 2));
         return;
@@ -612,6 +615,10 @@ export class Machine {
     vcpu.ripOffset = (slot % SLOTS_PER_PAGE) * INSN_SLOT_BYTES;
     const r = this.runner.access(vcpu, vpn, offset, size, accessPfec(write, false, vcpu.cpl), lo, hi);
     this.log(vcpu, write ? 1 : 0, vpn, offset, r, write ? lo : this.runner.lo, write ? hi : this.runner.hi);
+    if (vcpu.raiseOnExit >= 0) {
+      vcpu.raiseOnExit = -1;
+      this.kvm.warn(vcpu, '`raise`: no exit emulated the access as MMIO, so no device emulation ran to raise the interrupt');
+    }
     return r;
   }
 

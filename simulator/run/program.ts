@@ -31,6 +31,8 @@ export const OP_SWITCH_MM = 18; // a: space
 // Interrupts and idle (numbered apart from the rest, so that other new operations need not move).
 export const OP_INTERRUPT = 32; // a: vector, b: source (IRQ_TIMER, IRQ_DEVICE), c: cycles the guest keeps IF = 0 (-1: IF = 1)
 export const OP_HLT = 33; // a: vector, b: source, c: wake_after cycles
+/** Before a read or write with `raise`: the vector its device's emulation raises during the exit. */
+export const OP_RAISE = 34; // a: vector
 export const IRQ_TIMER = 0;
 export const IRQ_DEVICE = 1;
 
@@ -123,9 +125,11 @@ export class Compiler {
         const line = s.pos.line;
         switch (s.kind) {
           case 'read':
+            if (s.raise !== null) emit(OP_RAISE, line, s.raise);
             emit(OP_READ, line, s.gva.vpn, s.gva.offset, s.size, 0, 0, this.slot(false, s.size), s.cpl ?? -1);
             break;
           case 'write':
+            if (s.raise !== null) emit(OP_RAISE, line, s.raise);
             emit(OP_WRITE, line, s.gva.vpn, s.gva.offset, s.size, s.lo, s.hi, this.slot(true, s.size), s.cpl ?? -1);
             break;
           case 'fetch':

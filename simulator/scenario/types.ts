@@ -156,9 +156,10 @@ export const RACE_POINTS: readonly RacePoint[] = [
 ];
 
 export type Step =
-  /** `cpl` null: the guest's default (guest.cpu.cpl). */
-  | { kind: 'read'; gva: Gva; size: 1 | 2 | 4 | 8; cpl: 0 | 3 | null; pos: SourcePos }
-  | { kind: 'write'; gva: Gva; size: 1 | 2 | 4 | 8; lo: number; hi: number; cpl: 0 | 3 | null; pos: SourcePos }
+  /** `cpl` null: the guest's default (guest.cpu.cpl). `raise`: the vector the device's emulation raises
+   *  while the VMM handles the access's exit (null: none), injected at the entry that ends it. */
+  | { kind: 'read'; gva: Gva; size: 1 | 2 | 4 | 8; cpl: 0 | 3 | null; raise: number | null; pos: SourcePos }
+  | { kind: 'write'; gva: Gva; size: 1 | 2 | 4 | 8; lo: number; hi: number; cpl: 0 | 3 | null; raise: number | null; pos: SourcePos }
   /** An instruction fetch by the CPU at `gva` (a jump there): needs execute permission. */
   | { kind: 'fetch'; gva: Gva; cpl: 0 | 3 | null; pos: SourcePos }
   /** The guest kernel rewrites the paging entry at `level` on the path of `gva` (in `space`, default 0)

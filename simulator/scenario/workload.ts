@@ -38,8 +38,8 @@ const STEP_KINDS = [
 ] as const;
 type StepKind = (typeof STEP_KINDS)[number];
 const STEP_KEYS: Record<StepKind, readonly string[]> = {
-  read: ['read', 'size', 'cpl'],
-  write: ['write', 'size', 'value', 'cpl'],
+  read: ['read', 'size', 'cpl', 'raise'],
+  write: ['write', 'size', 'value', 'cpl', 'raise'],
   fetch: ['fetch', 'cpl'],
   pte: ['pte', 'level', 'flags', 'gpa', 'space'],
   invlpg: ['invlpg'],
@@ -227,14 +227,17 @@ function readAccess(ctx: Ctx, o: Obj, sc: StepCtx, kind: 'read' | 'write', pos: 
   // Check the value even when something else is wrong, so every problem is reported at once.
   const value = kind === 'write' ? opt(o, 'value', (v) => readValue(ctx, v, size ?? 8), 0n) : 0n;
   const cpl = readStepCpl(ctx, o);
-  if (gva === null || size === null || cpl === undefined) return null;
+  const raiseV = o.keys.get('raise');
+  const raise = raiseV ? readInt(ctx, raiseV, 32n, 255n) : null; // a vector, as readIrq's
+  if (gva === null || size === null || cpl === undefined || (raiseV && raise === null)) return null;
   const offset = Number(gva & 0xfffn);
   if (offset + size > 4096) {
     ctx.error(gvaV, `an access of ${size} bytes at page offset ${hex(offset)} crosses a 4K page boundary`);
     return null;
   }
-  if (kind === 'read') return { kind, gva: stepGva(sc, gva), size, cpl, pos };
-  return { kind, gva: stepGva(sc, gva), size, ...splitU64(value), cpl, pos };
+  const vector = raise === null ? null : Number(raise);
+  if (kind === 'read') return { kind, gva: stepGva(sc, gva), size, cpl, raise: vector, pos };
+  return { kind, gva: stepGva(sc, gva), size, ...splitU64(value), cpl, raise: vector, pos };
 }
 
 /** A step's optional `cpl`: null when absent (the guest's default), undefined when invalid. */

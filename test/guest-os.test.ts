@@ -1,4 +1,4 @@
-// The guest OS steps (touch, fork, munmap, exit, exec, switch_mm) against the Linux 3.0.1 code they
+// The guest OS steps (touch, fork, vfork, munmap, exit, exec, switch_mm) against the Linux 3.0.1 code they
 // follow (docs/kernel-paths.md §20; simulator/guest/linux.ts): which PTEs change and to what, which
 // pages are allocated, copied or reused, which flushes (INVLPG, CR3 loads) the guest makes, in EPT and
 // shadow modes of both kernels. Bits: pgtable_types.h (3.0.1): _PAGE_TABLE = P|RW|U|A|D (0x67);
@@ -9,8 +9,9 @@ import { machine, osVm, scenario } from './helpers/scenario';
 import { runNative } from './helpers/native';
 import { entryAddress } from '../simulator/guest/page_tables';
 import { parseScenario } from '../simulator/scenario/parse';
-import { collect } from '../simulator/run/run';
+import { collect, runScenario } from '../simulator/run/run';
 import type { Machine } from '../simulator/run/machine';
+import { workOf } from '../simulator/run/work_budget';
 
 const MODES = [
   { kernel: 'v3.1', tdp: true },
@@ -217,6 +218,162 @@ describe('touch: handle_mm_fault -> do_anonymous_page / do_wp_page (mm/memory.c 
   });
 });
 
+// vfork (Linux 3.0.1): arch/x86/kernel/process.c:250-253 sys_vfork = do_fork(CLONE_VFORK | CLONE_VM |
+// SIGCHLD, ...); kernel/fork.c:803-806 copy_mm: `if (clone_flags & CLONE_VM) { atomic_inc(&oldmm->mm_users);
+// mm = oldmm; goto good_mm; }` (no dup_mm: no page-table work, no flush_tlb_mm); fs/exec.c:850
+// exec_mmap's activate_mm(active_mm, mm) (mmu_context.h:74-78 -> switch_mm, prev != next: load_cr3,
+// line 46), then fs/exec.c:861 mmput(old_mm); kernel/exit.c:693-702 exit_mm: tsk->mm = NULL,
+// enter_lazy_tlb (mmu_context.h:25-31: a per-CPU state, no CR3 write), mmput(mm); kernel/fork.c:556-560
+// mmput: `if (atomic_dec_and_test(&mm->mm_users)) { ... exit_mmap(mm);`. A new mm's mm_users is 1
+// (fork.c:489 mm_init, from mm_alloc for exec and dup_mm for fork).
+describe('vfork: copy_mm with CLONE_VM, mmput only at the last user (kernel/fork.c 3.0.1)', () => {
+  for (const mode of MODES) {
+    const name = `${mode.kernel} ${mode.tdp ? 'EPT' : 'shadow'}`;
+    const parentPages = (m: Machine) => {
+      // The parent's PTEs as its two touches left them: do_anonymous_page's writable dirty page and
+      // the zero page (pte_mkspecial), both untouched by vfork (no copy_page_range, no wrprotect).
+      expect(pte(m, 1, 0x400000)).toEqual([NX, (POOL + 4) * 4096 + 0x67]);
+      expect(pte(m, 1, 0x401000)).toEqual([NX, POOL * 4096 + 0x225]);
+    };
+
+    it(`${name}: vfork makes no PTE store, no INVLPG and no CR3 load; only mm_users and the count change`, () => {
+      const { m, cr3, invlpg } = runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x400000, value: 7 }', '{ touch: 0x401000, access: read }', '{ vfork: 1 }']);
+      parentPages(m);
+      expect(cr3).toEqual([1]); // switch_mm's only: copy_mm's CLONE_VM path calls no flush_tlb_mm
+      expect(invlpg).toEqual([]);
+      const r = collect(m, {});
+      expect(r.guest_os).toMatchObject({ vforks: 1, forks: 0, tlb_flushes: 0, page_tables_allocated: 3, pool_frames_used: 5 });
+      // The same run without the vfork: the same exits, faults and cycles (the step runs nothing).
+      const without = collect(runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x400000, value: 7 }', '{ touch: 0x401000, access: read }']).m, {});
+      expect(r.exits).toEqual(without.exits);
+      expect(r.cycles.total).toBe(without.cycles.total);
+    });
+
+    it(`${name}: the vforked child's exec loads the new mm's CR3 once and tears nothing down; its exit frees only its new mm; the parent's pages stay writable`, () => {
+      const head = ['{ switch_mm: 1 }', '{ touch: 0x400000, value: 7 }', '{ touch: 0x401000, access: read }', '{ vfork: 1 }', '{ exec: 3 }'];
+      const exec = runOs(mode, head);
+      parentPages(exec.m);
+      expect(exec.cr3).toEqual([1, 3]); // activate_mm: exactly one CR3 load
+      expect(exec.invlpg).toEqual([]);
+      // mmput(old_mm) takes mm_users 2 -> 1: no exit_mmap, so no table freed.
+      expect(collect(exec.m, {}).guest_os).toMatchObject({ vforks: 1, execs: 1, page_tables_freed: 0, pool_frames_used: 5 });
+      const { m, cr3, invlpg } = runOs(mode, [...head, '{ touch: 0x400000, value: 9 }', '{ exit: 3 }', '{ switch_mm: 1 }', '{ touch: 0x400000, value: 8 }']);
+      // The child's new mm: three tables (frames 5-7) and a page (8), all freed by its exit (mm_users
+      // 1 -> 0: exit_mmap, free_pgtables), then leave_mm. The parent's write hits its own writable PTE:
+      // no fault, no flush (the value lands in frame 4).
+      expect(pml4e(m, 3, 0x400000)).toBe(0);
+      expect(pte(m, 1, 0x400000)).toEqual([NX, (POOL + 4) * 4096 + 0x67]);
+      expect(pte(m, 1, 0x401000)).toEqual([NX, POOL * 4096 + 0x225]);
+      expect(value(m, 1, 0x400000)).toBe(8);
+      expect(cr3).toEqual([1, 3, 0, 1]); // switch_mm, activate_mm, the child's leave_mm, switch_mm back
+      expect(invlpg).toEqual([]);
+      expect(collect(m, {}).guest_os).toMatchObject({ anon_faults: 2, cow_copies: 0, cow_reuses: 0, execs: 1, exits: 1, page_tables_allocated: 6, page_tables_freed: 3, pool_frames_used: 5 });
+    });
+
+    it(`${name}: an exit after vfork without exec does no teardown and no flush (mm_users 2 -> 1); the last user's exit does`, () => {
+      const one = runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x400000, value: 7 }', '{ touch: 0x401000, access: read }', '{ vfork: 1 }', '{ exit: 1 }']);
+      parentPages(one.m);
+      expect(one.cr3).toEqual([1]); // enter_lazy_tlb only: CR3 stays on the shared mm
+      expect(one.m.kvm.vcpus[0]!.cr3).toBe(one.m.guest.cr3s[1]);
+      expect(collect(one.m, {}).guest_os).toMatchObject({ exits: 1, tlb_flushes: 0, page_tables_freed: 0, pool_frames_used: 5 });
+      const both = runOs(mode, ['{ switch_mm: 1 }', '{ touch: 0x400000, value: 7 }', '{ touch: 0x401000, access: read }', '{ vfork: 1 }', '{ exit: 1 }', '{ exit: 1 }']);
+      expect(pml4e(both.m, 1, 0x400000)).toBe(0);
+      expect(both.cr3).toEqual([1, 0]); // the last user's exit_mmap -> tlb_finish_mmu -> leave_mm
+      expect(collect(both.m, {}).guest_os).toMatchObject({ exits: 2, tlb_flushes: 1, page_tables_freed: 3, pool_frames_used: 1 });
+    });
+  }
+
+  it('bare hardware runs vfork, exec and exit to the same page tables and data', () => {
+    const steps = ['{ switch_mm: 1 }', '{ touch: 0x400000, value: 7 }', '{ vfork: 1 }', '{ exec: 3 }', '{ touch: 0x401000, value: 2 }', '{ vfork: 3 }', '{ exit: 3 }', '{ exit: 3 }', '{ switch_mm: 1 }', '{ touch: 0x400000, value: 8 }', '{ fork: 2 }'];
+    const native = runNative(scenario(yaml(MODES[0], steps)));
+    expect(native.warnings).toEqual([]);
+    for (const mode of MODES) {
+      const { m } = runOs(mode, steps);
+      for (let f = 0; f < 256; f++) {
+        for (let off = 0; off < 4096; off += 8) {
+          const gpa = (POOL + f) * 4096 + off;
+          const a = native.ram.read64(gpa);
+          const b = m.guest.ram.read64(gpa);
+          if (a.lo !== b.lo || a.hi !== b.hi) expect(`${gpa}: ${b.hi}:${b.lo}`).toBe(`${gpa}: ${a.hi}:${a.lo}`);
+        }
+      }
+      expect(collect(m, {}).guest_os).toEqual(native.linux!.stats());
+    }
+  });
+});
+
+// A ranged touch: the same access at the start of each page, in ascending order, each page a step of
+// its own, as that many touch steps (docs/scenario-format.md, "Guest OS steps"). Written on one line
+// (a flow sequence), the two workloads differ only in their instructions' addresses: the range is one
+// MOV in a loop (one RIP), the separate touches are one MOV each; RIP shows only in the trace's
+// kvm_exit events, so it is the one field masked.
+describe('touch with size: one touch per page, in order', () => {
+  const line = (steps: string[]) => [`  [${steps.join(', ')}]`];
+  const anonAndFile = (mode: { kernel: string; tdp: boolean }, steps: string[]) =>
+    osVm({
+      head: `kernel: ${mode.kernel}\nmmu: { tdp: ${mode.tdp} }\n`, cpu: '{ cr0_wp: true, efer_nx: true }', nx: true, pool: '1M', processes: 2,
+      vmas: [1, 2].map((sp) => `{ gva: 0x500000, size: 16K, space: ${sp}, file: { gpa: 0x3000000 } }`),
+      steps: line(['{ write: 0xffff880003001008, size: 8, value: 0x55 }', ...steps]),
+    });
+  const report = (text: string, fastPaths = true) =>
+    JSON.stringify(runScenario(scenario(text), { accesses: true, traceCapacity: 100_000, fastPaths })).replace(/"rip":"0x[0-9a-f]+"/g, '"rip":"-"');
+  const singles = (gva: number, pages: number, rest: string) => Array.from({ length: pages }, (_, p) => `{ touch: 0x${(gva + p * 4096).toString(16)}${rest} }`);
+  for (const mode of MODES) {
+    const name = `${mode.kernel} ${mode.tdp ? 'EPT' : 'shadow'}`;
+    it(`${name}: the same report as the single touches: anonymous and file vmas, reads and writes, across a fork (COW copies and reuses)`, () => {
+      const ranged = [
+        '{ switch_mm: 1 }', '{ touch: 0x400000, size: 12K, value: 3 }', '{ touch: 0x500000, size: 16K, access: read }', '{ fork: 2 }',
+        '{ touch: 0x401000, size: 12K, value: 4 }', '{ touch: 0x500000, size: 8K, value: 5 }', '{ switch_mm: 2 }', '{ touch: 0x400000, size: 16K, access: read }', '{ touch: 0x400000, size: 8K, value: 6 }',
+      ];
+      const single = [
+        '{ switch_mm: 1 }', ...singles(0x400000, 3, ', value: 3'), ...singles(0x500000, 4, ', access: read'), '{ fork: 2 }',
+        ...singles(0x401000, 3, ', value: 4'), ...singles(0x500000, 2, ', value: 5'), '{ switch_mm: 2 }', ...singles(0x400000, 4, ', access: read'), ...singles(0x400000, 2, ', value: 6'),
+      ];
+      const a = report(anonAndFile(mode, ranged));
+      expect(a).toBe(report(anonAndFile(mode, single)));
+      expect(report(anonAndFile(mode, ranged), false)).toBe(a); // and the slow path, byte for byte
+      // What that is (mm/memory.c 3.0.1): 3 + 1 anonymous pages (do_anonymous_page; the fourth is the
+      // parent's write at 0x403000 after fork), 4 page-cache pages mapped (__do_fault), then after the
+      // fork the parent copies its 2 shared anonymous pages 0x401000-0x402000 (do_wp_page, mapcount 2)
+      // and the 2 file pages (not PageAnon: always copied); the child reads 4 pages (3 present: no
+      // fault; 0x403000 the zero page), then writes 0x400000 (still mapped by the parent too, mapcount
+      // 2: a copy) and 0x401000 (the parent copied it away, mapcount 1: reuse).
+      const os = JSON.parse(a).guest_os;
+      expect(os).toMatchObject({ anon_faults: 4, zero_page_faults: 1, file_faults: 4, cow_copies: 5, cow_reuses: 1, forks: 1 });
+    });
+  }
+
+  it('stops at the first page whose touch ends in a warning: past a file\'s end, SIGBUS at its first page; the pages before it mapped, none after', () => {
+    // A 16K vma of a 5000-byte file: pages 0 and 1 hold it (filemap_fault's size check: pgoff <
+    // DIV_ROUND_UP(i_size, PAGE_CACHE_SIZE)), page 2 is VM_FAULT_SIGBUS, page 3 is never touched.
+    const text = osVm({
+      head: 'kernel: v3.1\nmmu: { tdp: false }\n', cpu: '{ cr0_wp: true, efer_nx: true }', nx: true, pool: '1M', processes: 1,
+      vmas: ['{ gva: 0x700000, size: 16K, space: 1, file: { gpa: 0x3004000, size: 5000 } }'],
+      steps: ['  - { switch_mm: 1 }', '  - { touch: 0x700000, size: 16K, access: read }'],
+    });
+    const { m } = runText(text, [/touch: user page 0x702 lies past the end of the vma's file \(5000 bytes\).*SIGBUS/]);
+    expect(pte(m, 1, 0x700000)).toEqual([NX, 0x3004000 + 0x25]);
+    expect(pte(m, 1, 0x701000)).toEqual([NX, 0x3005000 + 0x25]);
+    expect(pte(m, 1, 0x702000)).toEqual([0, 0]);
+    expect(pte(m, 1, 0x703000)).toEqual([0, 0]);
+    // One warning, not two: separate touches would have faulted at 0x703000 too.
+    expect(collect(m, {}).guest_os).toMatchObject({ file_faults: 2 });
+    expect(collect(m, {}).steps).toBe(4); // switch_mm and three pages
+  });
+
+  it('a SIGSEGV ends the range too: a write to a read-only vma refuses its first page and touches no other', () => {
+    const text = fileYaml(MODES[0], ['{ switch_mm: 1 }', '{ touch: 0x600000, size: 8K }']);
+    const { m } = runText(text, [/touch: a write to a vma without PROT_WRITE \(r\): access_error/]);
+    expect(m.kvm.warnings).toHaveLength(1);
+  });
+
+  it('the work budget prices a range by its pages', () => {
+    const one = scenario(yaml(MODES[0], ['{ touch: 0x400000 }'])).vcpus[0]!.workload;
+    const four = scenario(yaml(MODES[0], ['{ touch: 0x400000, size: 16K }'])).vcpus[0]!.workload;
+    expect(workOf(four)).toBe(4 * workOf(one));
+  });
+});
+
 /** The file vmas, the same in spaces 1 and 2: a private rw mapping of the file whose page-cache pages
  *  are at FILE (0x500000, sharing the page table of the anonymous vma at 0x400000), a read-only
  *  mapping of the same file (0x600000) and an rx mapping of a 100-byte file at FILE + 16K (0x602000:
@@ -344,6 +501,17 @@ describe('guest OS steps: what Linux refuses, the model says', () => {
     expect(pte(m, 1, 0x400000)![1] & 2).toBe(2); // still writable: no fork happened
   });
 
+  it('vfork of a space CR3 does not hold; fork and exec into a space a vforked child shares (mm_users 2): warnings, nothing done', () => {
+    const m = machine(yaml(MODES[0], ['{ switch_mm: 1 }', '{ vfork: 2 }', '{ switch_mm: 2 }', '{ vfork: 2 }', '{ switch_mm: 1 }', '{ fork: 2 }', '{ exec: 2 }']));
+    m.run();
+    expect(m.kvm.warnings).toEqual([
+      expect.stringMatching(/vfork: the vforking process runs in address space 2, but CR3 holds 1/),
+      expect.stringMatching(/fork: address space 2 is still the mm of 2 processes \(mm_users 2/),
+      expect.stringMatching(/exec: address space 2 is still the mm of 2 processes \(mm_users 2/),
+    ]);
+    expect(collect(m, {}).guest_os).toMatchObject({ vforks: 1, forks: 0, execs: 0 });
+  });
+
   it('an exhausted page pool stops the step with a warning', () => {
     const text = yaml(MODES[0], ['{ switch_mm: 1 }', '{ touch: 0x400000 }', '{ touch: 0x401000 }']).replace('size: 1M }', 'size: 16K }');
     const m = machine(text);
@@ -369,6 +537,19 @@ describe('guest OS steps: parse errors', () => {
     expect(errors(base.replace('{ switch_mm: 1 }', '{ touch: 0x400004 }'))).toEqual([expect.stringMatching(/^16:14 workload\[0\]\.touch: 0x400004 is not 8-byte aligned/)]);
     expect(errors(base.replace('{ switch_mm: 1 }', '{ touch: 0x400000, access: read, value: 1 }'))).toEqual([expect.stringMatching(/^16:45 workload\[0\]\.value: `value` is what a write stores/)]);
     expect(errors(base.replace('{ switch_mm: 1 }', '{ touch: 0x400000, access: exec }'))).toHaveLength(1);
+  });
+
+  it('touch with size: page-aligned, a page multiple greater than 0, within the user half', () => {
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ touch: 0x400008, size: 8K }'))).toEqual([expect.stringMatching(/^16:14 workload\[0\]\.touch: 0x400008 is not page-aligned: with `size`/)]);
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ touch: 0x400000, size: 0 }'))).toEqual([expect.stringMatching(/^16:30 workload\[0\]\.size: must be greater than 0/)]);
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ touch: 0x400000, size: 100 }'))).toEqual([expect.stringMatching(/^16:30 workload\[0\]\.size: 0x64 is not a multiple of the 4K page size/)]);
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ touch: 0x7ffffffff000, size: 8K }'))).toEqual([expect.stringMatching(/^16:36 workload\[0\]\.size: 0x7ffffffff000 \+ 0x2000 runs past the user half \(0x800000000000\)/)]);
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ touch: 0x7ffffffff000, size: 4K }'))).toEqual([]);
+  });
+
+  it('vfork: an address space', () => {
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ vfork: one }'))).toEqual([expect.stringMatching(/^16:14 workload\[0\]\.vfork: /)]);
+    expect(errors(base.replace('{ switch_mm: 1 }', '{ vfork: 1 }'))).toEqual([]);
   });
 
   it('munmap: page-aligned, a page-multiple size', () => {

@@ -590,7 +590,7 @@ describe('parseScenario: diagnostics', () => {
     ['flags not a string', '"p w pcd nx"', '[p, w]', '[p, w]', 'guest.mappings[1].flags: expected a string, got a list'],
     // steps
     ['step with two kinds', '{ compute: 100 }', '{ compute: 100, read: 0x1000 }', 'read', 'workload[0].steps[1]: a step has exactly one kind, but this one has both `compute` and `read`'],
-    ['step with no kind', '{ compute: 100 }', '{ compte: 100 }', 'compte', 'workload[0].steps[1]: a step needs exactly one of read, write, fetch, pte, invlpg, cr3, compute, repeat, memslot, set, wait_for, interrupt, hlt, touch, fork, munmap, exit, exec, switch_mm; did you mean `compute`?'],
+    ['step with no kind', '{ compute: 100 }', '{ compte: 100 }', 'compte', 'workload[0].steps[1]: a step needs exactly one of read, write, fetch, pte, invlpg, cr3, compute, repeat, memslot, set, wait_for, interrupt, hlt, touch, fork, vfork, munmap, exit, exec, switch_mm; did you mean `compute`?'],
     ['unknown step key', '{ compute: 100 }', '{ compute: 100, size: 4 }', 'size: 4 }', 'workload[0].steps[1]: unknown key `size` (expected one of: compute)'],
     ['float cycles', '{ compute: 100 }', '{ compute: 1.5 }', '1.5', 'workload[0].steps[1].compute: expected an integer, got 1.5'],
     ['negative cycles', '{ compute: 100 }', '{ compute: -5 }', '-5', 'workload[0].steps[1].compute: must not be negative (got -5)'],

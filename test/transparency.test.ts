@@ -210,7 +210,8 @@ describe('where the 2011 shadow MMU shows through', () => {
 describe('transparency of the guest OS steps', () => {
   // Random Linux work over three processes (spaces 1-3, each with a 4-page anonymous vma, a 4-page
   // private rw mapping of a file whose pages are in the page cache, and a read-only mapping of it):
-  // touches (reads and writes), forks, munmaps, exits, execs and context switches, with the guest kernel
+  // touches (reads and writes, of one page or a range), forks, vforks, munmaps, exits, execs and
+  // context switches, with the guest kernel
   // (simulator/guest/linux.ts) run on bare hardware and in every mode. What the guest observes must
   // not differ: every access it makes (its own and the kernel's, with values and error codes), what
   // the kernel warns of (the same refusals), and the contents of every page-pool frame (data pages
@@ -220,6 +221,10 @@ describe('transparency of the guest OS steps', () => {
     { weight: 2, arbitrary: fc.record({ k: fc.constant('switch_mm'), space: fc.integer({ min: 0, max: 3 }) }) },
     { weight: 6, arbitrary: fc.record({ k: fc.constant('touch'), vma: fc.constantFrom(0, 0, 1, 1, 2), page: fc.integer({ min: 0, max: 3 }).map((p) => (p === 3 ? 3 : p & 1)), write: fc.boolean(), value: fc.integer({ min: 0, max: 0xffff }) }) },
     { weight: 2, arbitrary: fc.record({ k: fc.constant('fork'), space: fc.integer({ min: 1, max: 3 }) }) },
+    // vfork names the current space (any other is refused, as by exit); a ranged touch covers pages
+    // [page, 4) of a vma, so it may run into a SIGSEGV (the read-only vma) and stop there.
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('vfork'), space: fc.integer({ min: 1, max: 3 }) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('touch'), vma: fc.constantFrom(0, 1, 2), page: fc.integer({ min: 0, max: 3 }), write: fc.boolean(), value: fc.integer({ min: 0, max: 0xffff }), pages: fc.integer({ min: 1, max: 4 }) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('munmap'), vma: fc.constantFrom(0, 1, 2), page: fc.integer({ min: 0, max: 3 }), pages: fc.integer({ min: 1, max: 4 }) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('exit'), space: fc.integer({ min: 1, max: 3 }) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('exec'), space: fc.integer({ min: 1, max: 3 }) }) },
@@ -228,7 +233,10 @@ describe('transparency of the guest OS steps', () => {
   // vma 0: anonymous at 0x400000; 1: the file, private rw, at 0x500000; 2: the file, read-only, at 0x600000.
   const gva = (vma: number, page: number) => '0x' + (0x400000 + vma * 0x100000 + page * 4096).toString(16);
   const osYaml = (s: OsStep): string => {
-    if (s.k === 'touch') return s.write ? `  - { touch: ${gva(s.vma!, s.page!)}, value: ${s.value} }` : `  - { touch: ${gva(s.vma!, s.page!)}, access: read }`;
+    if (s.k === 'touch') {
+      const size = s.pages === undefined ? '' : `, size: ${Math.min(s.pages, 4 - s.page!) * 4}K`;
+      return s.write ? `  - { touch: ${gva(s.vma!, s.page!)}, value: ${s.value}${size} }` : `  - { touch: ${gva(s.vma!, s.page!)}, access: read${size} }`;
+    }
     if (s.k === 'munmap') return `  - { munmap: ${gva(s.vma!, s.page!)}, size: ${Math.min(s.pages!, 4 - s.page!) * 4}K }`;
     return `  - { ${s.k}: ${s.space} }`;
   };
@@ -285,6 +293,26 @@ describe('transparency of the guest OS steps', () => {
               { k: 'touch', vma: 1, page: 0, write: false, value: 0 },
               { k: 'munmap', vma: 1, page: 0, pages: 4 },
               { k: 'exit', space: 2 },
+            ],
+            { cr0_wp: true, efer_nx: true },
+          ],
+          [
+            // vfork: the child shares the parent's mm (no write protection, no flush); its exec leaves
+            // the parent's pages alone, its exit tears down only its new mm; the parent's writes then
+            // find their pages writable. Ranged touches over the anonymous vma and the file.
+            [
+              { k: 'touch', vma: 0, page: 0, write: true, value: 1, pages: 4 },
+              { k: 'touch', vma: 1, page: 1, write: false, value: 0, pages: 3 },
+              { k: 'vfork', space: 1 },
+              { k: 'exec', space: 3 },
+              { k: 'touch', vma: 0, page: 0, write: true, value: 2, pages: 2 },
+              { k: 'exit', space: 3 },
+              { k: 'switch_mm', space: 1 },
+              { k: 'touch', vma: 0, page: 0, write: true, value: 4 },
+              { k: 'touch', vma: 1, page: 0, write: true, value: 5, pages: 4 },
+              { k: 'vfork', space: 1 },
+              { k: 'exit', space: 1 },
+              { k: 'exit', space: 1 },
             ],
             { cr0_wp: true, efer_nx: true },
           ],

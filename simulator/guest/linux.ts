@@ -1,10 +1,11 @@
 // The guest kernel behind the guest OS steps: what Linux 3.0.1 (x86-64) does to its own page tables
-// and TLB when a process touches memory, forks, unmaps, exits, execs or is switched to. Every store it
+// and TLB when a process touches memory, forks, vforks, unmaps, exits, execs or is switched to. Every store it
 // makes goes through the vCPU like any other guest instruction (GuestCpuPort), so KVM sees exactly the
 // accesses, faults, INVLPGs and CR3 loads Linux makes; docs/kernel-paths.md §20 quotes the lines.
 //
 // Kept by the model: the page allocator's free frames (a LIFO list, as the per-CPU hot lists hand out
-// the page freed last), each anonymous frame's map count (page_mapcount), and each process's vmas
+// the page freed last), each anonymous frame's map count (page_mapcount), each address space's
+// mm_users (the tasks using that mm: vfork shares it), and each process's vmas
 // (guest.os.vmas, fixed: `munmap` zaps pages but keeps the vma and its page tables, as
 // zap_page_range does). A vma is private (MAP_PRIVATE), anonymous or of a file whose pages are already
 // in the page cache (guest-physical frames outside the pool: no I/O, no page-cache bookkeeping).
@@ -70,14 +71,20 @@ export class LinuxGuest {
   private readonly cacheSpan = new Float64Array(2);
   private readonly cacheTable = new Float64Array(2);
   private cacheNext = 0;
+  /** mm->mm_users of each address space: 1 at the start (each declared space is one process's mm);
+   *  vfork adds a user (copy_mm with CLONE_VM), fork and exec set the new mm's to 1 (mm_init), exit and
+   *  exec drop one (mmput) and tear the mm down only at 0. */
+  private readonly mmUsers: Int32Array;
   /** Counters for the report's guest OS section. */
-  readonly counts = { anon_faults: 0, zero_page_faults: 0, file_faults: 0, file_copies: 0, cow_copies: 0, cow_reuses: 0, forks: 0, exits: 0, execs: 0, munmaps: 0, context_switches: 0, tlb_flushes: 0, invlpgs: 0, page_tables_allocated: 0, page_tables_freed: 0 };
+  readonly counts = { anon_faults: 0, zero_page_faults: 0, file_faults: 0, file_copies: 0, cow_copies: 0, cow_reuses: 0, forks: 0, vforks: 0, exits: 0, execs: 0, munmaps: 0, context_switches: 0, tlb_flushes: 0, invlpgs: 0, page_tables_allocated: 0, page_tables_freed: 0 };
 
   constructor(
     private readonly os: OsDecl,
     private readonly ram: GuestRam,
     efer_nx: boolean,
+    spaces: number,
   ) {
+    this.mmUsers = new Int32Array(spaces).fill(1);
     this.poolBase = os.page_pool.gpa / 4096;
     this.poolFrames = os.page_pool.size / 4096;
     this.free = new Int32Array(this.poolFrames);
@@ -178,40 +185,49 @@ export class LinuxGuest {
   // The steps
 
   /** `touch`: a user access; on a #PF, __do_page_fault -> handle_mm_fault -> handle_pte_fault, then
-   *  the access again (the fault handler returns to the instruction). */
-  touch(port: GuestCpuPort, write: boolean, vpn: number, offset: number, lo: number, hi: number): void {
+   *  the access again (the fault handler returns to the instruction). False when it ended in a warning
+   *  or the kernel's work stopped (a ranged touch goes no further); a stop of the user access itself
+   *  shows in the vCPU (halted). */
+  touch(port: GuestCpuPort, write: boolean, vpn: number, offset: number, lo: number, hi: number): boolean {
     this.forgetWalks();
-    if (!port.userAccess(write, vpn, offset, lo, hi)) return;
+    if (!port.userAccess(write, vpn, offset, lo, hi)) return true;
     const ec = port.errorCode;
     const space = port.currentSpace();
     // __do_page_fault: no vma -> bad_area (SIGSEGV); PF_RSVD -> pgtable_bad; a protection fault other
     // than a write to a read-only page of a writable vma -> access_error -> SIGSEGV.
     const vma = space < 0 ? null : this.vmaOf(space, vpn);
-    if (vma === null) return port.warn(`touch: the fault at user page 0x${vpn.toString(16)} is in no vma of this address space: Linux sends SIGSEGV (the step ends)`);
-    if ((ec & PFERR_RSVD_MASK) !== 0) return port.warn('touch: a reserved-bit page fault: Linux calls pgtable_bad (the step ends)');
+    if (vma === null) return this.failed(port, `touch: the fault at user page 0x${vpn.toString(16)} is in no vma of this address space: Linux sends SIGSEGV (the step ends)`);
+    if ((ec & PFERR_RSVD_MASK) !== 0) return this.failed(port, 'touch: a reserved-bit page fault: Linux calls pgtable_bad (the step ends)');
     // access_error: a write to a vma without VM_WRITE, or a read that hit a present page (PF_PROT).
-    if (write && vma.prot !== 'rw') return port.warn(`touch: a write to a vma without PROT_WRITE (${vma.prot}): access_error, Linux sends SIGSEGV (the step ends)`);
-    if ((ec & PFERR_PRESENT_MASK) !== 0 && (!write || (ec & PFERR_FETCH_MASK) !== 0)) return port.warn(`touch: a protection fault (error code 0x${ec.toString(16)}) in a ${vma.prot} vma: Linux sends SIGSEGV (the step ends)`);
+    if (write && vma.prot !== 'rw') return this.failed(port, `touch: a write to a vma without PROT_WRITE (${vma.prot}): access_error, Linux sends SIGSEGV (the step ends)`);
+    if ((ec & PFERR_PRESENT_MASK) !== 0 && (!write || (ec & PFERR_FETCH_MASK) !== 0)) return this.failed(port, `touch: a protection fault (error code 0x${ec.toString(16)}) in a ${vma.prot} vma: Linux sends SIGSEGV (the step ends)`);
     const pte = this.pteAddress(port, space, vpn, true);
-    if (pte < 0 || !port.kernelAccess(false, pte, 0, 0)) return; // entry = *pte
+    if (pte < 0 || !port.kernelAccess(false, pte, 0, 0)) return false; // entry = *pte
     const eLo = port.lo;
     const eHi = port.hi;
     if ((eLo & PT_PRESENT_MASK) === 0) {
-      if (eLo !== 0 || eHi !== 0) return port.warn('touch: a not-present PTE that is not empty (a swap or file entry): not modelled');
+      if (eLo !== 0 || eHi !== 0) return this.failed(port, 'touch: a not-present PTE that is not empty (a swap or file entry): not modelled');
       // handle_pte_fault: a vma with vm_ops->fault (a file's) -> do_linear_fault, else do_anonymous_page.
-      if (!(vma.file ? this.doLinearFault(port, pte, vma, vpn, write) : this.doAnonymousPage(port, pte, vma, write))) return;
+      if (!(vma.file ? this.doLinearFault(port, pte, vma, vpn, write) : this.doAnonymousPage(port, pte, vma, write))) return false;
     } else if (write && (eLo & PT_WRITABLE_MASK) === 0) {
-      if (!this.doWpPage(port, pte, vma, vpn, eLo, eHi)) return;
+      if (!this.doWpPage(port, pte, vma, vpn, eLo, eHi)) return false;
     } else if (write) {
       // handle_pte_fault: pte_mkdirty + pte_mkyoung, ptep_set_access_flags(dirty): a store and a
       // flush_tlb_page when it changed anything; flush_tlb_fix_spurious_fault is empty on x86.
       const nLo = (eLo | PT_DIRTY_MASK | PT_ACCESSED_MASK) >>> 0;
       if (nLo !== eLo) {
-        if (!port.kernelAccess(true, pte, nLo, eHi)) return;
+        if (!port.kernelAccess(true, pte, nLo, eHi)) return false;
         this.flushTlbPage(port, vpn);
       }
     } // a read of a present page: ptep_set_access_flags(dirty 0) stores nothing on x86
-    if (port.userAccess(write, vpn, offset, lo, hi)) port.warn(`touch: the access to user page 0x${vpn.toString(16)} faulted again after Linux's fault handler`);
+    if (port.userAccess(write, vpn, offset, lo, hi)) return this.failed(port, `touch: the access to user page 0x${vpn.toString(16)} faulted again after Linux's fault handler`);
+    return true;
+  }
+
+  /** A step that ends in a warning. */
+  private failed(port: GuestCpuPort, message: string): false {
+    port.warn(message);
+    return false;
   }
 
   /** do_anonymous_page: a read maps the zero page (pte_mkspecial, read-only); a write gets a zeroed
@@ -310,8 +326,10 @@ export class LinuxGuest {
     const parent = port.currentSpace();
     if (parent < 0) return port.warn('fork: CR3 holds no address space of the scenario');
     if (child === parent) return port.warn(`fork: the child's address space ${child} is the parent's own`);
+    if (this.shared(child)) return port.warn(`fork: address space ${child} is still the mm of ${this.mmUsers[child]} processes (mm_users ${this.mmUsers[child]}: a vfork's child shares it): a new mm is the child's alone`);
     if (!this.emptySpace(port, child)) return port.warn(`fork: address space ${child} still maps user pages: a new mm starts empty (exit its process first)`);
     this.counts.forks++;
+    this.mmUsers[child] = 1; // dup_mm -> mm_init: atomic_set(&mm->mm_users, 1)
     for (const vma of this.os.vmas) {
       if (vma.space !== parent) continue;
       if (!this.os.vmas.some((v) => v.space === child && sameMapping(v, vma))) {
@@ -345,6 +363,17 @@ export class LinuxGuest {
     this.flushTlbMm(port, parent, true);
   }
 
+  /** `vfork`: do_fork(CLONE_VFORK | CLONE_VM | SIGCHLD) -> copy_mm: with CLONE_VM the child takes the
+   *  parent's mm (atomic_inc(&oldmm->mm_users); mm = oldmm; goto good_mm): no page-table work, no
+   *  flush, no CR3 load (the child's switch_mm has prev == next). The steps after it are the child's,
+   *  in the same address space, until it execs or exits. */
+  vfork(port: GuestCpuPort, space: number): void {
+    if (port.currentSpace() !== space) return port.warn(`vfork: the vforking process runs in address space ${space}, but CR3 holds ${port.currentSpace()} (switch_mm to it first)`);
+    if (space === this.os.swapper) return port.warn(`vfork: address space ${space} is swapper_pg_dir, no process's mm`);
+    this.counts.vforks++;
+    this.mmUsers[space]!++;
+  }
+
   /** `munmap`: zap_pte_range over the range (present PTEs cleared, their pages gathered), then
    *  tlb_finish_mmu: a flush only if a PTE was cleared (tlb->need_flush), then the pages are freed. */
   munmap(port: GuestCpuPort, vpn: number, pages: number): void {
@@ -363,29 +392,34 @@ export class LinuxGuest {
     this.releaseGathered();
   }
 
-  /** `exit`: exit_mm sets tsk->mm = NULL (lazy TLB), mmput -> exit_mmap: zap every vma (fullmm), free
-   *  the page tables under them (free_pgtables), then tlb_finish_mmu -> flush_tlb_mm with current->mm
-   *  NULL: leave_mm, which loads swapper_pg_dir. */
+  /** `exit`: exit_mm sets tsk->mm = NULL (enter_lazy_tlb: no CR3 write), mmput: only when mm_users
+   *  drops to 0 (the mm's last task) exit_mmap: zap every vma (fullmm), free the page tables under them
+   *  (free_pgtables), then tlb_finish_mmu -> flush_tlb_mm with current->mm NULL: leave_mm, which loads
+   *  swapper_pg_dir. An mm still used (a vfork's parent) is left as it is, CR3 on it. */
   exit(port: GuestCpuPort, space: number): void {
     this.forgetWalks();
     if (port.currentSpace() !== space) return port.warn(`exit: the exiting process runs in address space ${space}, but CR3 holds ${port.currentSpace()} (switch_mm to it first)`);
     this.counts.exits++;
+    if (!this.mmput(space)) return;
     if (!this.exitMmap(port, space)) return;
     this.flushTlbMm(port, space, false);
     this.releaseGathered();
   }
 
-  /** `exec`: exec_mmap: activate_mm (switch_mm to the new, empty mm: a CR3 load), then mmput(old_mm)
-   *  -> exit_mmap of the old space, which is no longer current->active_mm: flush_tlb_mm flushes
-   *  nothing on this CPU. */
+  /** `exec`: exec_mmap: activate_mm (switch_mm to the new, empty mm: a CR3 load), then mmput(old_mm):
+   *  when that was its last user, exit_mmap of the old space, which is no longer current->active_mm:
+   *  flush_tlb_mm flushes nothing on this CPU. A vforked child's exec leaves the parent's mm alone. */
   exec(port: GuestCpuPort, space: number): void {
     this.forgetWalks();
     const old = port.currentSpace();
     if (old < 0) return port.warn('exec: CR3 holds no address space of the scenario');
     if (old === space) return port.warn(`exec: the new mm must be a new address space, not ${space} itself`);
+    if (this.shared(space)) return port.warn(`exec: address space ${space} is still the mm of ${this.mmUsers[space]} processes (mm_users ${this.mmUsers[space]}: a vfork's child shares it): a new mm is the exec'ing process's alone`);
     if (!this.emptySpace(port, space)) return port.warn(`exec: address space ${space} still maps user pages: a new mm starts empty`);
     this.counts.execs++;
+    this.mmUsers[space] = 1; // bprm_mm_init -> mm_alloc -> mm_init: atomic_set(&mm->mm_users, 1)
     this.switchMm(port, space);
+    if (!this.mmput(old)) return;
     if (!this.exitMmap(port, old)) return;
     this.releaseGathered();
   }
@@ -396,6 +430,17 @@ export class LinuxGuest {
     if (port.currentSpace() === space) return;
     this.counts.context_switches++;
     port.loadCr3(space);
+  }
+
+  /** mmput's `if (atomic_dec_and_test(&mm->mm_users))`: true when that was the mm's last user, whose
+   *  exit_mmap follows. */
+  private mmput(space: number): boolean {
+    return --this.mmUsers[space]! <= 0;
+  }
+
+  /** An mm that more than one process uses (after a vfork): no new mm can be made in its place. */
+  private shared(space: number): boolean {
+    return this.mmUsers[space]! > 1;
   }
 
   /** zap_pte_range for one page: -1 on a stop, 1 when a present PTE was cleared, 0 otherwise. */

@@ -9,6 +9,7 @@ export const GUEST_OS_STATS = [
   'cow_copies',
   'cow_reuses',
   'forks',
+  'vforks',
   'exits',
   'execs',
   'munmaps',

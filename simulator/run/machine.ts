@@ -24,7 +24,7 @@ import { ShadowMmu, shadowMmuLoad } from '../kvm/mmu/shadow';
 import { VcpuRunner, accessPfec, INSN_DONE, INSN_GUEST_FAULT, INSN_STOPPED } from './vcpu_run';
 import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 import { OverBudgetError } from './work_budget';
-import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_EXEC, OP_EXIT, OP_FETCH, OP_FORK, OP_INVLPG, OP_LOOP, OP_MUNMAP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_SWITCH_MM, OP_TOUCH, OP_WAIT_FOR, OP_WRITE, OP_INTERRUPT, OP_HLT, OP_RAISE, IRQ_TIMER, type Program } from './program';
+import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_EXEC, OP_EXIT, OP_FETCH, OP_FORK, OP_INVLPG, OP_LOOP, OP_MUNMAP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_SWITCH_MM, OP_TOUCH, OP_VFORK, OP_WAIT_FOR, OP_WRITE, OP_INTERRUPT, OP_HLT, OP_RAISE, IRQ_TIMER, type Program } from './program';
 import { LinuxGuest } from '../guest/linux';
 import { NO_MAPPING, OsPort } from './os_port';
 import { Scheduler } from './scheduler';
@@ -85,6 +85,9 @@ export class Machine {
   readonly waiting: Uint8Array;
   /** The number of a step still in progress (a memslot update between its slices), -1 for none. */
   private readonly sliceSeq: Int32Array;
+  /** The page a ranged `touch` (OP_TOUCH's g > 1) has reached: each page is a step of its own, as
+   *  that many touches would be, so the vCPU stays on the operation until its last page. */
+  private readonly touchPage: Int32Array;
   /** User memslots at the start (the scenario's plus fillers). */
   readonly userMemslots: number;
   private codeVpn = 0;
@@ -158,7 +161,7 @@ export class Machine {
     kvm.cp.setLines(lineEnd);
     this.guest = buildGuest(sc, new GuestRam(kvm.memslots, kvm.host), compiler.codePages);
     this.writeCode(compiler.codeSlots);
-    this.linux = sc.guest.os ? new LinuxGuest(sc.guest.os, this.guest.ram, sc.guest.cpu.efer_nx) : null;
+    this.linux = sc.guest.os ? new LinuxGuest(sc.guest.os, this.guest.ram, sc.guest.cpu.efer_nx, this.guest.cr3s.length) : null;
     this.osPort = new OsPort(this);
     const c = sc.guest.cpu;
     for (const v of kvm.vcpus) {
@@ -182,6 +185,7 @@ export class Machine {
     this.kvm.finished = this.done;
     this.waiting = new Uint8Array(n);
     this.sliceSeq = new Int32Array(n).fill(-1);
+    this.touchPage = new Int32Array(n);
     this.accessLog = opts.accesses ? new AccessLog() : null;
     this.stopAfterStep = opts.stopAfterStep ?? Infinity;
     this.scheduler = new Scheduler(this, sc.scheduler.seed, sc.scheduler.preempt);
@@ -564,6 +568,7 @@ export class Machine {
       case OP_EXIT:
       case OP_EXEC:
       case OP_SWITCH_MM:
+      case OP_VFORK:
         this.osStep(vcpu, prog, pc, op);
         return;
       case OP_SET_CACHING: {
@@ -596,12 +601,25 @@ export class Machine {
     port.vcpu = vcpu;
     port.slot = prog.arg(pc, 5);
     const a = prog.arg(pc, 0);
-    if (op === OP_TOUCH) linux.touch(port, prog.arg(pc, 2) === 1, a, prog.arg(pc, 1), prog.arg(pc, 3), prog.arg(pc, 4));
+    if (op === OP_TOUCH) this.touch(vcpu, prog, pc);
     else if (op === OP_FORK) linux.fork(port, a);
+    else if (op === OP_VFORK) linux.vfork(port, a);
     else if (op === OP_MUNMAP) linux.munmap(port, a, prog.arg(pc, 1));
     else if (op === OP_EXIT) linux.exit(port, a);
     else if (op === OP_EXEC) linux.exec(port, a);
     else linux.switchMm(port, a);
+  }
+
+  /** `touch`: one page of its range per step. The vCPU stays on the step (pc back on it) while pages
+   *  remain and the page just touched ended cleanly: a warning or a stop ends the range there. */
+  private touch(vcpu: Vcpu, prog: Program, pc: number): void {
+    const i = vcpu.id;
+    const page = this.touchPage[i]!;
+    const clean = this.linux!.touch(this.osPort, prog.arg(pc, 2) === 1, prog.arg(pc, 0) + page, prog.arg(pc, 1), prog.arg(pc, 3), prog.arg(pc, 4));
+    if (clean && !vcpu.halted && page + 1 < prog.arg(pc, 6)) {
+      this.touchPage[i] = page + 1;
+      this.pc[i] = pc;
+    } else this.touchPage[i] = 0;
   }
 
   /** One guest MOV to or from [rdi]: RDI, RAX and RIP are set as the instruction would have them. */

@@ -22,12 +22,13 @@ export const OP_INVLPG = 11; // a: vpn
 export const OP_CR3 = 12; // a: address space
 // Guest OS steps (simulator/guest/linux.ts). f: the first of three instruction slots: the user
 // access, the kernel's 8-byte store, the kernel's 8-byte load.
-export const OP_TOUCH = 13; // a: vpn, b: offset, c: write (0/1), d: value lo, e: value hi, f: slots
+export const OP_TOUCH = 13; // a: vpn, b: offset, c: write (0/1), d: value lo, e: value hi, f: slots, g: pages (one step each)
 export const OP_FORK = 14; // a: child space, f: slots
 export const OP_MUNMAP = 15; // a: vpn, b: pages, f: slots
 export const OP_EXIT = 16; // a: space, f: slots
 export const OP_EXEC = 17; // a: new space, f: slots
 export const OP_SWITCH_MM = 18; // a: space
+export const OP_VFORK = 19; // a: space
 // Interrupts and idle (numbered apart from the rest, so that other new operations need not move).
 export const OP_INTERRUPT = 32; // a: vector, b: source (IRQ_TIMER, IRQ_DEVICE), c: cycles the guest keeps IF = 0 (-1: IF = 1)
 export const OP_HLT = 33; // a: vector, b: source, c: wake_after cycles
@@ -149,7 +150,7 @@ export class Compiler {
             emit(OP_COMPUTE, line, s.cycles);
             break;
           case 'touch':
-            emit(OP_TOUCH, line, s.gva.vpn, s.gva.offset, s.write ? 1 : 0, s.lo, s.hi, this.osSlots(s.write));
+            emit(OP_TOUCH, line, s.gva.vpn, s.gva.offset, s.write ? 1 : 0, s.lo, s.hi, this.osSlots(s.write), s.pages);
             break;
           case 'fork':
             emit(OP_FORK, line, s.child, 0, 0, 0, 0, this.osSlots(false));
@@ -165,6 +166,9 @@ export class Compiler {
             break;
           case 'switch-mm':
             emit(OP_SWITCH_MM, line, s.space);
+            break;
+          case 'vfork':
+            emit(OP_VFORK, line, s.space);
             break;
           case 'repeat': {
             const label = s.label === null ? -1 : this.labels.push(s.label) - 1;

@@ -108,7 +108,7 @@ export interface GuestDecl {
   page_tables_top: number | null;
   /** Where the guest's code lives: the emulator fetches the faulting instruction from here. */
   code: { gva: Gva; gpa: number; pos: SourcePos } | null;
-  /** The guest kernel behind the guest OS steps (touch, fork, munmap, exit, exec, switch_mm); null
+  /** The guest kernel behind the guest OS steps (touch, fork, vfork, munmap, exit, exec, switch_mm); null
    *  when the scenario has none. */
   os: OsDecl | null;
 }
@@ -173,10 +173,15 @@ export type Step =
   | { kind: 'compute'; cycles: number; pos: SourcePos }
   /** Guest OS steps (the Linux 3.0.1 work they expand into: simulator/guest/linux.ts). A user-mode
    *  access to `gva` in the current address space; on a #PF the guest's fault handler runs
-   *  (do_anonymous_page, do_wp_page) and the access is retried. */
-  | { kind: 'touch'; gva: Gva; write: boolean; lo: number; hi: number; pos: SourcePos }
+   *  (do_anonymous_page, do_wp_page) and the access is retried.
+   *  `pages` > 1 (`size`): the same access at the start of each page of [gva, gva + pages * 4K), one
+   *  after another, as that many touches would (stopping at the first that ends in a warning). */
+  | { kind: 'touch'; gva: Gva; write: boolean; lo: number; hi: number; pages: number; pos: SourcePos }
   /** The current process forks into address space `child` (dup_mmap: copy_one_pte, flush_tlb_mm). */
   | { kind: 'fork'; child: number; pos: SourcePos }
+  /** The process of address space `space` (the current one) vforks: the child shares the mm
+   *  (copy_mm with CLONE_VM: mm_users++, no page-table work, no flush). */
+  | { kind: 'vfork'; space: number; pos: SourcePos }
   /** munmap(gva, size) in the current address space (unmap_region: zap_pte_range, tlb_finish_mmu). */
   | { kind: 'munmap'; gva: Gva; size: number; pos: SourcePos }
   /** The process of address space `space` (the current one) exits (exit_mm: leave_mm, exit_mmap). */

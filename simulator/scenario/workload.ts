@@ -49,8 +49,9 @@ const STEP_KEYS: Record<StepKind, readonly string[]> = {
   memslot: ['memslot', 'slot', 'gpa', 'size', 'readonly', 'resume_at'],
   set: ['set'],
   wait_for: ['wait_for'],
-  touch: ['touch', 'access', 'value'],
+  touch: ['touch', 'access', 'value', 'size'],
   fork: ['fork'],
+  vfork: ['vfork'],
   munmap: ['munmap', 'size'],
   exit: ['exit'],
   exec: ['exec'],
@@ -121,7 +122,7 @@ export function readVcpus(ctx: Ctx, top: Obj, maxphyaddr: number, labels: Map<st
 export function highestSpace(steps: Step[]): number {
   let high = -1;
   for (const s of steps) {
-    if (s.kind === 'pte' || s.kind === 'cr3' || s.kind === 'exit' || s.kind === 'exec' || s.kind === 'switch-mm') high = Math.max(high, s.space);
+    if (s.kind === 'pte' || s.kind === 'cr3' || s.kind === 'exit' || s.kind === 'exec' || s.kind === 'switch-mm' || s.kind === 'vfork') high = Math.max(high, s.space);
     else if (s.kind === 'fork') high = Math.max(high, s.child);
     else if (s.kind === 'repeat') high = Math.max(high, highestSpace(s.steps));
   }
@@ -203,6 +204,7 @@ function readStep(ctx: Ctx, v: Val, sc: StepCtx): Step | null {
       return readWaitFor(ctx, o, sc, pos);
     case 'touch':
     case 'fork':
+    case 'vfork':
     case 'munmap':
     case 'exit':
     case 'exec':

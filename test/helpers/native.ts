@@ -84,7 +84,7 @@ export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestR
     const m = sc.guest.mappings.find((x) => (x.space ?? space) === space && gpa >= x.gpa && gpa < x.gpa + x.size);
     return m ? { vpn: m.gva.vpn + Math.floor((gpa - m.gpa) / 4096), offset: (gpa - m.gpa) % 4096 } : null;
   };
-  const linux = sc.guest.os ? new LinuxGuest(sc.guest.os, ram, c.efer_nx) : null;
+  const linux = sc.guest.os ? new LinuxGuest(sc.guest.os, ram, c.efer_nx, guest.cr3s.length) : null;
   const port: { -readonly [K in keyof GuestCpuPort]: GuestCpuPort[K] } = {
     errorCode: 0,
     lo: 0,
@@ -118,8 +118,9 @@ export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestR
     else if (s.kind === 'write') access('write', s.gva.vpn, s.gva.offset, s.size, cpl, s.lo, s.hi);
     else if (s.kind === 'fetch') access('fetch', s.gva.vpn, s.gva.offset, 1, cpl, 0, 0);
     else if (s.kind === 'cr3') cpu.cr3 = guest.cr3s[(space = s.space)]!;
-    else if (s.kind === 'touch') linux!.touch(port, s.write, s.gva.vpn, s.gva.offset, s.lo, s.hi);
+    else if (s.kind === 'touch') for (let p = 0; p < s.pages && linux!.touch(port, s.write, s.gva.vpn + p, s.gva.offset, s.lo, s.hi); p++);
     else if (s.kind === 'fork') linux!.fork(port, s.child);
+    else if (s.kind === 'vfork') linux!.vfork(port, s.space);
     else if (s.kind === 'munmap') linux!.munmap(port, s.gva.vpn, s.size / 4096);
     else if (s.kind === 'exit') linux!.exit(port, s.space);
     else if (s.kind === 'exec') linux!.exec(port, s.space);

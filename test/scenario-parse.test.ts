@@ -194,7 +194,7 @@ describe('parseScenario: the full example', () => {
     expect(s.file).toBe('examples/doorbell.mmio.yaml');
     expect(s.name).toBe('Doorbell writes to an emulated NIC');
     expect(s.kernel).toBe('v3.1');
-    expect(s.host).toEqual({ maxphyaddr: 40, profile: 'westmere-2011' });
+    expect(s.host).toEqual({ maxphyaddr: 40, profile: 'westmere-2011', costs: {} });
     expect(s.mmu).toEqual({ tdp: true, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true, enable_vpid: true });
     expect(s.scheduler).toEqual({ seed: 1, preempt: 0 });
   });
@@ -296,7 +296,7 @@ workload:
     const s = ok(minimal, 'dir/sub/minimal.mmio.yaml');
     expect(s.name).toBe('minimal');
     expect(s.kernel).toBe('v3.1');
-    expect(s.host).toEqual({ maxphyaddr: 40, profile: 'westmere-2011' });
+    expect(s.host).toEqual({ maxphyaddr: 40, profile: 'westmere-2011', costs: {} });
     expect(s.mmu).toEqual({ tdp: true, mmio_caching: true, bypass_guest_pf: null, oos_shadow: true, enable_vpid: true });
     expect(s.scheduler).toEqual({ seed: 1, preempt: 0 });
     expect(s.devices).toEqual([]);
@@ -342,7 +342,7 @@ expect:
   stats.pf_fixed: "!= 0x10"
 `);
     expect(s.kernel).toBe('v3.0');
-    expect(s.host).toEqual({ maxphyaddr: 52, profile: 'modern' });
+    expect(s.host).toEqual({ maxphyaddr: 52, profile: 'modern', costs: {} });
     expect(s.scheduler).toEqual({ seed: 7, preempt: 0.25 });
     expect(s.memslots[0]).toMatchObject({ slot: 31, gpa: 0, size: 0x40000000, readonly: true });
     expect(s.guest.cpu).toEqual({ ...CPU_DEFAULTS, cr0_wp: false, efer_nx: false, cpl: 3 });

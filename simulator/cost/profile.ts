@@ -84,3 +84,19 @@ export interface CostProfile {
    *  wake-up and the context switch back to the thread. */
   vcpu_wakeup: number;
 }
+
+/** The profile's cycle costs by name (every field but `name` and `ghz`): what a scenario's `host.costs`
+ *  may set. */
+export const COST_FIELDS = [
+  'vmexit_transition', 'exit_handler', 'guest_walk_setup', 'guest_pte_read', 'memslot_lookup', 'memslot_compare',
+  'memslot_compare_cold', 'lockless_walk_setup', 'lockless_spte_read', 'mmio_cache_op', 'mmu_lock', 'spte_write',
+  'shadow_page_alloc', 'shadow_page_zap', 'remote_tlb_flush', 'tlb_walk_ref', 'emulate_decode', 'emulate_execute',
+  'device_kernel', 'vmm_round_trip', 'host_page_fault', 'guest_ram_access', 'irq_inject', 'vcpu_wakeup',
+] as const satisfies readonly Exclude<keyof CostProfile, 'name' | 'ghz'>[];
+export type CostField = (typeof COST_FIELDS)[number];
+/** A scenario's changes to its profile's cycle costs (host.costs). */
+export type CostOverrides = Partial<Record<CostField, number>>;
+// Every cycle field is listed: a field added to CostProfile and not here fails to compile.
+type Unlisted = Exclude<Exclude<keyof CostProfile, 'name' | 'ghz'>, CostField>;
+const everyFieldListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyFieldListed;

@@ -125,7 +125,7 @@ function headerSection(r: RunResult): string {
     `Scenario ${lineSafe(r.name)} (${lineSafe(r.file)})\n` +
     `kernel ${r.kernel} · ${r.tdp ? 'EPT (tdp)' : 'shadow paging'} · mmio_caching ${mmioCaching} · ` +
     `oos_shadow ${onOff(r.oos_shadow)} · bypass_guest_pf ${bypass} · vpid ${onOff(r.enable_vpid)}\n` +
-    `profile ${r.profile} (${r.cycles.ghz} GHz) · maxphyaddr ${r.maxphyaddr} · ${plural(r.vcpus, 'vCPU')} · ${plural(r.memslots, 'memslot')}\n`
+    `profile ${r.profile} (${r.cycles.ghz} GHz)${r.cost_overrides ? ` with ${Object.entries(r.cost_overrides).map(([k, v]) => `${k}=${v}`).join(', ')}` : ''} · maxphyaddr ${r.maxphyaddr} · ${plural(r.vcpus, 'vCPU')} · ${plural(r.memslots, 'memslot')}\n`
   );
 }
 

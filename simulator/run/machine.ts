@@ -112,7 +112,7 @@ export class Machine {
       // bypass_guest_pf: a v3.0 module parameter, default 1, forced off with EPT; gone in v3.1.
       bypassGuestPf: o.bypass_guest_pf ?? sc.mmu.bypass_guest_pf ?? kernel === 'v3.0',
       maxphyaddr,
-      cost: profileByName(o.profile ?? sc.host.profile),
+      cost: { ...profileByName(o.profile ?? sc.host.profile), ...sc.host.costs },
       traceCapacity: opts.traceCapacity ?? 10_000,
       vcpus: n,
       callPaths: opts.callPaths ?? false,

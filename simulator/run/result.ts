@@ -1,7 +1,7 @@
 // The result of one run: plain data, JSON-ready (64-bit values as hex strings). The CLI prints it as
 // text (report/text.ts) or as JSON; the extension's panel renders it.
 
-import type { Component } from '../cost/profile';
+import type { Component, CostOverrides } from '../cost/profile';
 import type { GuestOsStat } from '../guest/os_stats';
 import type { ShadowTables } from '../kvm/mmu/inspect';
 import type { Kernel, ProfileName } from '../scenario/types';
@@ -159,6 +159,8 @@ export interface RunResult {
   /** vmx.c's enable_vpid (module parameter `vpid`): the vCPUs have VPIDs 1, 2, ...; off: VPID 0. */
   enable_vpid: boolean;
   profile: ProfileName;
+  /** The scenario's changes to the profile's cycle costs (host.costs); absent when it has none. */
+  cost_overrides?: CostOverrides;
   maxphyaddr: number;
   vcpus: number;
   /** User memslots at the start of the run. */

@@ -48,6 +48,7 @@ export function collect(m: Machine, opts: RunOptions): RunResult {
     oos_shadow: kvm.oosShadow,
     enable_vpid: kvm.enableVpid,
     profile: kvm.cost.name,
+    ...(Object.keys(m.sc.host.costs).length > 0 ? { cost_overrides: { ...m.sc.host.costs } } : {}),
     maxphyaddr: kvm.host.maxphyaddr,
     vcpus: kvm.vcpus.length,
     memslots: m.userMemslots,

@@ -202,7 +202,8 @@ function readOverrides(ctx: Ctx, o: Obj, base: CompareBase): ScenarioOverrides {
   if (vpid !== null) out.enable_vpid = vpid;
 
   const hostV = o.keys.get('host');
-  const host = hostV ? readObj(ctx, hostV, HOST_KEYS) : null;
+  // A variant changes the profile or MAXPHYADDR; `host.costs` is the scenario's own, for every variant.
+  const host = hostV ? readObj(ctx, hostV, HOST_KEYS.filter((k) => k !== 'costs')) : null;
   const profileV = host?.keys.get('profile');
   const profile = profileV ? readEnum(ctx, profileV, PROFILES) : null;
   if (profile !== null) out.profile = profile;

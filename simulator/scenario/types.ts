@@ -11,6 +11,8 @@ import { ERAS, type KernelName } from '../kvm/eras';
 export type Kernel = KernelName;
 export const KERNELS: readonly Kernel[] = ERAS.map((e) => e.name);
 
+import type { CostOverrides } from '../cost/profile';
+
 export type ProfileName = 'westmere-2011' | 'modern';
 export const PROFILES: readonly ProfileName[] = ['westmere-2011', 'modern'];
 
@@ -259,7 +261,8 @@ export interface Scenario {
   file: string;
   name: string;
   kernel: Kernel;
-  host: { maxphyaddr: number; profile: ProfileName };
+  /** costs: the scenario's changes to the profile's cycle costs (host.costs; empty: none). */
+  host: { maxphyaddr: number; profile: ProfileName; costs: CostOverrides };
   /** bypass_guest_pf: null means the era's default (on for v3.0 shadow paging; it does not exist in v3.1). */
   /** oos_shadow: the 3.x module parameter (default 1): last-level guest page tables may go unsync. */
   /** enable_vpid: vmx.c's module parameter `vpid` (default 1): each vCPU gets a VPID, 1, 2, ... in creation order. */

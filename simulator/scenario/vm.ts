@@ -24,11 +24,12 @@ import {
   type Obj,
   type Val,
 } from './reader';
+import { COST_FIELDS, type CostField, type CostOverrides } from '../cost/profile';
 import { PROFILES, type DeviceDecl, type DeviceHandler, type Kernel, type MemslotDecl, type Scenario } from './types';
 
 const DEFAULT_MAXPHYADDR = 40;
 
-export const HOST_KEYS = ['maxphyaddr', 'profile'];
+export const HOST_KEYS = ['maxphyaddr', 'profile', 'costs'];
 export const MMU_KEYS = ['tdp', 'mmio_caching', 'bypass_guest_pf', 'oos_shadow', 'enable_vpid'];
 
 /** The host's MAXPHYADDR, as the top-level `host` and a `compare:` variant's `host` take it. */
@@ -40,11 +41,25 @@ export function readMaxphyaddr(ctx: Ctx, v: Val): number | null {
 // Top-level sections
 
 export function readHost(ctx: Ctx, o: Obj | null): Scenario['host'] {
-  if (!o) return { maxphyaddr: DEFAULT_MAXPHYADDR, profile: 'westmere-2011' };
+  if (!o) return { maxphyaddr: DEFAULT_MAXPHYADDR, profile: 'westmere-2011', costs: {} };
   const v = o.keys.get('maxphyaddr');
   // An invalid maxphyaddr is replaced by the largest, so it causes no "beyond maxphyaddr" cascade.
   const maxphyaddr = v ? (readMaxphyaddr(ctx, v) ?? 52) : DEFAULT_MAXPHYADDR;
-  return { maxphyaddr, profile: opt(o, 'profile', (x) => readEnum(ctx, x, PROFILES), 'westmere-2011') };
+  const costsV = o.keys.get('costs');
+  return { maxphyaddr, profile: opt(o, 'profile', (x) => readEnum(ctx, x, PROFILES), 'westmere-2011'), costs: costsV ? readCosts(ctx, costsV) : {} };
+}
+
+/** `host.costs`: cycle costs that replace the profile's (what-if runs; the sensitivity table of
+ *  docs/seed-replication.md). Whole cycles, at most 10^9 each. */
+function readCosts(ctx: Ctx, v: Val): CostOverrides {
+  const o = readObj(ctx, v, COST_FIELDS);
+  const costs: CostOverrides = {};
+  if (!o) return costs;
+  for (const [k, x] of o.keys) {
+    const n = readInt(ctx, x, 0n, 1_000_000_000n);
+    if (n !== null) costs[k as CostField] = Number(n);
+  }
+  return costs;
 }
 
 /** `kernel` is null when the scenario's kernel is invalid (then only the tdp rule is checked).

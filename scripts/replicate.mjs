@@ -69,10 +69,11 @@ const PARAMS = [
     apply: (t, v) => cc1Heap(t, Math.round((v * 0.286 - (9996 - 5900)) / 10)),
   },
   {
-    seed: 'kernbench', name: 'context switches (CR3 loads) per CPU-second', base: 280, low: 140, high: 490,
-    source: 'kernbench and perf counts 116-475 (Dufour v8/v9/v12, Garnier 2016: 254, Vermeulen ~2020: 447-475); here 20 per object from process starts and ends plus cc1\'s time slices',
-    // cc1's 240 ms phase: 10 parts x p pairs x 2 slices of m ms, p x m = 12: (1, 12) -> 40, (6, 2) -> 140 per object.
-    apply: (t, v) => ccSlices(t, v === 140 ? [1, 12] : v === 490 ? [6, 2] : [3, 4]),
+    seed: 'kernbench', name: 'context switches (switch_mm) per CPU-second', base: 273, low: 133, high: 483,
+    source: 'kernbench and perf counts 116-475 (Dufour v8/v9/v12, Garnier 2016: 254, Vermeulen ~2020: 447-475); here 18 per object from process starts and ends plus cc1\'s time slices (60 in the seed)',
+    // cc1's 240 ms phase: 10 parts x p pairs x 2 slices of m ms, p x m = 12: (1, 12) -> 20 + 18, (6, 2) -> 120 + 18
+    // switches per 286 ms object.
+    apply: (t, v) => ccSlices(t, v === 133 ? [1, 12] : v === 483 ? [6, 2] : [3, 4]),
   },
   {
     seed: 'kernbench', name: 'processes started per CPU-second (at 34,950 faults/CPU-s)', base: 24.5, low: 12, high: 24.5,

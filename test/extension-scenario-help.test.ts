@@ -192,14 +192,14 @@ describe('completion', () => {
     expect(top).not.toContain('kernel');
   });
 
-  it('in a step: a new step is offered the step kinds; a read its size and cpl', () => {
+  it('in a step: a new step is offered the step kinds; a read its size, cpl and raise', () => {
     const [text, at] = typed(DOORBELL, '      - { compute: 20000 }\n', '      - |\n');
     const kinds = [...new Set((defs.step!.anyOf as Schema[]).map((b) => (b.required as string[])[0]!))];
     expect(labels(text, at).sort()).toEqual(kinds.sort());
     const [text2, at2] = typed(DOORBELL, '{ read: 0xffff880000100000', ', ');
-    expect(labels(text2, at2).sort()).toEqual(['cpl']);
+    expect(labels(text2, at2).sort()).toEqual(['cpl', 'raise']);
     const [text3, at3] = typed(DOORBELL, '{ write: 0xffffc90000000050', ', ', '{ write: 0xffffc90000000050, size: 4, value: 1'.length);
-    expect(labels(text3, at3)).toEqual(['cpl']);
+    expect(labels(text3, at3).sort()).toEqual(['cpl', 'raise']);
   });
 
   it('in expect: every exit reason, fault class, counter and cycle path, documented', () => {

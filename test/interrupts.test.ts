@@ -184,6 +184,20 @@ describe('raise: a device emulation raises its interrupt while the VMM handles t
     });
   }
 
+  it('a raise on an access the TLB already maps (the fast path) warns too, and nothing is injected later', () => {
+    const text = steps([
+      '  - { write: 0xffff880000100000, size: 4, value: 1 }',
+      '  - { write: 0xffff880000100008, size: 4, value: 2, raise: 0x3b }',
+      `  - { write: ${NIC}, size: 4, value: 1 }`,
+    ].join('\n'));
+    for (const fastPaths of [true, false]) {
+      const r = run(text, { overrides: { kernel: 'v3.1', tdp: true }, fastPaths });
+      expect(r.stats.irq_injections).toBe(0);
+      expect(r.warnings).toHaveLength(1);
+      expect(r.warnings[0]).toContain('`raise`: no exit emulated the access as MMIO');
+    }
+  });
+
   it('an access no exit emulates (RAM) raises nothing: a warning', () => {
     const r = run(steps('  - { write: 0xffff880000100000, size: 4, value: 1, raise: 0x3b }'), { overrides: { kernel: 'v3.1', tdp: true } });
     expect(r.stats.irq_injections).toBe(0);

@@ -283,7 +283,9 @@ describe('the PTEs Linux writes obey the same rules in every mode (guest OS step
   // each write-protected by fork too. Each is read, written and fetched at CPL 0 and 3 by
   // plain steps, from the parent and from the child, under every CPU configuration, on bare
   // hardware and in every mode. Between the two, a timer tick, a device interrupt that waits for an
-  // interrupt window, and a HLT (the `interrupt` and `hlt` steps): they must change no access's result.
+  // interrupt window, and a HLT (the `interrupt` and `hlt` steps), and a vfork whose child execs and
+  // exits (the parent's mm shared, then left as it was): they must change no access's result. The
+  // parent is probed again after the vfork; the file page is faulted in by a ranged touch.
   const pages = [0x400000, 0x401000, 0x402000, 0x403000, 0x500000, 0x501000, 0x600000];
   const probe = pages.flatMap((g) =>
     [0, 3].flatMap((cpl) => [`  - { read: 0x${(g + 0x40).toString(16)}, size: 4, cpl: ${cpl} }`, `  - { write: 0x${(g + 0x40).toString(16)}, size: 4, value: 0x${(g >> 12).toString(16)}${cpl}, cpl: ${cpl} }`, `  - { fetch: 0x${(g + 0x40).toString(16)}, cpl: ${cpl} }`]),
@@ -293,6 +295,8 @@ describe('the PTEs Linux writes obey the same rules in every mode (guest OS step
     '  - { interrupt: { vector: 0x41, source: device, irqs_disabled: 500 } }',
     '  - { hlt: { wake_after: 10000, vector: 0xef, source: timer } }',
   ];
+  // make's way to start a program: vfork (the child in the parent's mm), exec (a new mm), exit.
+  const vforkExec = ['  - { vfork: 1 }', '  - { exec: 3 }', '  - { exit: 3 }', '  - { switch_mm: 1 }'];
   const text = (cpu: Cpu) =>
     osVm({
       cpu: `{ ${Object.entries(cpu).map(([k, v]) => `${k}: ${typeof v === 'number' ? hex(v) : v}`).join(', ')} }`,
@@ -300,7 +304,7 @@ describe('the PTEs Linux writes obey the same rules in every mode (guest OS step
       processes: 2,
       vmas: [1, 2].flatMap((sp) => [`{ gva: 0x500000, size: 8K, space: ${sp}, file: { gpa: 0x3000000 } }`, `{ gva: 0x600000, size: 4K, space: ${sp}, prot: rx, file: { gpa: 0x3002000 } }`]),
       // The file's contents (0xf11e in each page), written through the direct map first.
-      steps: ['  - { write: 0xffff880003000000, size: 8, value: 0xf11e }', '  - { write: 0xffff880003001000, size: 8, value: 0xf11e }', '  - { switch_mm: 1 }', '  - { touch: 0x400000, value: 1 }', '  - { touch: 0x401000, access: read }', '  - { touch: 0x402000, value: 2 }', '  - { touch: 0x500000, access: read }', '  - { touch: 0x501000, value: 3 }', '  - { touch: 0x600000, access: read }', '  - { fork: 2 }', ...probe, ...irqs, '  - { switch_mm: 2 }', ...probe],
+      steps: ['  - { write: 0xffff880003000000, size: 8, value: 0xf11e }', '  - { write: 0xffff880003001000, size: 8, value: 0xf11e }', '  - { switch_mm: 1 }', '  - { touch: 0x400000, value: 1 }', '  - { touch: 0x401000, access: read }', '  - { touch: 0x402000, value: 2 }', '  - { touch: 0x500000, size: 4K, access: read }', '  - { touch: 0x501000, value: 3 }', '  - { touch: 0x600000, access: read }', '  - { fork: 2 }', ...probe, ...irqs, ...vforkExec, ...probe, '  - { switch_mm: 2 }', ...probe],
     });
   for (const [name, o] of MODES) {
     it(`${name}: every access agrees with bare hardware`, () => {
@@ -317,6 +321,9 @@ describe('the PTEs Linux writes obey the same rules in every mode (guest OS step
         expect(v, `${name}, ${cpuName(cpu)}`).toEqual(n);
         // The interrupts and the HLT happened (KVM's 3.0.1 counters), and changed nothing above.
         expect([m.kvm.stats[S.irq_exits], m.kvm.stats[S.irq_window], m.kvm.stats[S.irq_injections], m.kvm.stats[S.halt_exits]], `${name}, ${cpuName(cpu)}`).toEqual([2, 1, 3, 1]);
+        // The vfork shared mm 1 (no teardown), the child's exec and exit built and tore down mm 3 only.
+        const os = m.linux!.stats();
+        expect([os.forks, os.vforks, os.execs, os.exits], `${name}, ${cpuName(cpu)}`).toEqual([1, 1, 1, 1]);
         for (const a of v) {
           if (a.result === 'ok') ok++;
           else ecBits.add(parseInt(a.error_code!, 16) & (PFERR_PRESENT_MASK | PFERR_WRITE_MASK | PFERR_USER_MASK | PFERR_FETCH_MASK));

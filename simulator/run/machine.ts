@@ -348,7 +348,8 @@ export class Machine {
     const vcpu = this.kvm.vcpus[i]!;
     const runner = this.runner;
     const entry = runner.hitEntry(vcpu);
-    if (entry < 0 || vcpu.halted) return 0;
+    // A pending `raise` needs access()'s check that the access exited: the slow path.
+    if (entry < 0 || vcpu.halted || vcpu.raiseOnExit >= 0) return 0;
     const tlb = vcpu.tlb;
     const page = tlb.lastPage;
     const prog = this.programs[i]!;

@@ -85,6 +85,8 @@ const PARAMS = [
   // Cost constants without an anchor (docs/cost-model.md tags them), through host.costs.
   costParam('netperf', 'memslot_compare_cold', 111, 40, 111, 'derived from Mammedov 2014\'s maxima (every slot from memory); at an L3 hit per slot ~40 (docs/cost-model.md)'),
   costParam('netperf', 'exit_handler', 800, 500, 1300, 'estimate; the cheapest simulated exit (830 cycles) is 0.73-1.45x of independent figures (docs/cost-model.md validation (c)): 500-1,300 keeps it within them'),
+  costParam('netperf', 'exit_pollution', 0, 0, 18000, 'off in the profile: SplitX gives only a bound, indirect and handler costs "up to an order of magnitude" above the 2,000-cycle direct cost (cost-anchors §2.1): up to ~18,000 beyond the handler'),
+  costParam('kernbench', 'exit_pollution', 0, 0, 18000, 'off in the profile: SplitX gives only a bound, indirect and handler costs "up to an order of magnitude" above the 2,000-cycle direct cost (cost-anchors §2.1): up to ~18,000 beyond the handler'),
   costParam('kernbench', 'exit_handler', 800, 500, 1300, 'estimate; the cheapest simulated exit (830 cycles) is 0.73-1.45x of independent figures (docs/cost-model.md validation (c)): 500-1,300 keeps it within them'),
   costParam('kernbench', 'spte_write', 150, 75, 600, 'estimate, no anchor (set_spte + rmap_add); ASSUMPTION 0.5-4x'),
   costParam('kernbench', 'shadow_page_zap', 2500, 1250, 10000, 'estimate, no anchor (a scan of 512 SPTEs, rmap and parent removal); ASSUMPTION 0.5-4x'),
@@ -383,6 +385,8 @@ const kB = measuredUnit(SEED.kernbench, k, find(k, 'ept, before'));
 const kS = measuredUnit(SEED.kernbench, k, find(k, 'ept=0, before'));
 const shadowMs = (kS - kB) * 1000; // extra seconds per object under shadow paging, in ms
 const faultsPerObject = 9996;
+const pollution = sensitivity.find((p) => p.seed === 'kernbench' && p.name.startsWith('exit_pollution'));
+const netPollution = sensitivity.find((p) => p.seed === 'netperf' && p.name.startsWith('exit_pollution'));
 out.push('## Where the simulator disagrees, and why');
 out.push('');
 out.push('All six directions agree. Of the sizes, only the kernbench change with EPT and the netperf ratio');
@@ -408,12 +412,14 @@ out.push('  slot (the low end of their range) the ratio reaches the v1 spread\'s
 out.push(`* **kernbench's shadow paging costs ${f(shadowMs, 0)} ms per ${f(kB * 1000, 0)} ms object (ratio ${f(kS / kB, 3)}); the hosts measured 1.84x and 2.23x.**`);
 out.push(`  The rebuilt workload does, per object, what the sources measure for a gcc kernel build: ${faultsPerObject.toLocaleString('en-US')} page`);
 out.push('  faults (a third on page-cache pages), 7 processes (3 vforks, 4 forks with their copy-on-write,');
-out.push('  7 execs and exits), about 80 CR3 loads, 286 timer ticks. Under shadow paging each fault is two');
+out.push('  7 execs and exits), 78 context switches, 286 timer ticks. Under shadow paging each fault is two');
 out.push('  exits (the #PF reflected to the guest, then the one that maps it, with bypass_guest_pf=0), and');
 out.push(`  they cost about ${f((shadowMs / faultsPerObject) * 1000, 1)} µs per fault in all. The measured ratio would need about ten times that:`);
 out.push('  ten times the faults, or an exit path ten times dearer (exit_handler or spte_write near 30,000');
-out.push('  cycles), far outside every source. So the model misses shadow-paging work a real build does, or');
-out.push('  prices it far too low. Candidates, none priced by a source found: `gfn_to_pfn`');
+out.push('  cycles), far outside every source. The largest lever within a source is the exits\' indirect cost');
+out.push(`  (cache and TLB refill after each entry, off in the profiles): at SplitX\'s bound, ${pollution.high.toLocaleString('en-US')} cycles per exit, the`);
+out.push(`  ratio reaches ${f(pollution.at[pollution.high].ratio, 3)}, and the netperf changes fall to ${signed(netPollution.at[netPollution.high].ept)} / ${signed(netPollution.at[netPollution.high].ept0)}. Even so, the model misses`);
+out.push('  shadow-paging work a real build does, or prices it too low. Candidates, none priced by a source found: `gfn_to_pfn`');
 out.push('  (get_user_pages_fast) on every shadow map fault, which the model does not charge; the SMP guest\'s');
 out.push('  other vCPUs (remote TLB flushes, mmu_lock contention; one vCPU is modelled and no shootdown rate');
 out.push('  for a build was found); shadow #PF cost on a 2011 host, for which no independent figure exists');

@@ -24,6 +24,16 @@ describe('host.costs', () => {
     expect(formatRunText(base)).toContain('profile westmere-2011 (2.93 GHz) · maxphyaddr');
   });
 
+  it('exit_pollution (off in both profiles) charges each exit once, after kvm_entry', () => {
+    const r = run(withCosts('{ exit_pollution: 5000 }'));
+    expect(P.exit_pollution).toBe(0);
+    expect(r.cycles.total).toBe(3400 + 5000);
+    expect(r.cycles.by_component.vm_exit_entry).toBe(P.vmexit_transition + P.exit_handler + 5000);
+    // perf kvm stat times kvm_exit to kvm_entry: the guest's refill after the entry is not in it.
+    const base = run(vm('v3.1', TICK));
+    expect(r.exit_stats.map((e) => e.total_cycles)).toEqual(base.exit_stats.map((e) => e.total_cycles));
+  });
+
   it('leaves the profile itself alone (each run gets its own copy)', () => {
     run(withCosts('{ exit_handler: 99999 }'));
     expect(PROFILES_BY_NAME['westmere-2011'].exit_handler).toBe(800);

@@ -83,6 +83,9 @@ export interface CostProfile {
   /** Waking a vCPU thread that kvm_vcpu_block put to sleep: wake_up_interruptible, the host scheduler's
    *  wake-up and the context switch back to the thread. */
   vcpu_wakeup: number;
+  /** The guest's time after each VM entry refilling what the exit's handling evicted from its caches
+   *  and TLB (the exit's indirect cost). 0 in both profiles: no source gives a per-exit value. */
+  exit_pollution: number;
 }
 
 /** The profile's cycle costs by name (every field but `name` and `ghz`): what a scenario's `host.costs`
@@ -92,6 +95,7 @@ export const COST_FIELDS = [
   'memslot_compare_cold', 'lockless_walk_setup', 'lockless_spte_read', 'mmio_cache_op', 'mmu_lock', 'spte_write',
   'shadow_page_alloc', 'shadow_page_zap', 'remote_tlb_flush', 'tlb_walk_ref', 'emulate_decode', 'emulate_execute',
   'device_kernel', 'vmm_round_trip', 'host_page_fault', 'guest_ram_access', 'irq_inject', 'vcpu_wakeup',
+  'exit_pollution',
 ] as const satisfies readonly Exclude<keyof CostProfile, 'name' | 'ghz'>[];
 export type CostField = (typeof COST_FIELDS)[number];
 /** A scenario's changes to its profile's cycle costs (host.costs). */

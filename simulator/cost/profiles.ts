@@ -37,6 +37,7 @@ const WESTMERE_2011: CostProfile = {
   tlb_walk_ref: 10, // estimate: one paging-structure read hitting L2 (Nehalem L2 ~10 cyc, not in the anchors); a cached 4-level walk "20-50 cyc" [U] (cost-model.md)
   irq_inject: 600, // estimate: IRR/ISR/PPR scans + ~6 VMREAD/VMWRITE in inject_pending_event and vmx_inject_irq; no anchor (cost-model.md)
   vcpu_wakeup: 5900, // estimate: "a trip through the scheduler ... a few micro-seconds" (kernel.org halt-polling.html): 2 µs x 2.93 GHz
+  exit_pollution: 0, // unsupported: SplitX [V] bounds indirect + handler costs at "up to an order of magnitude" above 2,000 cyc (§2.1); no per-exit mean: off
 };
 
 /** Skylake-SP host; TSC rate of the Xeon Platinum 8168 (2.7 GHz nominal) behind the SKX exit figures. */
@@ -67,6 +68,7 @@ const MODERN: CostProfile = {
   tlb_walk_ref: 14, // estimate: one paging-structure read hitting L2 (Skylake-SP L2 ~14 cyc, not in the anchors); "20-50 cyc" per cached 4-level walk [U]
   irq_inject: 400, // estimate: as 2011, faster VMREAD/VMWRITE; no anchor (cost-model.md)
   vcpu_wakeup: 5400, // estimate: "a few micro-seconds" for the scheduler trip (kernel.org halt-polling.html): 2 µs x 2.7 GHz
+  exit_pollution: 0, // unsupported: no source gives a per-exit indirect cost for a modern host: off
 };
 
 export const PROFILES_BY_NAME: Record<ProfileName, CostProfile> = {

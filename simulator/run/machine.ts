@@ -12,6 +12,7 @@ import { EFER_NX, X86_CR0_WP, X86_CR4_PKE, X86_CR4_SMAP, X86_CR4_SMEP } from '..
 import { Memslot, IDENTITY_PAGETABLE_PRIVATE_MEMSLOT, TSS_PRIVATE_MEMSLOT } from '../kvm/memslots';
 import { MmioBus, MmioDevice } from '../devices/mmio_device';
 import { profileByName } from '../cost/profiles';
+import type { CostOverrides, CostProfile } from '../cost/profile';
 import { C } from '../cost/accounting';
 import { encodeMov } from '../arch/x86/insn';
 import { KvmWalker } from '../kvm/mmu/paging_tmpl';
@@ -112,7 +113,7 @@ export class Machine {
       // bypass_guest_pf: a v3.0 module parameter, default 1, forced off with EPT; gone in v3.1.
       bypassGuestPf: o.bypass_guest_pf ?? sc.mmu.bypass_guest_pf ?? kernel === 'v3.0',
       maxphyaddr,
-      cost: { ...profileByName(o.profile ?? sc.host.profile), ...sc.host.costs },
+      cost: withCosts(profileByName(o.profile ?? sc.host.profile), sc.host.costs),
       traceCapacity: opts.traceCapacity ?? 10_000,
       vcpus: n,
       callPaths: opts.callPaths ?? false,
@@ -760,3 +761,7 @@ function addVmxPrivateSlots(kvm: Kvm, sc: Scenario): void {
   if (kvm.tdp) add(IDENTITY_PAGETABLE_PRIVATE_MEMSLOT, 0xfffbc000, 1); // `.memory_size = PAGE_SIZE`
 }
 
+/** The profile with the scenario's host.costs; the profile object itself when there are none. */
+function withCosts(profile: CostProfile, costs: CostOverrides): CostProfile {
+  return Object.keys(costs).length === 0 ? profile : { ...profile, ...costs };
+}

@@ -290,6 +290,9 @@ export class VcpuRunner {
     if (vcpu.vpid === 0) vcpu.tlb.flushTag(0); // the entry (§19.2)
     args[tr.at] = vcpu.exitClass;
     tr.emit(E.kvm_entry, vcpu, vcpu.line);
+    // Back in the guest, which refills what the handling evicted (the exit's indirect cost): after
+    // kvm_entry, so outside perf kvm stat's handling time.
+    if (cost.exit_pollution > 0) kvm.acct.chargeAt(vcpu, C.vm_exit_entry, cost.exit_pollution, vcpu.path.at(F.guest));
   }
 }
 

@@ -25,7 +25,7 @@ import { ShadowMmu, shadowMmuLoad } from '../kvm/mmu/shadow';
 import { VcpuRunner, accessPfec, INSN_DONE, INSN_GUEST_FAULT, INSN_STOPPED } from './vcpu_run';
 import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 import { OverBudgetError } from './work_budget';
-import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_EXEC, OP_EXIT, OP_FETCH, OP_FORK, OP_INVLPG, OP_LOOP, OP_MUNMAP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_SWITCH_MM, OP_TOUCH, OP_VFORK, OP_WAIT_FOR, OP_WRITE, OP_INTERRUPT, OP_HLT, OP_RAISE, IRQ_TIMER, type Program } from './program';
+import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_EXEC, OP_EXIT, OP_FETCH, OP_FORK, OP_INVLPG, OP_LOOP, OP_MUNMAP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_SWITCH_MM, OP_TOUCH, OP_VFORK, OP_WAIT_FOR, OP_WRITE, OP_INTERRUPT, OP_HLT, OP_RAISE, OP_RAISE_END, IRQ_TIMER, type Program } from './program';
 import { LinuxGuest } from '../guest/linux';
 import { NO_MAPPING, OsPort } from './os_port';
 import { Scheduler } from './scheduler';
@@ -349,7 +349,7 @@ export class Machine {
     const vcpu = this.kvm.vcpus[i]!;
     const runner = this.runner;
     const entry = runner.hitEntry(vcpu);
-    // A pending `raise` needs access()'s check that the access exited: the slow path.
+    // An access with a pending `raise` must exit to take it: the slow path, then OP_RAISE_END's check.
     if (entry < 0 || vcpu.halted || vcpu.raiseOnExit >= 0) return 0;
     const tlb = vcpu.tlb;
     const page = tlb.lastPage;
@@ -586,6 +586,12 @@ export class Machine {
       case OP_RAISE: // the next access's exit raises this vector (vcpu_run.ts exit)
         vcpu.raiseOnExit = prog.arg(pc, 0);
         return;
+      case OP_RAISE_END: // no exit took it
+        if (vcpu.raiseOnExit >= 0) {
+          vcpu.raiseOnExit = -1;
+          kvm.warn(vcpu, '`raise`: no exit emulated the access as MMIO, so no device emulation ran to raise the interrupt');
+        }
+        return;
       case OP_HLT:
         this.runner.halt(vcpu, prog.arg(pc, 0), prog.arg(pc, 1) === IRQ_TIMER, prog.arg(pc, 2));
         return;
@@ -635,10 +641,6 @@ export class Machine {
     vcpu.ripOffset = (slot % SLOTS_PER_PAGE) * INSN_SLOT_BYTES;
     const r = this.runner.access(vcpu, vpn, offset, size, accessPfec(write, false, vcpu.cpl), lo, hi);
     this.log(vcpu, write ? 1 : 0, vpn, offset, r, write ? lo : this.runner.lo, write ? hi : this.runner.hi);
-    if (vcpu.raiseOnExit >= 0) {
-      vcpu.raiseOnExit = -1;
-      this.kvm.warn(vcpu, '`raise`: no exit emulated the access as MMIO, so no device emulation ran to raise the interrupt');
-    }
     return r;
   }
 

@@ -32,8 +32,10 @@ export const OP_VFORK = 19; // a: space
 // Interrupts and idle (numbered apart from the rest, so that other new operations need not move).
 export const OP_INTERRUPT = 32; // a: vector, b: source (IRQ_TIMER, IRQ_DEVICE), c: cycles the guest keeps IF = 0 (-1: IF = 1)
 export const OP_HLT = 33; // a: vector, b: source, c: wake_after cycles
-/** Before a read or write with `raise`: the vector its device's emulation raises during the exit. */
+/** Around a read or write with `raise`: before it, the vector its device's emulation raises during the
+ *  exit; after it, the check that an exit took it (kept off every other access). */
 export const OP_RAISE = 34; // a: vector
+export const OP_RAISE_END = 35;
 export const IRQ_TIMER = 0;
 export const IRQ_DEVICE = 1;
 
@@ -128,10 +130,12 @@ export class Compiler {
           case 'read':
             if (s.raise !== null) emit(OP_RAISE, line, s.raise);
             emit(OP_READ, line, s.gva.vpn, s.gva.offset, s.size, 0, 0, this.slot(false, s.size), s.cpl ?? -1);
+            if (s.raise !== null) emit(OP_RAISE_END, line);
             break;
           case 'write':
             if (s.raise !== null) emit(OP_RAISE, line, s.raise);
             emit(OP_WRITE, line, s.gva.vpn, s.gva.offset, s.size, s.lo, s.hi, this.slot(true, s.size), s.cpl ?? -1);
+            if (s.raise !== null) emit(OP_RAISE_END, line);
             break;
           case 'fetch':
             emit(OP_FETCH, line, s.gva.vpn, s.gva.offset, 0, 0, 0, 0, s.cpl ?? -1);

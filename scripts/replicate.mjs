@@ -128,7 +128,10 @@ const signed = (x, d = 2) => `${x >= 0 ? '+' : ''}${x.toFixed(d)}%`;
 function compare(file) {
   const p = spawnSync(process.execPath, ['dist/cli.js', 'compare', file, '--json'], { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (p.status !== 0) throw new Error(`compare ${file} failed:\n${p.stderr}`);
-  return JSON.parse(p.stdout);
+  const c = JSON.parse(p.stdout);
+  // A warning means the workload did not run as written (a pool exhausted, a fault outside a vma).
+  for (const v of c.variants) if (v.report.warnings.length > 0) throw new Error(`compare ${file}, ${v.label}: ${v.report.warnings[0]}`);
+  return c;
 }
 
 const find = (c, label) => {

@@ -239,7 +239,6 @@ export class VcpuRunner {
     // handle_exit: the race point is the preempt_enable(), before the vCPU holds kvm->srcu.
     kvm.races.point(vcpu, RACE_KVM_EXIT, 0);
     kvm.srcu.readLock(vcpu);
-    const mmioBefore = kvm.stats[S.mmio_reads]! + kvm.stats[S.mmio_writes]!;
     const shadow = this.shadow!;
     switch (reason) {
       case EXIT_REASON_EPT_VIOLATION:
@@ -267,15 +266,8 @@ export class VcpuRunner {
         handleEptMisconfig(kvm, this.emulator, vcpu, this.cpu.exitGpa);
     }
     vcpu.path.leave(); // vmx_handle_exit
-    // A device emulation that raised its interrupt while handling this exit (a step's `raise`: QEMU's
-    // e1000 raises TXDW inside the TDT write, on the vCPU's own thread) left the vector in IRR with
-    // KVM_REQ_EVENT; the vCPU was not in guest mode, so kvm_vcpu_kick sent no IPI and no exit follows.
-    // Only the exit that emulated the device access: an earlier one (a fault on the way) raises nothing.
-    if (vcpu.raiseOnExit >= 0 && kvm.stats[S.mmio_reads]! + kvm.stats[S.mmio_writes]! !== mmioBefore) {
-      vcpu.irr = vcpu.raiseOnExit;
-      vcpu.raiseOnExit = -1;
-    }
-    // The next vcpu_enter_guest: KVM_REQ_EVENT with a vector in IRR (kvm/x86/irq.ts).
+    // The next vcpu_enter_guest: KVM_REQ_EVENT with a vector in IRR (kvm/x86/irq.ts), a device's
+    // raised during this exit's emulation included (raisedByDevice).
     if (vcpu.irr >= 0) injectPendingEvent(kvm, vcpu);
     vcpu.path.leave(); // vcpu_enter_guest
     vcpu.path.exitEnd(vcpu.exitClass, vcpu.line);

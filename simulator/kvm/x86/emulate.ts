@@ -26,6 +26,7 @@ import type { Kvm } from '../kvm';
 import type { Vcpu } from '../vcpu';
 import type { MmioDevice } from '../../devices/mmio_device';
 import { coolMemslots } from '../memslot_warmth';
+import { raisedByDevice } from './irq';
 import type { KvmWalker } from '../mmu/paging_tmpl';
 import { C } from '../../cost/accounting';
 import { E, KVM_TRACE_MMIO_READ, KVM_TRACE_MMIO_READ_UNSATISFIED, KVM_TRACE_MMIO_WRITE } from '../../trace/events';
@@ -162,6 +163,7 @@ export class Emulator {
       kvm.acct.chargeAt(vcpu, C.device_kernel, kvm.cost.device_kernel, vcpu.path.at(F.vcpu_mmio_write)); // handled in kernel
       dev.write(this.gpa, size, vcpu.raxLo, vcpu.raxHi);
       kvm.stats[S.mmio_writes]!++;
+      raisedByDevice(vcpu);
       return EMULATE_DONE;
     }
     // KVM_EXIT_MMIO: the VMM performs the write (or drops it, if no device claims the address).
@@ -169,6 +171,7 @@ export class Emulator {
     if (dev !== null) {
       dev.write(this.gpa, size, vcpu.raxLo, vcpu.raxHi);
       kvm.stats[S.mmio_writes]!++;
+      raisedByDevice(vcpu);
     }
     vcpu.ripOffset += this.insn.len; // the write was emulated before the exit; RIP was written back
     return EMULATE_DO_MMIO;
@@ -197,6 +200,7 @@ export class Emulator {
       kvm.acct.chargeAt(vcpu, C.device_kernel, kvm.cost.device_kernel, vcpu.path.at(F.vcpu_mmio_read)); // handled in kernel
       dev.read(this.gpa, size);
       kvm.stats[S.mmio_reads]!++;
+      raisedByDevice(vcpu);
       const tr = kvm.trace, args = tr.args, at = tr.at;
       args[at] = KVM_TRACE_MMIO_READ;
       args[at + 1] = size;
@@ -221,6 +225,7 @@ export class Emulator {
     if (dev !== null) {
       dev.read(this.gpa, size);
       kvm.stats[S.mmio_reads]!++;
+      raisedByDevice(vcpu);
       lo = dev.lo;
       hi = dev.hi;
     }

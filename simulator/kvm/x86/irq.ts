@@ -56,6 +56,18 @@ export function apicAcceptIrq(kvm: Kvm, vcpu: Vcpu, vector: number): void {
   vcpu.irr = vector;
 }
 
+/**
+ * A device model that raised its interrupt while it emulated the vCPU's access (a step's `raise`:
+ * QEMU's e1000 raises TXDW inside the TDT write), on the vCPU's own thread: __apic_accept_irq sets IRR
+ * and KVM_REQ_EVENT, and kvm_vcpu_kick sends no IPI, the vCPU being outside guest mode (§23.2a). The
+ * entry that ends this exit injects it.
+ */
+export function raisedByDevice(vcpu: Vcpu): void {
+  if (vcpu.raiseOnExit < 0) return;
+  vcpu.irr = vcpu.raiseOnExit;
+  vcpu.raiseOnExit = -1;
+}
+
 /** handle_external_interrupt (`++vcpu->stat.irq_exits; return 1;`), then for a timer tick __vcpu_run's
  *  kvm_inject_pending_timer_irqs before the next entry. A device's IRQ is already in IRR. */
 export function handleExternalInterrupt(kvm: Kvm, vcpu: Vcpu, timerVector: number): number {

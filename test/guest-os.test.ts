@@ -5,6 +5,7 @@
 // PAGE_COPY = P|U|A|NX (0x25 + bit 63); _PAGE_SPECIAL = bit 9; do_anonymous_page makes a write's PTE
 // pte_mkwrite(pte_mkdirty()) (0x67 + NX).
 import { describe, it, expect, vi } from 'vitest';
+import { KERNEL_MMU_MODES } from './helpers/modes';
 import { machine, osVm, scenario } from './helpers/scenario';
 import { runNative } from './helpers/native';
 import { entryAddress } from '../simulator/guest/page_tables';
@@ -13,12 +14,7 @@ import { collect, runScenario } from '../simulator/run/run';
 import type { Machine } from '../simulator/run/machine';
 import { workOf } from '../simulator/run/work_budget';
 
-const MODES = [
-  { kernel: 'v3.1', tdp: true },
-  { kernel: 'v3.1', tdp: false },
-  { kernel: 'v3.0', tdp: true },
-  { kernel: 'v3.0', tdp: false },
-] as const;
+const MODES = KERNEL_MMU_MODES;
 
 /** 64M of RAM, the direct map in 2M pages, a 1M page pool at 32M, and one 16K vma at 0x400000 in
  *  each of spaces 1-3. Space 0 is swapper_pg_dir's (kernel mappings only). */

@@ -2,6 +2,9 @@
 // and TLB when a process touches memory, forks, vforks, unmaps, exits, execs or is switched to. Every store it
 // makes goes through the vCPU like any other guest instruction (GuestCpuPort), so KVM sees exactly the
 // accesses, faults, INVLPGs and CR3 loads Linux makes; docs/kernel-paths.md §20 quotes the lines.
+// On several vCPUs a flush reaches the other CPUs that may cache the mm's translations (mm_cpumask) by
+// a TLB-shootdown IPI (arch/x86/mm/tlb.c, §20.7): the sender writes the local APIC's ICR and spins
+// until each target has run smp_invalidate_interrupt.
 //
 // Kept by the model: the page allocator's free frames (a LIFO list, as the per-CPU hot lists hand out
 // the page freed last), each anonymous frame's map count (page_mapcount), each address space's
@@ -16,6 +19,7 @@ import type { OsDecl, VmaDecl } from '../scenario/types';
 import type { GuestOsStats } from '../run/result';
 import { PFERR_FETCH_MASK, PFERR_PRESENT_MASK, PFERR_RSVD_MASK, PT_ACCESSED_MASK, PT_DIRTY_MASK, PT_PAGE_SIZE_MASK, PT_PRESENT_MASK, PT_USER_MASK, PT_WRITABLE_MASK, indexOfVpn } from '../arch/x86/paging';
 import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
+import { APIC_DEST_LOGICAL, APIC_DEST_PHYSICAL, APIC_EOI, APIC_ICR, APIC_ICR2 } from '../arch/x86/apic';
 
 /** What the guest kernel does through its vCPU (run/machine.ts implements it). */
 export interface GuestCpuPort {
@@ -30,12 +34,33 @@ export interface GuestCpuPort {
   readonly hi: number;
   invlpg(vpn: number): void;
   loadCr3(space: number): void;
+  /** The CPU (vCPU) the kernel runs on: smp_processor_id(). */
+  cpu(): number;
+  /** The kernel's 4-byte MOV to or from register `reg` of its local APIC (native_apic_mem_write/read
+   *  through the APIC's fixmap mapping); false when the vCPU stopped or no mapping reaches the APIC. */
+  apicAccess(write: boolean, reg: number, value: number): boolean;
+  /** vCPU `cpu` takes the IPI KVM left in its IRR (kvm_vcpu_kick's exit, the injection); from then on
+   *  the port acts on it, until resume(). False (warned) when it cannot take one now. */
+  takeIpi(cpu: number): boolean;
+  /** Back on the sending vCPU: the cycles the target took since takeIpi. */
+  resume(): number;
+  /** cpu_relax() until the targets answer: `cycles` of guest time on this vCPU. */
+  spin(cycles: number): void;
   /** The address space whose PML4 CR3 holds, or -1. */
   currentSpace(): number;
   /** The PML4 of an address space. */
   cr3Of(space: number): number;
   warn(message: string): void;
 }
+
+/** INVALIDATE_TLB_VECTOR_START (asm/irq_vectors.h:131-136 with NR_CPUS > 32: 0xee - 32 + 1); each CPU sends
+ *  its shootdowns on START + tlb_vector_offset, its own number on one node (calculate_tlb_offset). */
+const INVALIDATE_TLB_VECTOR_START = 0xcf;
+const NUM_INVALIDATE_TLB_VECTORS = 32;
+/** flush_va's TLB_FLUSH_ALL. */
+const TLB_FLUSH_ALL = -1;
+/** apic_flat serves up to 8 CPUs; more make physflat_probe (`num_possible_cpus() > 8`) pick physical flat. */
+const FLAT_MAX_CPUS = 8;
 
 // x86-64 PTE bits Linux uses (arch/x86/include/asm/pgtable_types.h, 3.0.1).
 const _PAGE_SPECIAL = 1 << 9; // _PAGE_BIT_SPECIAL = _PAGE_BIT_UNUSED1 = 9
@@ -75,15 +100,40 @@ export class LinuxGuest {
    *  vfork adds a user (copy_mm with CLONE_VM), fork and exec set the new mm's to 1 (mm_init), exit and
    *  exec drop one (mmput) and tear the mm down only at 0. */
   private readonly mmUsers: Int32Array;
+  /** The CPUs the guest runs on (its vCPUs). */
+  private readonly cpus: number;
+  /** mm_cpumask of each address space (index space * cpus + cpu): the CPUs that may hold its
+   *  translations. switch_mm sets the CPU's bit in next's and clears it in prev's, leave_mm clears it. */
+  private readonly mmCpumask: Uint8Array;
+  /** cpu_tlbstate of each CPU: active_mm (an address space) and state (1: TLBSTATE_LAZY, after
+   *  enter_lazy_tlb; 0: TLBSTATE_OK). */
+  private readonly activeMm: Int32Array;
+  private readonly tlbLazy: Uint8Array;
+  /** flush_state[sender], one per CPU (tlb_vector_offset): flush_mm, flush_va (a user page, or
+   *  TLB_FLUSH_ALL) and flush_cpumask (index sender * cpus + cpu), the targets yet to answer. */
+  private readonly flushMm: Int32Array;
+  private readonly flushVa: Float64Array;
+  private readonly flushCpumask: Uint8Array;
   /** Counters for the report's guest OS section. */
-  readonly counts = { anon_faults: 0, zero_page_faults: 0, file_faults: 0, file_copies: 0, cow_copies: 0, cow_reuses: 0, forks: 0, vforks: 0, exits: 0, execs: 0, munmaps: 0, context_switches: 0, tlb_flushes: 0, invlpgs: 0, page_tables_allocated: 0, page_tables_freed: 0 };
+  readonly counts = { anon_faults: 0, zero_page_faults: 0, file_faults: 0, file_copies: 0, cow_copies: 0, cow_reuses: 0, forks: 0, vforks: 0, exits: 0, execs: 0, munmaps: 0, context_switches: 0, tlb_flushes: 0, invlpgs: 0, tlb_shootdowns: 0, irq_tlb_count: 0, page_tables_allocated: 0, page_tables_freed: 0 };
 
+  /** `cpus` vCPUs start with CR3 on address space `startSpace`, each its active_mm. */
   constructor(
     private readonly os: OsDecl,
     private readonly ram: GuestRam,
     efer_nx: boolean,
     spaces: number,
+    cpus: number,
+    startSpace: number,
   ) {
+    this.cpus = cpus;
+    this.mmCpumask = new Uint8Array(spaces * cpus);
+    this.activeMm = new Int32Array(cpus).fill(startSpace);
+    this.tlbLazy = new Uint8Array(cpus);
+    for (let c = 0; c < cpus; c++) this.mmCpumask[startSpace * cpus + c] = 1;
+    this.flushMm = new Int32Array(cpus).fill(-1);
+    this.flushVa = new Float64Array(cpus);
+    this.flushCpumask = new Uint8Array(cpus * cpus);
     this.mmUsers = new Int32Array(spaces).fill(1);
     this.poolBase = os.page_pool.gpa / 4096;
     this.poolFrames = os.page_pool.size / 4096;
@@ -190,6 +240,7 @@ export class LinuxGuest {
    *  shows in the vCPU (halted). */
   touch(port: GuestCpuPort, write: boolean, vpn: number, offset: number, lo: number, hi: number): boolean {
     this.forgetWalks();
+    this.scheduledIn(port);
     if (!port.userAccess(write, vpn, offset, lo, hi)) return true;
     const ec = port.errorCode;
     const space = port.currentSpace();
@@ -217,7 +268,7 @@ export class LinuxGuest {
       const nLo = (eLo | PT_DIRTY_MASK | PT_ACCESSED_MASK) >>> 0;
       if (nLo !== eLo) {
         if (!port.kernelAccess(true, pte, nLo, eHi)) return false;
-        this.flushTlbPage(port, vpn);
+        if (!this.flushTlbPage(port, space, vpn)) return false;
       }
     } // a read of a present page: ptep_set_access_flags(dirty 0) stores nothing on x86
     if (port.userAccess(write, vpn, offset, lo, hi)) return this.failed(port, `touch: the access to user page 0x${vpn.toString(16)} faulted again after Linux's fault handler`);
@@ -292,8 +343,7 @@ export class LinuxGuest {
     if (!special && this.inPool(old) && this.mapcount[old - this.poolBase]! <= 1) {
       this.counts.cow_reuses++;
       if (!port.kernelAccess(true, pte, (eLo | PT_ACCESSED_MASK | PT_DIRTY_MASK | PT_WRITABLE_MASK) >>> 0, eHi)) return false;
-      this.flushTlbPage(port, vpn);
-      return true;
+      return this.flushTlbPage(port, vma.space, vpn);
     }
     let frame: number;
     if (special) frame = this.zeroedFrame(port);
@@ -305,16 +355,18 @@ export class LinuxGuest {
     this.counts.cow_copies++;
     this.mapcount[frame - this.poolBase] = 1;
     if (!port.kernelAccess(true, pte, 0, 0)) return false; // ptep_clear_flush: ptep_get_and_clear ...
-    this.flushTlbPage(port, vpn); // ... then flush_tlb_page
+    if (!this.flushTlbPage(port, vma.space, vpn)) return false; // ... then flush_tlb_page
     if (!port.kernelAccess(true, pte, (PAGE_COPY_LO | PT_WRITABLE_MASK | PT_DIRTY_MASK | frameLo(frame)) >>> 0, (this.protHi(vma) | frameHi(frame)) >>> 0)) return false;
     if (!special && this.inPool(old)) this.mapcount[old - this.poolBase]!--; // page_remove_rmap(old_page)
     return true;
   }
 
-  /** flush_tlb_page for the current mm with current->mm set: __flush_tlb_one, one INVLPG. */
-  private flushTlbPage(port: GuestCpuPort, vpn: number): void {
+  /** flush_tlb_page for the current mm with current->mm set: __flush_tlb_one, one INVLPG, then the
+   *  other CPUs in its mm_cpumask. False when the shootdown could not complete. */
+  private flushTlbPage(port: GuestCpuPort, space: number, vpn: number): boolean {
     this.counts.invlpgs++;
     port.invlpg(vpn);
+    return this.flushTlbOthers(port, space, vpn);
   }
 
   /** `fork`: dup_mmap -> copy_page_range for each vma of the parent (the current space): the child's
@@ -323,6 +375,7 @@ export class LinuxGuest {
    *  clear) and copied read-only and old (pte_mkold) to the child; then flush_tlb_mm(oldmm). */
   fork(port: GuestCpuPort, child: number): void {
     this.forgetWalks();
+    this.scheduledIn(port);
     const parent = port.currentSpace();
     if (parent < 0) return port.warn('fork: CR3 holds no address space of the scenario');
     if (child === parent) return port.warn(`fork: the child's address space ${child} is the parent's own`);
@@ -368,6 +421,7 @@ export class LinuxGuest {
    *  flush, no CR3 load (the child's switch_mm has prev == next). The steps after it are the child's,
    *  in the same address space, until it execs or exits. */
   vfork(port: GuestCpuPort, space: number): void {
+    this.scheduledIn(port);
     if (port.currentSpace() !== space) return port.warn(`vfork: the vforking process runs in address space ${space}, but CR3 holds ${port.currentSpace()} (switch_mm to it first)`);
     if (space === this.os.swapper) return port.warn(`vfork: address space ${space} is swapper_pg_dir, no process's mm`);
     this.counts.vforks++;
@@ -378,6 +432,7 @@ export class LinuxGuest {
    *  tlb_finish_mmu: a flush only if a PTE was cleared (tlb->need_flush), then the pages are freed. */
   munmap(port: GuestCpuPort, vpn: number, pages: number): void {
     this.forgetWalks();
+    this.scheduledIn(port);
     const space = port.currentSpace();
     if (space < 0) return port.warn('munmap: CR3 holds no address space of the scenario');
     this.counts.munmaps++;
@@ -388,21 +443,23 @@ export class LinuxGuest {
       if (r < 0) return;
       if (r > 0) needFlush = true;
     }
-    if (needFlush) this.flushTlbMm(port, space, true);
+    if (needFlush && !this.flushTlbMm(port, space, true)) return;
     this.releaseGathered();
   }
 
-  /** `exit`: exit_mm sets tsk->mm = NULL (enter_lazy_tlb: no CR3 write), mmput: only when mm_users
-   *  drops to 0 (the mm's last task) exit_mmap: zap every vma (fullmm), free the page tables under them
-   *  (free_pgtables), then tlb_finish_mmu -> flush_tlb_mm with current->mm NULL: leave_mm, which loads
-   *  swapper_pg_dir. An mm still used (a vfork's parent) is left as it is, CR3 on it. */
+  /** `exit`: exit_mm sets tsk->mm = NULL and enter_lazy_tlb (TLBSTATE_LAZY, no CR3 write), mmput: only
+   *  when mm_users drops to 0 (the mm's last task) exit_mmap: zap every vma (fullmm), free the page tables
+   *  under them (free_pgtables), then tlb_finish_mmu -> flush_tlb_mm with current->mm NULL: leave_mm, which
+   *  loads swapper_pg_dir. An mm still used (a vfork's parent) is left as it is, CR3 on it. */
   exit(port: GuestCpuPort, space: number): void {
     this.forgetWalks();
+    this.scheduledIn(port);
     if (port.currentSpace() !== space) return port.warn(`exit: the exiting process runs in address space ${space}, but CR3 holds ${port.currentSpace()} (switch_mm to it first)`);
     this.counts.exits++;
+    this.tlbLazy[port.cpu()] = 1; // enter_lazy_tlb
     if (!this.mmput(space)) return;
     if (!this.exitMmap(port, space)) return;
-    this.flushTlbMm(port, space, false);
+    if (!this.flushTlbMm(port, space, false)) return;
     this.releaseGathered();
   }
 
@@ -411,6 +468,7 @@ export class LinuxGuest {
    *  flush_tlb_mm flushes nothing on this CPU. A vforked child's exec leaves the parent's mm alone. */
   exec(port: GuestCpuPort, space: number): void {
     this.forgetWalks();
+    this.scheduledIn(port);
     const old = port.currentSpace();
     if (old < 0) return port.warn('exec: CR3 holds no address space of the scenario');
     if (old === space) return port.warn(`exec: the new mm must be a new address space, not ${space} itself`);
@@ -421,15 +479,37 @@ export class LinuxGuest {
     this.switchMm(port, space);
     if (!this.mmput(old)) return;
     if (!this.exitMmap(port, old)) return;
+    this.flushTlbMm(port, old, true); // tlb_finish_mmu: no longer this CPU's active_mm, others may hold it
     this.releaseGathered();
   }
 
-  /** `switch_mm`: context_switch -> switch_mm: `if (likely(prev != next))` ... load_cr3(next->pgd).
-   *  After leave_mm (CR3 on swapper_pg_dir) the next switch loads too, as the mm_cpumask test does. */
+  /** `switch_mm` (mmu_context.h:33-72): `if (likely(prev != next))`: TLBSTATE_OK, active_mm = next, this CPU
+   *  set in next's mm_cpumask, load_cr3(next->pgd), cleared from prev's. Else (a thread of the same mm, or
+   *  back from lazy TLB mode): TLBSTATE_OK, and a CR3 load only if leave_mm had cleared the CPU's bit. */
   switchMm(port: GuestCpuPort, space: number): void {
-    if (port.currentSpace() === space) return;
-    this.counts.context_switches++;
-    port.loadCr3(space);
+    const cpu = port.cpu();
+    const prev = this.activeMm[cpu]!;
+    this.tlbLazy[cpu] = 0;
+    if (prev !== space) {
+      this.activeMm[cpu] = space;
+      this.mmCpumask[space * this.cpus + cpu] = 1;
+      this.counts.context_switches++;
+      port.loadCr3(space);
+      this.mmCpumask[prev * this.cpus + cpu] = 0;
+    } else if (this.mmCpumask[space * this.cpus + cpu] === 0) {
+      this.mmCpumask[space * this.cpus + cpu] = 1; // cpumask_test_and_set_cpu
+      this.counts.context_switches++;
+      port.loadCr3(space);
+    }
+  }
+
+  /** A process's step on a CPU left in lazy TLB mode by an exit whose mm lives on (a vforked child's):
+   *  the process using that mm is scheduled back in, context_switch -> switch_mm(prev == next): TLBSTATE_OK,
+   *  and a CR3 load if a flush IPI's leave_mm cleared the CPU's bit meanwhile. */
+  private scheduledIn(port: GuestCpuPort): void {
+    const cpu = port.cpu();
+    const mm = this.activeMm[cpu]!;
+    if (this.tlbLazy[cpu] === 1 && this.mmUsers[mm]! > 0) this.switchMm(port, mm);
   }
 
   /** mmput's `if (atomic_dec_and_test(&mm->mm_users))`: true when that was the mm's last user, whose
@@ -511,12 +591,108 @@ export class LinuxGuest {
     return true;
   }
 
-  /** flush_tlb_mm(mm) on this CPU: if current->active_mm == mm, local_flush_tlb (a CR3 write of its
-   *  own value) when current->mm is set, else leave_mm (load_cr3(swapper_pg_dir)). */
-  private flushTlbMm(port: GuestCpuPort, space: number, hasMm: boolean): void {
-    if (port.currentSpace() !== space) return;
-    this.counts.tlb_flushes++;
-    port.loadCr3(hasMm ? space : this.os.swapper);
+  /** flush_tlb_mm(mm) (tlb.c:287-301): if current->active_mm == mm, local_flush_tlb (a CR3 write of its
+   *  own value) when current->mm is set, else leave_mm; then the other CPUs in mm_cpumask(mm). */
+  private flushTlbMm(port: GuestCpuPort, space: number, hasMm: boolean): boolean {
+    const cpu = port.cpu();
+    if (this.activeMm[cpu] === space) {
+      this.counts.tlb_flushes++;
+      if (hasMm) port.loadCr3(space);
+      else this.leaveMm(port, cpu);
+    }
+    return this.flushTlbOthers(port, space, TLB_FLUSH_ALL);
+  }
+
+  /** leave_mm (tlb.c:62-69): this CPU leaves active_mm's mm_cpumask and loads swapper_pg_dir. */
+  private leaveMm(port: GuestCpuPort, cpu: number): void {
+    this.mmCpumask[this.activeMm[cpu]! * this.cpus + cpu] = 0;
+    port.loadCr3(this.os.swapper);
+  }
+
+  /**
+   * `if (cpumask_any_but(mm_cpumask(mm), smp_processor_id()) < nr_cpu_ids) flush_tlb_others(...)` ->
+   * flush_tlb_others_ipi (tlb.c:172-203): flush_state[this CPU] gets the mm, the page and the other CPUs
+   * of mm_cpumask; apic->send_IPI_mask sends vector INVALIDATE_TLB_VECTOR_START + sender; then
+   * `while (!cpumask_empty(flush_cpumask)) cpu_relax();`. The targets answer at once, each on its own
+   * vCPU, and run concurrently: the sender spins as long as the slowest. False when a target cannot
+   * answer (the sender would spin for ever; the step stops, warned).
+   */
+  private flushTlbOthers(port: GuestCpuPort, space: number, va: number): boolean {
+    const n = this.cpus;
+    const sender = port.cpu();
+    let any = false;
+    for (let c = 0; c < n; c++) {
+      const t = c !== sender && this.mmCpumask[space * n + c] === 1;
+      this.flushCpumask[sender * n + c] = t ? 1 : 0; // cpumask_andnot(flush_cpumask, cpumask, self)
+      any ||= t;
+    }
+    if (!any) return true;
+    this.counts.tlb_shootdowns++;
+    this.flushMm[sender] = space;
+    this.flushVa[sender] = va;
+    const vector = INVALIDATE_TLB_VECTOR_START + (sender % NUM_INVALIDATE_TLB_VECTORS);
+    if (!this.sendIpiMask(port, sender, vector)) return false;
+    let longest = 0;
+    for (let c = 0; c < n; c++) {
+      if (this.flushCpumask[sender * n + c] === 0) continue;
+      if (!port.takeIpi(c)) return false;
+      const answered = this.invalidateInterrupt(port, c, sender);
+      longest = Math.max(longest, port.resume());
+      if (!answered) return false;
+    }
+    port.spin(longest);
+    this.flushMm[sender] = -1; // f->flush_mm = NULL; f->flush_va = 0
+    this.flushVa[sender] = 0;
+    return true;
+  }
+
+  /** apic->send_IPI_mask to the CPUs of flush_cpumask: apic_flat's flat_send_IPI_mask, one logical IPI to
+   *  the mask (apic_flat_64.c:78-92), or with more than 8 CPUs physflat's default_send_IPI_mask_sequence_phys,
+   *  one physical IPI per CPU (ipi.c:22-38); each is __default_send_IPI_dest_field (ipi.h:93-115). */
+  private sendIpiMask(port: GuestCpuPort, sender: number, vector: number): boolean {
+    const n = this.cpus;
+    if (n <= FLAT_MAX_CPUS) {
+      let mask = 0;
+      for (let c = 0; c < n; c++) if (this.flushCpumask[sender * n + c] === 1) mask |= 1 << c;
+      return this.sendIpiDestField(port, mask, vector, APIC_DEST_LOGICAL);
+    }
+    for (let c = 0; c < n; c++) {
+      if (this.flushCpumask[sender * n + c] === 1 && !this.sendIpiDestField(port, c, vector, APIC_DEST_PHYSICAL)) return false;
+    }
+    return true;
+  }
+
+  /** __default_send_IPI_dest_field: __xapic_wait_icr_idle (one ICR read: KVM never leaves the busy bit
+   *  set), ICR2 = SET_APIC_DEST_FIELD(mask), then ICR = __prepare_ICR(0, vector, dest): the write that
+   *  sends it. */
+  private sendIpiDestField(port: GuestCpuPort, dest: number, vector: number, destMode: number): boolean {
+    return port.apicAccess(false, APIC_ICR, 0) && port.apicAccess(true, APIC_ICR2, (dest << 24) >>> 0) && port.apicAccess(true, APIC_ICR, destMode | vector);
+  }
+
+  /**
+   * smp_invalidate_interrupt (tlb.c:130-170) on CPU `cpu`, for `sender`'s flush: if flush_mm is its
+   * active_mm, a flush (local_flush_tlb for TLB_FLUSH_ALL, else __flush_tlb_one) in TLBSTATE_OK, or
+   * leave_mm in lazy TLB mode; then ack_APIC_irq (the EOI write) and the CPU's bit cleared in
+   * flush_cpumask: the sender's answer. False when the EOI could not be written.
+   */
+  private invalidateInterrupt(port: GuestCpuPort, cpu: number, sender: number): boolean {
+    const n = this.cpus;
+    if (this.flushCpumask[sender * n + cpu] === 1 && this.flushMm[sender] === this.activeMm[cpu]) {
+      if (this.tlbLazy[cpu] === 1) {
+        this.counts.tlb_flushes++;
+        this.leaveMm(port, cpu);
+      } else if (this.flushVa[sender] === TLB_FLUSH_ALL) {
+        this.counts.tlb_flushes++;
+        port.loadCr3(this.activeMm[cpu]!);
+      } else {
+        this.counts.invlpgs++;
+        port.invlpg(this.flushVa[sender]!);
+      }
+    }
+    if (!port.apicAccess(true, APIC_EOI, 0)) return false; // ack_APIC_irq
+    this.flushCpumask[sender * n + cpu] = 0;
+    this.counts.irq_tlb_count++;
+    return true;
   }
 
   /** tlb_finish_mmu: the gathered pages go back to the allocator after the flush. */

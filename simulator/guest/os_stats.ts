@@ -16,6 +16,8 @@ export const GUEST_OS_STATS = [
   'context_switches',
   'tlb_flushes',
   'invlpgs',
+  'tlb_shootdowns',
+  'irq_tlb_count',
   'page_tables_allocated',
   'page_tables_freed',
   'pool_frames_used',

@@ -81,6 +81,8 @@ export class Vcpu {
   raiseOnExit = -1;
   irqsEnabled = true;
   irqWindowRequested = false;
+  /** The local APIC's ICR2 (kvm/x86/lapic.ts): the destination field of the next ICR write. */
+  apicIcr2 = 0;
   /** Cycles this vCPU spent blocked in kvm_vcpu_block (HLT): on its clock, charged to nothing. */
   idle = 0;
 

@@ -105,6 +105,8 @@ const INTR_INFO_PF = 0x80000b0e;
 
 /** kvm_deliver_mode, include/trace/events/kvm.h (3.0.1:60-68). */
 const DELIVER_MODES = ['Fixed', 'LowPrio', 'SMI', 'Res3', 'NMI', 'INIT', 'SIPI', 'ExtINT'];
+/** kvm_apic_dst_shorthand (trace.h 3.0.1:370-374). */
+const DEST_SHORTHANDS = ['dst', 'self', 'all', 'all-but-self'];
 
 const TRACEPOINTS: Record<string, Tracepoint> = {
   // arch/x86/kvm/trace.h (TRACE_SYSTEM kvm)
@@ -140,6 +142,16 @@ const TRACEPOINTS: Record<string, Tracepoint> = {
   },
   // trace.h 3.0.1:216-229 and :401-426, the same in 3.1.10.
   kvm_inj_virq: { system: 'kvm', kernels: BOTH, print: (f) => `irq ${u(f.irq)}` },
+  // "dst %x vec %u (%s|%s|%s|%s|%s)": dest_id, (u8)icr_low, kvm_deliver_mode of icr_low >> 8 & 7, bit 11
+  // logical/physical, bit 14 assert/de-assert, bit 15 level/edge, kvm_apic_dst_shorthand of icr_low >> 18 & 3.
+  kvm_apic_ipi: {
+    system: 'kvm',
+    kernels: BOTH,
+    print: (f) => {
+      const icr = Number(f.icr_low);
+      return `dst ${x(f.dest_id)} vec ${icr & 0xff} (${DELIVER_MODES[(icr >> 8) & 7]}|${icr & (1 << 11) ? 'logical' : 'physical'}|${icr & (1 << 14) ? 'assert' : 'de-assert'}|${icr & (1 << 15) ? 'level' : 'edge'}|${DEST_SHORTHANDS[(icr >> 18) & 3]})`;
+    },
+  },
   kvm_apic_accept_irq: {
     system: 'kvm',
     kernels: BOTH,

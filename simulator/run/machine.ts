@@ -27,7 +27,8 @@ import { frameHi, frameLo, frameOf } from '../arch/x86/u64';
 import { OverBudgetError } from './work_budget';
 import { ARG_WIDTH, CODE_SLOT_WRITE, Compiler, INSN_SLOT_BYTES, SLOTS_PER_PAGE, OP_COMPUTE, OP_CR3, OP_END, OP_EXEC, OP_EXIT, OP_FETCH, OP_FORK, OP_INVLPG, OP_LOOP, OP_MUNMAP, OP_PTE, OP_MEMSLOT_ADD, OP_MEMSLOT_DELETE, OP_READ, OP_SET_CACHING, OP_SWITCH_MM, OP_TOUCH, OP_VFORK, OP_WAIT_FOR, OP_WRITE, OP_INTERRUPT, OP_HLT, OP_RAISE, OP_RAISE_END, IRQ_TIMER, type Program } from './program';
 import { LinuxGuest } from '../guest/linux';
-import { NO_MAPPING, OsPort } from './os_port';
+import { NO_LOCAL_APIC, NO_MAPPING, OsPort } from './os_port';
+import { APIC_DEFAULT_PHYS_BASE } from '../arch/x86/apic';
 import { Scheduler } from './scheduler';
 import { checkOverrides } from './override_error';
 import { ExitTimes } from './exit_times';
@@ -74,6 +75,8 @@ export class Machine {
   /** The guest kernel behind the guest OS steps (guest.os), or null. */
   readonly linux: LinuxGuest | null;
   private readonly osPort: OsPort;
+  /** The guest kernel's local-APIC store slot (its load is the next), -1 when it sends no IPIs. */
+  readonly apicSlot: number;
   // Per-vCPU execution state.
   readonly pc: Int32Array;
   readonly depth: Int32Array;
@@ -146,6 +149,8 @@ export class Machine {
     const compiler = new Compiler(o.skip_lockless_waits ? new Set<string>(LOCKLESS_POINTS) : undefined, vmaPages);
     try {
       this.programs = sc.vcpus.map((v) => compiler.compile(v.workload));
+      // Only a guest kernel on several CPUs sends IPIs: other scenarios keep their code pages as they were.
+      this.apicSlot = sc.guest.os && n > 1 ? compiler.apicSlots() : -1;
     } catch (e) {
       if (e instanceof OverBudgetError) throw new GuestSetupError(e.message, e.line, e.col);
       throw e;
@@ -162,7 +167,7 @@ export class Machine {
     kvm.cp.setLines(lineEnd);
     this.guest = buildGuest(sc, new GuestRam(kvm.memslots, kvm.host), compiler.codePages);
     this.writeCode(compiler.codeSlots);
-    this.linux = sc.guest.os ? new LinuxGuest(sc.guest.os, this.guest.ram, sc.guest.cpu.efer_nx, this.guest.cr3s.length) : null;
+    this.linux = sc.guest.os ? new LinuxGuest(sc.guest.os, this.guest.ram, sc.guest.cpu.efer_nx, this.guest.cr3s.length, n, 0) : null;
     this.osPort = new OsPort(this);
     const c = sc.guest.cpu;
     for (const v of kvm.vcpus) {
@@ -283,6 +288,10 @@ export class Machine {
       const seq = this.sliceSeq[i]! >= 0 ? this.sliceSeq[i]! : this.stepSeq++; // slices keep their step's number
       this.kvm.trace.step = seq;
       const start = vcpu.clock;
+      // An IPI another vCPU's ICR write left in IRR (kvm/x86/lapic.ts): kvm_vcpu_kick found this vCPU in
+      // guest mode, so its reschedule IPI exits it before this step's first instruction (a guest
+      // kernel's TLB shootdown has the target take it at once instead: takeIpi).
+      if (vcpu.irr >= 0 && this.sliceSeq[i]! < 0) this.runner.interrupt(vcpu, vcpu.irr, false, -1);
       const r = op === OP_MEMSLOT_ADD || op === OP_MEMSLOT_DELETE ? this.memslot(vcpu, prog, pc, op) : MEMSLOT_DONE;
       if (r === MEMSLOT_DONE) {
         if (op !== OP_MEMSLOT_ADD && op !== OP_MEMSLOT_DELETE) this.execute(vcpu, prog, pc, op);
@@ -349,8 +358,9 @@ export class Machine {
     const vcpu = this.kvm.vcpus[i]!;
     const runner = this.runner;
     const entry = runner.hitEntry(vcpu);
-    // An access with a pending `raise` must exit to take it: the slow path, then OP_RAISE_END's check.
-    if (entry < 0 || vcpu.halted || vcpu.raiseOnExit >= 0) return 0;
+    // An access with a pending `raise` must exit to take it: the slow path, then OP_RAISE_END's check;
+    // an IPI waiting in IRR is taken first (step()).
+    if (entry < 0 || vcpu.halted || vcpu.raiseOnExit >= 0 || vcpu.irr >= 0) return 0;
     const tlb = vcpu.tlb;
     const page = tlb.lastPage;
     const prog = this.programs[i]!;
@@ -602,10 +612,13 @@ export class Machine {
     }
   }
 
-  /** A guest OS step: the guest kernel's work for it (guest/linux.ts), run on this vCPU. */
+  /** A guest OS step: the guest kernel's work for it (guest/linux.ts), run on this vCPU. A step run at
+   *  a race point inside another vCPU's OS step gives the port back as it found it. */
   private osStep(vcpu: Vcpu, prog: Program, pc: number, op: number): void {
     const linux = this.linux!; // the parser refuses OS steps without guest.os
     const port = this.osPort;
+    const outerVcpu = port.vcpu;
+    const outerSlot = port.slot;
     port.vcpu = vcpu;
     port.slot = prog.arg(pc, 5);
     const a = prog.arg(pc, 0);
@@ -616,6 +629,40 @@ export class Machine {
     else if (op === OP_EXIT) linux.exit(port, a);
     else if (op === OP_EXEC) linux.exec(port, a);
     else linux.switchMm(port, a);
+    port.vcpu = outerVcpu;
+    port.slot = outerSlot;
+  }
+
+  /** The guest kernel's 4-byte MOV to or from its local APIC's register `reg`, through its mapping of
+   *  APIC_DEFAULT_PHYS_BASE in `space` (the fixmap), from the kernel's one APIC store or load slot. */
+  apicAccess(vcpu: Vcpu, write: boolean, reg: number, value: number, space: number): number {
+    const dev = this.kvm.bus.find(APIC_DEFAULT_PHYS_BASE + reg);
+    if (dev === null || dev.handler !== 'kernel' || dev.gpa !== APIC_DEFAULT_PHYS_BASE) return NO_LOCAL_APIC;
+    const alias = this.directMap(APIC_DEFAULT_PHYS_BASE + reg, space);
+    return alias === null ? NO_MAPPING : this.access(vcpu, write, alias.vpn, alias.offset, 4, value >>> 0, 0, this.apicSlot + (write ? 0 : 1), 0);
+  }
+
+  /**
+   * vCPU `t` takes the IPI KVM left in its IRR (kvm/x86/lapic.ts), while `from` spins for its answer.
+   * Between its steps a vCPU is in guest mode, so kvm_vcpu_kick's reschedule IPI is an EXTERNAL_INTERRUPT
+   * exit and the entry after it injects the vector (VcpuRunner.interrupt). Null, or why it cannot now.
+   */
+  takeIpi(from: Vcpu, t: number): string | null {
+    const target = this.kvm.vcpus[t]!;
+    if (target.irr < 0) return `vCPU ${from.id}'s TLB-shootdown IPI to vCPU ${t} was not delivered (no local APIC matched the destination): Linux would spin in flush_tlb_others_ipi for ever: the step stops`;
+    if (target.halted) return `vCPU ${from.id}'s TLB-shootdown IPI to vCPU ${t}: vCPU ${t} has stopped and never answers (Linux would spin in flush_tlb_others_ipi for ever): the step stops`;
+    if (this.scheduler.onStack(t) || this.blocked(t) || this.sliceSeq[t]! >= 0) return `vCPU ${from.id}'s TLB-shootdown IPI to vCPU ${t}: vCPU ${t} is inside KVM beneath this step (the scheduler ran this step at its race point, or it sleeps in a memslot update) and would take it only after this step; the scheduler runs such a step whole, so the wait is not modelled: the step stops`;
+    this.scheduler.enter(t);
+    this.runner.interrupt(target, target.irr, false, -1);
+    return null;
+  }
+
+  ipiTaken(t: number): void {
+    this.scheduler.leave(t);
+  }
+
+  spin(vcpu: Vcpu, cycles: number): void {
+    this.kvm.acct.chargeAt(vcpu, C.guest_compute, cycles, vcpu.path.at(F.guest));
   }
 
   /** `touch`: one page of its range per step. The vCPU stays on the step (pc back on it) while pages

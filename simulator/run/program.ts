@@ -229,6 +229,14 @@ export class Compiler {
     return first;
   }
 
+  /** The guest kernel's two local-APIC MOVs (native_apic_mem_write, native_apic_mem_read: 4 bytes at
+   *  CPL 0), one kernel text every CPU runs: the first slot is the store, the next the load. */
+  apicSlots(): number {
+    const first = this.slot(true, 4);
+    this.slot(false, 4);
+    return first;
+  }
+
   private slot(write: boolean, size: number): number {
     this.slots.push(write ? size | CODE_SLOT_WRITE : size);
     return this.slots.length - 1;

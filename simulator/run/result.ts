@@ -55,8 +55,10 @@ export interface KvmStat {
  *  anon_faults (do_anonymous_page for a write), zero_page_faults (for a read: the zero page), file_faults
  *  (__do_fault on a file vma's page), file_copies (those that were writes: a private copy), cow_copies
  *  (do_wp_page copied or zeroed a new page), cow_reuses (it made the only mapping writable again), forks,
- *  vforks (copy_mm with CLONE_VM: the mm shared), exits, execs, munmaps, context_switches (switch_mm loads), tlb_flushes (flush_tlb_mm on this CPU: a
- *  CR3 write), invlpgs (flush_tlb_page), page_tables_allocated, page_tables_freed, and pool_frames_used
+ *  vforks (copy_mm with CLONE_VM: the mm shared), exits, execs, munmaps, context_switches (switch_mm loads), tlb_flushes (a CR3 write by flush_tlb_mm or a
+ *  shootdown's handler), invlpgs (flush_tlb_page), tlb_shootdowns (flush_tlb_others_ipi
+ *  calls that sent an IPI to other CPUs in mm_cpumask), irq_tlb_count (the IPIs those CPUs took:
+ *  smp_invalidate_interrupt), page_tables_allocated, page_tables_freed, and pool_frames_used
  *  (handed out and not freed at the end; the zero page counts). */
 export type GuestOsStats = Record<GuestOsStat, number>;
 

@@ -38,8 +38,9 @@ export const EVENTS = {
   kvm_mmio: { name: 'kvm_mmio', fields: [['type', 'mmio_type'], ['len', 'num'], ['gpa', 'hex'], ['val', 'hex64']] },
   kvm_userspace_exit: { name: 'kvm_userspace_exit', fields: [['reason', 'num']] },
   kvm_inj_exception: { name: 'kvm_inj_exception', fields: [['exception', 'num'], ['error_code', 'hex'], ['address', 'hex64']] },
-  // Interrupts (kvm/x86/irq.ts): trace.h 3.0.1:216 and :401, the same in 3.1.10.
+  // Interrupts (kvm/x86/irq.ts, lapic.ts): trace.h 3.0.1:216, :376 and :401, the same in 3.1.10.
   kvm_inj_virq: { name: 'kvm_inj_virq', fields: [['irq', 'num']] },
+  kvm_apic_ipi: { name: 'kvm_apic_ipi', fields: [['icr_low', 'hex'], ['dest_id', 'hex']] },
   kvm_apic_accept_irq: { name: 'kvm_apic_accept_irq', fields: [['apicid', 'num'], ['dm', 'num'], ['tm', 'num'], ['vec', 'num'], ['coalesced', 'bool']] },
   guest_page_fault: { name: 'guest_page_fault', fn: true, fields: [['address', 'hex64'], ['error_code', 'hex']] },
   kvm_set_spte: { name: '__direct_map', fn: true, fields: [['gfn', 'hex'], ['spte', 'hex64'], ['level', 'num']] },

@@ -16,6 +16,14 @@ export const MODES: [string, ScenarioOverrides][] = [
   ['shadow v3.1, oos_shadow 0', { kernel: 'v3.1', tdp: false, oos_shadow: false }],
 ];
 
+/** The two kernels in each MMU mode with their default settings (the guest OS tests' four runs). */
+export const KERNEL_MMU_MODES = [
+  { kernel: 'v3.1', tdp: true },
+  { kernel: 'v3.1', tdp: false },
+  { kernel: 'v3.0', tdp: true },
+  { kernel: 'v3.0', tdp: false },
+] as const;
+
 export type Seen = Pick<NativeAccess, 'op' | 'result' | 'error_code' | 'value'>;
 
 /**

@@ -9,8 +9,9 @@ import { buildGuest, entryAddress, GuestRam } from '../../simulator/guest/page_t
 import { GuestWalker, WALK_OK, type WalkCpu, type WalkMemory } from '../../simulator/arch/x86/walker';
 import { PFERR_FETCH_MASK, PFERR_USER_MASK, PFERR_WRITE_MASK } from '../../simulator/arch/x86/paging';
 import { frameHi, frameLo, frameOf, hex64 } from '../../simulator/arch/x86/u64';
-import type { Scenario } from '../../simulator/scenario/types';
+import type { Scenario, Step } from '../../simulator/scenario/types';
 import { LinuxGuest, type GuestCpuPort } from '../../simulator/guest/linux';
+import { APIC_DEFAULT_PHYS_BASE } from '../../simulator/arch/x86/apic';
 
 export interface NativeAccess {
   op: 'read' | 'write' | 'fetch';
@@ -35,6 +36,12 @@ class RamTables implements WalkMemory {
   }
 }
 
+/**
+ * Every vCPU's workload, one step at a time in turn (the machine's round robin without preemption; a
+ * ranged `touch` is a step per page there too), each CPU with its own CR3. A guest kernel's TLB
+ * shootdown runs the target's handler at once, as the interrupt arrives; with no TLB, its flushes
+ * change nothing, but its APIC accesses are the guest's like any other.
+ */
 export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestRam; tablePages: number[]; warnings: string[]; linux: LinuxGuest | null } {
   const host = new HostMemory(sc.host.maxphyaddr);
   const memslots = new Memslots();
@@ -45,15 +52,18 @@ export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestR
   const walker = new GuestWalker(sc.host.maxphyaddr);
   const mem = new RamTables(ram);
   const c = sc.guest.cpu;
-  const cpu: WalkCpu = { cr3: guest.cr3s[0]!, cr0Wp: c.cr0_wp, nx: c.efer_nx, smep: c.cr4_smep, smap: c.cr4_smap, pke: c.cr4_pke, pkru: c.pkru, ac: c.eflags_ac };
+  const n = sc.vcpus.length;
+  const cpus: WalkCpu[] = sc.vcpus.map(() => ({ cr3: guest.cr3s[0]!, cr0Wp: c.cr0_wp, nx: c.efer_nx, smep: c.cr4_smep, smap: c.cr4_smap, pke: c.cr4_pke, pkru: c.pkru, ac: c.eflags_ac }));
+  const spaces = new Array<number>(n).fill(0);
+  /** The CPU running now. */
+  let cur = 0;
   const out: NativeAccess[] = [];
-  let space = 0;
   let readLo = 0;
   let readHi = 0;
   /** True when the access faulted (walker.errorCode says why); a read leaves its bytes in readLo/readHi. */
   const access = (op: NativeAccess['op'], vpn: number, offset: number, size: number, cpl: number, lo: number, hi: number): boolean => {
     const pfec = (op === 'write' ? PFERR_WRITE_MASK : 0) | (op === 'fetch' ? PFERR_FETCH_MASK : 0) | (cpl === 3 ? PFERR_USER_MASK : 0);
-    if (walker.walk(mem, cpu, vpn, pfec, false) !== WALK_OK) {
+    if (walker.walk(mem, cpus[cur]!, vpn, pfec, false) !== WALK_OK) {
       out.push({ op, result: 'guest-fault', error_code: '0x' + walker.errorCode.toString(16), value: null });
       return true;
     }
@@ -81,10 +91,11 @@ export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestR
   // The guest OS steps: the same guest kernel (guest/linux.ts), its hands on bare hardware: no TLB
   // (INVLPG does nothing), CR3 loads switch the walker's root.
   const directMap = (gpa: number) => {
-    const m = sc.guest.mappings.find((x) => (x.space ?? space) === space && gpa >= x.gpa && gpa < x.gpa + x.size);
+    const m = sc.guest.mappings.find((x) => (x.space ?? spaces[cur]) === spaces[cur] && gpa >= x.gpa && gpa < x.gpa + x.size);
     return m ? { vpn: m.gva.vpn + Math.floor((gpa - m.gpa) / 4096), offset: (gpa - m.gpa) % 4096 } : null;
   };
-  const linux = sc.guest.os ? new LinuxGuest(sc.guest.os, ram, c.efer_nx, guest.cr3s.length) : null;
+  const linux = sc.guest.os ? new LinuxGuest(sc.guest.os, ram, c.efer_nx, guest.cr3s.length, n, 0) : null;
+  let sender = 0;
   const port: { -readonly [K in keyof GuestCpuPort]: GuestCpuPort[K] } = {
     errorCode: 0,
     lo: 0,
@@ -102,23 +113,38 @@ export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestR
     },
     invlpg() {},
     loadCr3(s) {
-      space = s;
-      cpu.cr3 = guest.cr3s[s]!;
+      spaces[cur] = s;
+      cpus[cur]!.cr3 = guest.cr3s[s]!;
     },
-    currentSpace: () => space,
+    currentSpace: () => spaces[cur]!,
     cr3Of: (s) => guest.cr3s[s]!,
+    cpu: () => cur,
+    apicAccess(write, reg, value) {
+      const a = directMap(APIC_DEFAULT_PHYS_BASE + reg);
+      return a !== null && !access(write ? 'write' : 'read', a.vpn, a.offset, 4, 0, value >>> 0, 0);
+    },
+    takeIpi(t) {
+      sender = cur;
+      cur = t;
+      return true;
+    },
+    resume() {
+      cur = sender;
+      return 0;
+    },
+    spin() {},
     warn(message) {
       warnings.push(message);
     },
   };
   const warnings: string[] = [];
-  for (const s of sc.vcpus[0]!.workload) {
+  const run = (s: Step, page: number): void => {
     const cpl = 'cpl' in s && s.cpl !== null ? s.cpl : c.cpl;
     if (s.kind === 'read') access('read', s.gva.vpn, s.gva.offset, s.size, cpl, 0, 0);
     else if (s.kind === 'write') access('write', s.gva.vpn, s.gva.offset, s.size, cpl, s.lo, s.hi);
     else if (s.kind === 'fetch') access('fetch', s.gva.vpn, s.gva.offset, 1, cpl, 0, 0);
-    else if (s.kind === 'cr3') cpu.cr3 = guest.cr3s[(space = s.space)]!;
-    else if (s.kind === 'touch') for (let p = 0; p < s.pages && linux!.touch(port, s.write, s.gva.vpn + p, s.gva.offset, s.lo, s.hi); p++);
+    else if (s.kind === 'cr3') cpus[cur]!.cr3 = guest.cr3s[(spaces[cur] = s.space)]!;
+    else if (s.kind === 'touch') touchClean = linux!.touch(port, s.write, s.gva.vpn + page, s.gva.offset, s.lo, s.hi);
     else if (s.kind === 'fork') linux!.fork(port, s.child);
     else if (s.kind === 'vfork') linux!.vfork(port, s.space);
     else if (s.kind === 'munmap') linux!.munmap(port, s.gva.vpn, s.size / 4096);
@@ -134,11 +160,31 @@ export function runNative(sc: Scenario): { accesses: NativeAccess[]; ram: GuestR
     else if (s.kind === 'pte') {
       const at = entryAddress(ram, guest.cr3s[s.space]!, s.gva.vpn, s.level);
       const m = sc.guest.mappings.find((x) => (x.space ?? s.space) === s.space && at >= x.gpa && at < x.gpa + x.size);
-      if (at < 0 || !m) continue;
+      if (at < 0 || !m) return;
       const old = ram.read64(at);
       const frame = s.gpa !== null ? s.gpa / 4096 : frameOf(old.lo, old.hi);
       const rel = at - m.gpa;
       access('write', m.gva.vpn + Math.floor(rel / 4096), rel % 4096, 8, 0, (s.bits.lo | frameLo(frame)) >>> 0, (s.bits.hi | frameHi(frame)) >>> 0);
+    }
+  };
+  let touchClean = true;
+  const next = new Array<number>(n).fill(0);
+  const pages = new Array<number>(n).fill(0);
+  for (let live = true; live; ) {
+    live = false;
+    for (let i = 0; i < n; i++) {
+      const steps = sc.vcpus[i]!.workload;
+      if (next[i]! >= steps.length) continue;
+      live = true;
+      cur = i;
+      const s = steps[next[i]!]!;
+      run(s, pages[i]!);
+      // A ranged touch stays on its step while pages remain and the page just touched ended cleanly.
+      if (s.kind === 'touch' && touchClean && pages[i]! + 1 < s.pages) pages[i]!++;
+      else {
+        pages[i] = 0;
+        next[i]!++;
+      }
     }
   }
   return { accesses: out, ram, tablePages: guest.tablePages, warnings, linux };

@@ -27,6 +27,8 @@ import type { Vcpu } from '../vcpu';
 import type { MmioDevice } from '../../devices/mmio_device';
 import { coolMemslots } from '../memslot_warmth';
 import { raisedByDevice } from './irq';
+import { apicRegWrite } from './lapic';
+import { APIC_DEFAULT_PHYS_BASE } from '../../arch/x86/apic'; // the emulator sends this page to MMIO without a memslot lookup
 import type { KvmWalker } from '../mmu/paging_tmpl';
 import { C } from '../../cost/accounting';
 import { E, KVM_TRACE_MMIO_READ, KVM_TRACE_MMIO_READ_UNSATISFIED, KVM_TRACE_MMIO_WRITE } from '../../trace/events';
@@ -43,8 +45,6 @@ export const EMULATE_DONE = 0;
 export const EMULATE_DO_MMIO = 1;
 export const EMULATE_FAIL = 2;
 
-/** APIC_DEFAULT_PHYS_BASE: the emulator sends this page to MMIO without a memslot lookup. */
-const APIC_DEFAULT_PHYS_BASE = 0xfee00000;
 const KVM_EXIT_MMIO = 6;
 const PF_VECTOR = 14;
 
@@ -163,6 +163,7 @@ export class Emulator {
       kvm.acct.chargeAt(vcpu, C.device_kernel, kvm.cost.device_kernel, vcpu.path.at(F.vcpu_mmio_write)); // handled in kernel
       dev.write(this.gpa, size, vcpu.raxLo, vcpu.raxHi);
       kvm.stats[S.mmio_writes]!++;
+      if (dev.gpa === APIC_DEFAULT_PHYS_BASE) apicRegWrite(kvm, vcpu, this.gpa - APIC_DEFAULT_PHYS_BASE, vcpu.raxLo); // the local APIC
       raisedByDevice(vcpu);
       return EMULATE_DONE;
     }

@@ -83,6 +83,8 @@ export class Vcpu {
   irqWindowRequested = false;
   /** The local APIC's ICR2 (kvm/x86/lapic.ts): the destination field of the next ICR write. */
   apicIcr2 = 0;
+  /** The vCPU whose IPI is the vector in IRR, until it is injected (-1: none, or another source). */
+  ipiFrom = -1;
   /** Cycles this vCPU spent blocked in kvm_vcpu_block (HLT): on its clock, charged to nothing. */
   idle = 0;
 

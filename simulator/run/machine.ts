@@ -75,6 +75,8 @@ export class Machine {
   /** The guest kernel behind the guest OS steps (guest.os), or null. */
   readonly linux: LinuxGuest | null;
   private readonly osPort: OsPort;
+  /** Guest OS steps on the stack (their vCPUs inside the guest kernel's memory management). */
+  private osDepth = 0;
   /** The guest kernel's local-APIC store slot (its load is the next), -1 when it sends no IPIs. */
   readonly apicSlot: number;
   // Per-vCPU execution state.
@@ -518,13 +520,19 @@ export class Machine {
   }
 
   /** Is vCPU `i` asleep in a memslot update (kvm->slots_lock, or synchronize_srcu_expedited with a
-   *  reader still inside)? Its next operation is found without running the loop bookkeeping. */
+   *  reader still inside)? */
   blocked(i: number): boolean {
+    const op = this.nextOp(i);
+    return (op === OP_MEMSLOT_ADD || op === OP_MEMSLOT_DELETE) && this.kvm.memslotUpdate.blocked(this.kvm, i);
+  }
+
+  /** vCPU `i`'s next operation other than loop bookkeeping, found without running it (-1: none left). */
+  private nextOp(i: number): number {
     const prog = this.programs[i]!;
     let pc = this.pc[i]!;
     let d = this.depth[i]!;
     for (;;) {
-      if (pc >= prog.length) return false;
+      if (pc >= prog.length) return -1;
       const op = prog.ops[pc]!;
       if (op === OP_LOOP) {
         pc++; // a repeat's count and body are never empty
@@ -535,10 +543,21 @@ export class Machine {
           pc++;
           d--;
         }
-      } else {
-        return (op === OP_MEMSLOT_ADD || op === OP_MEMSLOT_DELETE) && this.kvm.memslotUpdate.blocked(this.kvm, i);
-      }
+      } else return op;
     }
+  }
+
+  /**
+   * May vCPU `i` not run its next step at a race point now? When it holds a TLB-shootdown IPI whose
+   * sender stands on the stack (its exit would take the IPI before the sender asks for the answer), and
+   * when a guest OS step stands on the stack and `i`'s next step is one too: that step may hold the guest
+   * kernel's own locks (mmap_sem, page_table_lock, the PTE lock), on which Linux would make the other
+   * spin or sleep until it leaves, which a step run whole at the race point cannot do.
+   */
+  heldBack(i: number): boolean {
+    const v = this.kvm.vcpus[i]!;
+    if (v.irr >= 0 && v.ipiFrom >= 0 && this.scheduler.onStack(v.ipiFrom)) return true;
+    return this.osDepth > 0 && isOsOp(this.nextOp(i));
   }
 
   /** A vCPU whose next step is `wait_for` waits from now on, not from when it is next scheduled. */
@@ -619,6 +638,7 @@ export class Machine {
     const port = this.osPort;
     const outerVcpu = port.vcpu;
     const outerSlot = port.slot;
+    this.osDepth++;
     port.vcpu = vcpu;
     port.slot = prog.arg(pc, 5);
     const a = prog.arg(pc, 0);
@@ -629,6 +649,7 @@ export class Machine {
     else if (op === OP_EXIT) linux.exit(port, a);
     else if (op === OP_EXEC) linux.exec(port, a);
     else linux.switchMm(port, a);
+    this.osDepth--;
     port.vcpu = outerVcpu;
     port.slot = outerSlot;
   }
@@ -813,4 +834,9 @@ function addVmxPrivateSlots(kvm: Kvm, sc: Scenario): void {
 /** The profile with the scenario's host.costs; the profile object itself when there are none. */
 function withCosts(profile: CostProfile, costs: CostOverrides): CostProfile {
   return Object.keys(costs).length === 0 ? profile : { ...profile, ...costs };
+}
+
+/** The guest OS steps' operations (program.ts OP_TOUCH .. OP_VFORK). */
+function isOsOp(op: number): boolean {
+  return op === OP_TOUCH || op === OP_FORK || op === OP_VFORK || op === OP_MUNMAP || op === OP_EXIT || op === OP_EXEC || op === OP_SWITCH_MM;
 }

@@ -45,7 +45,8 @@ export class OsPort implements GuestCpuPort {
   hi = 0;
   errorCode = 0;
 
-  /** While a target answers an IPI (takeIpi .. resume): the sender, its slot, the target's clock then. */
+  /** While a target answers an IPI (takeIpi .. resume): the sender, its slot, the target's clock then.
+   *  One at a time: no guest OS step runs inside another's (Machine.heldBack), so none sends meanwhile. */
   private sender: Vcpu | null = null;
   private senderSlot = 0;
   private targetStart = 0;
@@ -85,8 +86,8 @@ export class OsPort implements GuestCpuPort {
     }
     this.sender = this.vcpu;
     this.senderSlot = this.slot;
-    this.vcpu = this.m.kvm.vcpus[cpu]!;
     this.targetStart = start;
+    this.vcpu = this.m.kvm.vcpus[cpu]!;
     return true;
   }
 

@@ -14,6 +14,11 @@
 // kvm->slots_lock) is never chosen to run. The slice boundary is itself a race point
 // (synchronize_srcu_expedited), offered once the updater is off the stack, and a memslot step's
 // `resume_at` is a wait for its remaining slices.
+//
+// A guest kernel's TLB shootdown has its targets take the IPI while the sender's step stands on the
+// stack (run/machine.ts takeIpi); until then a target holding that IPI is not run at a race point, where
+// its next exit would take the IPI before the sender has asked for the answer. Nor is a guest OS step
+// run at a race point inside another: the guest kernel's locks would hold it (Machine.heldBack).
 
 import type { RaceHooks } from '../kvm/kvm';
 import type { Vcpu } from '../kvm/vcpu';
@@ -25,6 +30,9 @@ export interface Steppable {
   /** Is vCPU i asleep (a memslot update on kvm->slots_lock, or in synchronize_srcu_expedited with
    *  a reader still inside)? Such a vCPU cannot run. */
   blocked(i: number): boolean;
+  /** May vCPU i not run at a race point now (run/machine.ts heldBack: an IPI its sender on the stack
+   *  waits to hand it, or a guest OS step while another is on the stack)? */
+  heldBack(i: number): boolean;
   readonly waiting: Uint8Array;
   readonly done: Uint8Array;
   readonly kvm: { vcpus: Vcpu[]; trace: TraceBuffer };
@@ -71,6 +79,7 @@ export class Scheduler implements RaceHooks {
     for (let w = 0; w < n; w++) {
       if (this.waitVcpu[w] !== vcpu.id || this.waitPoint[w] !== point) continue;
       if (this.waitLevel[w] !== 0 && this.waitLevel[w] !== level) continue;
+      if (this.m.heldBack(w)) continue;
       this.waitVcpu[w] = -1;
       this.m.waiting[w] = 0;
       this.runOther(vcpu, w, point);
@@ -79,7 +88,7 @@ export class Scheduler implements RaceHooks {
       const start = Math.floor(this.random() * n);
       for (let k = 0; k < n; k++) {
         const w = (start + k) % n;
-        if (w === vcpu.id || this.stack[w] || this.m.waiting[w] || this.m.done[w] || this.m.blocked(w)) continue;
+        if (w === vcpu.id || this.stack[w] || this.m.waiting[w] || this.m.done[w] || this.m.blocked(w) || this.m.heldBack(w)) continue;
         this.runOther(vcpu, w, point);
         break;
       }

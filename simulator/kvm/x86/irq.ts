@@ -129,4 +129,5 @@ export function injectPendingEvent(kvm: Kvm, vcpu: Vcpu): void {
   kvm.stats[S.irq_injections]!++;
   kvm.acct.charge(vcpu, C.interrupt, kvm.cost.irq_inject);
   vcpu.irr = -1; // kvm_cpu_get_interrupt: IRR -> ISR (the guest's EOI clears ISR)
+  vcpu.ipiFrom = -1;
 }

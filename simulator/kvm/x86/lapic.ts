@@ -62,4 +62,5 @@ function acceptIrqFrom(kvm: Kvm, src: Vcpu, target: Vcpu, vector: number, trig: 
   args[at + 4] = target.irr === vector ? 1 : 0;
   tr.emit(E.kvm_apic_accept_irq, src, src.line);
   target.irr = vector;
+  target.ipiFrom = src.id;
 }

@@ -424,8 +424,9 @@ out.push(`  (cache and TLB refill after each entry, off in the profiles): at Spl
 out.push(`  ratio reaches ${f(pollution.at[pollution.high].ratio, 3)}, and the netperf changes fall to ${signed(netPollution.at[netPollution.high].ept)} / ${signed(netPollution.at[netPollution.high].ept0)}. Even so, the model misses`);
 out.push('  shadow-paging work a real build does, or prices it too low. Candidates, none priced by a source found: `gfn_to_pfn`');
 out.push('  (get_user_pages_fast) on every shadow map fault, which the model does not charge; the SMP guest\'s');
-out.push('  other vCPUs (remote TLB flushes, mmu_lock contention; one vCPU is modelled and no shootdown rate');
-out.push('  for a build was found); shadow #PF cost on a 2011 host, for which no independent figure exists');
+out.push('  other vCPUs (the guest\'s TLB-shootdown IPIs, which the simulator now models between vCPUs,');
+out.push('  docs/decisions.md "TLB shootdowns between vCPUs", and KVM\'s remote TLB flushes and mmu_lock contention;');
+out.push('  the seed runs one vCPU because no shootdown rate for a build was found); shadow #PF cost on a 2011 host, for which no independent figure exists');
 out.push('  (docs/cost-model.md, validation (e)).');
 out.push('* **kernbench\'s changes are a quarter (EPT) to a seventh (ept=0) of the measured.** The series');
 out.push('  changes only MMIO exits; the build\'s MMIO is the timer\'s EOI and TMICT (2,000 per CPU-second),');

@@ -79,6 +79,8 @@ export class Machine {
   private osDepth = 0;
   /** The guest kernel's local-APIC store slot (its load is the next), -1 when it sends no IPIs. */
   readonly apicSlot: number;
+  /** Whether the scenario has KVM's in-kernel local APIC: a `kernel` device at APIC_DEFAULT_PHYS_BASE. */
+  private readonly inKernelApic: boolean;
   // Per-vCPU execution state.
   readonly pc: Int32Array;
   readonly depth: Int32Array;
@@ -136,6 +138,8 @@ export class Machine {
     kvm.sp.changeMmuPages(0);
     kvm.expectHostFrames();
     kvm.bus = new MmioBus(sc.devices.map((d) => new MmioDevice(d)));
+    const apic = kvm.bus.find(APIC_DEFAULT_PHYS_BASE);
+    this.inKernelApic = apic !== null && apic.handler === 'kernel' && apic.gpa === APIC_DEFAULT_PHYS_BASE;
     const walker = new KvmWalker(kvm);
     this.emulator = new Emulator(kvm, walker);
     this.shadow = tdp ? null : new ShadowMmu(kvm, walker);
@@ -657,8 +661,7 @@ export class Machine {
   /** The guest kernel's 4-byte MOV to or from its local APIC's register `reg`, through its mapping of
    *  APIC_DEFAULT_PHYS_BASE in `space` (the fixmap), from the kernel's one APIC store or load slot. */
   apicAccess(vcpu: Vcpu, write: boolean, reg: number, value: number, space: number): number {
-    const dev = this.kvm.bus.find(APIC_DEFAULT_PHYS_BASE + reg);
-    if (dev === null || dev.handler !== 'kernel' || dev.gpa !== APIC_DEFAULT_PHYS_BASE) return NO_LOCAL_APIC;
+    if (!this.inKernelApic) return NO_LOCAL_APIC;
     const alias = this.directMap(APIC_DEFAULT_PHYS_BASE + reg, space);
     return alias === null ? NO_MAPPING : this.access(vcpu, write, alias.vpn, alias.offset, 4, value >>> 0, 0, this.apicSlot + (write ? 0 : 1), 0);
   }
